@@ -1,0 +1,61 @@
+"""Liandong's exceptions, one hierarchy::
+
+    LiandongError
+    ├── SchemaError                 a schema file is missing, malformed or misnamed
+    │   └── IncompatibleSchemaError a schema change would break readers of released data
+    ├── WireError                   a message cannot be turned into an event
+    │   ├── UndecodableMessage      not Avro single-object encoding, or a truncated body
+    │   ├── UnknownSchema           the fingerprint names no schema we know
+    │   └── InvalidEvent            decodes, but breaks the event contract (headers, key)
+    ├── EncodeError                 a record does not fit its schema (caller's bug)
+    ├── UnknownEventType            an event type not in the catalogue
+    └── BrokerError                 the local broker cannot be fetched, started or reached
+"""
+
+from __future__ import annotations
+
+
+class LiandongError(Exception):
+    """Base class of every error Liandong raises on purpose."""
+
+
+class SchemaError(LiandongError):
+    """A schema file is missing, malformed or misnamed."""
+
+
+class IncompatibleSchemaError(SchemaError):
+    """A schema is not backward compatible with a released version."""
+
+    def __init__(self, message: str, paths: list[str]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
+class WireError(LiandongError):
+    """A consumed message cannot be turned into an event; it goes to the dead-letter topic."""
+
+    reason = "UNKNOWN"
+
+
+class UndecodableMessage(WireError):
+    reason = "UNDECODABLE"
+
+
+class UnknownSchema(WireError):
+    reason = "UNKNOWN_SCHEMA"
+
+
+class InvalidEvent(WireError):
+    reason = "INVALID"
+
+
+class EncodeError(LiandongError):
+    """A record given to a producer does not match its schema."""
+
+
+class UnknownEventType(LiandongError):
+    """The event type is not in the catalogue."""
+
+
+class BrokerError(LiandongError):
+    """The local Kafka broker could not be fetched, started, reached or stopped."""

@@ -1,0 +1,72 @@
+"""Faust helpers: an app configured for the bus, raw topics, and a decoding stream that
+dead-letters what it cannot read.
+
+Agents read raw bytes and decode here rather than through a faust codec, so that a bad
+message becomes a dead letter with its reason instead of a crashed or silently skipped
+stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+
+from ._deadletter import dead_letter
+from ._errors import WireError
+from ._logging import get_logger
+from ._settings import get_settings
+from ._wire import Codec, Event, OutgoingMessage
+
+log = get_logger(__name__)
+
+
+def create_app(service: str, bootstrap: str, *, web_port: int | None = None, **overrides: Any) -> faust.App:
+    """A faust app for one service: its own consumer group, memory tables backed by changelogs."""
+    settings = get_settings()
+    config: dict[str, Any] = dict(
+        broker=f"kafka://{bootstrap}",
+        topic_replication_factor=1,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        store="memory://",
+        web_enabled=web_port is not None,
+        web_host="127.0.0.1",
+        web_port=web_port or 6066,
+        web_in_thread=False,
+        producer_acks=-1,
+        broker_commit_every=100,
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        autodiscover=False,
+    )
+    config.update(overrides)
+    return faust.App(service, **config)
+
+
+def raw_topic(app: faust.App, *names: str) -> Any:
+    """A topic of raw bytes; the bus's own codec decodes it (see ``decoded``)."""
+    return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                     internal=False)
+
+
+async def send(app: faust.App, msg: OutgoingMessage) -> Any:
+    return await app.producer.send(msg.topic, msg.key, msg.value, partition=None, timestamp=None,
+                                   headers=msg.headers)
+
+
+async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) -> AsyncIterator[Event]:
+    """Yields each message of ``stream`` as an Event; undecodable or invalid ones go to the
+    dead-letter topic with the reason, and the stream goes on."""
+    async for ev in stream.events():
+        m = ev.message
+        headers = [(k, bytes(v)) for k, v in (m.headers or [])]
+        try:
+            event = codec.decode(m.topic, m.key, m.value, headers, m.partition, m.offset)
+        except WireError as exc:
+            log.warning("dead_letter", topic=m.topic, partition=m.partition, offset=m.offset, reason=str(exc))
+            await send(app, dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition,
+                                        offset=m.offset, key=m.key, value=m.value, headers=headers))
+            continue
+        yield event

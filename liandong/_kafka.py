@@ -1,0 +1,179 @@
+"""Plain Kafka clients (kafka-python) speaking the Liandong wire format, and topic provisioning.
+
+The department SDK and command-line tools use these; faust services use ``_faust``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from ._catalogue import TopicSpec, all_topics
+from ._deadletter import dead_letter
+from ._errors import WireError
+from ._logging import get_logger
+from ._settings import get_settings
+from ._wire import Codec, Event, OutgoingMessage
+
+log = get_logger(__name__)
+
+
+# -- provisioning ---------------------------------------------------------------------------
+@dataclass
+class ProvisionReport:
+    created: list[str] = field(default_factory=list)
+    reconfigured: list[str] = field(default_factory=list)
+    repartitioned: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.reconfigured or self.repartitioned)
+
+
+def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, *,
+                     partitions: int | None = None, **client: Any) -> ProvisionReport:
+    """Creates missing topics and brings config and partition counts up to the catalogue.
+
+    Idempotent: a second run changes nothing. Partitions are only ever added (Kafka cannot
+    remove them).
+    """
+    default_partitions = partitions or get_settings().topic_partitions
+    specs = list(topics if topics is not None else all_topics())
+    report = ProvisionReport()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client)
+    try:
+        existing = set(admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            new = [NewTopic(s.name, s.partitions or default_partitions, 1, topic_configs=s.config()) for s in missing]
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another provisioner won the race; the config check below still applies
+            report.created = [s.name for s in missing]
+        present = [s for s in specs if s.name in existing]
+        if present:
+            described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])}
+            resources = [ConfigResource(ConfigResourceType.TOPIC, s.name, configs=None) for s in present]
+            configs = admin.describe_configs(resources, config_filter="all")
+            current = _flatten_configs(configs)
+            for s in present:
+                want = s.config()
+                have = current.get(s.name, {})
+                if any(have.get(k) != v for k, v in want.items()):
+                    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, configs=want)])
+                    report.reconfigured.append(s.name)
+                wanted_parts = s.partitions or default_partitions
+                if described.get(s.name, wanted_parts) < wanted_parts:
+                    admin.create_partitions({s.name: NewPartitions(wanted_parts)})
+                    report.repartitioned.append(s.name)
+                if s.name not in report.reconfigured and s.name not in report.repartitioned:
+                    report.unchanged.append(s.name)
+        if missing:
+            admin.wait_for_topics([s.name for s in missing], timeout_ms=30000)
+    finally:
+        admin.close()
+    return report
+
+
+def _flatten_configs(described: Any) -> dict[str, dict[str, str]]:
+    """kafka-python's describe_configs result as {topic: {key: value}}."""
+    out: dict[str, dict[str, str]] = {}
+    for resources in described.values():
+        for name, entries in resources.items():
+            out[name] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in entries.items()}
+    return out
+
+
+# -- producing ------------------------------------------------------------------------------
+class Publisher:
+    """Publishes catalogue events with an idempotent, acks=all producer."""
+
+    def __init__(self, bootstrap: str, *, source: str, codec: Codec, **producer: Any) -> None:
+        self.codec = codec
+        self.source = source
+        config: dict[str, Any] = {"acks": "all", "linger_ms": 5, "retries": 2**31 - 1, "max_in_flight_requests_per_connection": 5}
+        config.update(producer)
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
+
+    def publish(self, event_type: str, record: dict[str, Any]) -> Any:
+        """Encodes and sends; returns kafka-python's future (``.get()`` waits for the ack)."""
+        return self.send(self.codec.encode(event_type, record, source=self.source))
+
+    def send(self, msg: OutgoingMessage) -> Any:
+        return self._producer.send(msg.topic, key=msg.key, value=msg.value, headers=msg.headers)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout)
+
+    def close(self) -> None:
+        self._producer.close()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- consuming ------------------------------------------------------------------------------
+class Subscriber:
+    """Consumes topics as decoded events; any message that cannot be decoded or validated is
+    sent to the dead-letter topic with its reason and the stream goes on.
+
+    Offsets are committed only by ``commit()``, after the caller has handled what it polled
+    (at-least-once).
+    """
+
+    def __init__(self, bootstrap: str, topics: Iterable[str], *, group_id: str | None, service: str,
+                 codec: Codec, dead_letters: Publisher, **consumer: Any) -> None:
+        self.codec = codec
+        self.service = service
+        self.dead_letters = dead_letters
+        config: dict[str, Any] = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
+        config.update(consumer)
+        self._consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id, **config)
+        self.dead_lettered = 0
+
+    def poll(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[Event]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        events: list[Event] = []
+        before = self.dead_lettered
+        for records in batches.values():
+            for r in records:
+                try:
+                    events.append(self.codec.decode(r.topic, r.key, r.value, r.headers, r.partition, r.offset))
+                except WireError as exc:
+                    self._dead_letter(r, exc)
+        if self.dead_lettered != before:
+            self.dead_letters.flush()
+        return events
+
+    def _dead_letter(self, r: Any, exc: Exception) -> None:
+        log.warning("dead_letter", topic=r.topic, partition=r.partition, offset=r.offset, reason=str(exc))
+        self.dead_letters.send(dead_letter(self.codec, exc, service=self.service, topic=r.topic,
+                                           partition=r.partition, offset=r.offset, key=r.key, value=r.value,
+                                           headers=r.headers))
+        self.dead_lettered += 1
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            yield from self.poll()
+
+    def commit(self) -> None:
+        self._consumer.commit()
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

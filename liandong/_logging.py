@@ -1,0 +1,45 @@
+"""Structured logs (structlog): key=value on a terminal, JSON lines when LIANDONG_LOG_JSON=1."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from ._settings import get_settings
+
+_configured = False
+
+
+def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
+    global _configured
+    settings = get_settings()
+    level_no = logging.getLevelName((level or settings.log_level).upper())
+    as_json = settings.log_json if json is None else json
+    renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # kafka-python and aiokafka are chatty at INFO; their warnings still show.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # Their connection-level errors are retried internally (a broker restart, a closed socket);
+    # what matters surfaces as an exception to our code.
+    for name in ("kafka.net", "kafka.conn", "kafka.cluster", "kafka.client_async", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    _configured = True
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    if not _configured:
+        configure_logging()
+    return structlog.get_logger(name)  # type: ignore[no-any-return]

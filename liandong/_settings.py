@@ -1,0 +1,40 @@
+"""Settings from the environment (prefix ``LIANDONG_``), read once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root: schemas/ and deploy/ live here.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIANDONG_", extra="ignore")
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="An existing Kafka cluster to use; when unset the local broker is used (and started by `make demo`).",
+    )
+    schemas_dir: Path = ROOT / "schemas"
+    deploy_dir: Path = ROOT / "deploy"
+    #: Where the broker's jars are kept once fetched (shared by every clone on the machine).
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "liandong")
+    #: Where the local broker keeps its data, logs and pid file.
+    run_dir: Path = ROOT / ".liandong"
+    broker_port: int = 19092
+    controller_port: int = 19093
+    broker_heap: str = "512m"
+    district_code: str = "140214"
+    topic_partitions: int = 12
+    service_name: str = "liandong"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,152 @@
+"""The wire format.
+
+Value: Avro single-object encoding, ``C3 01`` + 8-byte little-endian CRC-64-AVRO fingerprint
+of the writer schema + the Avro binary body. Key: the case number, UTF-8. Headers: the
+CloudEvents Kafka binding in binary mode (``ce_specversion``, ``ce_id``, ``ce_source``,
+``ce_type``, ``ce_time``, ``ce_subject``, ``content-type``).
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import fastavro
+
+from ._catalogue import EventType, event_type, event_type_for_ce, topic_matches
+from ._errors import EncodeError, InvalidEvent, UndecodableMessage, UnknownEventType, UnknownSchema
+from ._schemas import SchemaCatalogue, WriterSchema
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = 10
+CONTENT_TYPE = "application/avro"
+CE_SPECVERSION = "1.0"
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded event with its CloudEvents attributes and where it was read."""
+
+    type: str
+    data: dict[str, Any]
+    key: str
+    id: str
+    source: str
+    time: datetime
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    headers: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+class Codec:
+    """Encodes records of the catalogue into messages and decodes messages back into events."""
+
+    def __init__(self, schemas: SchemaCatalogue) -> None:
+        self.schemas = schemas
+        # Reader-per-writer cache: resolution of an old writer schema is computed once.
+        self._readers: dict[bytes, tuple[WriterSchema, Any]] = {}
+
+    # -- encoding -------------------------------------------------------------------------
+    def encode_value(self, fullname: str, record: dict[str, Any]) -> bytes:
+        ws = self.schemas.current(fullname)
+        buf = io.BytesIO()
+        buf.write(MAGIC)
+        buf.write(ws.fingerprint)
+        try:
+            fastavro.schemaless_writer(buf, ws.parsed, record, strict_allow_default=True)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise EncodeError(f"{fullname}: record does not fit the schema: {exc}") from exc
+        return buf.getvalue()
+
+    def encode(self, name: str, record: dict[str, Any], *, source: str, now: datetime | None = None) -> OutgoingMessage:
+        et = event_type(name)
+        key = et.key_of(record)
+        value = self.encode_value(et.schema, record)
+        ce_id = str(record.get("event_id") or uuid.uuid4())
+        ce_time = (now or record.get("occurred_at") or datetime.now(timezone.utc))
+        headers: Headers = [
+            ("ce_specversion", CE_SPECVERSION.encode()),
+            ("ce_id", ce_id.encode()),
+            ("ce_source", source.encode()),
+            ("ce_type", et.ce_type.encode()),
+            ("ce_time", _rfc3339(ce_time).encode()),
+            ("ce_subject", key.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        return OutgoingMessage(et.topic_for(record), key.encode(), value, headers)
+
+    # -- decoding -------------------------------------------------------------------------
+    def decode_value(self, value: bytes | None) -> tuple[str, dict[str, Any]]:
+        """Returns (schema fullname, record resolved to the current reader schema)."""
+        if not value or len(value) < HEADER_LEN or value[:2] != MAGIC:
+            raise UndecodableMessage("value is not Avro single-object encoded (no C3 01 marker)")
+        fp = bytes(value[2:HEADER_LEN])
+        resolved = self._readers.get(fp)
+        if resolved is None:
+            writer = self.schemas.writer(fp)
+            if writer is None:
+                raise UnknownSchema(f"no known schema has fingerprint {fp.hex()}")
+            reader = self.schemas.current(writer.fullname).parsed
+            resolved = self._readers[fp] = (writer, reader)
+        writer, reader = resolved
+        body = io.BytesIO(value[HEADER_LEN:])
+        try:
+            record = fastavro.schemaless_reader(body, writer.parsed, reader)
+        except Exception as exc:  # truncated or garbage bodies fail in many ways
+            raise UndecodableMessage(f"{writer.fullname}: body does not decode: {type(exc).__name__}: {exc}") from exc
+        if body.tell() != len(value) - HEADER_LEN:
+            raise UndecodableMessage(f"{writer.fullname}: {len(value) - HEADER_LEN - body.tell()} trailing bytes after the body")
+        return writer.fullname, record  # type: ignore[return-value]
+
+    def decode(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None,
+               partition: int = -1, offset: int = -1) -> Event:
+        hdrs = {k: v for k, v in (headers or [])}
+        fullname, record = self.decode_value(value)
+        ce_type = _header(hdrs, "ce_type")
+        try:
+            et: EventType = event_type_for_ce(ce_type)
+        except UnknownEventType as exc:
+            raise InvalidEvent(str(exc)) from None
+        if fullname != et.schema:
+            raise InvalidEvent(f"wrong schema: ce_type {ce_type} needs {et.schema}, the payload is {fullname}")
+        if not topic_matches(et.topic, topic):
+            raise InvalidEvent(f"{et.name} does not belong on topic {topic}")
+        expected_key = et.key_of(record)
+        if key is None or key.decode("utf-8", "replace") != expected_key:
+            raise InvalidEvent(f"key {key!r} is not the event's {et.key_field} {expected_key!r}")
+        try:
+            ce_time = datetime.fromisoformat(_header(hdrs, "ce_time").replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidEvent("ce_time is not an RFC 3339 time") from None
+        return Event(et.name, record, expected_key, _header(hdrs, "ce_id"), _header(hdrs, "ce_source"), ce_time,
+                     topic, partition, offset, hdrs)
+
+
+def _header(headers: dict[str, bytes], name: str) -> str:
+    raw = headers.get(name)
+    if raw is None:
+        raise InvalidEvent(f"missing header {name}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidEvent(f"header {name} is not UTF-8") from None
+
+
+def _rfc3339(t: datetime) -> str:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

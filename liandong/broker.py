@@ -1,0 +1,224 @@
+"""The local Kafka broker: Apache Kafka jars from Maven Central, one KRaft node on 127.0.0.1.
+
+``LocalBroker.start()`` fetches the jars once into the cache folder, formats storage, starts
+the JVM in its own process group, waits until the broker answers a metadata request and
+records ``broker.json`` in the run folder; ``stop()`` ends the process group and waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import BrokerError
+from ._settings import Settings, get_settings
+
+KAFKA_VERSION = "4.1.1"
+STATE_FILE = "broker.json"
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    pid: int
+    bootstrap_servers: str
+    run_dir: str
+    log_file: str
+
+    def alive(self) -> bool:
+        return _pid_alive(self.pid)
+
+
+class LocalBroker:
+    def __init__(self, run_dir: Path | None = None, *, port: int | None = None, controller_port: int | None = None,
+                 settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.run_dir = Path(run_dir or self.settings.run_dir / "broker")
+        self.port = port or self.settings.broker_port
+        self.controller_port = controller_port or self.settings.controller_port
+        self.lib_dir = self.settings.cache_dir / f"kafka-{KAFKA_VERSION}" / "lib"
+
+    # -- jars ---------------------------------------------------------------------------
+    def ensure_jars(self) -> Path:
+        """Copies the broker jars from Maven Central (through ~/.m2) into the cache, once."""
+        marker = self.lib_dir / ".complete"
+        if marker.exists():
+            return self.lib_dir
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise BrokerError("Maven (mvn) is needed to fetch the Kafka jars; install it (apt-get install maven)")
+        staging = self.lib_dir.with_name("lib.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        pom = self.settings.deploy_dir / "kafka" / "pom.xml"
+        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+               f"-DoutputDirectory={staging}", "-DincludeScope=runtime"]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(f"fetching Kafka jars failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        shutil.rmtree(self.lib_dir, ignore_errors=True)
+        staging.rename(self.lib_dir)
+        marker.touch()
+        return self.lib_dir
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / STATE_FILE
+
+    def info(self) -> BrokerInfo | None:
+        try:
+            return BrokerInfo(**json.loads(self.state_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, timeout: float = 90.0) -> BrokerInfo:
+        running = self.info()
+        if running and running.alive():
+            return running
+        lib = self.ensure_jars()
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerError("Java 17+ is needed to run the broker")
+        for p in (self.port, self.controller_port):
+            if not _port_free(p):
+                raise BrokerError(f"port {p} on 127.0.0.1 is in use; set LIANDONG_BROKER_PORT / LIANDONG_CONTROLLER_PORT")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = self.run_dir / "data"
+        config = self.run_dir / "server.properties"
+        template = (self.settings.deploy_dir / "kafka" / "server.properties").read_text()
+        config.write_text(string.Template(template).substitute(
+            broker_port=self.port, controller_port=self.controller_port, data_dir=data_dir))
+        classpath = f"{lib}/*"
+        log4j = self.settings.deploy_dir / "kafka" / "log4j2.yaml"
+        jvm = [java, f"-Xmx{self.settings.broker_heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+               f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
+        if not (data_dir / "meta.properties").exists():
+            fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "--config", str(config),
+                                        "--cluster-id", _cluster_id(), "--ignore-formatted"],
+                                 capture_output=True, text=True, check=False)
+            if fmt.returncode != 0:
+                raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout[-2000:]}{fmt.stderr[-2000:]}")
+        log_file = self.run_dir / "broker.log"
+        with open(log_file, "ab") as log:
+            proc = subprocess.Popen(jvm + ["kafka.Kafka", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        info = BrokerInfo(proc.pid, self.bootstrap_servers, str(self.run_dir), str(log_file))
+        self.state_file.write_text(json.dumps(info.__dict__))
+        try:
+            wait_until_ready(self.bootstrap_servers, timeout, proc=proc)
+        except BrokerError:
+            self.stop()
+            raise BrokerError(f"broker did not become ready in {timeout:.0f}s; see {log_file}") from None
+        return info
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stops the broker (SIGTERM, then SIGKILL after `timeout`); True if one was running."""
+        info = self.info()
+        if info is None:
+            return False
+        was_running = info.alive()
+        if was_running:
+            _signal_group(info.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _pid_alive(info.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(info.pid):
+                _signal_group(info.pid, signal.SIGKILL)
+                while _pid_alive(info.pid):
+                    time.sleep(0.05)
+        self.state_file.unlink(missing_ok=True)
+        return was_running
+
+
+def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Waits until the cluster answers a metadata request (or the process dies)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaConfigurationError, KafkaError
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BrokerError(f"broker exited with code {proc.returncode}")
+        # Wait for the listener first: kafka-python backs off for seconds after a refused connection.
+        if not _accepts(host, int(port)):
+            time.sleep(0.1)
+            continue
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+            try:
+                if admin.describe_cluster().get("brokers"):
+                    return
+            finally:
+                admin.close()
+        except KafkaConfigurationError:
+            raise
+        except (KafkaError, OSError) as exc:
+            last = exc
+        time.sleep(0.25)
+    raise BrokerError(f"no metadata answer from {bootstrap} within {timeout:.0f}s: {last}")
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _cluster_id() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (exited, not yet reaped) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

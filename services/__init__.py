@@ -1,0 +1,1 @@
+"""Liandong services: each a folder that reads top-down (topics in, topics out, handlers)."""
