@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ._catalogue import DEAD_LETTER
 from ._errors import WireError
@@ -22,7 +22,7 @@ def dead_letter(codec: Codec, error: Exception, *, service: str, topic: str, par
     text = f"{type(error).__name__}: {error}"
     record = {
         "event_id": uuid.uuid4(),
-        "occurred_at": now or datetime.now(timezone.utc),
+        "occurred_at": now or datetime.now(UTC),
         "reason": reason,
         "error": text,
         "service": service,

@@ -4,7 +4,7 @@ every event type, and tests use them as a starting point."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ._catalogue import EVENT_TYPES, HANDLING_UNITS
@@ -16,7 +16,7 @@ def example_record(schemas: SchemaCatalogue, event_type: str, *, case_number: st
     """A valid record of ``event_type`` addressed to ``unit`` for case ``case_number``."""
     assert unit in HANDLING_UNITS
     et = EVENT_TYPES[event_type]
-    moment = now or datetime.now(timezone.utc).replace(microsecond=0)
+    moment = now or datetime.now(UTC).replace(microsecond=0)
     record: dict[str, Any] = _value(schemas.current(et.schema).parsed, moment, {})
     if "case" in record:
         record["case"]["case_number"] = case_number

@@ -5,6 +5,7 @@ The department SDK and command-line tools use these; faust services use ``_faust
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,10 +53,9 @@ def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, 
         missing = [s for s in specs if s.name not in existing]
         if missing:
             new = [NewTopic(s.name, s.partitions or default_partitions, 1, topic_configs=s.config()) for s in missing]
-            try:
+            # Another provisioner may win the race; the config check of the next run still applies.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another provisioner won the race; the config check below still applies
             report.created = [s.name for s in missing]
         present = [s for s in specs if s.name in existing]
         if present:
@@ -87,7 +87,7 @@ def _flatten_configs(described: Any) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for resources in described.values():
         for name, entries in resources.items():
-            out[name] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in entries.items()}
+            out[name] = {k: str(v.get("value") if isinstance(v, dict) else v) for k, v in entries.items()}
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import fastavro
@@ -77,7 +77,7 @@ class Codec:
         key = et.key_of(record)
         value = self.encode_value(et.schema, record)
         ce_id = str(record.get("event_id") or uuid.uuid4())
-        ce_time = (now or record.get("occurred_at") or datetime.now(timezone.utc))
+        ce_time = (now or record.get("occurred_at") or datetime.now(UTC))
         headers: Headers = [
             ("ce_specversion", CE_SPECVERSION.encode()),
             ("ce_id", ce_id.encode()),
@@ -148,5 +148,5 @@ def _header(headers: dict[str, bytes], name: str) -> str:
 
 def _rfc3339(t: datetime) -> str:
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -7,6 +7,7 @@ records ``broker.json`` in the run folder; ``stop()`` ends the process group and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -218,7 +219,5 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,43 @@
+"""Topic provisioning against the real broker: the catalogue's topics, idempotently."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from liandong import Bus, all_topics, provision_topics
+
+
+def test_provisioning_twice_changes_nothing(bus: Bus) -> None:
+    first_or_later = provision_topics(bus.bootstrap_servers)  # the fixture already provisioned once
+    assert not first_or_later.changed
+    again = provision_topics(bus.bootstrap_servers)
+    assert not again.changed
+    assert sorted(again.unchanged) == sorted(t.name for t in all_topics())
+
+
+def test_topics_have_the_catalogue_partitions_and_config(bus: Bus) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bus.bootstrap_servers)
+    try:
+        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([t.name for t in all_topics()])}
+        configs = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, "liandong.unit.police.inbox", configs=None)], config_filter="all")
+    finally:
+        admin.close()
+    assert described["liandong.unit.police.inbox"] == bus.settings.topic_partitions
+    assert described["liandong.deadletter"] == 3
+    entries = configs["topic"]["liandong.unit.police.inbox"]
+    assert entries["retention.ms"]["value"] == str(400 * 24 * 3600 * 1000)
+    assert entries["cleanup.policy"]["value"] == "delete"
+
+
+def test_a_drifted_topic_config_is_repaired(bus: Bus) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bus.bootstrap_servers)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "liandong.bureau.supervision",
+                                             configs={"retention.ms": "1000"})])
+    finally:
+        admin.close()
+    report = provision_topics(bus.bootstrap_servers)
+    assert report.reconfigured == ["liandong.bureau.supervision"]
+    assert not provision_topics(bus.bootstrap_servers).changed
