@@ -86,6 +86,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("petition.repeat.detected", _E + "PetitionRepeatDetected", BUREAU_PETITIONS),
         EventType("petition.triaged", _E + "PetitionTriaged", BUREAU_TRIAGE),
         EventType("petition.diverted", _E + "PetitionDiverted", BUREAU_TRIAGE),
+        EventType("case.jurisdiction.escalated", _E + "CaseJurisdictionEscalated", BUREAU_TRIAGE),
         EventType("case.jurisdiction.decided", _E + "CaseJurisdictionDecided", BUREAU_TRIAGE),
         EventType("case.handoff.requested", _E + "CaseHandoffRequested", UNIT_INBOX),
         EventType("case.handoff.accepted", _E + "CaseHandoffAccepted", UNIT_REPLIES),

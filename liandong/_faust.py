@@ -40,6 +40,9 @@ def create_app(service: str, bootstrap: str, *, web_port: int | None = None, **o
         broker_commit_interval=0.5,
         consumer_auto_offset_reset="earliest",
         autodiscover=False,
+        # Tables hold bytes; each service encodes its own state (see its table's docstring).
+        table_key_serializer="raw",
+        table_value_serializer="raw",
     )
     config.update(overrides)
     return faust.App(service, **config)
@@ -51,7 +54,11 @@ def raw_topic(app: faust.App, *names: str) -> Any:
                      internal=False)
 
 
-async def send(app: faust.App, msg: OutgoingMessage) -> Any:
+async def send(app: faust.App, msg: OutgoingMessage, *, wait: bool = False) -> Any:
+    """Produces a message; with ``wait`` returns only once the broker acknowledged it."""
+    if wait:
+        return await app.producer.send_and_wait(msg.topic, msg.key, msg.value, partition=None, timestamp=None,
+                                                headers=msg.headers)
     return await app.producer.send(msg.topic, msg.key, msg.value, partition=None, timestamp=None,
                                    headers=msg.headers)
 
@@ -66,7 +73,7 @@ async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) ->
             event = codec.decode(m.topic, m.key, m.value, headers, m.partition, m.offset)
         except WireError as exc:
             log.warning("dead_letter", topic=m.topic, partition=m.partition, offset=m.offset, reason=str(exc))
-            await send(app, dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition,
+            await send(app, wait=True, msg=dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition,
                                         offset=m.offset, key=m.key, value=m.value, headers=headers))
             continue
         yield event

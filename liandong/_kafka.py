@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -139,6 +139,7 @@ class Subscriber:
         config: dict[str, Any] = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
         config.update(consumer)
         self._consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id, **config)
+        self._end: dict[TopicPartition, int] = {}
         self.dead_lettered = 0
 
     def poll(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[Event]:
@@ -161,6 +162,18 @@ class Subscriber:
                                            partition=r.partition, offset=r.offset, key=r.key, value=r.value,
                                            headers=r.headers))
         self.dead_lettered += 1
+
+    def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True) -> None:
+        """Reads every partition of ``topics`` without a consumer group (to rebuild state from a log)."""
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(self._consumer.partitions_for_topic(t) or ())]
+        self._consumer.assign(parts)
+        if from_beginning:
+            self._consumer.seek_to_beginning(*parts)
+        self._end = dict(self._consumer.end_offsets(parts))
+
+    def caught_up(self) -> bool:
+        """True once every assigned partition has been read up to where it ended at ``assign_all``."""
+        return all(self._consumer.position(tp) >= end for tp, end in self._end.items())
 
     def __iter__(self) -> Iterator[Event]:
         while True:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     broker_port: int = 19092
     controller_port: int = 19093
     broker_heap: str = "512m"
+    intake_port: int = 8081
+    ledger_port: int = 8082
     district_code: str = "140214"
     topic_partitions: int = 12
     service_name: str = "liandong"

@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,58 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "kafka_bootstrap" in getattr(item, "fixturenames", ()) or "bus" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.kafka)
+
+
+class ServiceHost:
+    """Runs service runtimes (faust apps, web APIs) in an event loop on a background thread."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="service-host", daemon=True)
+        self._thread.start()
+        self.runtimes: list[Any] = []
+
+    def start(self, runtime: Any) -> Any:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(runtime.start(), self.loop).result(timeout=120)
+        self.runtimes.append(runtime)
+        return runtime
+
+    def stop(self, runtime: Any) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(runtime.stop(), self.loop).result(timeout=120)
+        self.runtimes.remove(runtime)
+
+    def close(self) -> None:
+        for rt in list(reversed(self.runtimes)):
+            self.stop(rt)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture
+def host() -> Iterator[ServiceHost]:
+    h = ServiceHost()
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1, message: str = "condition") -> Any:
+    """Polls ``predicate`` until it returns a truthy value (returned), or fails after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")

@@ -1,0 +1,63 @@
+"""Running a service: its faust app and/or aiohttp site in one asyncio loop, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ._logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a service runs: faust apps, web apps on loopback ports, and start/stop hooks."""
+
+    name: str
+    faust_apps: list[Any] = field(default_factory=list)
+    web_apps: list[tuple[web.Application, int]] = field(default_factory=list)
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _runners: list[web.AppRunner] = field(default_factory=list)
+
+    async def start(self) -> None:
+        for hook in self.on_start:
+            await hook()
+        for app in self.faust_apps:
+            await app.start()
+        for web_app, port in self.web_apps:
+            runner = web.AppRunner(web_app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            self._runners.append(runner)
+        log.info("service_started", service=self.name, ports=[p for _, p in self.web_apps])
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        for app in reversed(self.faust_apps):
+            await app.stop()
+        for hook in self.on_stop:
+            await hook()
+        log.info("service_stopped", service=self.name)
+
+    def run_forever(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,36 @@
+"""A business calendar: weekends, public holidays and make-up working days (调休)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    #: Weekend days that are working days (make-up days around long holidays).
+    makeup_workdays: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, holidays: Iterable[date] = (), makeup_workdays: Iterable[date] = ()) -> BusinessCalendar:
+        return cls(frozenset(holidays), frozenset(makeup_workdays))
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.makeup_workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The moment ``days`` working days after ``start`` (same time of day)."""
+        t = start
+        remaining = days
+        while remaining > 0:
+            t += timedelta(days=1)
+            if self.is_working_day(t.date()):
+                remaining -= 1
+        return t
+
+    def add_days(self, start: datetime, days: int, *, working: bool = False) -> datetime:
+        return self.add_working_days(start, days) if working else start + timedelta(days=days)

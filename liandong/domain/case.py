@@ -1,0 +1,253 @@
+"""What may happen to a case, and the ledger's view of it.
+
+A case is handed to a lead unit and co-units; each unit's handoff moves through
+REQUESTED -> SIGNED -> ACCEPTED -> IN_PROGRESS -> RESOLVED (or OBJECTED / NOT_ACCEPTED).
+The case's own status follows its lead unit. Applying an event twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .clocks import ClockConfig
+
+
+class IllegalTransition(ValueError):
+    """An answer that the case's current state does not allow (e.g. resolving before signing)."""
+
+
+class HandoffStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    SIGNED = "SIGNED"
+    OBJECTED = "OBJECTED"
+    ACCEPTED = "ACCEPTED"
+    NOT_ACCEPTED = "NOT_ACCEPTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    RESOLVED = "RESOLVED"
+
+
+class CaseStatus(StrEnum):
+    REGISTERED = "REGISTERED"
+    REPEAT = "REPEAT"  # linked to an earlier case, not handled again
+    DIVERTED = "DIVERTED"
+    ROUTED = "ROUTED"
+    ESCALATED = "ESCALATED"  # objections exhausted: the bureau decides jurisdiction
+    SIGNED = "SIGNED"
+    ACCEPTED = "ACCEPTED"
+    NOT_ACCEPTED = "NOT_ACCEPTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    RESOLVED = "RESOLVED"
+
+
+H = HandoffStatus
+#: Unit answers: which handoff states allow them, and the state after.
+UNIT_TRANSITIONS: dict[str, tuple[frozenset[HandoffStatus], HandoffStatus | None]] = {
+    "case.handoff.accepted": (frozenset({H.REQUESTED}), H.SIGNED),
+    "case.handoff.rejected": (frozenset({H.REQUESTED, H.SIGNED}), H.OBJECTED),
+    "case.accepted": (frozenset({H.SIGNED}), H.ACCEPTED),
+    "case.not_accepted": (frozenset({H.SIGNED}), H.NOT_ACCEPTED),
+    "case.progress": (frozenset({H.ACCEPTED, H.IN_PROGRESS}), H.IN_PROGRESS),
+    "case.extension.approved": (frozenset({H.ACCEPTED, H.IN_PROGRESS}), None),
+    "case.resolved": (frozenset({H.ACCEPTED, H.IN_PROGRESS}), H.RESOLVED),
+}
+_CASE_STATUS_OF = {
+    H.SIGNED: CaseStatus.SIGNED, H.ACCEPTED: CaseStatus.ACCEPTED, H.NOT_ACCEPTED: CaseStatus.NOT_ACCEPTED,
+    H.IN_PROGRESS: CaseStatus.IN_PROGRESS, H.RESOLVED: CaseStatus.RESOLVED,
+}
+
+
+def check_unit_transition(event_type: str, current: HandoffStatus | None) -> HandoffStatus | None:
+    """The handoff status after ``event_type``; raises IllegalTransition if not allowed now."""
+    allowed, after = UNIT_TRANSITIONS[event_type]
+    if current not in allowed:
+        state = current.value if current else "no handoff"
+        raise IllegalTransition(f"{event_type} is not allowed in state {state} "
+                                f"(allowed in: {', '.join(sorted(s.value for s in allowed))})")
+    return after
+
+
+@dataclass
+class UnitHandoff:
+    unit: str
+    role: str
+    status: HandoffStatus
+    requested_at: datetime
+    acceptance_due_at: datetime
+    attempt: int = 1
+    signed_at: datetime | None = None
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    handling_due_at: datetime | None = None
+    extension_days: int = 0
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    event: str
+    unit: str | None = None
+    detail: str = ""
+    event_id: str = ""
+
+
+@dataclass
+class CaseState:
+    """The ledger's record of one case: no personal data, only what the statistics need."""
+
+    case_number: str
+    status: CaseStatus = CaseStatus.REGISTERED
+    channel: str = "UNKNOWN"
+    category: str = "OTHER"
+    registered_at: datetime | None = None
+    repeat_of: str | None = None
+    diverted_to: str | None = None
+    lead_unit: str | None = None
+    co_units: list[str] = field(default_factory=list)
+    mode: str | None = None
+    handoffs: dict[str, UnitHandoff] = field(default_factory=dict)
+    objections: int = 0
+    extensions: int = 0
+    progress_percent: int = 0
+    outcome: str | None = None
+    tag: str | None = None
+    resolved_at: datetime | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    # -- applying events ------------------------------------------------------------------
+    def apply(self, event_type: str, data: dict[str, Any], event_id: str, clocks: ClockConfig) -> bool:
+        """Folds one event into the state; False (and no change) if it was applied before."""
+        if any(t.event_id == event_id for t in self.timeline):
+            return False
+        at: datetime = data["occurred_at"]
+        unit = data.get("unit")
+        detail = ""
+        if event_type == "petition.registered":
+            self.registered_at = data["received_at"]
+            self.channel = data["channel"]
+            self.category = data["category_hint"]
+            self.repeat_of = data.get("repeat_of")
+        elif event_type == "petition.repeat.detected":
+            self.repeat_of = data["earlier_case_number"]
+            self.status = CaseStatus.REPEAT
+            detail = f"repeat of {self.repeat_of}" + (" (closed)" if data["earlier_closed"] else " (open)")
+        elif event_type == "petition.diverted":
+            self.category = data["category"]
+            self.diverted_to = data["diversion_channel"]
+            self.status = CaseStatus.DIVERTED
+            detail = f"diverted to {self.diverted_to}"
+        elif event_type == "petition.triaged":
+            self.category = data["category"]
+            self.lead_unit = data["lead_unit"]
+            self.co_units = list(data["co_units"])
+            self.mode = data["mode"]
+            detail = f"lead {self.lead_unit}" + (f", co {', '.join(self.co_units)}" if self.co_units else "")
+        elif event_type == "case.jurisdiction.decided":
+            self.lead_unit = unit
+            detail = f"{data['decided_by']} decided: {unit}"
+        elif event_type == "case.handoff.requested":
+            self.handoffs[unit] = UnitHandoff(unit, data["role"], H.REQUESTED, at,
+                                              clocks.acceptance_due(at), attempt=data["attempt"])
+            if data["role"] == "LEAD":
+                self.lead_unit = unit
+                self.status = CaseStatus.ROUTED
+            detail = f"{data['mode'].lower()} to {unit} as {data['role'].lower()}"
+        elif event_type == "case.jurisdiction.escalated":
+            self.status = CaseStatus.ESCALATED
+            detail = data.get("reason", "")
+        elif event_type in UNIT_TRANSITIONS:
+            detail = self._apply_unit_answer(event_type, data, at, clocks)
+        self.timeline.append(TimelineEntry(at, event_type, unit, detail, event_id))
+        return True
+
+    def _apply_unit_answer(self, event_type: str, data: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+        h = self.handoffs.get(data["unit"])
+        if h is None:
+            return "answer from a unit without a handoff (ignored)"
+        try:
+            after = check_unit_transition(event_type, h.status)
+        except IllegalTransition as exc:
+            return f"ignored: {exc}"
+        if after is not None:
+            h.status = after
+        detail = ""
+        if event_type == "case.handoff.accepted":
+            h.signed_at = at
+        elif event_type == "case.handoff.rejected":
+            self.objections += 1
+            detail = data["reason"]
+        elif event_type == "case.accepted":
+            h.accepted_at = at
+            h.handling_due_at = clocks.handling_due(at)
+        elif event_type == "case.progress":
+            self.progress_percent = max(self.progress_percent, data["percent"]) if h.role == "LEAD" else self.progress_percent
+            detail = f"{data['percent']}%: {data['note']}"
+        elif event_type == "case.extension.approved":
+            h.extension_days += data["extra_days"]
+            self.extensions += 1
+            if h.accepted_at is not None:
+                h.handling_due_at = clocks.handling_due(h.accepted_at, h.extension_days)
+            detail = f"+{data['extra_days']} days: {data['reason']}"
+        elif event_type == "case.resolved":
+            h.resolved_at = at
+            detail = f"{data['outcome']} ({data['tag']})"
+            if h.role == "LEAD":
+                self.outcome, self.tag, self.resolved_at = data["outcome"], data["tag"], at
+        if h.role == "LEAD" and after in _CASE_STATUS_OF:
+            self.status = _CASE_STATUS_OF[after]
+        return detail
+
+    # -- questions --------------------------------------------------------------------------
+    @property
+    def lead(self) -> UnitHandoff | None:
+        return self.handoffs.get(self.lead_unit) if self.lead_unit else None
+
+    def overdue(self, now: datetime) -> list[str]:
+        """Which clocks of the lead unit are past due and still running."""
+        h = self.lead
+        if h is None or self.status in (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED, CaseStatus.DIVERTED):
+            return []
+        late = []
+        if h.accepted_at is None and h.status in (H.REQUESTED, H.SIGNED) and now > h.acceptance_due_at:
+            late.append("ACCEPTANCE_NOTICE")
+        if h.handling_due_at is not None and h.resolved_at is None and now > h.handling_due_at:
+            late.append("HANDLING")
+        return late
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CaseState:
+        d = dict(d)
+        d["status"] = CaseStatus(d["status"])
+        d["handoffs"] = {u: UnitHandoff(**{**h, "status": HandoffStatus(h["status"])}) for u, h in d["handoffs"].items()}
+        d["timeline"] = [TimelineEntry(**t) for t in d["timeline"]]
+        return cls(**d)
+
+
+def state_to_json(state: CaseState) -> bytes:
+    return json.dumps(state.to_dict(), default=_iso, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def state_from_json(raw: bytes) -> CaseState:
+    return CaseState.from_dict(_parse_times(json.loads(raw)))
+
+
+def _iso(o: object) -> str:
+    if isinstance(o, datetime):
+        return o.isoformat()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _parse_times(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _parse_times(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_parse_times(v) for v in node]
+    if isinstance(node, str) and (key == "at" or key.endswith("_at")):
+        return datetime.fromisoformat(node)
+    return node

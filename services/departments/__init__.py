@@ -1,0 +1,28 @@
+"""Departments: the SDK a department's system uses, and reference departments built on it.
+
+Topics in:  liandong.unit.<unit>.inbox
+Topics out: liandong.unit.<unit>.replies
+"""
+
+from .reference import Behaviour, ReferenceDepartment
+from .sdk import (
+    DepartmentClient,
+    DepartmentError,
+    Handoff,
+    IllegalTransition,
+    InvalidAnswer,
+    ObjectionWindowClosed,
+    UnknownCase,
+)
+
+__all__ = [
+    "Behaviour",
+    "DepartmentClient",
+    "DepartmentError",
+    "Handoff",
+    "IllegalTransition",
+    "InvalidAnswer",
+    "ObjectionWindowClosed",
+    "ReferenceDepartment",
+    "UnknownCase",
+]

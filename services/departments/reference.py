@@ -1,0 +1,105 @@
+"""Reference departments: a department system built on the SDK, with simulated behaviour
+(answer delay, objection rate, extension rate) for demos and tests.
+
+Topics in:  liandong.unit.<unit>.inbox      Topics out: liandong.unit.<unit>.replies
+Time is injected: ``step(now)`` does whatever is due at ``now``; ``run_forever`` drives it
+with the wall clock, with delays scaled by ``seconds_per_day``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from liandong import get_logger
+
+from .sdk import DepartmentClient, DepartmentError, Handoff
+
+log = get_logger("departments")
+
+#: Who is competent instead, when a unit objects (its suggestion to triage).
+SUGGESTIONS = {"JUSTICE": "STREET_OFFICE", "HRSS": "HOUSING", "HOUSING": "STREET_OFFICE", "POLICE": "STREET_OFFICE",
+               "STREET_OFFICE": "HOUSING"}
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    sign_after_days: float = 1.0
+    accept_after_days: float = 3.0
+    progress_after_days: float = 20.0
+    resolve_after_days: float = 40.0
+    objection_rate: float = 0.05
+    extension_rate: float = 0.05
+    seed: int = 7
+
+
+class ReferenceDepartment:
+    def __init__(self, client: DepartmentClient, behaviour: Behaviour | None = None) -> None:
+        self.client = client
+        self.behaviour = behaviour or Behaviour()
+        self.random = random.Random(self.behaviour.seed)
+        self._agenda: list[tuple[datetime, int, str, str]] = []
+        self._order = itertools.count()
+
+    def step(self, now: datetime, poll_timeout: float = 0.2) -> int:
+        """Reads the inbox, schedules answers for new cases, performs every answer due by ``now``."""
+        for h in self.client.inbox(poll_timeout):
+            self._plan(h, now)
+        done = 0
+        while self._agenda and self._agenda[0][0] <= now:
+            _, _, action, case_number = heapq.heappop(self._agenda)
+            try:
+                self._do(action, case_number)
+                done += 1
+            except DepartmentError as exc:
+                log.warning("answer_refused", unit=self.client.unit, case=case_number, action=action, error=str(exc))
+        self.client.commit()
+        return done
+
+    @property
+    def pending(self) -> int:
+        return len(self._agenda)
+
+    def _at(self, now: datetime, days: float, action: str, case_number: str) -> None:
+        heapq.heappush(self._agenda, (now + timedelta(days=days), next(self._order), action, case_number))
+
+    def _plan(self, h: Handoff, now: datetime) -> None:
+        b = self.behaviour
+        if h.role == "LEAD" and self.random.random() < b.objection_rate:
+            self._at(now, b.sign_after_days, "object", h.case_number)
+            return
+        self._at(now, b.sign_after_days, "sign", h.case_number)
+        self._at(now, b.accept_after_days, "accept", h.case_number)
+        self._at(now, b.progress_after_days, "progress", h.case_number)
+        if self.random.random() < b.extension_rate:
+            self._at(now, b.progress_after_days + 1, "extend", h.case_number)
+        self._at(now, b.resolve_after_days, "resolve", h.case_number)
+
+    def _do(self, action: str, case_number: str) -> None:
+        c = self.client
+        if action == "object":
+            c.object(case_number, "该事项不属于本单位职责范围", SUGGESTIONS.get(c.unit))
+        elif action == "sign":
+            c.sign_for(case_number, signed_by=f"{c.unit.lower()}-收件员")
+        elif action == "accept":
+            c.accept(case_number)
+        elif action == "progress":
+            c.report_progress(case_number, 50, "已调查核实，正在协调处理")
+        elif action == "extend":
+            c.request_extension(case_number, 15, "情况复杂，需多部门会商")
+        elif action == "resolve":
+            outcome, tag = self.random.choice([("SUPPORTED", "SOLVED"), ("EXPLAINED", "EXPLAINED"),
+                                               ("NOT_SUPPORTED", "EXPLAINED"), ("SUPPORTED", "ASSISTED")])
+            c.resolve(case_number, outcome, tag, "已出具书面处理意见")
+
+    def run_forever(self, stop: threading.Event, clock: Callable[[], datetime], seconds_per_day: float) -> None:
+        """Simulated days pass ``seconds_per_day`` real seconds each, counted from the start."""
+        start = clock()
+        while not stop.is_set():
+            elapsed = (clock() - start).total_seconds()
+            self.step(start + timedelta(days=elapsed / seconds_per_day))

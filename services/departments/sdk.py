@@ -1,0 +1,213 @@
+"""The department SDK: what a department's own system uses to receive cases and answer.
+
+    from services.departments import DepartmentClient
+
+    with DepartmentClient("HOUSING") as dept:          # bootstrap from LIANDONG_BOOTSTRAP_SERVERS
+        for handoff in dept.inbox():                   # new cases forwarded/assigned to 住建
+            dept.sign_for(handoff.case_number, signed_by="王科长")
+            dept.accept(handoff.case_number)           # written acceptance notice (15-day clock)
+            dept.report_progress(handoff.case_number, 50, "已约谈物业公司")
+            dept.resolve(handoff.case_number, "SUPPORTED", "SOLVED", "物业公司已恢复供暖")
+        dept.commit()                                  # inbox read up to here
+
+Every answer is checked before it is published: a wrong field or an answer the case's
+state does not allow raises at once and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from liandong import Bus, LiandongError
+from liandong._catalogue import HANDLING_UNITS, UNIT_INBOX
+from liandong.domain import ClockConfig, HandoffStatus, IllegalTransition
+from liandong.domain.case import check_unit_transition
+
+OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
+TAGS = ("SOLVED", "EXPLAINED", "ASSISTED", "HANDLED_BY_LAW")
+
+__all__ = ["DepartmentClient", "DepartmentError", "Handoff", "IllegalTransition", "InvalidAnswer",
+           "ObjectionWindowClosed", "UnknownCase"]
+
+
+class DepartmentError(LiandongError):
+    """Base of the SDK's errors."""
+
+
+class UnknownCase(DepartmentError):
+    """The case was never handed to this unit."""
+
+
+class InvalidAnswer(DepartmentError, ValueError):
+    """A field of the answer is missing or out of range."""
+
+
+class ObjectionWindowClosed(DepartmentError):
+    """Objections are allowed within 5 working days of the handoff (Art. 23)."""
+
+
+@dataclass
+class Handoff:
+    """A case handed to this unit, with the petitioner's contact details for this case."""
+
+    case_number: str
+    role: str
+    mode: str
+    category: str
+    summary: str
+    petitioner: dict[str, Any] | None
+    requested_at: datetime
+    acceptance_due_at: datetime
+    case: dict[str, Any]
+    handoff_id: str = ""
+    status: HandoffStatus = HandoffStatus.REQUESTED
+    extension_days: int = 0
+
+
+class DepartmentClient:
+    def __init__(self, unit: str, bus: Bus | None = None, *, group_id: str | None = None,
+                 clocks: ClockConfig | None = None, clock: Callable[[], datetime] | None = None,
+                 state_file: Path | None = None) -> None:
+        if unit not in HANDLING_UNITS:
+            raise DepartmentError(f"unknown unit {unit!r}; units on the bus: {', '.join(HANDLING_UNITS)}")
+        self.unit = unit
+        self.bus = bus or Bus.from_settings()
+        self.clocks = clocks or ClockConfig()
+        self.now = clock or (lambda: datetime.now(timezone.utc))
+        self.state_file = state_file
+        self.cases: dict[str, Handoff] = {}
+        self.inbox_topic = UNIT_INBOX.format(unit=HANDLING_UNITS[unit])
+        slug = HANDLING_UNITS[unit]
+        self._publisher = self.bus.publisher(f"unit/{slug}")
+        self._subscriber = self.bus.subscriber([self.inbox_topic], group_id=group_id or f"unit-{slug}",
+                                               service=f"unit-{slug}")
+        self._load()
+
+    # -- receiving ------------------------------------------------------------------------
+    def inbox(self, timeout: float = 1.0) -> list[Handoff]:
+        """New handoffs since the last poll (other inbox events are in ``other``)."""
+        new: list[Handoff] = []
+        self.other = []
+        for ev in self._subscriber.poll(int(timeout * 1000)):
+            if ev.type != "case.handoff.requested":
+                self.other.append(ev)
+                continue
+            d = ev.data
+            known = self.cases.get(ev.key)
+            if known is not None and known.handoff_id == ev.id:
+                continue  # redelivered
+            # A new handoff of a known case (re-routed to us as lead, or after a jurisdiction decision) starts over.
+            h = Handoff(ev.key, d["role"], d["mode"], d["category"], d["summary"], d["petitioner"], d["occurred_at"],
+                        d["deadline"]["due_at"] if d["deadline"] else self.clocks.acceptance_due(d["occurred_at"]),
+                        {**d["case"], "petition_id": str(d["case"]["petition_id"])}, handoff_id=ev.id)
+            self.cases[ev.key] = h
+            new.append(h)
+        self._save()
+        return new
+
+    def commit(self) -> None:
+        self._subscriber.commit()
+
+    # -- answering ------------------------------------------------------------------------
+    def sign_for(self, case_number: str, signed_by: str = "收件人") -> None:
+        self._answer("case.handoff.accepted", case_number, signed_by=_text("signed_by", signed_by))
+
+    def object(self, case_number: str, reason: str, suggested_unit: str | None = None) -> None:
+        h = self._case(case_number)
+        window = self.clocks.objection_due(h.requested_at)
+        if self.now() > window:
+            raise ObjectionWindowClosed(f"{case_number}: the objection window closed at {window.isoformat()}")
+        if suggested_unit is not None and suggested_unit not in HANDLING_UNITS:
+            raise InvalidAnswer(f"suggested_unit: unknown unit {suggested_unit!r}")
+        self._answer("case.handoff.rejected", case_number, reason=_text("reason", reason),
+                     suggested_unit=suggested_unit or "UNKNOWN")
+
+    def accept(self, case_number: str, notice_no: str | None = None) -> None:
+        self._answer("case.accepted", case_number, notice_no=notice_no or f"{case_number}-受理")
+
+    def not_accept(self, case_number: str, reason: str) -> None:
+        self._answer("case.not_accepted", case_number, reason=_text("reason", reason))
+
+    def report_progress(self, case_number: str, percent: int, note: str) -> None:
+        if not isinstance(percent, int) or not 0 <= percent <= 100:
+            raise InvalidAnswer(f"percent: must be a whole number from 0 to 100, got {percent!r}")
+        self._answer("case.progress", case_number, percent=percent, note=_text("note", note))
+
+    def request_extension(self, case_number: str, days: int, reason: str) -> None:
+        """Records the extension the unit's head approved (Art. 32: at most 30 days in all, with reasons)."""
+        h = self._case(case_number)
+        if not isinstance(days, int) or days < 1 or h.extension_days + days > self.clocks.extension_max_days:
+            raise InvalidAnswer(f"days: extensions total at most {self.clocks.extension_max_days} days "
+                                f"({h.extension_days} used), got {days!r}")
+        self._answer("case.extension.approved", case_number, extra_days=days, reason=_text("reason", reason))
+        h.extension_days += days
+        self._save()
+
+    def resolve(self, case_number: str, outcome: str, tag: str, opinion: str) -> None:
+        if outcome not in OUTCOMES:
+            raise InvalidAnswer(f"outcome: must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        if tag not in TAGS:
+            raise InvalidAnswer(f"tag: must be one of {', '.join(TAGS)}, got {tag!r}")
+        self._answer("case.resolved", case_number, outcome=outcome, tag=tag, opinion=_text("opinion", opinion))
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _case(self, case_number: str) -> Handoff:
+        try:
+            return self.cases[case_number]
+        except KeyError:
+            raise UnknownCase(f"{case_number} was not handed to {self.unit}") from None
+
+    def _answer(self, event_type: str, case_number: str, **fields: Any) -> None:
+        h = self._case(case_number)
+        after = check_unit_transition(event_type, h.status)  # raises IllegalTransition, publishing nothing
+        at = self.now()
+        deadline = None
+        if event_type == "case.accepted":
+            due = self.clocks.handling_due(at)
+            deadline = {"clock": "HANDLING", "due_at": due, "days": self.clocks.handling_days, "day_basis": "CALENDAR"}
+        record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": h.case, "deadline": deadline,
+                  "unit": self.unit, **fields}
+        self._publisher.publish(event_type, record).get(timeout=30)
+        if after is not None:
+            h.status = after
+        self._save()
+
+    def _save(self) -> None:
+        if self.state_file is None:
+            return
+        data = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
+                    "acceptance_due_at": v.acceptance_due_at.isoformat()} for k, v in self.cases.items()}
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False))
+        tmp.replace(self.state_file)
+
+    def _load(self) -> None:
+        if self.state_file is None or not self.state_file.exists():
+            return
+        for k, v in json.loads(self.state_file.read_text()).items():
+            v["status"] = HandoffStatus(v["status"])
+            v["requested_at"] = datetime.fromisoformat(v["requested_at"])
+            v["acceptance_due_at"] = datetime.fromisoformat(v["acceptance_due_at"])
+            self.cases[k] = Handoff(**v)
+
+    def close(self) -> None:
+        self._subscriber.close()
+        self._publisher.close()
+
+    def __enter__(self) -> DepartmentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidAnswer(f"{name}: must be a non-empty text")
+    return value.strip()

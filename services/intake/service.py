@@ -1,0 +1,150 @@
+"""Intake (登记): validates submissions, numbers cases, flags repeats, publishes registrations.
+
+Topics in:  liandong.bureau.petitions (its own log, to rebuild on start),
+            liandong.bureau.triage and liandong.unit.*.replies (closures, for repeat detection)
+Topics out: liandong.bureau.petitions (petition.registered, petition.repeat.detected)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from liandong import Bus, Event, get_logger
+from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
+from liandong.domain.routing import RoutingMatrix
+
+from .registry import IntakeRegistry
+from .submission import Submission, field_errors
+
+log = get_logger("intake")
+SERVICE = "intake"
+TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values()]
+_CLOSING = {"case.resolved", "case.not_accepted", "petition.diverted"}
+#: Namespace of the deterministic event ids: the same submission always yields the same ids.
+_IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")
+
+
+@dataclass
+class LineResult:
+    line: int
+    status: str  # registered | duplicate | rejected
+    case_number: str | None = None
+    repeat_of: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+class IntakeService:
+    def __init__(self, bus: Bus, routing: RoutingMatrix) -> None:
+        self.bus = bus
+        self.routing = routing
+        self.registry = IntakeRegistry(bus.settings.district_code)
+        self._lock = threading.Lock()
+        self._publisher = bus.publisher(SERVICE)
+        self._follower = bus.subscriber([], group_id=None, service=SERVICE)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> None:
+        """Rebuilds the registry from the log, then follows it in the background."""
+        self._follower.assign_all(TOPICS_IN)
+        deadline = datetime.now(timezone.utc).timestamp() + timeout
+        while not self._follower.caught_up():
+            self._absorb(self._follower.poll(200))
+            if datetime.now(timezone.utc).timestamp() > deadline:
+                raise TimeoutError("intake could not read its log to the end")
+        self._thread = threading.Thread(target=self._follow, name="intake-follower", daemon=True)
+        self._thread.start()
+        log.info("intake_ready", cases=len(self.registry.by_key), closed=len(self.registry.closed))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._follower.close()
+        self._publisher.close()
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            self._absorb(self._follower.poll(200))
+
+    def _absorb(self, events: list[Event]) -> None:
+        with self._lock:
+            for ev in events:
+                if ev.type == "petition.registered":
+                    d = ev.data
+                    p = d["petitioner"]
+                    matter = IntakeRegistry.matter_key(p["name"], p["id_number"], p["phone"], d["category_hint"])
+                    self.registry.remember(d["idempotency_key"], matter, ev.key)
+                elif ev.type in _CLOSING:
+                    self.registry.close(ev.key)
+
+    # -- submissions ----------------------------------------------------------------------
+    def submit_lines(self, text: str) -> list[LineResult]:
+        """Each non-blank line is one JSON submission; bad lines publish nothing."""
+        results = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                results.append(LineResult(n, "rejected", errors=[f"not JSON: {exc.msg} at column {exc.colno}"]))
+                continue
+            results.append(self.submit(raw, line=n))
+        self._publisher.flush()
+        return results
+
+    def submit(self, raw: Any, *, line: int = 1) -> LineResult:
+        if not isinstance(raw, dict):
+            return LineResult(line, "rejected", errors=["(record): must be a JSON object"])
+        try:
+            sub = Submission.model_validate(raw)
+        except ValidationError as exc:
+            return LineResult(line, "rejected", errors=field_errors(exc))
+        category = self.routing.classify(sub.category, sub.summary)
+        p = sub.petitioner
+        matter = IntakeRegistry.matter_key(p.name, p.id_number, p.phone, category)
+        with self._lock:
+            reg = self.registry.register(sub.idempotency_key, matter, sub.received_at.year)
+            if not reg.new:
+                return LineResult(line, "duplicate", reg.case_number)
+            try:
+                self._publish(sub, category, reg.case_number, reg.repeat_of, reg.earlier_closed)
+            except Exception:
+                # Not published: forget it, so the same key can be submitted again.
+                self.registry.by_key.pop(sub.idempotency_key, None)
+                raise
+        return LineResult(line, "registered", reg.case_number, reg.repeat_of)
+
+    def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool) -> None:
+        now = datetime.now(timezone.utc)
+        case = {"case_number": case_number, "district_code": self.bus.settings.district_code,
+                "petition_id": uuid.uuid5(_IDS, sub.idempotency_key)}
+        registered = {
+            "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/registered"), "occurred_at": now, "case": case,
+            "deadline": {"clock": "FORWARD", "due_at": sub.received_at + timedelta(days=15), "days": 15, "day_basis": "CALENDAR"},
+            "channel": sub.channel, "petitioner": sub.petitioner.model_dump(), "summary": sub.summary,
+            "category_hint": category, "idempotency_key": sub.idempotency_key, "received_at": sub.received_at,
+            "repeat_of": repeat_of,
+        }
+        futures = [self._publisher.publish("petition.registered", registered)]
+        if repeat_of:
+            futures.append(self._publisher.publish("petition.repeat.detected", {
+                "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/repeat"), "occurred_at": now, "case": case,
+                "deadline": None, "earlier_case_number": repeat_of, "earlier_closed": closed,
+                "reason": "same petitioner, same kind of matter",
+            }))
+        for f in futures:
+            f.get(timeout=30)
+

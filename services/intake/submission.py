@@ -1,0 +1,60 @@
+"""What a bureau clerk or a channel system submits: one petition, validated field by field."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Channel = Literal["ONLINE", "VISIT", "LETTER", "HOTLINE_12345"]
+Category = Literal[
+    "WAGE_ARREARS", "HEATING", "PROPERTY_MANAGEMENT", "HOUSING_QUALITY", "LAND", "SOCIAL_SECURITY", "LITIGATION",
+    "ARBITRATION", "ADMINISTRATIVE_REVIEW", "CIVIL_DISPUTE", "ADMINISTRATIVE_ACT", "PUBLIC_ORDER",
+    "OFFICIAL_MISCONDUCT", "OTHER",
+]
+
+
+class PetitionerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text
+    id_number: Annotated[str, StringConstraints(pattern=r"^\d{17}[\dXx]$")] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[\d-]{7,20}$")] | None = None
+    address: Text | None = None
+    group_size: int = Field(default=1, ge=1, le=10000)
+
+
+class Submission(BaseModel):
+    """One petition as submitted through a channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    channel: Channel
+    received_at: datetime
+    petitioner: PetitionerIn
+    summary: Text
+    category: Category = "OTHER"
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("must include a time zone offset, e.g. 2026-03-01T09:30:00+08:00")
+        return v.astimezone(timezone.utc)
+
+
+def field_errors(exc: ValidationError) -> list[str]:
+    """Pydantic's errors as 'field.path: message' lines a clerk can act on."""
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(record)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "literal_error":
+            msg = f"must be one of {err.get('ctx', {}).get('expected', '')}"
+        out.append(f"{path}: {msg}")
+    return out

@@ -1,0 +1,58 @@
+"""The ledger's statistics, in the shape of a bureau's annual report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from liandong.domain import CaseState, CaseStatus
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = None) -> dict[str, Any]:
+    all_cases = [c for c in cases if c.registered_at is not None]
+    years = Counter(c.registered_at.year for c in all_cases if c.registered_at)
+    year = year or (max(years) if years else now.year)
+    this = [c for c in all_cases if c.registered_at and c.registered_at.year == year]
+    routed = [c for c in this if c.lead is not None]
+    accepted_on_time = accepted_known = 0
+    closed_on_time = closed_known = 0
+    for c in routed:
+        h = c.lead
+        assert h is not None
+        if h.accepted_at is not None:
+            accepted_known += 1
+            accepted_on_time += h.accepted_at <= h.acceptance_due_at
+        elif now > h.acceptance_due_at and c.status not in (CaseStatus.NOT_ACCEPTED,):
+            accepted_known += 1  # overdue and still not accepted: late
+        if h.handling_due_at is not None:
+            if h.resolved_at is not None:
+                closed_known += 1
+                closed_on_time += h.resolved_at <= h.handling_due_at
+            elif now > h.handling_due_at:
+                closed_known += 1
+    previous = years.get(year - 1, 0)
+    return {
+        "year": year,
+        "total": len(this),
+        "year_on_year_change": _rate(len(this) - previous, previous) if previous else None,
+        "previous_year_total": previous or None,
+        "by_channel": dict(Counter(c.channel for c in this)),
+        "by_category": dict(Counter(c.category for c in this)),
+        "by_lead_unit": dict(Counter(c.lead_unit for c in routed if c.lead_unit)),
+        "by_status": dict(Counter(c.status.value for c in this)),
+        "diverted": sum(c.status == CaseStatus.DIVERTED for c in this),
+        "resolved": sum(c.status == CaseStatus.RESOLVED for c in this),
+        "outcomes": dict(Counter(c.outcome for c in this if c.outcome)),
+        "on_time_acceptance_rate": _rate(accepted_on_time, accepted_known),
+        "on_time_closing_rate": _rate(closed_on_time, closed_known),
+        "objection_rate": _rate(sum(c.objections > 0 for c in routed), len(routed)),
+        "extension_rate": _rate(sum(c.extensions > 0 for c in routed), len(routed)),
+        "repeat_rate": _rate(sum(c.repeat_of is not None for c in this), len(this)),
+        "overdue": sum(bool(c.overdue(now)) for c in this),
+    }

@@ -1,0 +1,66 @@
+"""Triage (分类 / 分流 / 转送交办) as a faust app.
+
+Topics in:  liandong.bureau.petitions (petition.registered),
+            liandong.unit.*.replies (case.handoff.rejected), liandong.bureau.triage (case.jurisdiction.decided)
+Topics out: liandong.bureau.triage (petition.triaged / diverted, case.jurisdiction.escalated),
+            liandong.unit.<unit>.inbox (case.handoff.requested, with contact details for that unit's case)
+State:      table triage-cases (case number -> routing state; bureau-internal: holds contact details)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from liandong import Bus
+from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
+from liandong._faust import create_app, decoded, raw_topic, send
+from liandong._runtime import Runtime
+from liandong.domain import ClockConfig
+from liandong.domain.routing import RoutingMatrix
+
+from .handlers import Triage
+
+SERVICE = "triage"
+TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values()]
+ROUTING_FILE = Path(__file__).with_name("routing.yaml")
+_HANDLED_KEEP = 50  # event ids remembered per case, so a redelivered event is not applied twice
+
+
+def load_routing(path: Path = ROUTING_FILE) -> RoutingMatrix:
+    return RoutingMatrix.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix | None = None,
+          app_id: str = SERVICE) -> Runtime:
+    triage = Triage(routing or load_routing(), clocks or ClockConfig())
+    app = create_app(app_id, bus.bootstrap_servers)
+    # case number -> routing state as JSON (bureau-internal: it holds the contact details to hand on)
+    cases = app.Table("triage-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
+
+    @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.route")
+    async def route(stream: Any) -> None:
+        async for event in decoded(stream, bus.codec, app=app, service=SERVICE):
+            key = event.key.encode()
+            raw = cases.get(key)
+            state = json.loads(raw) if raw is not None else None
+            if state is not None and event.id in state.get("handled", ()):
+                continue
+            if event.type == "petition.registered":
+                new_state, out = triage.registered(event.id, event.data)
+            elif event.type == "case.handoff.rejected":
+                new_state, out = triage.rejected(event.id, event.data, state)
+            elif event.type == "case.jurisdiction.decided":
+                new_state, out = triage.decided(event.id, event.data, state)
+            else:
+                continue
+            for name, record in out:
+                await send(app, bus.codec.encode(name, record, source=f"/liandong/{SERVICE}"), wait=True)
+            if new_state is not None:
+                handled = [*(new_state.get("handled") or ())[-_HANDLED_KEEP:], event.id]
+                cases[key] = json.dumps({**new_state, "handled": handled}, ensure_ascii=False).encode()
+
+    return Runtime(SERVICE, faust_apps=[app])

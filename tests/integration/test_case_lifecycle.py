@@ -1,0 +1,171 @@
+"""The case lifecycle through the real broker: intake -> triage -> department -> ledger."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from liandong import Bus
+from liandong.broker import free_port
+from services.departments import DepartmentClient
+from services.intake import IntakeService
+from services.ledger.app import build as build_ledger
+from services.triage.app import build as build_triage
+from services.triage.app import load_routing
+from tests.conftest import ServiceHost, wait_for
+
+
+def _get(port: int, path: str) -> Any:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return {"status_code": e.code, **json.loads(e.read())}
+
+
+def submission(**over: Any) -> dict[str, Any]:
+    base = {
+        "idempotency_key": f"web-{uuid.uuid4()}",
+        "channel": "ONLINE",
+        "received_at": "2026-03-02T09:30:00+08:00",
+        "petitioner": {"name": f"张{uuid.uuid4().hex[:6]}", "id_number": f"14021419800101{uuid.uuid4().int % 10000:04d}",
+                       "phone": "13800000000", "address": "云冈区新平旺街道"},
+        "summary": "某建筑工地拖欠农民工工资三个月",
+        "category": "WAGE_ARREARS",
+    }
+    base.update(over)
+    return base
+
+
+@pytest.fixture(scope="module")
+def stack(bus: Bus) -> Iterator[dict[str, Any]]:
+    """Triage and ledger as faust apps, intake in-process, on the session's broker."""
+    host = ServiceHost()
+    tag = uuid.uuid4().hex[:6]
+    port = free_port()
+    host.start(build_triage(bus, app_id=f"triage-{tag}"))
+    host.start(build_ledger(bus, port=port, app_id=f"ledger-{tag}"))
+    intake = IntakeService(bus, load_routing())
+    intake.start()
+    try:
+        yield {"intake": intake, "ledger_port": port, "host": host}
+    finally:
+        intake.stop()
+        host.close()
+
+
+def _case(stack: dict[str, Any], number: str, status: str | None = None) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        c = _get(stack["ledger_port"], f"/cases/{number}")
+        if "status_code" in c:
+            return None
+        return c if status is None or c["status"] == status else None
+
+    return wait_for(ready, message=f"{number} in the ledger" + (f" with status {status}" if status else ""))
+
+
+def _handoff(dept: DepartmentClient, number: str) -> Any:
+    found: dict[str, Any] = {}
+
+    def poll() -> Any:
+        for h in dept.inbox(0.5):
+            found[h.case_number] = h
+        return found.get(number)
+
+    return wait_for(poll, message=f"{number} in {dept.unit}'s inbox")
+
+
+def test_register_triage_handoff_sign_progress_resolve(stack: dict[str, Any], bus: Bus) -> None:
+    result = stack["intake"].submit(submission())
+    assert result.status == "registered"
+    number = result.case_number
+    with DepartmentClient("HRSS", bus, group_id=f"hrss-{uuid.uuid4().hex[:6]}") as hrss:
+        h = _handoff(hrss, number)
+        assert h.role == "LEAD" and h.mode == "ASSIGN"
+        assert h.petitioner["phone"] == "13800000000"  # the handling unit gets the contact details
+        hrss.sign_for(number, "李科长")
+        hrss.accept(number)
+        hrss.report_progress(number, 60, "已责令施工单位限期支付")
+        hrss.resolve(number, "SUPPORTED", "SOLVED", "工资已足额支付")
+    case = _case(stack, number, "RESOLVED")
+    steps = [t["event"] for t in case["timeline"]]
+    for step in ("petition.registered", "petition.triaged", "case.handoff.requested", "case.handoff.accepted",
+                 "case.accepted", "case.progress", "case.resolved"):
+        assert step in steps
+        assert all(datetime.fromisoformat(t["at"]) for t in case["timeline"])
+    assert case["lead_unit"] == "HRSS" and "HOUSING" in case["co_units"]
+    assert case["outcome"] == "SUPPORTED" and case["tag"] == "SOLVED"
+    assert case["handoffs"]["HRSS"]["handling_due_at"] is not None
+    assert "petitioner" not in json.dumps(case) and "13800000000" not in json.dumps(case)
+
+
+def test_objections_reroute_then_escalate_to_the_bureau(stack: dict[str, Any], bus: Bus) -> None:
+    number = stack["intake"].submit(submission(category="HEATING", summary="小区冬季供暖温度不达标")).case_number
+    with DepartmentClient("HOUSING", bus, group_id=f"h-{uuid.uuid4().hex[:6]}") as housing, \
+         DepartmentClient("STREET_OFFICE", bus, group_id=f"s-{uuid.uuid4().hex[:6]}") as street:
+        assert _handoff(housing, number).role == "LEAD"
+        housing.object(number, "供热企业由街道属地管理", suggested_unit="STREET_OFFICE")
+        rerouted = wait_for(lambda: next((h for h in street.inbox(0.5) if h.case_number == number and h.role == "LEAD"), None),
+                            message="the re-routed handoff at the street office")
+        assert rerouted.petitioner is not None
+        street.object(number, "供热属住建部门行业监管")
+    case = _case(stack, number, "ESCALATED")
+    assert case["objections"] == 2
+    assert [t["event"] for t in case["timeline"]].count("case.handoff.rejected") == 2
+
+
+def test_litigation_is_diverted_and_never_reaches_an_inbox(stack: dict[str, Any], bus: Bus) -> None:
+    number = stack["intake"].submit(submission(category="OTHER", summary="不服法院一审判决，要求改判")).case_number
+    case = _case(stack, number, "DIVERTED")
+    assert case["diverted_to"] == "LITIGATION"
+    assert case["handoffs"] == {}
+
+
+def test_the_same_submission_twice_is_one_case_and_a_repeat_is_linked(stack: dict[str, Any]) -> None:
+    sub = submission()
+    first = stack["intake"].submit(sub)
+    again = stack["intake"].submit(sub)
+    assert again.status == "duplicate" and again.case_number == first.case_number
+    repeat = stack["intake"].submit({**sub, "idempotency_key": f"visit-{uuid.uuid4()}", "channel": "VISIT"})
+    assert repeat.status == "registered" and repeat.case_number != first.case_number
+    assert repeat.repeat_of == first.case_number
+    case = _case(stack, repeat.case_number, "REPEAT")
+    assert case["repeat_of"] == first.case_number
+    dup_events = [t for t in _case(stack, first.case_number)["timeline"] if t["event"] == "petition.registered"]
+    assert len(dup_events) == 1
+
+
+def test_a_bad_intake_file_accepts_good_lines_and_reports_bad_ones(stack: dict[str, Any]) -> None:
+    good1, good2 = submission(), submission()
+    bad_channel = submission(channel="FAX")
+    bad_id = submission()
+    bad_id["petitioner"]["id_number"] = "12345"
+    lines = [json.dumps(good1, ensure_ascii=False), "{not json", json.dumps(bad_channel, ensure_ascii=False),
+             json.dumps(bad_id, ensure_ascii=False), json.dumps(good2, ensure_ascii=False)]
+    results = stack["intake"].submit_lines("\n".join(lines))
+    assert [r.status for r in results] == ["registered", "rejected", "rejected", "rejected", "registered"]
+    assert [r.line for r in results] == [1, 2, 3, 4, 5]
+    assert "not JSON" in results[1].errors[0]
+    assert results[2].errors[0].startswith("channel: must be one of")
+    assert results[3].errors[0].startswith("petitioner.id_number:")
+    assert stack["intake"].registry.by_key.get(bad_channel["idempotency_key"]) is None
+    for r in (results[0], results[4]):
+        _case(stack, r.case_number)
+    stats = _get(stack["ledger_port"], "/stats?year=2026")
+    assert stats["total"] >= 2 and stats["by_channel"]["ONLINE"] >= 2
+
+
+def test_ledger_lists_cases_by_unit_and_status(stack: dict[str, Any]) -> None:
+    number = stack["intake"].submit(submission(category="PUBLIC_ORDER", summary="夜间噪音扰民")).case_number
+    _case(stack, number, "ROUTED")
+    listed = _get(stack["ledger_port"], "/cases?unit=POLICE&status=ROUTED")
+    assert number in [c["case_number"] for c in listed["cases"]]
+    assert all(c["lead_unit"] == "POLICE" for c in listed["cases"])
+
+
