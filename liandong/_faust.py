@@ -8,10 +8,14 @@ stream.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError as AIOKafkaError
+from faust.exceptions import FaustError
+from kafka.errors import KafkaError
 
 from ._deadletter import dead_letter
 from ._errors import WireError
@@ -77,3 +81,23 @@ async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) ->
                                         offset=m.offset, key=m.key, value=m.value, headers=headers))
             continue
         yield event
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App, service: str) -> None:
+    """Runs ``handler`` on every decoded event of ``stream``. A message the handler fails on
+    (a bug or a record it cannot act on) is dead-lettered with the error and the stream goes on;
+    broker and framework errors still stop the agent, since they are not the message's fault."""
+    async for event in decoded(stream, codec, app=app, service=service):
+        try:
+            await handler(event)
+        except (FaustError, KafkaError, AIOKafkaError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.error("handler_failed", service=service, event_type=event.type, key=event.key, error=repr(exc))
+            raw = event.headers
+            await send(app, wait=True, msg=dead_letter(
+                codec, exc, service=service, topic=event.topic, partition=event.partition, offset=event.offset,
+                key=event.key.encode(), value=event.raw_value, headers=list(raw.items())))

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ._catalogue import TopicSpec
+from ._kafka import provision_topics
 from ._logging import get_logger
 
 log = get_logger(__name__)
@@ -30,6 +32,9 @@ class Runtime:
         for hook in self.on_start:
             await hook()
         for app in self.faust_apps:
+            # Tables' changelogs are created up front, compacted, with their source topics' partition
+            # count: faust would otherwise race its own topic creation on a first start.
+            await asyncio.to_thread(provision_topics, _bootstrap_of(app), changelog_topics(app))
             await app.start()
         for web_app, port in self.web_apps:
             runner = web.AppRunner(web_app, access_log=None)
@@ -61,3 +66,12 @@ class Runtime:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def changelog_topics(app: Any) -> list[TopicSpec]:
+    return [TopicSpec(t.changelog_topic.get_topic_name(), f"changelog of table {t.name} (state log)", compacted=True,
+                      partitions=t.partitions or app.conf.topic_partitions) for t in app.tables.values()]
+
+
+def _bootstrap_of(app: Any) -> str:
+    return ",".join(f"{u.host}:{u.port}" for u in app.conf.broker)

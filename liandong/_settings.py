@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     broker_heap: str = "512m"
     intake_port: int = 8081
     ledger_port: int = 8082
+    #: Reference departments' simulated time: real seconds per simulated day.
+    sim_seconds_per_day: float = 2.0
     district_code: str = "140214"
     topic_partitions: int = 12
     service_name: str = "liandong"

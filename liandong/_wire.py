@@ -42,6 +42,7 @@ class Event:
     partition: int = -1
     offset: int = -1
     headers: dict[str, bytes] = field(default_factory=dict)
+    raw_value: bytes | None = field(default=None, repr=False)  # the bytes as read, for dead-lettering
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class Codec:
         except ValueError:
             raise InvalidEvent("ce_time is not an RFC 3339 time") from None
         return Event(et.name, record, expected_key, _header(hdrs, "ce_id"), _header(hdrs, "ce_source"), ce_time,
-                     topic, partition, offset, hdrs)
+                     topic, partition, offset, hdrs, value)
 
 
 def _header(headers: dict[str, bytes], name: str) -> str:

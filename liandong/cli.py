@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ._bus import Bus
+from ._errors import LiandongError
 from ._compat import check_schemas
 from ._kafka import provision_topics
 from ._schemas import SchemaCatalogue
-from ._settings import get_settings
+from ._settings import ROOT, get_settings
 from .broker import LocalBroker
 
 app = typer.Typer(help="Liandong (联动): the petition bureaus' multi-department coordination bus.",
@@ -24,6 +28,10 @@ schemas_app = typer.Typer(help="Avro schemas under schemas/.", no_args_is_help=T
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+intake_app = typer.Typer(help="Petition intake (登记).", no_args_is_help=True)
+case_app = typer.Typer(help="Bureau decisions on cases.", no_args_is_help=True)
+app.add_typer(intake_app, name="intake")
+app.add_typer(case_app, name="case")
 console = Console()
 
 
@@ -111,6 +119,131 @@ def demo(keep_broker: bool = typer.Option(False, help="Leave the local broker ru
         raise typer.Exit(1)
 
 
+@app.command("run")
+def run(service: str = typer.Argument(None, help="A service name; see --list."),
+        all_services: bool = typer.Option(False, "--all", help="Run every service, each as its own process."),
+        list_services: bool = typer.Option(False, "--list", help="List the services and exit.")) -> None:
+    """Run one service in the foreground, or every service (`--all`) until Ctrl-C."""
+    from services.registry import SERVICES
+
+    if list_services or (service is None and not all_services):
+        console.print("services: " + ", ".join(SERVICES))
+        return
+    if all_services:
+        _run_all(list(SERVICES))
+        return
+    if service not in SERVICES:
+        console.print(f"no service {service!r}; services: {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    bus = Bus.from_settings(_bootstrap())
+    provision_topics(bus.bootstrap_servers)
+    SERVICES[service](bus).run_forever()
+
+
+def _run_all(names: list[str]) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    with running_broker() as bootstrap:
+        provision_topics(bootstrap)
+        env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bootstrap}
+        procs = {n: subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", n], env=env) for n in names}
+        settings = get_settings()
+        console.print(f"running {len(procs)} services on {bootstrap}: {', '.join(procs)}")
+        console.print(f"intake  http://127.0.0.1:{settings.intake_port}/petitions   "
+                      f"ledger  http://127.0.0.1:{settings.ledger_port}/cases   (Ctrl-C stops everything)")
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping:
+                dead = [n for n, p in procs.items() if p.poll() is not None]
+                if dead:
+                    console.print(f"[red]service(s) exited: {', '.join(dead)}; stopping the rest[/red]")
+                    break
+                time.sleep(0.5)
+        finally:
+            for p in procs.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs.values():
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            console.print("all services stopped")
+
+
+@intake_app.command("submit")
+def intake_submit(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines, one petition each."),
+                  url: str = typer.Option(None, help="Intake endpoint (default http://127.0.0.1:<intake port>).")) -> None:
+    """Submit a file of petitions to the running intake service; prints each line's result."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    endpoint = url or f"http://127.0.0.1:{get_settings().intake_port}/petitions"
+    req = urllib.request.Request(endpoint, data=file.read_bytes(), method="POST",
+                                 headers={"Content-Type": "application/x-ndjson"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            body = json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read())
+    except urllib.error.URLError as exc:
+        console.print(f"intake is not reachable at {endpoint} ({exc.reason}); start it with `liandong run intake`")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{file.name}: {body['registered']} registered, {body['duplicates']} duplicate(s), "
+                        f"{body['rejected']} rejected")
+    for col in ("line", "result", "case number", "detail"):
+        table.add_column(col)
+    for r in body["results"]:
+        detail = "; ".join(r.get("errors", [])) or (f"repeat of {r['repeat_of']}" if r.get("repeat_of") else "")
+        table.add_row(str(r["line"]), r["status"], r.get("case_number", ""), detail)
+    console.print(table)
+    if body["rejected"]:
+        raise typer.Exit(1)
+
+
+@case_app.command("decide")
+def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit that must handle the case."),
+                reason: str = typer.Option(..., help="Grounds of the decision."),
+                decided_by: str = typer.Option("信访局", help="Who decided.")) -> None:
+    """The bureau's jurisdiction decision on an escalated case (Art. 24)."""
+    import uuid
+    from datetime import datetime
+
+    from ._catalogue import HANDLING_UNITS
+
+    if unit not in HANDLING_UNITS:
+        console.print(f"unknown unit {unit!r}; units: {', '.join(HANDLING_UNITS)}")
+        raise typer.Exit(2)
+    bus = Bus.from_settings(_bootstrap())
+    district = case_number.split("-", 1)[0]
+    record = {"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC),
+              "case": {"case_number": case_number, "petition_id": uuid.uuid4(), "district_code": district},
+              "deadline": None, "unit": unit, "decided_by": decided_by, "reason": reason}
+    with bus.publisher("bureau") as pub:
+        pub.publish("case.jurisdiction.decided", record).get(timeout=30)
+    console.print(f"{case_number}: jurisdiction decided for {unit}")
+
+
+@app.command("asyncapi")
+def asyncapi(path: Path = typer.Option(ROOT / "docs" / "asyncapi.yaml", help="Where to write the document.")) -> None:
+    """Write the AsyncAPI 3.0 document of every topic and message (from the topic catalogue)."""
+    from ._asyncapi import write_asyncapi
+
+    console.print(f"wrote {write_asyncapi(path)}")
+
+
 @contextlib.contextmanager
 def running_broker(keep: bool = False) -> Iterator[str]:
     """The configured cluster, or the local broker, started for the block if it was not running."""
@@ -145,7 +278,11 @@ def _bootstrap() -> str:
 
 
 def main() -> None:
-    app(prog_name="liandong")
+    try:
+        app(prog_name="liandong", standalone_mode=True)
+    except LiandongError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ class CaseState:
             self.lead_unit = unit
             detail = f"{data['decided_by']} decided: {unit}"
         elif event_type == "case.handoff.requested":
+            assert unit is not None
             self.handoffs[unit] = UnitHandoff(unit, data["role"], H.REQUESTED, at,
                                               clocks.acceptance_due(at), attempt=data["attempt"])
             if data["role"] == "LEAD":

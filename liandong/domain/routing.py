@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class Route:
     lead: str
@@ -15,6 +14,9 @@ class Route:
     #: Extra co-units when the summary mentions one of their keywords (e.g. police for refusal to pay).
     co_if: tuple[tuple[str, tuple[str, ...]], ...] = ()
     rationale: str = ""
+
+
+DEFAULT_FALLBACK = Route("STREET_OFFICE", rationale="no specific rule: local responsibility (属地)")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class RoutingMatrix:
     routes: dict[str, Route]
     diversions: dict[str, Diversion]
     keywords: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    fallback: Route = field(default_factory=lambda: Route("STREET_OFFICE", rationale="no specific rule: local responsibility"))
+    fallback: Route = field(default_factory=lambda: DEFAULT_FALLBACK)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> RoutingMatrix:
@@ -50,8 +52,7 @@ class RoutingMatrix:
         }
         diversions = {cat: Diversion(d["channel"], d["explanation"]) for cat, d in data.get("divert", {}).items()}
         keywords = tuple((cat, tuple(words)) for cat, words in data.get("keywords", {}).items())
-        fallback = routes.get("OTHER", cls.__dataclass_fields__["fallback"].default_factory())  # type: ignore[misc]
-        return cls(routes, diversions, keywords, fallback)
+        return cls(routes, diversions, keywords, routes.get("OTHER", DEFAULT_FALLBACK))
 
     def classify(self, hint: str, summary: str) -> str:
         """The explicit category if one was given, otherwise the first keyword rule that matches."""

@@ -20,11 +20,11 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liandong import Bus, LiandongError
+from liandong import Bus, Event, LiandongError
 from liandong._catalogue import HANDLING_UNITS, UNIT_INBOX
 from liandong.domain import ClockConfig, HandoffStatus, IllegalTransition
 from liandong.domain.case import check_unit_transition
@@ -79,9 +79,10 @@ class DepartmentClient:
         self.unit = unit
         self.bus = bus or Bus.from_settings()
         self.clocks = clocks or ClockConfig()
-        self.now = clock or (lambda: datetime.now(timezone.utc))
+        self.now = clock or (lambda: datetime.now(UTC))
         self.state_file = state_file
         self.cases: dict[str, Handoff] = {}
+        self.other: list[Event] = []  # inbox events other than handoffs, from the last poll
         self.inbox_topic = UNIT_INBOX.format(unit=HANDLING_UNITS[unit])
         slug = HANDLING_UNITS[unit]
         self._publisher = self.bus.publisher(f"unit/{slug}")
@@ -203,7 +204,7 @@ class DepartmentClient:
     def __enter__(self) -> DepartmentClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
 

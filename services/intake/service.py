@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,10 +58,10 @@ class IntakeService:
     def start(self, timeout: float = 60.0) -> None:
         """Rebuilds the registry from the log, then follows it in the background."""
         self._follower.assign_all(TOPICS_IN)
-        deadline = datetime.now(timezone.utc).timestamp() + timeout
+        deadline = datetime.now(UTC).timestamp() + timeout
         while not self._follower.caught_up():
             self._absorb(self._follower.poll(200))
-            if datetime.now(timezone.utc).timestamp() > deadline:
+            if datetime.now(UTC).timestamp() > deadline:
                 raise TimeoutError("intake could not read its log to the end")
         self._thread = threading.Thread(target=self._follow, name="intake-follower", daemon=True)
         self._thread.start()
@@ -128,7 +128,7 @@ class IntakeService:
         return LineResult(line, "registered", reg.case_number, reg.repeat_of)
 
     def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         case = {"case_number": case_number, "district_code": self.bus.settings.district_code,
                 "petition_id": uuid.uuid5(_IDS, sub.idempotency_key)}
         registered = {

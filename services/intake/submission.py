@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
@@ -43,7 +43,7 @@ class Submission(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("must include a time zone offset, e.g. 2026-03-01T09:30:00+08:00")
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
 
 def field_errors(exc: ValidationError) -> list[str]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from liandong import Bus
+from liandong import Bus, Event
 from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
-from liandong._faust import create_app, decoded, raw_topic
+from liandong._faust import consume, create_app, raw_topic
 from liandong._runtime import Runtime
 from liandong.domain import CaseState, ClockConfig
 from liandong.domain.case import state_from_json, state_to_json
@@ -33,18 +33,20 @@ Clock = Callable[[], datetime]
 def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = None, clock: Clock | None = None,
           app_id: str = SERVICE) -> Runtime:
     clocks = clocks or ClockConfig()
-    now: Clock = clock or (lambda: datetime.now(timezone.utc))
+    now: Clock = clock or (lambda: datetime.now(UTC))
     app = create_app(app_id, bus.bootstrap_servers)
     table = app.Table("ledger-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
 
+    async def record(event: Event) -> None:
+        key = event.key.encode()
+        raw = table.get(key)
+        state = state_from_json(raw) if raw is not None else CaseState(event.key)
+        if state.apply(event.type, event.data, event.id, clocks):  # False: seen before, nothing to do
+            table[key] = state_to_json(state)
+
     @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.record")
-    async def record(stream: Any) -> None:
-        async for event in decoded(stream, bus.codec, app=app, service=SERVICE):
-            key = event.key.encode()
-            raw = table.get(key)
-            state = state_from_json(raw) if raw is not None else CaseState(event.key)
-            if state.apply(event.type, event.data, event.id, clocks):
-                table[key] = state_to_json(state)
+    async def agent(stream: Any) -> None:
+        await consume(stream, bus.codec, record, app=app, service=SERVICE)
 
     def cases() -> list[CaseState]:
         return [state_from_json(v) for v in table.values()]

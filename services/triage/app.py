@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from liandong import Bus
+from liandong import Bus, Event
 from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
-from liandong._faust import create_app, decoded, raw_topic, send
+from liandong._faust import consume, create_app, raw_topic, send
 from liandong._runtime import Runtime
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
@@ -41,26 +41,28 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
     # case number -> routing state as JSON (bureau-internal: it holds the contact details to hand on)
     cases = app.Table("triage-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
 
+    async def route(event: Event) -> None:
+        key = event.key.encode()
+        raw = cases.get(key)
+        state = json.loads(raw) if raw is not None else None
+        if state is not None and event.id in state.get("handled", ()):
+            return  # redelivered: already routed
+        if event.type == "petition.registered":
+            new_state, out = triage.registered(event.id, event.data)
+        elif event.type == "case.handoff.rejected":
+            new_state, out = triage.rejected(event.id, event.data, state)
+        elif event.type == "case.jurisdiction.decided":
+            new_state, out = triage.decided(event.id, event.data, state)
+        else:
+            return
+        for name, record in out:
+            await send(app, bus.codec.encode(name, record, source=f"/liandong/{SERVICE}"), wait=True)
+        if new_state is not None:
+            handled = [*(new_state.get("handled") or ())[-_HANDLED_KEEP:], event.id]
+            cases[key] = json.dumps({**new_state, "handled": handled}, ensure_ascii=False).encode()
+
     @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.route")
-    async def route(stream: Any) -> None:
-        async for event in decoded(stream, bus.codec, app=app, service=SERVICE):
-            key = event.key.encode()
-            raw = cases.get(key)
-            state = json.loads(raw) if raw is not None else None
-            if state is not None and event.id in state.get("handled", ()):
-                continue
-            if event.type == "petition.registered":
-                new_state, out = triage.registered(event.id, event.data)
-            elif event.type == "case.handoff.rejected":
-                new_state, out = triage.rejected(event.id, event.data, state)
-            elif event.type == "case.jurisdiction.decided":
-                new_state, out = triage.decided(event.id, event.data, state)
-            else:
-                continue
-            for name, record in out:
-                await send(app, bus.codec.encode(name, record, source=f"/liandong/{SERVICE}"), wait=True)
-            if new_state is not None:
-                handled = [*(new_state.get("handled") or ())[-_HANDLED_KEEP:], event.id]
-                cases[key] = json.dumps({**new_state, "handled": handled}, ensure_ascii=False).encode()
+    async def agent(stream: Any) -> None:
+        await consume(stream, bus.codec, route, app=app, service=SERVICE)
 
     return Runtime(SERVICE, faust_apps=[app])

@@ -1,0 +1,25 @@
+"""Intake as a runnable service: the registry rebuilt from the log, then the HTTP endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+
+from liandong import Bus
+from liandong._runtime import Runtime
+from services.triage.app import load_routing
+
+from .http import make_web_app
+from .service import SERVICE, IntakeService
+
+
+def build(bus: Bus, *, port: int | None = None) -> Runtime:
+    service = IntakeService(bus, load_routing())
+
+    async def start() -> None:
+        await asyncio.to_thread(service.start)
+
+    async def stop() -> None:
+        await asyncio.to_thread(service.stop)
+
+    return Runtime(SERVICE, web_apps=[(make_web_app(service), port or bus.settings.intake_port)],
+                   on_start=[start], on_stop=[stop])
