@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ._bus import Bus
-from ._errors import LiandongError
 from ._compat import check_schemas
+from ._errors import LiandongError
 from ._kafka import provision_topics
 from ._schemas import SchemaCatalogue
 from ._settings import ROOT, get_settings
