@@ -116,12 +116,28 @@ class CaseState:
     tag: str | None = None
     resolved_at: datetime | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
+    #: Unit answers read before the handoff they answer (topics are not ordered with each other).
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
     # -- applying events ------------------------------------------------------------------
     def apply(self, event_type: str, data: dict[str, Any], event_id: str, clocks: ClockConfig) -> bool:
         """Folds one event into the state; False (and no change) if it was applied before."""
-        if any(t.event_id == event_id for t in self.timeline):
+        if any(t.event_id == event_id for t in self.timeline) or any(p["event_id"] == event_id for p in self.pending):
             return False
+        if event_type in UNIT_TRANSITIONS and data.get("unit") not in self.handoffs:
+            self.pending.append({"event_type": event_type, "event_id": event_id, "data": _portable(data)})
+            return True
+        self._apply(event_type, data, event_id, clocks)
+        if event_type == "case.handoff.requested":
+            self._replay_pending(clocks)
+        return True
+
+    def _replay_pending(self, clocks: ClockConfig) -> None:
+        waiting, self.pending = self.pending, []
+        for p in sorted(waiting, key=lambda p: p["data"]["occurred_at"]):
+            self.apply(p["event_type"], p["data"], p["event_id"], clocks)
+
+    def _apply(self, event_type: str, data: dict[str, Any], event_id: str, clocks: ClockConfig) -> None:
         at: datetime = data["occurred_at"]
         unit = data.get("unit")
         detail = ""
@@ -162,7 +178,6 @@ class CaseState:
         elif event_type in UNIT_TRANSITIONS:
             detail = self._apply_unit_answer(event_type, data, at, clocks)
         self.timeline.append(TimelineEntry(at, event_type, unit, detail, event_id))
-        return True
 
     def _apply_unit_answer(self, event_type: str, data: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
         h = self.handoffs.get(data["unit"])
@@ -228,6 +243,11 @@ class CaseState:
         d["handoffs"] = {u: UnitHandoff(**{**h, "status": HandoffStatus(h["status"])}) for u, h in d["handoffs"].items()}
         d["timeline"] = [TimelineEntry(**t) for t in d["timeline"]]
         return cls(**d)
+
+
+def _portable(data: dict[str, Any]) -> dict[str, Any]:
+    """What a unit answer needs kept, JSON-safe (ids and references dropped)."""
+    return {k: v for k, v in data.items() if k not in ("case", "deadline", "event_id")}
 
 
 def state_to_json(state: CaseState) -> bytes:

@@ -74,10 +74,10 @@ class RoutingMatrix:
                 co.append(unit)
         return Decision(category, route=route, co_units=tuple(co))
 
-    def next_lead(self, category: str, tried: list[str], suggested: str | None) -> str | None:
+    def next_lead(self, category: str, tried: list[str], suggested: str | None, co_units: tuple[str, ...] = ()) -> str | None:
         """Where a case goes after its lead objected: the objector's suggestion if it is a unit
-        not tried yet, else the first co-unit of the route not tried yet; None when exhausted."""
-        candidates = ([suggested] if suggested else []) + list(self.routes.get(category, self.fallback).co)
+        not tried yet, else the case's first co-unit not tried yet, else the route's; None when exhausted."""
+        candidates = ([suggested] if suggested else []) + list(co_units) + list(self.routes.get(category, self.fallback).co)
         for unit in candidates:
             if unit in self.handling_units and unit not in tried:
                 return unit
@@ -86,4 +86,5 @@ class RoutingMatrix:
     @property
     def handling_units(self) -> set[str]:
         units = {r.lead for r in self.routes.values()} | {u for r in self.routes.values() for u in r.co}
+        units |= {u for r in self.routes.values() for u, _ in r.co_if}
         return units | {self.fallback.lead}

@@ -32,14 +32,20 @@ class IntakeRegistry:
         who = id_number.upper() if id_number else f"{name.strip()}|{phone or ''}"
         return hashlib.sha256(f"{who}|{category}".encode()).hexdigest()[:32]
 
-    def register(self, idempotency_key: str, matter: str, year: int) -> Registration:
+    def plan(self, idempotency_key: str, matter: str, year: int) -> Registration:
+        """What registering would give, changing nothing (``remember`` it once published)."""
         if idempotency_key in self.by_key:
             return Registration(self.by_key[idempotency_key], new=False)
         seq = self.last_seq.get(year, 0) + 1
         case_number = f"{self.district_code}-{year}-{seq:06d}"
         earlier = self.by_matter.get(matter)
-        self.remember(idempotency_key, matter, case_number)
         return Registration(case_number, True, earlier, earlier in self.closed if earlier else False)
+
+    def register(self, idempotency_key: str, matter: str, year: int) -> Registration:
+        reg = self.plan(idempotency_key, matter, year)
+        if reg.new:
+            self.remember(idempotency_key, matter, reg.case_number)
+        return reg
 
     def remember(self, idempotency_key: str, matter: str, case_number: str) -> None:
         """Records a registration (a new one, or one read back from the log)."""

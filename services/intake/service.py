@@ -51,6 +51,7 @@ class IntakeService:
         self._lock = threading.Lock()
         self._publisher = bus.publisher(SERVICE)
         self._follower = bus.subscriber([], group_id=None, service=SERVICE)
+        self._lead: dict[str, str | None] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -86,8 +87,16 @@ class IntakeService:
                     p = d["petitioner"]
                     matter = IntakeRegistry.matter_key(p["name"], p["id_number"], p["phone"], d["category_hint"])
                     self.registry.remember(d["idempotency_key"], matter, ev.key)
-                elif ev.type in _CLOSING:
+                elif ev.type == "petition.triaged":
+                    self._lead[ev.key] = ev.data["lead_unit"]
+                elif ev.type == "case.jurisdiction.decided":
+                    self._lead[ev.key] = ev.data["unit"]
+                elif ev.type == "case.handoff.rejected" and self._lead.get(ev.key) == ev.data["unit"]:
+                    self._lead[ev.key] = None  # re-routed: the next lead is not known here
+                elif ev.type == "petition.diverted":
                     self.registry.close(ev.key)
+                elif ev.type in _CLOSING and self._lead.get(ev.key) in (None, ev.data.get("unit")):
+                    self.registry.close(ev.key)  # a co-unit's answer does not close the case
 
     # -- submissions ----------------------------------------------------------------------
     def submit_lines(self, text: str) -> list[LineResult]:
@@ -116,15 +125,12 @@ class IntakeService:
         p = sub.petitioner
         matter = IntakeRegistry.matter_key(p.name, p.id_number, p.phone, category)
         with self._lock:
-            reg = self.registry.register(sub.idempotency_key, matter, sub.received_at.year)
+            reg = self.registry.plan(sub.idempotency_key, matter, sub.bureau_year)
             if not reg.new:
                 return LineResult(line, "duplicate", reg.case_number)
-            try:
-                self._publish(sub, category, reg.case_number, reg.repeat_of, reg.earlier_closed)
-            except Exception:
-                # Not published: forget it, so the same key can be submitted again.
-                self.registry.by_key.pop(sub.idempotency_key, None)
-                raise
+            # Remembered only once published: a failed publish leaves no trace, and a retry is a fresh try.
+            self._publish(sub, category, reg.case_number, reg.repeat_of, reg.earlier_closed)
+            self.registry.remember(sub.idempotency_key, matter, reg.case_number)
         return LineResult(line, "registered", reg.case_number, reg.repeat_of)
 
     def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool) -> None:

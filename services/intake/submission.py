@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from liandong.domain.calendar import BUREAU_TZ
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Channel = Literal["ONLINE", "VISIT", "LETTER", "HOTLINE_12345"]
@@ -20,10 +23,25 @@ class PetitionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text
-    id_number: Annotated[str, StringConstraints(pattern=r"^\d{17}[\dXx]$")] | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[\d-]{7,20}$")] | None = None
+    id_number: str | None = None
+    phone: str | None = None
     address: Text | None = None
     group_size: int = Field(default=1, ge=1, le=10000)
+
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d{17}[\dXx]", v.strip()):
+            raise ValueError("must be an 18-character resident ID number (17 digits, then a digit or X)")
+        return v.strip().upper() if v else v
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\+?[\d-]{7,20}", v.strip()):
+            raise ValueError("must be a phone number of 7 to 20 digits (dashes and a leading + allowed)")
+        return v.strip() if v else v
 
 
 class Submission(BaseModel):
@@ -44,6 +62,11 @@ class Submission(BaseModel):
         if v.tzinfo is None:
             raise ValueError("must include a time zone offset, e.g. 2026-03-01T09:30:00+08:00")
         return v.astimezone(UTC)
+
+    @property
+    def bureau_year(self) -> int:
+        """The year in the bureau's own calendar, which numbers the case."""
+        return self.received_at.astimezone(BUREAU_TZ).year
 
 
 def field_errors(exc: ValidationError) -> list[str]:

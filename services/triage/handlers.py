@@ -59,7 +59,8 @@ class Triage:
         at: datetime = data["occurred_at"]
         bounces = len(state["tried"])
         suggested = data.get("suggested_unit")
-        nxt = None if bounces >= self.clocks.max_bounces else self.routing.next_lead(state["category"], state["tried"], suggested)
+        nxt = None if bounces >= self.clocks.max_bounces else self.routing.next_lead(state["category"], state["tried"], suggested,
+                                                                                     tuple(state["co"]))
         if nxt is None:
             state = {**state, "escalated": True}
             return state, [("case.jurisdiction.escalated", {
@@ -72,9 +73,9 @@ class Triage:
 
     # -- case.jurisdiction.decided ---------------------------------------------------------
     def decided(self, event_id: str, data: dict[str, Any], state: dict[str, Any] | None) -> tuple[dict[str, Any] | None, Out]:
-        if state is None:
-            return state, []
         unit = data["unit"]
+        if state is None or unit not in self.routing.handling_units:
+            return state, []  # no such case here, or a unit without an inbox on the bus
         state = {**state, "lead": unit, "mode": "ASSIGN", "escalated": False, "attempt": state["attempt"] + 1,
                  "tried": [*state["tried"], unit], "co": [u for u in state["co"] if u != unit]}
         return state, [self._handoff(event_id, data["occurred_at"], state, unit, "LEAD")]

@@ -29,17 +29,21 @@ def _get(port: int, path: str) -> Any:
         return {"status_code": e.code, **json.loads(e.read())}
 
 
+SUBMITTED: list[dict[str, Any]] = []  # every submission of this module, for the personal-data sweep
+
+
 def submission(**over: Any) -> dict[str, Any]:
     base = {
         "idempotency_key": f"web-{uuid.uuid4()}",
         "channel": "ONLINE",
         "received_at": "2026-03-02T09:30:00+08:00",
         "petitioner": {"name": f"张{uuid.uuid4().hex[:6]}", "id_number": f"14021419800101{uuid.uuid4().int % 10000:04d}",
-                       "phone": "13800000000", "address": "云冈区新平旺街道"},
+                       "phone": f"139{uuid.uuid4().int % 10**8:08d}", "address": f"云冈区新平旺街道{uuid.uuid4().hex[:8]}号"},
         "summary": "某建筑工地拖欠农民工工资三个月",
         "category": "WAGE_ARREARS",
     }
     base.update(over)
+    SUBMITTED.append(base)
     return base
 
 
@@ -88,7 +92,7 @@ def test_register_triage_handoff_sign_progress_resolve(stack: dict[str, Any], bu
     with DepartmentClient("HRSS", bus, group_id=f"hrss-{uuid.uuid4().hex[:6]}") as hrss:
         h = _handoff(hrss, number)
         assert h.role == "LEAD" and h.mode == "ASSIGN"
-        assert h.petitioner["phone"] == "13800000000"  # the handling unit gets the contact details
+        assert h.petitioner["phone"] == SUBMITTED[-1]["petitioner"]["phone"]  # the handling unit gets the contact details
         hrss.sign_for(number, "李科长")
         hrss.accept(number)
         hrss.report_progress(number, 60, "已责令施工单位限期支付")
@@ -102,7 +106,7 @@ def test_register_triage_handoff_sign_progress_resolve(stack: dict[str, Any], bu
     assert case["lead_unit"] == "HRSS" and "HOUSING" in case["co_units"]
     assert case["outcome"] == "SUPPORTED" and case["tag"] == "SOLVED"
     assert case["handoffs"]["HRSS"]["handling_due_at"] is not None
-    assert "petitioner" not in json.dumps(case) and "13800000000" not in json.dumps(case)
+    assert "petitioner" not in json.dumps(case) and SUBMITTED[-1]["petitioner"]["phone"] not in json.dumps(case)
 
 
 def test_objections_reroute_then_escalate_to_the_bureau(stack: dict[str, Any], bus: Bus) -> None:
@@ -169,3 +173,53 @@ def test_ledger_lists_cases_by_unit_and_status(stack: dict[str, Any]) -> None:
     assert all(c["lead_unit"] == "POLICE" for c in listed["cases"])
 
 
+
+
+def test_no_department_readable_topic_carries_personal_data_of_cases_it_does_not_handle(
+        stack: dict[str, Any], bus: Bus) -> None:
+    """Runs last in this module: sweeps every topic a unit can read for every petitioner's data."""
+    from kafka import KafkaConsumer
+
+    from liandong import HANDLING_UNITS, all_topics
+
+    ledger = {c["case_number"]: c for c in _get(stack["ledger_port"], "/cases?limit=100000")["cases"]}
+    number_of = {k: v for k, v in stack["intake"].registry.by_key.items()}
+    pii: dict[str, list[bytes]] = {}
+    for sub in SUBMITTED:
+        number = number_of.get(sub["idempotency_key"])
+        if number is None:
+            continue  # a rejected line: never published
+        p = sub["petitioner"]
+        pii[number] = [v.encode() for v in (p["name"], p.get("id_number"), p.get("phone"), p.get("address")) if v]
+    assert len(pii) >= 6
+
+    def messages(topic: str) -> list[Any]:
+        consumer = KafkaConsumer(topic, bootstrap_servers=bus.bootstrap_servers, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=3000)
+        try:
+            return list(consumer)
+        finally:
+            consumer.close()
+
+    bureau_only = {t.name for t in all_topics() if t.name.startswith("liandong.bureau.petitions") or t.name == "liandong.deadletter"}
+    inboxes = {f"liandong.unit.{slug}.inbox": unit for unit, slug in HANDLING_UNITS.items()}
+    checked = 0
+    for spec in all_topics():
+        if spec.name in bureau_only:
+            continue
+        unit = inboxes.get(spec.name)
+        for m in messages(spec.name):
+            blob = bytes(m.value or b"") + b"".join(bytes(v) for _, v in m.headers)
+            for number, values in pii.items():
+                handled_here = unit is not None and m.key == number.encode()
+                if handled_here:
+                    continue  # a unit's own case: contact details are allowed on its own inbox
+                for v in values:
+                    assert v not in blob, f"{v.decode()} of {number} found on {spec.name} (unit {unit})"
+                    checked += 1
+    assert checked > 0
+    # and the handling units did get the contact details of their own cases
+    first_routed = next(n for n, c in ledger.items() if n in pii and c["lead_unit"])
+    lead_slug = HANDLING_UNITS[ledger[first_routed]["lead_unit"]]
+    own = [m for m in messages(f"liandong.unit.{lead_slug}.inbox") if m.key == first_routed.encode()]
+    assert any(pii[first_routed][0] in bytes(m.value) for m in own)

@@ -1,0 +1,71 @@
+"""`liandong run --all` plus `liandong intake submit` on the shipped sample file, as a user runs them:
+the cases show in the ledger API, the reference departments answer, Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from liandong.broker import free_port
+from tests.conftest import ROOT, wait_for
+
+SAMPLE = ROOT / "deploy" / "samples" / "petitions.jsonl"
+
+
+def _get(port: int, path: str) -> Any:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return json.loads(r.read())
+    except (urllib.error.URLError, ConnectionError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_run_all_and_submit_the_sample(kafka_bootstrap: str, tmp_path: Path) -> None:
+    intake_port, ledger_port = free_port(), free_port()
+    env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": kafka_bootstrap, "LIANDONG_INTAKE_PORT": str(intake_port),
+           "LIANDONG_LEDGER_PORT": str(ledger_port), "LIANDONG_RUN_DIR": str(tmp_path),
+           "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": "140299", "COLUMNS": "160"}
+    run = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", "--all"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: _get(intake_port, "/healthz") and _get(ledger_port, "/healthz"), timeout=120,
+                 interval=0.5, message="intake and ledger to answer")
+        children = _children(run.pid)
+        assert len(children) == 8
+        submit = subprocess.run([sys.executable, "-m", "liandong.cli", "intake", "submit", str(SAMPLE)], env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert submit.returncode == 0, submit.stdout + submit.stderr
+        assert "10 registered, 0 duplicate(s), 0 rejected" in " ".join(submit.stdout.split())
+        numbers = [f"140299-2026-{i:06d}" for i in range(1, 11)]
+
+        def sample_cases(status: str | None = None) -> dict[str, Any]:
+            listed = _get(ledger_port, "/cases?limit=100000" + (f"&status={status}" if status else "")) or {"cases": []}
+            return {c["case_number"]: c for c in listed["cases"] if c["case_number"] in numbers}
+
+        cases = wait_for(lambda: (found := sample_cases()) and len(found) == 10 and found,
+                         timeout=60, interval=0.5, message="the 10 sample cases in the ledger")
+        assert cases["140299-2026-000003"]["status"] == "DIVERTED"  # the court judgment
+        assert cases["140299-2026-000008"]["status"] == "REPEAT"  # the same worker again
+        # the reference departments work through the cases on their compressed clock
+        wait_for(lambda: len(sample_cases("RESOLVED")) >= 5, timeout=120, interval=0.5,
+                 message="reference departments to resolve sample cases")
+        again = subprocess.run([sys.executable, "-m", "liandong.cli", "intake", "submit", str(SAMPLE)], env=env,
+                               capture_output=True, text=True, timeout=120, check=False)
+        assert "0 registered, 10 duplicate(s), 0 rejected" in " ".join(again.stdout.split())
+    finally:
+        run.send_signal(signal.SIGINT)
+        out, _ = run.communicate(timeout=90)
+    assert run.returncode == 0, out[-3000:]
+    assert "all services stopped" in out
+    assert all(not Path(f"/proc/{c}").exists() for c in children)

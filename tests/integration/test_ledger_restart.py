@@ -1,0 +1,51 @@
+"""The ledger restores its table from the changelog after a restart, and re-reading changes nothing."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from typing import Any
+
+from liandong import Bus
+from liandong._examples import example_record
+from liandong.broker import free_port
+from services.ledger.app import build as build_ledger
+from tests.conftest import ServiceHost, wait_for
+
+
+def _get(port: int, path: str) -> Any:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.URLError:  # 404 (HTTPError is a URLError) or nothing listening
+        return None
+
+
+def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:
+    number = f"140214-2026-{uuid.uuid4().int % 10**6:06d}"
+    with bus.publisher("test") as pub:
+        for name, unit in (("petition.registered", "JUSTICE"), ("petition.triaged", "JUSTICE"),
+                           ("case.handoff.requested", "JUSTICE"), ("case.handoff.accepted", "JUSTICE")):
+            rec = example_record(bus.schemas, name, case_number=number, unit=unit)
+            if name == "case.handoff.requested":
+                rec["role"] = "LEAD"
+            if name == "petition.triaged":
+                rec["lead_unit"] = "JUSTICE"
+            pub.publish(name, rec).get(timeout=30)
+    app_id = f"ledger-restart-{uuid.uuid4().hex[:6]}"
+    host = ServiceHost()
+    try:
+        port = free_port()
+        first = host.start(build_ledger(bus, port=port, app_id=app_id))
+        before = wait_for(lambda: (c := _get(port, f"/cases/{number}")) and len(c["timeline"]) == 4 and c,
+                          message="the case with 4 timeline entries")
+        assert before["status"] == "SIGNED"
+        host.stop(first)
+        assert _get(port, f"/cases/{number}") is None  # really stopped
+        port2 = free_port()
+        host.start(build_ledger(bus, port=port2, app_id=app_id))
+        after = wait_for(lambda: _get(port2, f"/cases/{number}"), message="the case after the restart")
+        assert after == before
+    finally:
+        host.close()
