@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     ledger_port: int = 8082
     #: Reference departments' simulated time: real seconds per simulated day.
     sim_seconds_per_day: float = 2.0
+    #: Reference departments' behaviour: days until they sign for / resolve a case, and how often they object or extend.
+    sim_sign_after_days: float = 1.0
+    sim_resolve_after_days: float = 40.0
+    sim_objection_rate: float = 0.05
+    sim_extension_rate: float = 0.05
     district_code: str = "140214"
     topic_partitions: int = 12
     service_name: str = "liandong"

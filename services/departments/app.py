@@ -18,6 +18,12 @@ UNIT_BY_SLUG = {slug: unit for unit, slug in HANDLING_UNITS.items()}
 
 def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime:
     unit = UNIT_BY_SLUG[slug]
+    cfg = bus.settings
+    behaviour = behaviour or Behaviour(
+        sign_after_days=cfg.sim_sign_after_days, accept_after_days=cfg.sim_sign_after_days + 2,
+        progress_after_days=cfg.sim_resolve_after_days / 2, resolve_after_days=cfg.sim_resolve_after_days,
+        objection_rate=cfg.sim_objection_rate, extension_rate=cfg.sim_extension_rate,
+        seed=sum(map(ord, slug)))
     stop = threading.Event()
     worker: list[threading.Thread] = []
     client: list[DepartmentClient] = []

@@ -65,6 +65,10 @@ class ReferenceDepartment:
     def pending(self) -> int:
         return len(self._agenda)
 
+    def planned(self, case_number: str) -> list[str]:
+        """The answers still to come for a case, in order."""
+        return [action for _, _, action, number in sorted(self._agenda) if number == case_number]
+
     def _at(self, now: datetime, days: float, action: str, case_number: str) -> None:
         heapq.heappush(self._agenda, (now + timedelta(days=days), next(self._order), action, case_number))
 
