@@ -17,28 +17,27 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from faust.exceptions import FaustError
 from kafka.errors import KafkaError
 
+from ._bus import Bus
 from ._deadletter import dead_letter
 from ._errors import WireError
 from ._logging import get_logger
-from ._settings import get_settings
 from ._wire import Codec, Event, OutgoingMessage
 
 log = get_logger(__name__)
 
 
-def create_app(service: str, bootstrap: str, *, web_port: int | None = None, **overrides: Any) -> faust.App:
-    """A faust app for one service: its own consumer group, memory tables backed by changelogs."""
-    settings = get_settings()
+def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
+    """A faust app for one service: its own consumer group, memory tables backed by changelogs,
+    authenticated as the bus's principal. Faust's own web server (table and router views) is off."""
+    settings = bus.settings
     config: dict[str, Any] = dict(
-        broker=f"kafka://{bootstrap}",
+        broker=f"kafka://{bus.bootstrap_servers}",
+        broker_credentials=bus.faust_credentials(),
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,
         store="memory://",
-        web_enabled=web_port is not None,
-        web_host="127.0.0.1",
-        web_port=web_port or 6066,
-        web_in_thread=False,
+        web_enabled=False,
         producer_acks=-1,
         broker_commit_every=100,
         broker_commit_interval=0.5,

@@ -10,9 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ._bus import Bus
 from ._catalogue import TopicSpec
-from ._kafka import provision_topics
 from ._logging import get_logger
+from ._metrics import exposition
 
 log = get_logger(__name__)
 
@@ -22,10 +23,13 @@ class Runtime:
     """What a service runs: faust apps, web apps on loopback ports, and start/stop hooks."""
 
     name: str
+    bus: Bus
     faust_apps: list[Any] = field(default_factory=list)
     web_apps: list[tuple[web.Application, int]] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Where /metrics is served (None: not served, e.g. several services in one test process).
+    metrics_port: int | None = None
     _runners: list[web.AppRunner] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -34,14 +38,17 @@ class Runtime:
         for app in self.faust_apps:
             # Tables' changelogs are created up front, compacted, with their source topics' partition
             # count: faust would otherwise race its own topic creation on a first start.
-            await asyncio.to_thread(provision_topics, _bootstrap_of(app), changelog_topics(app))
+            await asyncio.to_thread(self.bus.provision_topics, changelog_topics(app))
             await app.start()
-        for web_app, port in self.web_apps:
+        sites = list(self.web_apps)
+        if self.metrics_port is not None:
+            sites.append((metrics_app(), self.metrics_port))
+        for web_app, port in sites:
             runner = web.AppRunner(web_app, access_log=None)
             await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.TCPSite(runner, self.bus.settings.bind_host, port).start()
             self._runners.append(runner)
-        log.info("service_started", service=self.name, ports=[p for _, p in self.web_apps])
+        log.info("service_started", service=self.name, ports=[p for _, p in sites])
 
     async def stop(self) -> None:
         for runner in self._runners:
@@ -73,5 +80,12 @@ def changelog_topics(app: Any) -> list[TopicSpec]:
                       partitions=t.partitions or app.conf.topic_partitions) for t in app.tables.values()]
 
 
-def _bootstrap_of(app: Any) -> str:
-    return ",".join(f"{u.host}:{u.port}" for u in app.conf.broker)
+
+def metrics_app() -> web.Application:
+    async def metrics(_: web.Request) -> web.Response:
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    return app

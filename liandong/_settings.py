@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,15 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "liandong")
     #: Where the local broker keeps its data, logs and pid file.
     run_dir: Path = ROOT / ".liandong"
+    #: SASL_PLAINTEXT (SCRAM-SHA-256, the default) or PLAINTEXT (a cluster without authentication).
+    security_protocol: Literal["SASL_PLAINTEXT", "PLAINTEXT"] = "SASL_PLAINTEXT"
+    #: Who this process is on the bus; services default to their own principal (svc-<name>, unit-<unit>).
+    principal: str | None = None
+    password: str | None = None
+    #: JSON {principal: password}, git-ignored; default <run_dir>/secrets.json.
+    secrets_file: Path | None = None
+    #: Interface that HTTP endpoints bind to (0.0.0.0 inside containers only).
+    bind_host: str = "127.0.0.1"
     broker_port: int = 19092
     controller_port: int = 19093
     broker_heap: str = "512m"
@@ -42,6 +52,10 @@ class Settings(BaseSettings):
     service_name: str = "liandong"
     log_level: str = "INFO"
     log_json: bool = False
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.secrets_file or self.run_dir / "secrets.json"
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import BrokerError
+from ._security import ADMIN, MECHANISM, ensure_secrets
 from ._settings import Settings, get_settings
 
 KAFKA_VERSION = "4.1.1"
@@ -40,8 +41,9 @@ class BrokerInfo:
 
 class LocalBroker:
     def __init__(self, run_dir: Path | None = None, *, port: int | None = None, controller_port: int | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, secrets_file: Path | None = None) -> None:
         self.settings = settings or get_settings()
+        self.secrets_file = secrets_file or self.settings.secrets_path
         self.run_dir = Path(run_dir or self.settings.run_dir / "broker")
         self.port = port or self.settings.broker_port
         self.controller_port = controller_port or self.settings.controller_port
@@ -100,15 +102,18 @@ class LocalBroker:
         data_dir = self.run_dir / "data"
         config = self.run_dir / "server.properties"
         template = (self.settings.deploy_dir / "kafka" / "server.properties").read_text()
+        admin_password = ensure_secrets(self.secrets_file, [ADMIN])[ADMIN]
         config.write_text(string.Template(template).substitute(
-            broker_port=self.port, controller_port=self.controller_port, data_dir=data_dir))
+            broker_port=self.port, controller_port=self.controller_port, data_dir=data_dir, admin_password=admin_password))
+        config.chmod(0o600)
         classpath = f"{lib}/*"
         log4j = self.settings.deploy_dir / "kafka" / "log4j2.yaml"
         jvm = [java, f"-Xmx{self.settings.broker_heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
         if not (data_dir / "meta.properties").exists():
+            scram = f"SCRAM-SHA-256=[name={ADMIN},password={admin_password}]"
             fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "--config", str(config),
-                                        "--cluster-id", _cluster_id(), "--ignore-formatted"],
+                                        "--cluster-id", _cluster_id(), "--ignore-formatted", "--add-scram", scram],
                                  capture_output=True, text=True, check=False)
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout[-2000:]}{fmt.stderr[-2000:]}")
@@ -119,11 +124,16 @@ class LocalBroker:
         info = BrokerInfo(proc.pid, self.bootstrap_servers, str(self.run_dir), str(log_file))
         self.state_file.write_text(json.dumps(info.__dict__))
         try:
-            wait_until_ready(self.bootstrap_servers, timeout, proc=proc)
+            wait_until_ready(self.bootstrap_servers, timeout, proc=proc, client=self.admin_client_config())
         except BrokerError:
             self.stop()
             raise BrokerError(f"broker did not become ready in {timeout:.0f}s; see {log_file}") from None
         return info
+
+    def admin_client_config(self) -> dict[str, str]:
+        password = ensure_secrets(self.secrets_file, [ADMIN])[ADMIN]
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": MECHANISM,
+                "sasl_plain_username": ADMIN, "sasl_plain_password": password}
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stops the broker (SIGTERM, then SIGKILL after `timeout`); True if one was running."""
@@ -144,7 +154,8 @@ class LocalBroker:
         return was_running
 
 
-def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,
+                     client: dict[str, str] | None = None) -> None:
     """Waits until the cluster answers a metadata request (or the process dies)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaConfigurationError, KafkaError
@@ -160,7 +171,7 @@ def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[byte
             time.sleep(0.1)
             continue
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **(client or {}))
             try:
                 if admin.describe_cluster().get("brokers"):
                     return

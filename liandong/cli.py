@@ -15,7 +15,6 @@ from rich.table import Table
 from ._bus import Bus
 from ._compat import check_schemas
 from ._errors import LiandongError
-from ._kafka import provision_topics
 from ._schemas import SchemaCatalogue
 from ._settings import ROOT, get_settings
 from .broker import LocalBroker
@@ -28,6 +27,8 @@ schemas_app = typer.Typer(help="Avro schemas under schemas/.", no_args_is_help=T
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+principals_app = typer.Typer(help="Principals (SCRAM users) and their ACLs.", no_args_is_help=True)
+app.add_typer(principals_app, name="principals")
 intake_app = typer.Typer(help="Petition intake (登记).", no_args_is_help=True)
 case_app = typer.Typer(help="Bureau decisions on cases.", no_args_is_help=True)
 app.add_typer(intake_app, name="intake")
@@ -70,12 +71,31 @@ def broker_status() -> None:
 def topics_create(partitions: int = typer.Option(None, help="Partitions of a new topic (default from settings).")) -> None:
     """Create the catalogue's topics, idempotently: a second run changes nothing."""
     bus = Bus.from_settings(_bootstrap())
-    report = provision_topics(bus.bootstrap_servers, partitions=partitions)
+    report = bus.provision_topics(partitions=partitions)
     for label, names in (("created", report.created), ("reconfigured", report.reconfigured),
                          ("repartitioned", report.repartitioned)):
         for n in names:
             console.print(f"{label}: {n}")
     console.print(f"{len(report.unchanged)} topics unchanged" + ("" if report.changed else "; nothing to do"))
+
+
+@principals_app.command("create")
+def principals_create() -> None:
+    """Create every service's and unit's SCRAM user and its least-privilege ACLs (idempotent).
+
+    Passwords come from the secrets file (LIANDONG_SECRETS_FILE, default .liandong/secrets.json);
+    missing ones are generated into it."""
+    from services.registry import grants
+
+    from ._security import apply_grants, ensure_secrets
+
+    settings = get_settings()
+    bus = Bus.from_settings(_bootstrap())
+    all_grants = grants()
+    passwords = ensure_secrets(settings.secrets_path, [g.principal for g in all_grants])
+    report = apply_grants(all_grants, passwords, bus.bootstrap_servers, **bus.client_config())
+    console.print(f"{len(report.users)} principals, {report.acls} ACLs in place "
+                  f"(passwords in {settings.secrets_path})")
 
 
 @schemas_app.command("check")
@@ -135,9 +155,7 @@ def run(service: str = typer.Argument(None, help="A service name; see --list."),
     if service not in SERVICES:
         console.print(f"no service {service!r}; services: {', '.join(SERVICES)}")
         raise typer.Exit(2)
-    bus = Bus.from_settings(_bootstrap())
-    provision_topics(bus.bootstrap_servers)
-    SERVICES[service](bus).run_forever()
+    SERVICES[service](Bus.from_settings(_bootstrap())).run_forever()
 
 
 def _run_all(names: list[str]) -> None:
@@ -147,8 +165,11 @@ def _run_all(names: list[str]) -> None:
     import time
 
     with running_broker() as bootstrap:
-        provision_topics(bootstrap)
-        env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bootstrap}
+        from services.registry import provision
+
+        provision(Bus.from_settings(bootstrap))
+        env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bootstrap,
+               "LIANDONG_SECRETS_FILE": str(get_settings().secrets_path)}
         procs = {n: subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", n], env=env) for n in names}
         settings = get_settings()
         console.print(f"running {len(procs)} services on {bootstrap}: {', '.join(procs)}")
@@ -226,7 +247,7 @@ def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit t
     if unit not in HANDLING_UNITS:
         console.print(f"unknown unit {unit!r}; units: {', '.join(HANDLING_UNITS)}")
         raise typer.Exit(2)
-    bus = Bus.from_settings(_bootstrap())
+    bus = Bus.from_settings(_bootstrap()).as_principal("svc-bureau")
     district = case_number.split("-", 1)[0]
     record = {"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC),
               "case": {"case_number": case_number, "petition_id": uuid.uuid4(), "district_code": district},

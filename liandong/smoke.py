@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from ._bus import Bus
 from ._catalogue import EVENT_TYPES, all_topics
 from ._examples import example_record
-from ._kafka import provision_topics
 from ._wire import Event
 
 
@@ -24,7 +23,7 @@ class SmokeRow:
 
 def run_smoke(bus: Bus, timeout: float = 60.0) -> list[SmokeRow]:
     """Publishes one example of every catalogue event and reads each back; one row per type."""
-    provision_topics(bus.bootstrap_servers)
+    bus.provision_topics()
     sent: dict[str, tuple[str, str, dict[str, object]]] = {}
     with bus.publisher("smoke") as pub:
         for i, name in enumerate(EVENT_TYPES):

@@ -1,12 +1,51 @@
-"""Every runnable service by name: what `liandong run <service>` and `--all` start."""
+"""Every runnable service: what it reads and writes, its principal and its /metrics port.
+
+This is the one place the ACL matrix comes from: `liandong principals create` grants each
+principal exactly the topics its service reads and writes, its consumer groups and the
+internal topics of its faust app; `liandong run <service>` starts it as that principal.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from liandong import Bus
-from liandong._catalogue import HANDLING_UNITS
+from liandong._catalogue import (
+    BUREAU_PETITIONS,
+    BUREAU_TRIAGE,
+    DEAD_LETTER,
+    HANDLING_UNITS,
+    UNIT_INBOX,
+    UNIT_REPLIES,
+)
 from liandong._runtime import Runtime
+from liandong._security import Grant
+
+INBOXES = tuple(UNIT_INBOX.format(unit=s) for s in HANDLING_UNITS.values())
+REPLIES = tuple(UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values())
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    principal: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    metrics_port: int
+    build: Callable[[Bus], Runtime]
+    faust_app_id: str | None = None
+    group_prefixes: tuple[str, ...] = ()
+
+    def grant(self) -> Grant:
+        owned = (f"{self.faust_app_id}-",) if self.faust_app_id else ()
+        groups = self.group_prefixes + ((self.faust_app_id,) if self.faust_app_id else ())
+        return Grant(self.principal, self.reads, self.writes + (DEAD_LETTER,), groups, owned)
+
+    def runtime(self, bus: Bus) -> Runtime:
+        runtime = self.build(bus.as_principal(self.principal))
+        runtime.metrics_port = self.metrics_port
+        return runtime
 
 
 def _intake(bus: Bus) -> Runtime:
@@ -36,9 +75,41 @@ def _department(slug: str) -> Callable[[Bus], Runtime]:
     return build
 
 
-SERVICES: dict[str, Callable[[Bus], Runtime]] = {
-    "intake": _intake,
-    "triage": _triage,
-    "ledger": _ledger,
-    **{slug: _department(slug) for slug in HANDLING_UNITS.values()},
-}
+def _specs() -> list[ServiceSpec]:
+    from services.intake.service import TOPICS_IN as INTAKE_IN
+    from services.ledger.app import TOPICS_IN as LEDGER_IN
+    from services.triage.app import TOPICS_IN as TRIAGE_IN
+
+    specs = [
+        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), (BUREAU_PETITIONS,), 9401, _intake),
+        ServiceSpec("triage", "svc-triage", tuple(TRIAGE_IN), (BUREAU_TRIAGE, *INBOXES), 9402, _triage,
+                    faust_app_id="triage"),
+        ServiceSpec("ledger", "svc-ledger", tuple(LEDGER_IN), (), 9403, _ledger, faust_app_id="ledger"),
+    ]
+    for i, slug in enumerate(HANDLING_UNITS.values()):
+        specs.append(ServiceSpec(slug, f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug),),
+                                 9411 + i, _department(slug), group_prefixes=(f"unit-{slug}",)))
+    return specs
+
+
+SPECS: dict[str, ServiceSpec] = {s.name: s for s in _specs()}
+SERVICES: dict[str, Callable[[Bus], Runtime]] = {name: spec.runtime for name, spec in SPECS.items()}
+
+#: The bureau's own tools (jurisdiction decisions from the command line).
+BUREAU_GRANT = Grant("svc-bureau", (), (BUREAU_TRIAGE, DEAD_LETTER))
+
+
+def grants() -> list[Grant]:
+    return [spec.grant() for spec in SPECS.values()] + [BUREAU_GRANT]
+
+
+def provision(bus: Bus) -> None:
+    """What a fresh cluster needs before the services start: topics, then principals and ACLs
+    (passwords missing from the secrets file are generated into it)."""
+    from liandong._security import apply_grants, ensure_secrets
+
+    bus.provision_topics()
+    if bus.secured:
+        all_grants = grants()
+        passwords = ensure_secrets(bus.settings.secrets_path, [g.principal for g in all_grants])
+        apply_grants(all_grants, passwords, bus.bootstrap_servers, **bus.client_config())

@@ -12,19 +12,27 @@ from typing import Any
 
 import pytest
 
-from liandong import Bus, get_settings, provision_topics
+from liandong import Bus, get_settings
 from liandong.broker import LocalBroker, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def secrets_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's secrets (admin and every principal), or LIANDONG_SECRETS_FILE's for an external cluster."""
+    configured = os.environ.get("LIANDONG_SECRETS_FILE")
+    return Path(configured) if configured else tmp_path_factory.mktemp("secrets") / "secrets.json"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, secrets_file: Path) -> Iterator[str]:
     external = os.environ.get("LIANDONG_BOOTSTRAP_SERVERS")
     if external:
         yield external
         return
-    broker = LocalBroker(tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port())
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port(),
+                         secrets_file=secrets_file)
     info = broker.start()
     try:
         yield info.bootstrap_servers
@@ -33,10 +41,20 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def bus(kafka_bootstrap: str) -> Bus:
-    b = Bus.from_settings(kafka_bootstrap)
-    provision_topics(kafka_bootstrap)
+def bus(kafka_bootstrap: str, secrets_file: Path) -> Bus:
+    """The admin's bus, with topics, principals and ACLs provisioned; ``bus.as_principal(...)`` for others."""
+    from services.registry import provision
+
+    settings = get_settings().model_copy(update={"secrets_file": secrets_file})
+    b = Bus.from_settings(kafka_bootstrap, settings)
+    provision(b)
     return b
+
+
+@pytest.fixture(scope="session")
+def service_env(kafka_bootstrap: str, secrets_file: Path, bus: Bus) -> dict[str, str]:
+    """Environment for a subprocess that joins the session's cluster."""
+    return {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": kafka_bootstrap, "LIANDONG_SECRETS_FILE": str(secrets_file)}
 
 
 @pytest.fixture(scope="session")

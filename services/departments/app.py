@@ -48,4 +48,4 @@ def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime
         for t in worker:
             await asyncio.to_thread(t.join, 30)
 
-    return Runtime(f"department-{slug}", on_start=[start], on_stop=[halt])
+    return Runtime(f"department-{slug}", bus, on_start=[start], on_stop=[halt])

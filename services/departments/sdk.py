@@ -77,7 +77,8 @@ class DepartmentClient:
         if unit not in HANDLING_UNITS:
             raise DepartmentError(f"unknown unit {unit!r}; units on the bus: {', '.join(HANDLING_UNITS)}")
         self.unit = unit
-        self.bus = bus or Bus.from_settings()
+        # Each unit is its own principal: it reads only its inbox and writes only its replies.
+        self.bus = (bus or Bus.from_settings()).as_principal(f"unit-{HANDLING_UNITS[unit]}")
         self.clocks = clocks or ClockConfig()
         self.now = clock or (lambda: datetime.now(UTC))
         self.state_file = state_file

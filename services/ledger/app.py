@@ -34,7 +34,7 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
           app_id: str = SERVICE) -> Runtime:
     clocks = clocks or ClockConfig()
     now: Clock = clock or (lambda: datetime.now(UTC))
-    app = create_app(app_id, bus.bootstrap_servers)
+    app = create_app(app_id, bus)
     table = app.Table("ledger-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
 
     async def record(event: Event) -> None:
@@ -51,7 +51,7 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     def cases() -> list[CaseState]:
         return [state_from_json(v) for v in table.values()]
 
-    runtime = Runtime(SERVICE, faust_apps=[app])
+    runtime = Runtime(SERVICE, bus, faust_apps=[app])
     runtime.web_apps.append((make_api(cases, now), port or bus.settings.ledger_port))
     return runtime
 

@@ -37,7 +37,7 @@ def load_routing(path: Path = ROUTING_FILE) -> RoutingMatrix:
 def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix | None = None,
           app_id: str = SERVICE) -> Runtime:
     triage = Triage(routing or load_routing(), clocks or ClockConfig())
-    app = create_app(app_id, bus.bootstrap_servers)
+    app = create_app(app_id, bus)
     # case number -> routing state as JSON (bureau-internal: it holds the contact details to hand on)
     cases = app.Table("triage-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
 
@@ -65,4 +65,4 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
     async def agent(stream: Any) -> None:
         await consume(stream, bus.codec, route, app=app, service=SERVICE)
 
-    return Runtime(SERVICE, faust_apps=[app])
+    return Runtime(SERVICE, bus, faust_apps=[app])

@@ -4,7 +4,6 @@ the cases show in the ledger API, the reference departments answer, Ctrl-C stops
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,9 +30,9 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def test_run_all_and_submit_the_sample(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_run_all_and_submit_the_sample(service_env: dict[str, str], tmp_path: Path) -> None:
     intake_port, ledger_port = free_port(), free_port()
-    env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": kafka_bootstrap, "LIANDONG_INTAKE_PORT": str(intake_port),
+    env = {**service_env, "LIANDONG_INTAKE_PORT": str(intake_port),
            "LIANDONG_LEDGER_PORT": str(ledger_port), "LIANDONG_RUN_DIR": str(tmp_path),
            "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": "140299", "COLUMNS": "160"}
     run = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", "--all"], env=env,

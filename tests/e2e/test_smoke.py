@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 from liandong import EVENT_TYPES
 
 
-def test_demo_round_trips_every_event_type(kafka_bootstrap: str) -> None:
-    env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "160"}
+def test_demo_round_trips_every_event_type(service_env: dict[str, str]) -> None:
+    env = {**service_env, "COLUMNS": "160"}
     result = subprocess.run([sys.executable, "-m", "liandong.cli", "demo"], capture_output=True, text=True,
                             env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -53,9 +53,10 @@ def stack(bus: Bus) -> Iterator[dict[str, Any]]:
     host = ServiceHost()
     tag = uuid.uuid4().hex[:6]
     port = free_port()
-    host.start(build_triage(bus, app_id=f"triage-{tag}"))
-    host.start(build_ledger(bus, port=port, app_id=f"ledger-{tag}"))
-    intake = IntakeService(bus, load_routing())
+    # each service as its own principal, so the ACL matrix is exercised by the real flow
+    host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{tag}"))
+    host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, app_id=f"ledger-{tag}"))
+    intake = IntakeService(bus.as_principal("svc-intake"), load_routing())
     intake.start()
     try:
         yield {"intake": intake, "ledger_port": port, "host": host}
@@ -89,7 +90,7 @@ def test_register_triage_handoff_sign_progress_resolve(stack: dict[str, Any], bu
     result = stack["intake"].submit(submission())
     assert result.status == "registered"
     number = result.case_number
-    with DepartmentClient("HRSS", bus, group_id=f"hrss-{uuid.uuid4().hex[:6]}") as hrss:
+    with DepartmentClient("HRSS", bus, group_id=f"unit-hrss-{uuid.uuid4().hex[:6]}") as hrss:
         h = _handoff(hrss, number)
         assert h.role == "LEAD" and h.mode == "ASSIGN"
         assert h.petitioner["phone"] == SUBMITTED[-1]["petitioner"]["phone"]  # the handling unit gets the contact details
@@ -111,8 +112,8 @@ def test_register_triage_handoff_sign_progress_resolve(stack: dict[str, Any], bu
 
 def test_objections_reroute_then_escalate_to_the_bureau(stack: dict[str, Any], bus: Bus) -> None:
     number = stack["intake"].submit(submission(category="HEATING", summary="小区冬季供暖温度不达标")).case_number
-    with DepartmentClient("HOUSING", bus, group_id=f"h-{uuid.uuid4().hex[:6]}") as housing, \
-         DepartmentClient("STREET_OFFICE", bus, group_id=f"s-{uuid.uuid4().hex[:6]}") as street:
+    with DepartmentClient("HOUSING", bus, group_id=f"unit-housing-{uuid.uuid4().hex[:6]}") as housing, \
+         DepartmentClient("STREET_OFFICE", bus, group_id=f"unit-street-{uuid.uuid4().hex[:6]}") as street:
         assert _handoff(housing, number).role == "LEAD"
         housing.object(number, "供热企业由街道属地管理", suggested_unit="STREET_OFFICE")
         rerouted = wait_for(lambda: next((h for h in street.inbox(0.5) if h.case_number == number and h.role == "LEAD"), None),
@@ -178,7 +179,6 @@ def test_ledger_lists_cases_by_unit_and_status(stack: dict[str, Any]) -> None:
 def test_no_department_readable_topic_carries_personal_data_of_cases_it_does_not_handle(
         stack: dict[str, Any], bus: Bus) -> None:
     """Runs last in this module: sweeps every topic a unit can read for every petitioner's data."""
-    from kafka import KafkaConsumer
 
     from liandong import HANDLING_UNITS, all_topics
 
@@ -194,7 +194,7 @@ def test_no_department_readable_topic_carries_personal_data_of_cases_it_does_not
     assert len(pii) >= 6
 
     def messages(topic: str) -> list[Any]:
-        consumer = KafkaConsumer(topic, bootstrap_servers=bus.bootstrap_servers, auto_offset_reset="earliest",
+        consumer = bus.consumer(topic, auto_offset_reset="earliest",
                                  enable_auto_commit=False, consumer_timeout_ms=3000)
         try:
             return list(consumer)

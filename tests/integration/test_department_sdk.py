@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from liandong import Bus
 from liandong._examples import example_record
@@ -37,7 +37,7 @@ def _hand_off(bus: Bus, unit: str, at: datetime = T0) -> str:
 
 
 def _end_offsets(bus: Bus, topic: str) -> dict[Any, int]:
-    c = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers)
+    c = bus.consumer()
     try:
         return dict(c.end_offsets([TopicPartition(topic, p) for p in c.partitions_for_topic(topic)]))
     finally:
@@ -45,7 +45,7 @@ def _end_offsets(bus: Bus, topic: str) -> dict[Any, int]:
 
 
 def _replies(bus: Bus, topic: str, key: str) -> list[str]:
-    c = KafkaConsumer(topic, bootstrap_servers=bus.bootstrap_servers, auto_offset_reset="earliest",
+    c = bus.consumer(topic, auto_offset_reset="earliest",
                       consumer_timeout_ms=3000)
     try:
         return [dict(m.headers)["ce_type"].decode().removeprefix("liandong.") for m in c if m.key == key.encode()]
@@ -54,7 +54,9 @@ def _replies(bus: Bus, topic: str, key: str) -> list[str]:
 
 
 def _client(bus: Bus, unit: str, now: datetime) -> DepartmentClient:
-    return DepartmentClient(unit, bus, group_id=f"sdk-{uuid.uuid4().hex[:8]}", clock=lambda: now)
+    from liandong import HANDLING_UNITS
+
+    return DepartmentClient(unit, bus, group_id=f"unit-{HANDLING_UNITS[unit]}-{uuid.uuid4().hex[:8]}", clock=lambda: now)
 
 
 def _receive(dept: DepartmentClient, number: str) -> None:

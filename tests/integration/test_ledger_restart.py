@@ -37,14 +37,14 @@ def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:
     host = ServiceHost()
     try:
         port = free_port()
-        first = host.start(build_ledger(bus, port=port, app_id=app_id))
+        first = host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, app_id=app_id))
         before = wait_for(lambda: (c := _get(port, f"/cases/{number}")) and len(c["timeline"]) == 4 and c,
                           message="the case with 4 timeline entries")
         assert before["status"] == "SIGNED"
         host.stop(first)
         assert _get(port, f"/cases/{number}") is None  # really stopped
         port2 = free_port()
-        host.start(build_ledger(bus, port=port2, app_id=app_id))
+        host.start(build_ledger(bus.as_principal("svc-ledger"), port=port2, app_id=app_id))
         after = wait_for(lambda: _get(port2, f"/cases/{number}"), message="the case after the restart")
         assert after == before
     finally:

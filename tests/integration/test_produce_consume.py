@@ -8,8 +8,6 @@ import time
 import uuid
 from typing import Any
 
-from kafka import KafkaConsumer
-
 from liandong import DEAD_LETTER, Bus, Event, OutgoingMessage
 from liandong._deadletter import REASON_HEADER
 from liandong._examples import example_record
@@ -32,7 +30,7 @@ def _poll_until(sub: Any, predicate: Any, timeout: float = 30.0) -> list[Event]:
 
 def _dead_letters_since(bus: Bus, start: dict[Any, int], timeout: float = 20.0) -> list[Any]:
     """Dead-letter messages written after the offsets in ``start``."""
-    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False,
+    consumer = bus.consumer(enable_auto_commit=False,
                              consumer_timeout_ms=int(timeout * 1000))
     try:
         consumer.assign(list(start))
@@ -54,7 +52,7 @@ def _dead_letters_since(bus: Bus, start: dict[Any, int], timeout: float = 20.0) 
 def _dead_letter_end_offsets(bus: Bus) -> dict[Any, int]:
     from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers)
+    consumer = bus.consumer()
     try:
         parts = [TopicPartition(DEAD_LETTER, p) for p in consumer.partitions_for_topic(DEAD_LETTER)]
         return dict(consumer.end_offsets(parts))
@@ -67,8 +65,7 @@ def test_every_header_is_present_and_the_key_is_the_case_number(bus: Bus, group_
     record = example_record(bus.schemas, "case.handoff.requested", case_number=case, unit="POLICE")
     with bus.publisher("test") as pub:
         pub.publish("case.handoff.requested", record).get(timeout=30)
-    consumer = KafkaConsumer("liandong.unit.police.inbox", bootstrap_servers=bus.bootstrap_servers,
-                             group_id=group_id, auto_offset_reset="earliest", consumer_timeout_ms=20000)
+    consumer = bus.consumer("liandong.unit.police.inbox", group_id=group_id, auto_offset_reset="earliest", consumer_timeout_ms=20000)
     try:
         raw = next(m for m in consumer if m.key == case.encode())
     finally:
@@ -116,7 +113,7 @@ def test_a_faust_agent_reads_events_and_dead_letters_bad_ones(bus: Bus) -> None:
                 pub.send(OutgoingMessage(topic_name, case.encode(), b"not avro", [])).get(30)
             pub.publish("case.resolved", example_record(bus.schemas, "case.resolved", case_number=case,
                                                         unit="HRSS")).get(30)
-    app = create_app(f"faust-test-{uuid.uuid4().hex[:6]}", bus.bootstrap_servers)
+    app = create_app(f"faust-test-{uuid.uuid4().hex[:6]}", bus)
     got: list[Event] = []
 
     @app.agent(raw_topic(app, topic_name))

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from liandong import Bus, all_topics, provision_topics
+from liandong import Bus, all_topics
 
 
 def test_provisioning_twice_changes_nothing(bus: Bus) -> None:
-    first_or_later = provision_topics(bus.bootstrap_servers)  # the fixture already provisioned once
+    first_or_later = bus.provision_topics()  # the fixture already provisioned once
     assert not first_or_later.changed
-    again = provision_topics(bus.bootstrap_servers)
+    again = bus.provision_topics()
     assert not again.changed
     assert sorted(again.unchanged) == sorted(t.name for t in all_topics())
 
 
 def test_topics_have_the_catalogue_partitions_and_config(bus: Bus) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bus.bootstrap_servers)
+    admin = bus.admin()
     try:
         described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([t.name for t in all_topics()])}
         configs = admin.describe_configs(
@@ -32,12 +31,12 @@ def test_topics_have_the_catalogue_partitions_and_config(bus: Bus) -> None:
 
 
 def test_a_drifted_topic_config_is_repaired(bus: Bus) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bus.bootstrap_servers)
+    admin = bus.admin()
     try:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "liandong.bureau.supervision",
                                              configs={"retention.ms": "1000"})])
     finally:
         admin.close()
-    report = provision_topics(bus.bootstrap_servers)
+    report = bus.provision_topics()
     assert report.reconfigured == ["liandong.bureau.supervision"]
-    assert not provision_topics(bus.bootstrap_servers).changed
+    assert not bus.provision_topics().changed
