@@ -18,7 +18,7 @@ def dead_letter(codec: Codec, error: Exception, *, service: str, topic: str, par
                 key: bytes | None, value: bytes | None, headers: Headers | None,
                 now: datetime | None = None) -> OutgoingMessage:
     """Wraps an unprocessable message in a DeadLetter record bound for the dead-letter topic."""
-    reason = error.reason if isinstance(error, WireError) else "HANDLER_ERROR"
+    reason = error.reason if isinstance(error, WireError) else "HANDLER_ERROR"  # an authorization refusal too
     text = f"{type(error).__name__}: {error}"
     record = {
         "event_id": uuid.uuid4(),

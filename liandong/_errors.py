@@ -9,6 +9,7 @@
     │   └── InvalidEvent            decodes, but breaks the event contract (headers, key)
     ├── EncodeError                 a record does not fit its schema (caller's bug)
     ├── UnknownEventType            an event type not in the catalogue
+    ├── AuthorizationDenied         the broker refused: this principal has no ACL for that
     └── BrokerError                 the local broker cannot be fetched, started or reached
 """
 
@@ -55,6 +56,14 @@ class EncodeError(LiandongError):
 
 class UnknownEventType(LiandongError):
     """The event type is not in the catalogue."""
+
+
+class AuthorizationDenied(LiandongError):
+    """The broker refused a read or write: the principal's ACLs do not allow it."""
+
+    def __init__(self, principal: str, operation: str, resource: str) -> None:
+        super().__init__(f"principal {principal!r} is not allowed to {operation} {resource} (no ACL grants it)")
+        self.principal, self.operation, self.resource = principal, operation, resource
 
 
 class BrokerError(LiandongError):

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
+from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from aiokafka.errors import KafkaError as AIOKafkaError
 from faust.exceptions import FaustError
 from kafka.errors import KafkaError
@@ -20,7 +21,9 @@ from kafka.errors import KafkaError
 from ._bus import Bus
 from ._deadletter import dead_letter
 from ._errors import WireError
+from ._kafka import denied
 from ._logging import get_logger
+from ._metrics import DEAD_LETTERS
 from ._wire import Codec, Event, OutgoingMessage
 
 log = get_logger(__name__)
@@ -76,6 +79,7 @@ async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) ->
             event = codec.decode(m.topic, m.key, m.value, headers, m.partition, m.offset)
         except WireError as exc:
             log.warning("dead_letter", topic=m.topic, partition=m.partition, offset=m.offset, reason=str(exc))
+            DEAD_LETTERS.labels(service, m.topic, exc.reason).inc()
             await send(app, wait=True, msg=dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition,
                                         offset=m.offset, key=m.key, value=m.value, headers=headers))
             continue
@@ -83,6 +87,7 @@ async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) ->
 
 
 Handler = Callable[[Event], Awaitable[None]]
+AIOKafkaAuthorizationErrors = (TopicAuthorizationFailedError, GroupAuthorizationFailedError)
 
 
 async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App, service: str) -> None:
@@ -92,11 +97,19 @@ async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App
     async for event in decoded(stream, codec, app=app, service=service):
         try:
             await handler(event)
+        except AIOKafkaAuthorizationErrors as exc:
+            # Not this message's fault either, but retrying cannot help until an admin grants the ACL:
+            # count it, keep the message as a dead letter, and go on serving everything else.
+            error: Exception = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service,
+                                      "write", f"({exc})")
+            await send(app, wait=True, msg=dead_letter(
+                codec, error, service=service, topic=event.topic, partition=event.partition, offset=event.offset,
+                key=event.key.encode(), value=event.raw_value, headers=list(event.headers.items())))
         except (FaustError, KafkaError, AIOKafkaError, asyncio.CancelledError):
             raise
         except Exception as exc:
             log.error("handler_failed", service=service, event_type=event.type, key=event.key, error=repr(exc))
-            raw = event.headers
+            DEAD_LETTERS.labels(service, event.topic, "HANDLER_ERROR").inc()
             await send(app, wait=True, msg=dead_letter(
                 codec, exc, service=service, topic=event.topic, partition=event.partition, offset=event.offset,
-                key=event.key.encode(), value=event.raw_value, headers=list(raw.items())))
+                key=event.key.encode(), value=event.raw_value, headers=list(event.headers.items())))

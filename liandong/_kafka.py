@@ -12,12 +12,13 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import GroupAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 from ._catalogue import TopicSpec, all_topics
 from ._deadletter import dead_letter
-from ._errors import WireError
+from ._errors import AuthorizationDenied, WireError
 from ._logging import get_logger
+from ._metrics import AUTHORIZATION_DENIED, DEAD_LETTERS
 from ._settings import get_settings
 from ._wire import Codec, Event, OutgoingMessage
 
@@ -92,12 +93,37 @@ def _flatten_configs(described: Any) -> dict[str, dict[str, str]]:
 
 
 # -- producing ------------------------------------------------------------------------------
+_DENIED = (TopicAuthorizationFailedError, GroupAuthorizationFailedError)
+
+
+def denied(principal: str, service: str, operation: str, resource: str) -> AuthorizationDenied:
+    """Logs and counts a refusal, and returns the error to raise to the caller."""
+    AUTHORIZATION_DENIED.labels(service, operation).inc()
+    log.error("authorization_denied", principal=principal, service=service, operation=operation, resource=resource)
+    return AuthorizationDenied(principal, operation, resource)
+
+
+class _Delivery:
+    """kafka-python's send future, with an authorization refusal turned into AuthorizationDenied."""
+
+    def __init__(self, future: Any, publisher: Publisher, topic: str) -> None:
+        self._future, self._publisher, self._topic = future, publisher, topic
+
+    def get(self, timeout: float | None = None) -> Any:
+        try:
+            return self._future.get(timeout=timeout)
+        except _DENIED:
+            raise denied(self._publisher.principal, self._publisher.service, "write", f"topic {self._topic}") from None
+
+
 class Publisher:
     """Publishes catalogue events with an idempotent, acks=all producer."""
 
     def __init__(self, bootstrap: str, *, source: str, codec: Codec, **producer: Any) -> None:
         self.codec = codec
         self.source = source
+        self.service = source.removeprefix("/liandong/")
+        self.principal = str(producer.get("sasl_plain_username") or "anonymous")
         config: dict[str, Any] = {"acks": "all", "linger_ms": 5, "retries": 2**31 - 1, "max_in_flight_requests_per_connection": 5}
         config.update(producer)
         self._producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
@@ -106,8 +132,12 @@ class Publisher:
         """Encodes and sends; returns kafka-python's future (``.get()`` waits for the ack)."""
         return self.send(self.codec.encode(event_type, record, source=self.source))
 
-    def send(self, msg: OutgoingMessage) -> Any:
-        return self._producer.send(msg.topic, key=msg.key, value=msg.value, headers=msg.headers)
+    def send(self, msg: OutgoingMessage) -> _Delivery:
+        try:
+            future = self._producer.send(msg.topic, key=msg.key, value=msg.value, headers=msg.headers)
+        except _DENIED:
+            raise denied(self.principal, self.service, "write", f"topic {msg.topic}") from None
+        return _Delivery(future, self, msg.topic)
 
     def flush(self, timeout: float | None = None) -> None:
         self._producer.flush(timeout)
@@ -138,12 +168,24 @@ class Subscriber:
         self.dead_letters = dead_letters
         config: dict[str, Any] = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
         config.update(consumer)
+        self.principal = str(config.get("sasl_plain_username") or "anonymous")
+        self.group_id = group_id
+        self._topics = set(topics)
         self._consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id, **config)
         self._end: dict[TopicPartition, int] = {}
         self.dead_lettered = 0
 
     def poll(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[Event]:
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        try:
+            batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except TopicAuthorizationFailedError as exc:
+            raise denied(self.principal, self.service, "read", f"topic(s) {exc}") from None
+        except GroupAuthorizationFailedError:
+            raise denied(self.principal, self.service, "read", f"consumer group {self.group_id}") from None
+        # A topic the principal may not even describe is silently left out by kafka-python; say so.
+        refused = self._topics & set(self._consumer._cluster.unauthorized_topics)
+        if refused:
+            raise denied(self.principal, self.service, "read", f"topic(s) {', '.join(sorted(refused))}")
         events: list[Event] = []
         before = self.dead_lettered
         for records in batches.values():
@@ -161,10 +203,13 @@ class Subscriber:
         self.dead_letters.send(dead_letter(self.codec, exc, service=self.service, topic=r.topic,
                                            partition=r.partition, offset=r.offset, key=r.key, value=r.value,
                                            headers=r.headers))
+        DEAD_LETTERS.labels(self.service, r.topic, getattr(exc, "reason", "HANDLER_ERROR")).inc()
         self.dead_lettered += 1
 
     def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True) -> None:
         """Reads every partition of ``topics`` without a consumer group (to rebuild state from a log)."""
+        topics = list(topics)
+        self._topics |= set(topics)
         parts = [TopicPartition(t, p) for t in topics for p in sorted(self._consumer.partitions_for_topic(t) or ())]
         self._consumer.assign(parts)
         if from_beginning:

@@ -1,0 +1,92 @@
+"""The ACL matrix against the real StandardAuthorizer: every unit principal, every topic,
+reading and writing succeed exactly where the matrix says; a refusal is a clear error,
+logged and counted, and the client goes on working."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kafka import TopicPartition
+from kafka.errors import TopicAuthorizationFailedError
+
+from liandong import HANDLING_UNITS, Bus, OutgoingMessage, all_topics
+from liandong._errors import AuthorizationDenied
+from liandong._examples import example_record
+from liandong._metrics import AUTHORIZATION_DENIED
+from services.departments import DepartmentClient
+from services.registry import SPECS, grants
+
+TOPICS = sorted(t.name for t in all_topics())
+UNIT_GRANTS = {g.principal: g for g in grants() if g.principal.startswith("unit-")}
+
+
+def _can_read(bus: Bus, topic: str) -> bool:
+    consumer = bus.consumer(group_id=None, enable_auto_commit=False, request_timeout_ms=10000)
+    try:
+        # Without DESCRIBE the topic does not even show in metadata; without READ the fetch is refused.
+        if not consumer.partitions_for_topic(topic):
+            return False
+        consumer.assign([TopicPartition(topic, 0)])
+        consumer.seek_to_beginning()
+        consumer.poll(timeout_ms=1500)
+        consumer.poll(timeout_ms=500)
+        return True
+    except TopicAuthorizationFailedError:
+        return False
+    finally:
+        consumer.close()
+
+
+def _can_write(bus: Bus, topic: str) -> bool:
+    with bus.publisher(f"acl-probe-{bus.principal}", max_block_ms=10000) as pub:
+        try:
+            pub.send(OutgoingMessage(topic, b"acl-probe", b"acl-probe", [])).get(timeout=15)
+            return True
+        except AuthorizationDenied:
+            return False
+
+
+@pytest.mark.parametrize("principal", sorted(UNIT_GRANTS))
+def test_each_unit_reads_and_writes_exactly_what_the_matrix_says(bus: Bus, principal: str) -> None:
+    grant = UNIT_GRANTS[principal]
+    as_unit = bus.as_principal(principal)
+    readable = {t for t in TOPICS if _can_read(as_unit, t)}
+    writable = {t for t in TOPICS if _can_write(as_unit, t)}
+    slug = principal.removeprefix("unit-")
+    assert readable == {t for t in TOPICS if grant.may_read(t)} == {f"liandong.unit.{slug}.inbox"}
+    assert writable == {t for t in TOPICS if grant.may_write(t)} == {f"liandong.unit.{slug}.replies", "liandong.deadletter"}
+
+
+def test_services_are_granted_exactly_their_topics_in_and_out() -> None:
+    triage = SPECS["triage"].grant()
+    assert "liandong.bureau.petitions" in triage.reads and "liandong.bureau.petitions" not in triage.writes
+    assert set(triage.writes) >= {f"liandong.unit.{s}.inbox" for s in HANDLING_UNITS.values()}
+    ledger = SPECS["ledger"].grant()
+    assert set(ledger.writes) == {"liandong.deadletter"}  # the ledger publishes nothing
+    assert ledger.owned_topic_prefixes == ("ledger-",)  # its table's changelog
+    intake = SPECS["intake"].grant()
+    assert not any(t.endswith(".inbox") for t in intake.reads)
+
+
+def test_a_refusal_is_a_clear_error_counted_and_the_client_goes_on(bus: Bus) -> None:
+    before = AUTHORIZATION_DENIED.labels("unit/police", "write")._value.get()
+    with DepartmentClient("POLICE", bus, group_id=f"unit-police-{uuid.uuid4().hex[:6]}") as police:
+        stray = bus.codec.encode("case.progress", example_record(bus.schemas, "case.progress", unit="JUSTICE"),
+                                 source="/test")
+        with pytest.raises(AuthorizationDenied, match=r"'unit-police' is not allowed to write topic liandong\.unit\.justice\.replies"):
+            police._publisher.send(stray).get(timeout=15)
+        assert AUTHORIZATION_DENIED.labels("unit/police", "write")._value.get() == before + 1
+        # still working: its own inbox and replies are fine
+        police.inbox(0.5)
+        own = bus.codec.encode("case.progress", example_record(bus.schemas, "case.progress", unit="POLICE"),
+                               source="/test")
+        police._publisher.send(own).get(timeout=15)
+
+
+def test_a_unit_cannot_read_another_units_inbox_and_is_told_so(bus: Bus) -> None:
+    as_police = bus.as_principal("unit-police")
+    with as_police.subscriber(["liandong.unit.justice.inbox"], group_id=f"unit-police-{uuid.uuid4().hex[:6]}",
+                              service="probe") as sub, pytest.raises(AuthorizationDenied, match="not allowed to read"):
+        for _ in range(20):
+            sub.poll(500)
