@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test lint typecheck broker-stop clean
+.PHONY: setup demo test lint typecheck broker-stop clean promtool dashboards
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -20,13 +20,24 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/liandong demo
 
+# promtool checks deploy/prometheus in tests/unit/test_deploy.py; it comes with Debian's `prometheus` package.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+dashboards: setup
+	$(BIN)/python tools/dashboards.py
+
 lint: setup
-	$(BIN)/ruff check liandong services tests
+	$(BIN)/ruff check liandong services tests tools
 
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup lint typecheck
+test: setup promtool lint typecheck
 	$(BIN)/liandong schemas check
 	$(BIN)/python -m pytest
 

@@ -43,6 +43,9 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
         web_enabled=False,
         producer_acks=-1,
         broker_commit_every=100,
+        # A killed worker's partitions move to its replacement within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
         broker_commit_interval=0.5,
         consumer_auto_offset_reset="earliest",
         autodiscover=False,

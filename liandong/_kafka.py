@@ -12,7 +12,13 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import GroupAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
+from kafka.errors import (
+    CommitFailedError,
+    GroupAuthorizationFailedError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from ._catalogue import TopicSpec, all_topics
 from ._deadletter import dead_letter
@@ -171,8 +177,15 @@ class Subscriber:
         self.principal = str(config.get("sasl_plain_username") or "anonymous")
         self.group_id = group_id
         self._topics = set(topics)
-        self._consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id, **config)
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, **config)
+        if self._topics:
+            # Metadata first: a group joined before it knows the topic's partitions can be left
+            # with an empty assignment (kafka-python's range assignor warns "No partition metadata").
+            for t in sorted(self._topics):
+                self._consumer.partitions_for_topic(t)
+            self._consumer.subscribe(sorted(self._topics))
         self._end: dict[TopicPartition, int] = {}
+        self._dirty = False  # records polled and not yet committed
         self.dead_lettered = 0
 
     def poll(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[Event]:
@@ -187,6 +200,7 @@ class Subscriber:
         if refused:
             raise denied(self.principal, self.service, "read", f"topic(s) {', '.join(sorted(refused))}")
         events: list[Event] = []
+        self._dirty = self._dirty or any(batches.values())
         before = self.dead_lettered
         for records in batches.values():
             for r in records:
@@ -224,8 +238,18 @@ class Subscriber:
         while True:
             yield from self.poll()
 
-    def commit(self) -> None:
-        self._consumer.commit()
+    def commit(self) -> bool:
+        """Commits what was polled; False when a rebalance got in the way (the records come again,
+        and idempotent handlers recognise them)."""
+        if not self._dirty or not self._consumer.assignment():
+            return True  # nothing new since the last commit (committing mid-join would restart the join)
+        try:
+            self._consumer.commit()
+            self._dirty = False
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            log.warning("commit_deferred", service=self.service, reason=type(exc).__name__)
+            return False
+        return True
 
     def close(self) -> None:
         self._consumer.close()

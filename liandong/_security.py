@@ -47,6 +47,8 @@ class Grant:
     group_prefixes: tuple[str, ...] = ()
     #: Topic name prefixes the principal creates and uses alone (a faust app's changelogs).
     owned_topic_prefixes: tuple[str, ...] = ()
+    #: DESCRIBE on every topic and group (offsets and lag), and nothing else.
+    describe_everything: bool = False
 
     def acls(self) -> list[ACL]:
         user = f"User:{self.principal}"
@@ -65,6 +67,9 @@ class Grant:
         for g in self.group_prefixes:
             allow(ACLOperation.READ, ResourceType.GROUP, g, pre)
             allow(ACLOperation.DESCRIBE, ResourceType.GROUP, g, pre)
+        if self.describe_everything:
+            allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, "*", lit)
+            allow(ACLOperation.DESCRIBE, ResourceType.GROUP, "*", lit)
         for p in self.owned_topic_prefixes:
             for op in (ACLOperation.CREATE, ACLOperation.READ, ACLOperation.WRITE, ACLOperation.DESCRIBE,
                        ACLOperation.DESCRIBE_CONFIGS, ACLOperation.ALTER_CONFIGS):

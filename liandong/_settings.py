@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     broker_port: int = 19092
     controller_port: int = 19093
     broker_heap: str = "512m"
+    #: Services serve /metrics on base + their offset (intake 9401, triage 9402, ledger 9403, units 9411…).
+    metrics_port_base: int = 9400
     intake_port: int = 8081
     ledger_port: int = 8082
     #: Reference departments' simulated time: real seconds per simulated day.

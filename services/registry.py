@@ -32,19 +32,21 @@ class ServiceSpec:
     principal: str
     reads: tuple[str, ...]
     writes: tuple[str, ...]
-    metrics_port: int
+    metrics_offset: int
     build: Callable[[Bus], Runtime]
     faust_app_id: str | None = None
     group_prefixes: tuple[str, ...] = ()
+    #: Sees every topic's and group's offsets, reads no message (the lag exporter).
+    describe_everything: bool = False
 
     def grant(self) -> Grant:
         owned = (f"{self.faust_app_id}-",) if self.faust_app_id else ()
         groups = self.group_prefixes + ((self.faust_app_id,) if self.faust_app_id else ())
-        return Grant(self.principal, self.reads, self.writes + (DEAD_LETTER,), groups, owned)
+        return Grant(self.principal, self.reads, self.writes + (DEAD_LETTER,), groups, owned, self.describe_everything)
 
     def runtime(self, bus: Bus) -> Runtime:
         runtime = self.build(bus.as_principal(self.principal))
-        runtime.metrics_port = self.metrics_port
+        runtime.metrics_port = bus.settings.metrics_port_base + self.metrics_offset
         return runtime
 
 
@@ -66,6 +68,12 @@ def _ledger(bus: Bus) -> Runtime:
     return build(bus)
 
 
+def _monitor(bus: Bus) -> Runtime:
+    from services.monitor.app import build
+
+    return build(bus)
+
+
 def _department(slug: str) -> Callable[[Bus], Runtime]:
     def build(bus: Bus) -> Runtime:
         from services.departments.app import build as build_department
@@ -81,14 +89,15 @@ def _specs() -> list[ServiceSpec]:
     from services.triage.app import TOPICS_IN as TRIAGE_IN
 
     specs = [
-        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), (BUREAU_PETITIONS,), 9401, _intake),
-        ServiceSpec("triage", "svc-triage", tuple(TRIAGE_IN), (BUREAU_TRIAGE, *INBOXES), 9402, _triage,
+        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), (BUREAU_PETITIONS,), 1, _intake),
+        ServiceSpec("triage", "svc-triage", tuple(TRIAGE_IN), (BUREAU_TRIAGE, *INBOXES), 2, _triage,
                     faust_app_id="triage"),
-        ServiceSpec("ledger", "svc-ledger", tuple(LEDGER_IN), (), 9403, _ledger, faust_app_id="ledger"),
+        ServiceSpec("ledger", "svc-ledger", tuple(LEDGER_IN), (), 3, _ledger, faust_app_id="ledger"),
+        ServiceSpec("monitor", "svc-monitor", (), (), 4, _monitor, describe_everything=True),
     ]
     for i, slug in enumerate(HANDLING_UNITS.values()):
         specs.append(ServiceSpec(slug, f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug),),
-                                 9411 + i, _department(slug), group_prefixes=(f"unit-{slug}",)))
+                                 11 + i, _department(slug), group_prefixes=(f"unit-{slug}",)))
     return specs
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from liandong import get_logger
+from liandong.domain import HandoffStatus, IllegalTransition
 
 from .sdk import DepartmentClient, DepartmentError, Handoff
 
@@ -42,9 +43,13 @@ class ReferenceDepartment:
     def __init__(self, client: DepartmentClient, behaviour: Behaviour | None = None) -> None:
         self.client = client
         self.behaviour = behaviour or Behaviour()
-        self.random = random.Random(self.behaviour.seed)
         self._agenda: list[tuple[datetime, int, str, str]] = []
         self._order = itertools.count()
+
+    def resume(self, now: datetime) -> None:
+        """After a restart: plans what is left for every case the client remembers."""
+        for h in self.client.cases.values():
+            self._plan(h, now)
 
     def step(self, now: datetime, poll_timeout: float = 0.2) -> int:
         """Reads the inbox, schedules answers for new cases, performs every answer due by ``now``."""
@@ -52,12 +57,16 @@ class ReferenceDepartment:
             self._plan(h, now)
         done = 0
         while self._agenda and self._agenda[0][0] <= now:
-            _, _, action, case_number = heapq.heappop(self._agenda)
+            entry = heapq.heappop(self._agenda)
+            _, _, action, case_number = entry
             try:
                 self._do(action, case_number)
                 done += 1
-            except DepartmentError as exc:
+            except (DepartmentError, IllegalTransition) as exc:  # wrong now (e.g. the case was re-routed): drop it
                 log.warning("answer_refused", unit=self.client.unit, case=case_number, action=action, error=str(exc))
+            except Exception:  # the bus is away (e.g. a broker restart): keep the answer for the next step
+                heapq.heappush(self._agenda, entry)
+                raise
         self.client.commit()
         return done
 
@@ -72,17 +81,35 @@ class ReferenceDepartment:
     def _at(self, now: datetime, days: float, action: str, case_number: str) -> None:
         heapq.heappush(self._agenda, (now + timedelta(days=days), next(self._order), action, case_number))
 
+    def _dice(self, case_number: str) -> random.Random:
+        """Decisions depend on the case (its year and sequence), not on the order cases arrive in,
+        so the same petitions meet the same answers in every run."""
+        return random.Random(f"{self.behaviour.seed}:{self.client.unit}:{case_number.split('-', 1)[-1]}")
+
     def _plan(self, h: Handoff, now: datetime) -> None:
+        """Schedules the answers still due for a handoff, given how far it has come."""
         b = self.behaviour
-        if h.role == "LEAD" and self.random.random() < b.objection_rate:
+        dice = self._dice(h.case_number)
+        objects = h.role == "LEAD" and dice.random() < b.objection_rate
+        extends = dice.random() < b.extension_rate
+        if h.status is HandoffStatus.REQUESTED and objects:
             self._at(now, b.sign_after_days, "object", h.case_number)
             return
-        self._at(now, b.sign_after_days, "sign", h.case_number)
-        self._at(now, b.accept_after_days, "accept", h.case_number)
-        self._at(now, b.progress_after_days, "progress", h.case_number)
-        if self.random.random() < b.extension_rate:
-            self._at(now, b.progress_after_days + 1, "extend", h.case_number)
-        self._at(now, b.resolve_after_days, "resolve", h.case_number)
+        steps = [("sign", b.sign_after_days), ("accept", b.accept_after_days), ("progress", b.progress_after_days)]
+        if extends:
+            steps.append(("extend", b.progress_after_days + 1))
+        steps.append(("resolve", b.resolve_after_days))
+        done = {"sign": HandoffStatus.SIGNED, "accept": HandoffStatus.ACCEPTED, "progress": HandoffStatus.IN_PROGRESS}
+        order = [HandoffStatus.REQUESTED, HandoffStatus.SIGNED, HandoffStatus.ACCEPTED, HandoffStatus.IN_PROGRESS]
+        if h.status not in order:
+            return  # resolved, objected or not accepted: nothing left
+        reached = order.index(h.status)
+        for action, days in steps:
+            if action in done and order.index(done[action]) <= reached:
+                continue
+            if action == "extend" and h.answered.get("case.extension.approved"):
+                continue
+            self._at(now, days, action, h.case_number)
 
     def _do(self, action: str, case_number: str) -> None:
         c = self.client
@@ -97,13 +124,18 @@ class ReferenceDepartment:
         elif action == "extend":
             c.request_extension(case_number, 15, "情况复杂，需多部门会商")
         elif action == "resolve":
-            outcome, tag = self.random.choice([("SUPPORTED", "SOLVED"), ("EXPLAINED", "EXPLAINED"),
+            outcome, tag = self._dice(case_number + "/resolve").choice([("SUPPORTED", "SOLVED"), ("EXPLAINED", "EXPLAINED"),
                                                ("NOT_SUPPORTED", "EXPLAINED"), ("SUPPORTED", "ASSISTED")])
             c.resolve(case_number, outcome, tag, "已出具书面处理意见")
 
     def run_forever(self, stop: threading.Event, clock: Callable[[], datetime], seconds_per_day: float) -> None:
         """Simulated days pass ``seconds_per_day`` real seconds each, counted from the start."""
         start = clock()
+        self.resume(start)
         while not stop.is_set():
             elapsed = (clock() - start).total_seconds()
-            self.step(start + timedelta(days=elapsed / seconds_per_day))
+            try:
+                self.step(start + timedelta(days=elapsed / seconds_per_day))
+            except Exception:  # a broker hiccup must not end the department: log, back off, go on
+                log.exception("department_step_failed", unit=self.client.unit)
+                stop.wait(1.0)

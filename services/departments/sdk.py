@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from liandong.domain import ClockConfig, HandoffStatus, IllegalTransition
 from liandong.domain.case import check_unit_transition
 
 OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
+_ANSWER_IDS = uuid.UUID("3c1e2b7a-9d8f-4e65-b1a0-5f2c7d9e8a14")
 TAGS = ("SOLVED", "EXPLAINED", "ASSISTED", "HANDLED_BY_LAW")
 
 __all__ = ["DepartmentClient", "DepartmentError", "Handoff", "IllegalTransition", "InvalidAnswer",
@@ -68,6 +69,8 @@ class Handoff:
     handoff_id: str = ""
     status: HandoffStatus = HandoffStatus.REQUESTED
     extension_days: int = 0
+    #: Answers given so far, by event type: derives the next answer's id (see ``_answer``).
+    answered: dict[str, int] = field(default_factory=dict)
 
 
 class DepartmentClient:
@@ -113,8 +116,10 @@ class DepartmentClient:
         self._save()
         return new
 
-    def commit(self) -> None:
-        self._subscriber.commit()
+    def commit(self) -> bool:
+        """Marks the inbox read up to the last poll; False if a rebalance deferred it (harmless:
+        the same handoffs come again and are recognised)."""
+        return self._subscriber.commit()
 
     # -- answering ------------------------------------------------------------------------
     def sign_for(self, case_number: str, signed_by: str = "收件人") -> None:
@@ -173,11 +178,16 @@ class DepartmentClient:
         if event_type == "case.accepted":
             due = self.clocks.handling_due(at)
             deadline = {"clock": "HANDLING", "due_at": due, "days": self.clocks.handling_days, "day_basis": "CALENDAR"}
-        record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": h.case, "deadline": deadline,
+        # The id derives from the handoff and how many such answers came before: an answer repeated
+        # after a crash (published, state not yet saved) has the same id, and readers drop it.
+        n = h.answered.get(event_type, 0)
+        event_id = uuid.uuid5(_ANSWER_IDS, f"{h.handoff_id or h.case_number}/{event_type}/{n}")
+        record = {"event_id": event_id, "occurred_at": at, "case": h.case, "deadline": deadline,
                   "unit": self.unit, **fields}
         self._publisher.publish(event_type, record).get(timeout=30)
         if after is not None:
             h.status = after
+        h.answered[event_type] = n + 1
         self._save()
 
     def _save(self) -> None:

@@ -41,7 +41,7 @@ def test_run_all_and_submit_the_sample(service_env: dict[str, str], tmp_path: Pa
         wait_for(lambda: _get(intake_port, "/healthz") and _get(ledger_port, "/healthz"), timeout=120,
                  interval=0.5, message="intake and ledger to answer")
         children = _children(run.pid)
-        assert len(children) == 8
+        assert len(children) == 9  # intake, triage, ledger, monitor and five departments
         submit = subprocess.run([sys.executable, "-m", "liandong.cli", "intake", "submit", str(SAMPLE)], env=env,
                                 capture_output=True, text=True, timeout=120, check=False)
         assert submit.returncode == 0, submit.stdout + submit.stderr

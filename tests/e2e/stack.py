@@ -1,0 +1,151 @@
+"""Liandong services as real processes (`liandong run <service>`), for fault tests: start,
+SIGKILL, restart, stop; plus the petitions that feed them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from liandong.broker import free_port
+from services.registry import SPECS
+from tests.conftest import wait_for
+
+TERMINAL = {"RESOLVED", "DIVERTED", "REPEAT", "ESCALATED", "NOT_ACCEPTED"}
+SETTLED_HANDOFFS = {"RESOLVED", "OBJECTED", "NOT_ACCEPTED"}
+
+
+def _free_port_block(size: int = 20) -> int:
+    """A base port whose next ``size`` ports are free (metrics ports are base + offset)."""
+    import socket
+
+    for _ in range(50):
+        base = free_port() // 100 * 100
+        if base + size > 65000:
+            continue
+        ok = True
+        for p in range(base, base + size):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+class ProcessStack:
+    def __init__(self, bootstrap: str, secrets_file: Path, run_dir: Path, district: str) -> None:
+        self.run_dir = run_dir
+        self.intake_port, self.ledger_port = free_port(), free_port()
+        self.metrics_base = _free_port_block()
+        self.env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bootstrap, "LIANDONG_SECRETS_FILE": str(secrets_file),
+                    "LIANDONG_RUN_DIR": str(run_dir), "LIANDONG_INTAKE_PORT": str(self.intake_port),
+                    "LIANDONG_LEDGER_PORT": str(self.ledger_port), "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base),
+                    "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district,
+                    "LIANDONG_SIM_OBJECTION_RATE": "0.1", "LIANDONG_SIM_EXTENSION_RATE": "0.2"}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str) -> None:
+        log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        port = self.metrics_base + SPECS[name].metrics_offset
+        wait_for(lambda: self._up(port) or self._died(name), timeout=120, interval=0.2, message=f"{name} to serve /metrics")
+        assert self.procs[name].poll() is None, f"{name} exited: see {self.run_dir / f'{name}.log'}"
+
+    def start_all(self) -> None:
+        for name in SPECS:
+            self.start(name)
+
+    def kill(self, name: str) -> None:
+        p = self.procs.pop(name)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for p in self.procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+    def _died(self, name: str) -> bool:
+        return self.procs[name].poll() is not None
+
+    @staticmethod
+    def _up(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    # -- talking to it -------------------------------------------------------------------------
+    def submit(self, petitions: list[dict[str, Any]]) -> dict[str, Any]:
+        body = "\n".join(json.dumps(p, ensure_ascii=False) for p in petitions).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.intake_port}/petitions", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def ledger(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ledger_port}{path}", timeout=10) as r:
+                return json.loads(r.read())
+        except OSError:
+            return None
+
+    def cases(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
+        return {n: c for n in numbers if (c := self.ledger(f"/cases/{n}")) and "status" in c}
+
+    def settled(self, numbers: list[str]) -> dict[str, dict[str, Any]] | None:
+        found = self.cases(numbers)
+        if len(found) < len(numbers):
+            return None
+        for c in found.values():
+            if c["status"] not in TERMINAL or any(h["status"] not in SETTLED_HANDOFFS for h in c["handoffs"].values()):
+                return None
+        return found
+
+
+def petitions(n: int, tag: str) -> list[dict[str, Any]]:
+    """``n`` petitions of mixed matters; every tenth repeats an earlier petitioner's matter."""
+    matters = [("WAGE_ARREARS", "建筑工地拖欠工资两个月"), ("HEATING", "冬季供暖温度不达标"), ("PROPERTY_MANAGEMENT", "物业不作为"),
+               ("OTHER", "不服法院判决要求改判"), ("PUBLIC_ORDER", "夜间噪音扰民"), ("SOCIAL_SECURITY", "养老金核算有误"),
+               ("CIVIL_DISPUTE", "邻里宅基地纠纷"), ("LAND", "征地补偿分配不公"), ("HOUSING_QUALITY", "新房漏水")]
+    out = []
+    for i in range(n):
+        who = i - 7 if i % 10 == 9 and i >= 7 else i
+        category, summary = matters[who % len(matters)]
+        out.append({
+            "idempotency_key": f"{tag}-{i:05d}", "channel": ["ONLINE", "VISIT", "LETTER", "HOTLINE_12345"][i % 4],
+            "received_at": f"2026-0{1 + i % 9}-1{i % 10}T09:00:00+08:00",
+            "petitioner": {"name": f"信访人{who:05d}", "id_number": f"140214199001{who:05d}1", "phone": f"1390000{who:04d}"},
+            "summary": summary, "category": category,
+        })
+    return out
+
+
+def normalise(case: dict[str, Any]) -> dict[str, Any]:
+    """What must be equal between two runs of the same petitions (wall-clock times are not)."""
+    return {
+        "number": case["case_number"].split("-", 1)[1],
+        "status": case["status"], "category": case["category"], "channel": case["channel"],
+        "lead": case["lead_unit"], "co": sorted(case["co_units"]), "repeat_of": (case["repeat_of"] or "").split("-", 1)[-1],
+        "diverted_to": case["diverted_to"], "objections": case["objections"], "extensions": case["extensions"],
+        "outcome": case["outcome"], "tag": case["tag"],
+        "handoffs": {u: (h["status"], h["attempt"], h["extension_days"]) for u, h in case["handoffs"].items()},
+        "timeline": sorted((t["event"], t["unit"] or "") for t in case["timeline"]),
+    }

@@ -1,0 +1,186 @@
+"""Reliability, with real processes on real brokers (one broker per run, so runs do not mix).
+
+The same petitions run twice: once undisturbed, once while every service in turn is killed
+with SIGKILL and restarted, the broker is restarted mid-stream, and 1% corrupted and 1%
+wrong-schema messages are mixed in. The ledgers must be equal; every bad message must be a
+dead letter with its reason; and replaying the topics from the beginning into a fresh ledger
+must give the same ledger again.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from liandong import Bus, OutgoingMessage, get_settings
+from liandong._deadletter import REASON_HEADER, SOURCE_HEADER
+from liandong._examples import example_record
+from liandong.broker import LocalBroker, free_port
+from services.ledger.app import build as build_ledger
+from services.registry import SPECS, provision
+from tests.conftest import ServiceHost, wait_for
+from tests.e2e.stack import ProcessStack, normalise, petitions
+
+pytestmark = pytest.mark.fault
+
+N, BATCHES = 120, 10
+
+
+@pytest.fixture
+def fresh_broker(tmp_path: Path) -> Iterator[tuple[LocalBroker, Bus]]:
+    secrets = tmp_path / "secrets.json"
+    broker = LocalBroker(tmp_path / "broker", port=free_port(), controller_port=free_port(), secrets_file=secrets)
+    info = broker.start()
+    bus = Bus.from_settings(info.bootstrap_servers, get_settings().model_copy(update={"secrets_file": secrets}))
+    provision(bus)
+    try:
+        yield broker, bus
+    finally:
+        broker.stop()
+
+
+def _run(bus: Bus, run_dir: Path, district: str, between_batches: Any = None) -> tuple[ProcessStack, list[str]]:
+    stack = ProcessStack(bus.bootstrap_servers, bus.settings.secrets_path, run_dir, district)
+    stack.start_all()
+    feed = petitions(N, "fault")
+    size = N // BATCHES
+    numbers: list[str] = []
+    for b in range(BATCHES):
+        result = stack.submit(feed[b * size:(b + 1) * size])
+        assert result["rejected"] == 0 and result["registered"] == size, result
+        numbers += [r["case_number"] for r in result["results"]]
+        if between_batches:
+            between_batches(b, stack)
+    return stack, numbers
+
+
+@pytest.mark.timeout(1200)
+def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
+        fresh_broker: tuple[LocalBroker, Bus], tmp_path: Path) -> None:
+    broker, bus = fresh_broker
+
+    # -- the reference: an undisturbed run on its own broker --------------------------------
+    ref_secrets = tmp_path / "ref-secrets.json"
+    ref_broker = LocalBroker(tmp_path / "ref-broker", port=free_port(), controller_port=free_port(), secrets_file=ref_secrets)
+    ref_info = ref_broker.start()
+    try:
+        ref_bus = Bus.from_settings(ref_info.bootstrap_servers, get_settings().model_copy(update={"secrets_file": ref_secrets}))
+        provision(ref_bus)
+        ref_stack, ref_numbers = _run(ref_bus, tmp_path / "ref", "140201")
+        try:
+            reference = wait_for(lambda: ref_stack.settled(ref_numbers), timeout=300, interval=1.0,
+                                 message="the undisturbed run to settle")
+        finally:
+            ref_stack.stop_all()
+    finally:
+        ref_broker.stop()
+
+    # -- the disturbed run ----------------------------------------------------------------------
+    victims = list(SPECS)  # intake, triage, ledger and the five departments
+    injected: list[tuple[str, str]] = []  # (topic, kind)
+
+    def disturb(batch: int, stack: ProcessStack) -> None:
+        if batch < len(victims):
+            stack.kill(victims[batch])
+            stack.start(victims[batch])
+        if batch == BATCHES // 2:
+            broker.stop()
+            broker.start()
+        if batch % 2 == 1:  # about 1% of the messages each: corrupted, and valid Avro under the wrong type
+            injected.extend(_inject_poison(bus))
+
+    stack, numbers = _run(bus, tmp_path / "chaos", "140202", disturb)
+    try:
+        disturbed = wait_for(lambda: stack.settled(numbers), timeout=400, interval=1.0,
+                             message="the disturbed run to settle")
+        assert [n.split("-", 1)[1] for n in numbers] == [n.split("-", 1)[1] for n in ref_numbers]  # no case lost or added
+        got = {n.split("-", 1)[1]: normalise(c) for n, c in disturbed.items()}
+        want = {n.split("-", 1)[1]: normalise(c) for n, c in reference.items()}
+        differences = {k: {f: (got[k][f], want[k][f]) for f in want[k] if got[k][f] != want[k][f]}
+                       for k in want if got.get(k) != want[k]}
+        assert not differences, f"disturbed vs undisturbed: {differences}"
+        for c in disturbed.values():  # nothing applied twice
+            ids = [t["event_id"] for t in c["timeline"]]
+            assert len(ids) == len(set(ids))
+        _assert_dead_lettered(bus, injected)
+        _assert_replay_gives_the_same_ledger(bus, stack, numbers)
+    finally:
+        stack.stop_all()
+
+
+def _inject_poison(bus: Bus) -> list[tuple[str, str]]:
+    number = f"140202-2026-{uuid.uuid4().int % 10**6:06d}"
+    progress = bus.codec.encode("case.progress", example_record(bus.schemas, "case.progress", case_number=number, unit="HRSS"),
+                                source="/test")
+    accepted = bus.codec.encode("case.accepted", example_record(bus.schemas, "case.accepted", case_number=number, unit="HRSS"),
+                                source="/test")
+    bad = [
+        OutgoingMessage("liandong.bureau.petitions", number.encode(), b"\xc3\x01garbage", progress.headers),
+        OutgoingMessage("liandong.unit.hrss.replies", number.encode(), progress.value[:-3], progress.headers),
+        OutgoingMessage("liandong.unit.hrss.replies", number.encode(), accepted.value, progress.headers),  # wrong schema
+    ]
+    with bus.publisher("poison") as pub:
+        for m in bad:
+            pub.send(m).get(timeout=60)
+    return [(m.topic, "wrong-schema" if m.value == accepted.value else "corrupted") for m in bad]
+
+
+def _assert_dead_lettered(bus: Bus, injected: list[tuple[str, str]]) -> None:
+    assert injected
+
+    def letters() -> list[Any]:
+        consumer = bus.consumer("liandong.deadletter", auto_offset_reset="earliest", enable_auto_commit=False,
+                                consumer_timeout_ms=3000, group_id=None)
+        try:
+            return list(consumer)
+        finally:
+            consumer.close()
+
+    def covered() -> list[Any] | None:
+        found = letters()
+        by_topic: dict[str, set[bytes]] = {}
+        for m in found:
+            h = dict(m.headers)
+            by_topic.setdefault(h[SOURCE_HEADER].decode().rsplit("/", 2)[0], set()).add(h[REASON_HEADER])
+        want_ok = all(topic in by_topic for topic, _ in injected)
+        return found if want_ok else None
+
+    found = wait_for(covered, timeout=120, interval=1.0, message="every injected message in the dead-letter topic")
+    reasons = {dict(m.headers)[REASON_HEADER] for m in found}
+    assert {b"UNDECODABLE", b"INVALID"} <= reasons
+    services = {bus.codec.decode_value(m.value)[1]["service"] for m in found}
+    assert {"triage", "ledger"} <= services  # each consumer of a topic dead-letters what it cannot read
+
+
+def _assert_replay_gives_the_same_ledger(bus: Bus, stack: ProcessStack, numbers: list[str]) -> None:
+    """A fresh ledger (new consumer group, empty table) reading every topic from the beginning."""
+    host = ServiceHost()
+    port = free_port()
+    try:
+        host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, app_id=f"ledger-replay-{uuid.uuid4().hex[:6]}"))
+        running = stack.cases(numbers)
+
+        def replayed() -> dict[str, Any] | None:
+            import urllib.request
+
+            out = {}
+            for n in numbers:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/cases/{n}", timeout=10) as r:
+                        out[n] = json.loads(r.read())
+                except OSError:
+                    return None
+            return out if all(out[n]["timeline"] == running[n]["timeline"] for n in numbers) else None
+
+        again = wait_for(replayed, timeout=180, interval=1.0, message="the replayed ledger to catch up")
+        for n in numbers:
+            a, b = dict(again[n]), dict(running[n])
+            a.pop("overdue"), b.pop("overdue")
+            assert a == b
+    finally:
+        host.close()
