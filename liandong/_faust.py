@@ -9,6 +9,7 @@ stream.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from ._deadletter import dead_letter
 from ._errors import WireError
 from ._kafka import denied
 from ._logging import get_logger
-from ._metrics import DEAD_LETTERS
+from ._metrics import CONSUMED, DEAD_LETTERS, PROCESSING, count_produced
 from ._wire import Codec, Event, OutgoingMessage
 
 log = get_logger(__name__)
@@ -65,6 +66,7 @@ def raw_topic(app: faust.App, *names: str) -> Any:
 
 async def send(app: faust.App, msg: OutgoingMessage, *, wait: bool = False) -> Any:
     """Produces a message; with ``wait`` returns only once the broker acknowledged it."""
+    count_produced(msg.headers, msg.topic)
     if wait:
         return await app.producer.send_and_wait(msg.topic, msg.key, msg.value, partition=None, timestamp=None,
                                                 headers=msg.headers)
@@ -83,6 +85,7 @@ async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) ->
         except WireError as exc:
             log.warning("dead_letter", topic=m.topic, partition=m.partition, offset=m.offset, reason=str(exc))
             DEAD_LETTERS.labels(service, m.topic, exc.reason).inc()
+            CONSUMED.labels(service, m.topic, "undecodable", "dead_lettered").inc()
             await send(app, wait=True, msg=dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition,
                                         offset=m.offset, key=m.key, value=m.value, headers=headers))
             continue
@@ -98,11 +101,14 @@ async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App
     (a bug or a record it cannot act on) is dead-lettered with the error and the stream goes on;
     broker and framework errors still stop the agent, since they are not the message's fault."""
     async for event in decoded(stream, codec, app=app, service=service):
+        started = time.perf_counter()
+        outcome = "handled"
         try:
             await handler(event)
         except AIOKafkaAuthorizationErrors as exc:
             # Not this message's fault either, but retrying cannot help until an admin grants the ACL:
             # count it, keep the message as a dead letter, and go on serving everything else.
+            outcome = "dead_lettered"
             error: Exception = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service,
                                       "write", f"({exc})")
             await send(app, wait=True, msg=dead_letter(
@@ -111,8 +117,12 @@ async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App
         except (FaustError, KafkaError, AIOKafkaError, asyncio.CancelledError):
             raise
         except Exception as exc:
+            outcome = "dead_lettered"
             log.error("handler_failed", service=service, event_type=event.type, key=event.key, error=repr(exc))
             DEAD_LETTERS.labels(service, event.topic, "HANDLER_ERROR").inc()
             await send(app, wait=True, msg=dead_letter(
                 codec, exc, service=service, topic=event.topic, partition=event.partition, offset=event.offset,
                 key=event.key.encode(), value=event.raw_value, headers=list(event.headers.items())))
+        finally:
+            PROCESSING.labels(service, event.type).observe(time.perf_counter() - started)
+            CONSUMED.labels(service, event.topic, event.type, outcome).inc()

@@ -24,7 +24,7 @@ from ._catalogue import TopicSpec, all_topics
 from ._deadletter import dead_letter
 from ._errors import AuthorizationDenied, WireError
 from ._logging import get_logger
-from ._metrics import AUTHORIZATION_DENIED, DEAD_LETTERS
+from ._metrics import AUTHORIZATION_DENIED, CONSUMED, DEAD_LETTERS, count_produced
 from ._settings import get_settings
 from ._wire import Codec, Event, OutgoingMessage
 
@@ -139,6 +139,7 @@ class Publisher:
         return self.send(self.codec.encode(event_type, record, source=self.source))
 
     def send(self, msg: OutgoingMessage) -> _Delivery:
+        count_produced(msg.headers, msg.topic)
         try:
             future = self._producer.send(msg.topic, key=msg.key, value=msg.value, headers=msg.headers)
         except _DENIED:
@@ -205,9 +206,13 @@ class Subscriber:
         for records in batches.values():
             for r in records:
                 try:
-                    events.append(self.codec.decode(r.topic, r.key, r.value, r.headers, r.partition, r.offset))
+                    event = self.codec.decode(r.topic, r.key, r.value, r.headers, r.partition, r.offset)
                 except WireError as exc:
                     self._dead_letter(r, exc)
+                    CONSUMED.labels(self.service, r.topic, "undecodable", "dead_lettered").inc()
+                    continue
+                events.append(event)
+                CONSUMED.labels(self.service, r.topic, event.type, "received").inc()
         if self.dead_lettered != before:
             self.dead_letters.flush()
         return events

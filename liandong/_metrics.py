@@ -57,6 +57,10 @@ AUTHORIZATION_DENIED = Counter("liandong_authorization_denied", "Requests the br
 
 OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
 CLOCKS = ("ACCEPTANCE_NOTICE", "HANDLING")
+MEDIATION_RESULTS = ("AGREEMENT", "PARTIAL_AGREEMENT", "NO_AGREEMENT")
+PACKAGE_RESULTS = ("RESOLVED", "PARTIALLY_RESOLVED", "UNRESOLVED", "TRANSFERRED_TO_JUDICIAL")
+TASK_STATES = ("assigned", "acknowledged", "completed")
+SUPERVISION_KINDS = ("reminder", "notice", "listed", "recommendation")
 
 
 def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[str] = ()) -> None:
@@ -76,6 +80,14 @@ def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[st
             OVERDUE_CASES.labels(unit, clock)
         for outcome in OUTCOMES:
             RESOLUTIONS.labels(unit, outcome)
+        for action in SUPERVISION_KINDS:
+            SUPERVISION_ACTIONS.labels(unit, action)
+    for result in MEDIATION_RESULTS:
+        MEDIATION_OUTCOMES.labels(result)
+    for result in PACKAGE_RESULTS:
+        PACKAGE_OUTCOMES.labels(result)
+    for state in TASK_STATES:
+        TEAM_TASKS.labels(state)
     AUTHORIZATION_DENIED.labels(service, "read")
     AUTHORIZATION_DENIED.labels(service, "write")
 
@@ -83,3 +95,11 @@ def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[st
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every Liandong metric of this process, and its content type."""
     return prometheus_client.generate_latest(REGISTRY), prometheus_client.CONTENT_TYPE_LATEST
+
+
+def count_produced(headers: list[tuple[str, bytes]], topic: str) -> None:
+    """Counts one produced message, by the service and event type its CloudEvents headers name."""
+    h = dict(headers)
+    service = h.get("ce_source", b"/liandong/unknown").decode().removeprefix("/liandong/")
+    event_type = h.get("ce_type", b"liandong.unknown").decode().removeprefix("liandong.")
+    PRODUCED.labels(service, topic, event_type).inc()

@@ -19,6 +19,7 @@ from liandong._catalogue import (
     UNIT_INBOX,
     UNIT_REPLIES,
 )
+from liandong._metrics import preset
 from liandong._runtime import Runtime
 from liandong._security import Grant
 
@@ -45,6 +46,7 @@ class ServiceSpec:
         return Grant(self.principal, self.reads, self.writes + (DEAD_LETTER,), groups, owned, self.describe_everything)
 
     def runtime(self, bus: Bus) -> Runtime:
+        preset(self.name, self.reads)
         runtime = self.build(bus.as_principal(self.principal))
         runtime.metrics_port = bus.settings.metrics_port_base + self.metrics_offset
         return runtime

@@ -7,6 +7,7 @@ The case's own status follows its lead unit. Applying an event twice changes not
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -177,7 +178,9 @@ class CaseState:
             detail = data.get("reason", "")
         elif event_type in UNIT_TRANSITIONS:
             detail = self._apply_unit_answer(event_type, data, at, clocks)
-        self.timeline.append(TimelineEntry(at, event_type, unit, detail, event_id))
+        # Kept in time order whatever order the topics were read in, so a replay gives the same timeline.
+        bisect.insort(self.timeline, TimelineEntry(at, event_type, unit, detail, event_id),
+                      key=lambda t: (t.at, t.event_id))
 
     def _apply_unit_answer(self, event_type: str, data: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
         h = self.handoffs.get(data["unit"])

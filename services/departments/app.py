@@ -6,7 +6,7 @@ import asyncio
 import threading
 from datetime import UTC, datetime
 
-from liandong import Bus
+from liandong import Bus, get_logger
 from liandong._catalogue import HANDLING_UNITS
 from liandong._runtime import Runtime
 
@@ -14,6 +14,7 @@ from .reference import Behaviour, ReferenceDepartment
 from .sdk import DepartmentClient
 
 UNIT_BY_SLUG = {slug: unit for unit, slug in HANDLING_UNITS.items()}
+log = get_logger("departments")
 
 
 def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime:
@@ -29,13 +30,20 @@ def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime
     client: list[DepartmentClient] = []
 
     def loop() -> None:
-        c = DepartmentClient(unit, bus, state_file=bus.settings.run_dir / f"department-{slug}.json")
-        client.append(c)
-        try:
-            ReferenceDepartment(c, behaviour).run_forever(stop, lambda: datetime.now(UTC),
-                                                          bus.settings.sim_seconds_per_day)
-        finally:
-            c.close()
+        # The department keeps trying: a broker that is restarting must not end it for good.
+        while not stop.is_set():
+            try:
+                c = DepartmentClient(unit, bus, state_file=bus.settings.run_dir / f"department-{slug}.json")
+            except Exception:
+                log.exception("department_connect_failed", unit=unit)
+                stop.wait(1.0)
+                continue
+            client.append(c)
+            try:
+                ReferenceDepartment(c, behaviour).run_forever(stop, lambda: datetime.now(UTC),
+                                                              bus.settings.sim_seconds_per_day)
+            finally:
+                c.close()
 
     async def start() -> None:
         bus.settings.run_dir.mkdir(parents=True, exist_ok=True)

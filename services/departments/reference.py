@@ -43,7 +43,8 @@ class ReferenceDepartment:
     def __init__(self, client: DepartmentClient, behaviour: Behaviour | None = None) -> None:
         self.client = client
         self.behaviour = behaviour or Behaviour()
-        self._agenda: list[tuple[datetime, int, str, str]] = []
+        # (due, order, action, case number, handoff id): a plan belongs to one handoff
+        self._agenda: list[tuple[datetime, int, str, str, str]] = []
         self._order = itertools.count()
 
     def resume(self, now: datetime) -> None:
@@ -58,7 +59,10 @@ class ReferenceDepartment:
         done = 0
         while self._agenda and self._agenda[0][0] <= now:
             entry = heapq.heappop(self._agenda)
-            _, _, action, case_number = entry
+            _, _, action, case_number, handoff_id = entry
+            current = self.client.cases.get(case_number)
+            if current is None or current.handoff_id != handoff_id:
+                continue  # planned for a handoff since replaced (re-routed to us as lead): that plan is void
             try:
                 self._do(action, case_number)
                 done += 1
@@ -76,10 +80,10 @@ class ReferenceDepartment:
 
     def planned(self, case_number: str) -> list[str]:
         """The answers still to come for a case, in order."""
-        return [action for _, _, action, number in sorted(self._agenda) if number == case_number]
+        return [action for _, _, action, number, _ in sorted(self._agenda) if number == case_number]
 
-    def _at(self, now: datetime, days: float, action: str, case_number: str) -> None:
-        heapq.heappush(self._agenda, (now + timedelta(days=days), next(self._order), action, case_number))
+    def _at(self, now: datetime, days: float, action: str, h: Handoff) -> None:
+        heapq.heappush(self._agenda, (now + timedelta(days=days), next(self._order), action, h.case_number, h.handoff_id))
 
     def _dice(self, case_number: str) -> random.Random:
         """Decisions depend on the case (its year and sequence), not on the order cases arrive in,
@@ -93,7 +97,7 @@ class ReferenceDepartment:
         objects = h.role == "LEAD" and dice.random() < b.objection_rate
         extends = dice.random() < b.extension_rate
         if h.status is HandoffStatus.REQUESTED and objects:
-            self._at(now, b.sign_after_days, "object", h.case_number)
+            self._at(now, b.sign_after_days, "object", h)
             return
         steps = [("sign", b.sign_after_days), ("accept", b.accept_after_days), ("progress", b.progress_after_days)]
         if extends:
@@ -109,7 +113,7 @@ class ReferenceDepartment:
                 continue
             if action == "extend" and h.answered.get("case.extension.approved"):
                 continue
-            self._at(now, days, action, h.case_number)
+            self._at(now, days, action, h)
 
     def _do(self, action: str, case_number: str) -> None:
         c = self.client

@@ -9,24 +9,47 @@ HTTP:       GET /cases/{case_number}, GET /cases?unit=&status=&overdue=, GET /st
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from liandong import Bus, Event
-from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
+from liandong import Bus, Event, get_logger
+from liandong._catalogue import (
+    BUREAU_COORDINATION,
+    BUREAU_PETITIONS,
+    BUREAU_SUPERVISION,
+    BUREAU_TRIAGE,
+    HANDLING_UNITS,
+    UNIT_INBOX,
+    UNIT_REPLIES,
+)
 from liandong._faust import consume, create_app, raw_topic
+from liandong._metrics import (
+    EXTENSIONS,
+    MEDIATION_OUTCOMES,
+    OBJECTIONS,
+    ON_TIME_ACCEPTANCE,
+    OPEN_CASES,
+    OVERDUE_CASES,
+    PACKAGE_OUTCOMES,
+    RESOLUTIONS,
+    SIGNFOR_LATENCY,
+    SUPERVISION_ACTIONS,
+    TEAM_TASKS,
+)
 from liandong._runtime import Runtime
-from liandong.domain import CaseState, ClockConfig
+from liandong.domain import CaseState, CaseStatus, ClockConfig
 from liandong.domain.case import state_from_json, state_to_json
 
 from .stats import statistics
 
 SERVICE = "ledger"
-TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [t.format(unit=s) for s in HANDLING_UNITS.values()
-                                                 for t in (UNIT_INBOX, UNIT_REPLIES)]
+log = get_logger(SERVICE)
+TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION] + [
+    t.format(unit=s) for s in HANDLING_UNITS.values() for t in (UNIT_INBOX, UNIT_REPLIES)]
 Clock = Callable[[], datetime]
 
 
@@ -38,11 +61,25 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     table = app.Table("ledger-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
 
     async def record(event: Event) -> None:
+        if event.type == "team.task.assigned":  # keyed by task, not by case: counted, no case state
+            TEAM_TASKS.labels("assigned").inc()
+            return
         key = event.key.encode()
         raw = table.get(key)
         state = state_from_json(raw) if raw is not None else CaseState(event.key)
         if state.apply(event.type, event.data, event.id, clocks):  # False: seen before, nothing to do
             table[key] = state_to_json(state)
+            # The changelog write must reach the broker before this event's offset can be committed.
+            await app.producer.flush()
+            count(event, state)
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def refresh_gauges() -> None:
+        # A timer's exception would stop the worker's timers: never let one escape.
+        try:
+            set_gauges(cases(), now())
+        except Exception:
+            log.exception("ledger_gauges_failed")
 
     @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.record")
     async def agent(stream: Any) -> None:
@@ -54,6 +91,50 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     runtime = Runtime(SERVICE, bus, faust_apps=[app])
     runtime.web_apps.append((make_api(cases, now), port or bus.settings.ledger_port))
     return runtime
+
+
+def count(event: Event, state: CaseState) -> None:
+    """Counters for the unit SLA board, once per newly applied event."""
+    unit = event.data.get("unit")
+    if event.type == "case.handoff.accepted" and unit == state.lead_unit and state.registered_at:
+        signed = event.data["occurred_at"]
+        SIGNFOR_LATENCY.labels(unit).observe(max(0.0, (signed - state.registered_at).total_seconds()))
+    elif event.type == "case.handoff.rejected":
+        OBJECTIONS.labels(unit).inc()
+    elif event.type == "case.extension.approved":
+        EXTENSIONS.labels(unit).inc()
+    elif event.type == "case.resolved":
+        RESOLUTIONS.labels(unit, event.data["outcome"]).inc()
+    elif event.type == "mediation.concluded":
+        MEDIATION_OUTCOMES.labels(event.data["result"]).inc()
+    elif event.type == "package.closed":
+        PACKAGE_OUTCOMES.labels(event.data["result"]).inc()
+    elif event.type.startswith("supervision.") and event.type != "supervision.feedback":
+        SUPERVISION_ACTIONS.labels(event.data["unit"], event.type.removeprefix("supervision.")).inc()
+
+
+def set_gauges(all_cases: list[CaseState], at: datetime) -> None:
+    open_by_unit: Counter[str] = Counter()
+    overdue: Counter[tuple[str, str]] = Counter()
+    accepted: Counter[str] = Counter()
+    on_time: Counter[str] = Counter()
+    for c in all_cases:
+        lead = c.lead
+        if lead is None:
+            continue
+        if c.status not in (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED):
+            open_by_unit[lead.unit] += 1
+        for clock in c.overdue(at):
+            overdue[(lead.unit, clock)] += 1
+        if lead.accepted_at is not None:
+            accepted[lead.unit] += 1
+            on_time[lead.unit] += lead.accepted_at <= lead.acceptance_due_at
+    for unit in HANDLING_UNITS:
+        OPEN_CASES.labels(unit).set(open_by_unit[unit])
+        for clock in ("ACCEPTANCE_NOTICE", "HANDLING"):
+            OVERDUE_CASES.labels(unit, clock).set(overdue[(unit, clock)])
+        if accepted[unit]:
+            ON_TIME_ACCEPTANCE.labels(unit).set(on_time[unit] / accepted[unit])
 
 
 def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Application:

@@ -50,7 +50,9 @@ class ProcessStack:
                     "LIANDONG_RUN_DIR": str(run_dir), "LIANDONG_INTAKE_PORT": str(self.intake_port),
                     "LIANDONG_LEDGER_PORT": str(self.ledger_port), "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base),
                     "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district,
-                    "LIANDONG_SIM_OBJECTION_RATE": "0.1", "LIANDONG_SIM_EXTENSION_RATE": "0.2"}
+                    # No objections: a re-routed case interleaves two units' simulated schedules, which
+                    # depends on timing, so two runs could differ for reasons that are not the bus's.
+                    "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0.2"}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -109,6 +111,22 @@ class ProcessStack:
 
     def cases(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
         return {n: c for n in numbers if (c := self.ledger(f"/cases/{n}")) and "status" in c}
+
+    def unsettled(self, numbers: list[str]) -> list[str]:
+        """Why the run has not settled: the cases still moving, for a failure message."""
+        found = self.cases(numbers)
+        out = [f"{n}: not in the ledger" for n in numbers if n not in found]
+        for n, c in found.items():
+            if c["status"] not in TERMINAL or any(h["status"] not in SETTLED_HANDOFFS for h in c["handoffs"].values()):
+                out.append(f"{n}: {c['status']} {({u: h['status'] for u, h in c['handoffs'].items()})} "
+                           f"last: {[t['event'] + '/' + (t['unit'] or '') for t in c['timeline'][-3:]]}")
+        return out
+
+    def wait_settled(self, numbers: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+        try:
+            return wait_for(lambda: self.settled(numbers), timeout=timeout, interval=1.0, message="the run to settle")
+        except AssertionError:
+            raise AssertionError("not settled:\n" + "\n".join(self.unsettled(numbers)[:30])) from None
 
     def settled(self, numbers: list[str]) -> dict[str, dict[str, Any]] | None:
         found = self.cases(numbers)

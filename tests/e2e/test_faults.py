@@ -28,7 +28,7 @@ from tests.e2e.stack import ProcessStack, normalise, petitions
 
 pytestmark = pytest.mark.fault
 
-N, BATCHES = 120, 10
+N, BATCHES = 80, 10
 
 
 @pytest.fixture
@@ -73,8 +73,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
         provision(ref_bus)
         ref_stack, ref_numbers = _run(ref_bus, tmp_path / "ref", "140201")
         try:
-            reference = wait_for(lambda: ref_stack.settled(ref_numbers), timeout=300, interval=1.0,
-                                 message="the undisturbed run to settle")
+            reference = ref_stack.wait_settled(ref_numbers, timeout=240)
         finally:
             ref_stack.stop_all()
     finally:
@@ -96,8 +95,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
 
     stack, numbers = _run(bus, tmp_path / "chaos", "140202", disturb)
     try:
-        disturbed = wait_for(lambda: stack.settled(numbers), timeout=400, interval=1.0,
-                             message="the disturbed run to settle")
+        disturbed = stack.wait_settled(numbers, timeout=240)
         assert [n.split("-", 1)[1] for n in numbers] == [n.split("-", 1)[1] for n in ref_numbers]  # no case lost or added
         got = {n.split("-", 1)[1]: normalise(c) for n, c in disturbed.items()}
         want = {n.split("-", 1)[1]: normalise(c) for n, c in reference.items()}
@@ -175,12 +173,13 @@ def _assert_replay_gives_the_same_ledger(bus: Bus, stack: ProcessStack, numbers:
                         out[n] = json.loads(r.read())
                 except OSError:
                     return None
-            return out if all(out[n]["timeline"] == running[n]["timeline"] for n in numbers) else None
+            return out if all(_same(out[n], running[n]) for n in numbers) else None
 
-        again = wait_for(replayed, timeout=180, interval=1.0, message="the replayed ledger to catch up")
-        for n in numbers:
-            a, b = dict(again[n]), dict(running[n])
-            a.pop("overdue"), b.pop("overdue")
-            assert a == b
+        wait_for(replayed, timeout=180, interval=1.0, message="the replayed ledger to equal the running one")
     finally:
         host.close()
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal ledger entries; `overdue` depends on when it is asked, not on the log."""
+    return {k: v for k, v in a.items() if k != "overdue"} == {k: v for k, v in b.items() if k != "overdue"}
