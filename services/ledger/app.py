@@ -27,6 +27,7 @@ from liandong._catalogue import (
     UNIT_REPLIES,
 )
 from liandong._faust import consume, create_app, raw_topic
+from liandong._faust import table as faust_table
 from liandong._metrics import (
     EXTENSIONS,
     MEDIATION_OUTCOMES,
@@ -58,7 +59,7 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     clocks = clocks or ClockConfig()
     now: Clock = clock or (lambda: datetime.now(UTC))
     app = create_app(app_id, bus)
-    table = app.Table("ledger-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
+    table = faust_table(app, "ledger-cases", bus.settings.topic_partitions)
 
     async def record(event: Event) -> None:
         if event.type == "team.task.assigned":  # keyed by task, not by case: counted, no case state

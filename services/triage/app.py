@@ -18,6 +18,7 @@ import yaml
 from liandong import Bus, Event
 from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
 from liandong._faust import consume, create_app, raw_topic, send
+from liandong._faust import table as faust_table
 from liandong._runtime import Runtime
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
@@ -39,7 +40,7 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
     triage = Triage(routing or load_routing(), clocks or ClockConfig())
     app = create_app(app_id, bus)
     # case number -> routing state as JSON (bureau-internal: it holds the contact details to hand on)
-    cases = app.Table("triage-cases", partitions=bus.settings.topic_partitions, key_type=bytes, value_type=bytes)
+    cases = faust_table(app, "triage-cases", bus.settings.topic_partitions)
 
     async def route(event: Event) -> None:
         key = event.key.encode()
