@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test lint typecheck broker-stop clean promtool dashboards
+.PHONY: setup demo test test-faults lint typecheck broker-stop clean promtool dashboards
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -40,6 +40,10 @@ typecheck: setup
 test: setup promtool lint typecheck
 	$(BIN)/liandong schemas check
 	$(BIN)/python -m pytest
+
+# Reliability run: services SIGKILLed in turn, broker restart, poison messages (about 6 minutes).
+test-faults: setup
+	$(BIN)/python -m pytest -m fault tests/e2e/test_faults.py
 
 broker-stop: setup
 	$(BIN)/liandong broker stop

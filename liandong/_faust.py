@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -31,17 +30,10 @@ from ._wire import Codec, Event, OutgoingMessage
 log = get_logger(__name__)
 
 
-def create_app(service: str, bus: Bus, *, replay_on_start: bool = True, **overrides: Any) -> faust.App:
-    """A faust app for one service: memory tables backed by changelogs, authenticated as the bus's
-    principal. Faust's own web server (table and router views) is off.
-
-    With ``replay_on_start`` (the default) every start joins a fresh consumer group and so reads
-    its topics from the beginning; handlers are idempotent, so this only rebuilds what a crash
-    may have lost (faust can commit an offset ahead of the work it stands for when a worker is
-    SIGKILLed: the fault test showed it). Tables keep stable changelog names (``table``).
-    """
+def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
+    """A faust app for one service: its own consumer group, memory tables backed by changelogs,
+    authenticated as the bus's principal. Faust's own web server (table and router views) is off."""
     settings = bus.settings
-    app_id = f"{service}-{uuid.uuid4().hex[:8]}" if replay_on_start else service
     config: dict[str, Any] = dict(
         broker=f"kafka://{bus.bootstrap_servers}",
         broker_credentials=bus.faust_credentials(),
@@ -63,20 +55,12 @@ def create_app(service: str, bus: Bus, *, replay_on_start: bool = True, **overri
         table_value_serializer="raw",
     )
     config.update(overrides)
-    app = faust.App(app_id, **config)
-    app.liandong_base_id = service  # type: ignore[attr-defined]
-    return app
+    return faust.App(service, **config)
 
 
 def table(app: faust.App, name: str, partitions: int) -> Any:
-    """A bytes-to-bytes table whose changelog is ``<service>-<name>-changelog`` whatever the
-    app's (per-start) id, written with acks from the broker (faust's default sends changelogs
-    without waiting for any)."""
-    t = app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes)
-    base = getattr(app, "liandong_base_id", app.conf.id)
-    t.changelog_topic = app.topic(f"{base}-{name}-changelog", key_type=bytes, value_type=bytes, key_serializer="raw",
-                                  value_serializer="raw", partitions=partitions, compacting=True, internal=True, acks=True)
-    return t
+    """A bytes-to-bytes table (each service encodes its own state), changelog ``<app id>-<name>-changelog``."""
+    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes)
 
 
 def raw_topic(app: faust.App, *names: str) -> Any:

@@ -70,8 +70,6 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
         state = state_from_json(raw) if raw is not None else CaseState(event.key)
         if state.apply(event.type, event.data, event.id, clocks):  # False: seen before, nothing to do
             table[key] = state_to_json(state)
-            # The changelog write must reach the broker before this event's offset can be committed.
-            await app.producer.flush()
             count(event, state)
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]

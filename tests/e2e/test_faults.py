@@ -80,7 +80,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
         ref_broker.stop()
 
     # -- the disturbed run ----------------------------------------------------------------------
-    victims = list(SPECS)  # intake, triage, ledger and the five departments
+    victims = list(SPECS)  # intake, triage, ledger, monitor and the five departments
     injected: list[tuple[str, str]] = []  # (topic, kind)
 
     def disturb(batch: int, stack: ProcessStack) -> None:

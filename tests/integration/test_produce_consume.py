@@ -117,18 +117,19 @@ def test_a_faust_agent_reads_events_and_dead_letters_bad_ones(bus: Bus) -> None:
                                                         unit="HRSS")).get(30)
     app = create_app(f"faust-test-{uuid.uuid4().hex[:6]}", bus)
     got: list[Event] = []
+    all_seen = asyncio.Event()
 
     @app.agent(raw_topic(app, topic_name))
     async def resolved(stream: Any) -> None:
         async for event in decoded(stream, bus.codec, app=app, service="faust-test"):
             got.append(event)
+            if set(cases) <= {e.key for e in got}:
+                all_seen.set()
 
     async def run() -> None:
         await app.start()
         try:
-            deadline = time.monotonic() + 60
-            while not set(cases) <= {e.key for e in got} and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await asyncio.wait_for(all_seen.wait(), timeout=60)
         finally:
             await app.stop()
 

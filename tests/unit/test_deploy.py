@@ -208,10 +208,7 @@ def _registry_metrics_port(spec: Any) -> int | None:
 
 
 def test_compose_matches_the_service_registry_where_it_says_so(services: dict[str, dict[str, Any]]) -> None:
-    specs = getattr(registry, "SPECS", None)
-    if specs is None:
-        pytest.skip("services.registry has no SPECS (principal and metrics port per service)")
-    for name, spec in specs.items():
+    for name, spec in registry.SPECS.items():
         assert _environment(services[name]).get("LIANDONG_PRINCIPAL") == spec.principal
         port = _registry_metrics_port(spec)
         assert port in (None, METRICS_PORTS[name]), f"{name}: /metrics on {port} by default, {METRICS_PORTS[name]} in deploy/"
