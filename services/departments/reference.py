@@ -74,10 +74,6 @@ class ReferenceDepartment:
         self.client.commit()
         return done
 
-    @property
-    def pending(self) -> int:
-        return len(self._agenda)
-
     def planned(self, case_number: str) -> list[str]:
         """The answers still to come for a case, in order."""
         return [action for _, _, action, number, _ in sorted(self._agenda) if number == case_number]
