@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test test-faults lint typecheck broker-stop clean promtool dashboards
+.PHONY: setup demo smoke bench test test-faults lint typecheck broker-stop clean promtool dashboards
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -17,8 +17,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The district simulation (about 4 minutes): its own broker, every service, the annual report in .liandong/demo/<time>/report.
 demo: setup
 	$(BIN)/liandong demo
+
+smoke: setup
+	$(BIN)/liandong smoke
+
+# Throughput and latency, pipeline against a raw Kafka relay, 1 and 2 workers per service (writes bench.json).
+bench: setup
+	$(BIN)/liandong bench --out bench.json
 
 # promtool checks deploy/prometheus in tests/unit/test_deploy.py; it comes with Debian's `prometheus` package.
 promtool:
@@ -41,7 +49,8 @@ test: setup promtool lint typecheck
 	$(BIN)/liandong schemas check
 	$(BIN)/python -m pytest
 
-# Reliability run: services SIGKILLed in turn, broker restart, poison messages (about 6 minutes).
+# Only the reliability run (part of `make test` too): services SIGKILLed in turn, broker restart,
+# poison messages (3-5 minutes).
 test-faults: setup
 	$(BIN)/python -m pytest -m fault tests/e2e/test_faults.py
 

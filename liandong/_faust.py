@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import faust
-from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+from aiokafka.errors import GroupAuthorizationFailedError, ProducerClosed, TopicAuthorizationFailedError
 from aiokafka.errors import KafkaError as AIOKafkaError
+from aiokafka.errors import KafkaTimeoutError as AIOKafkaTimeoutError
 from faust.exceptions import FaustError
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from ._bus import Bus
 from ._deadletter import dead_letter
@@ -91,43 +93,76 @@ async def decoded(stream: Any, codec: Codec, *, app: faust.App, service: str) ->
             log.warning("dead_letter", topic=m.topic, partition=m.partition, offset=m.offset, reason=str(exc))
             DEAD_LETTERS.labels(service, m.topic, exc.reason).inc()
             CONSUMED.labels(service, m.topic, "undecodable", "dead_lettered").inc()
-            await send(app, wait=True, msg=dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition,
-                                        offset=m.offset, key=m.key, value=m.value, headers=headers))
+            letter = dead_letter(codec, exc, service=service, topic=m.topic, partition=m.partition, offset=m.offset,
+                                 key=m.key, value=m.value, headers=headers)
+            await retrying(partial(send, app, letter, wait=True), service=service, what="dead_letter")
             continue
         yield event
 
 
 Handler = Callable[[Event], Awaitable[None]]
 AIOKafkaAuthorizationErrors = (TopicAuthorizationFailedError, GroupAuthorizationFailedError)
+#: Backoff between attempts while the broker is unreachable (a restart, a leader election).
+RETRY_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth trying again: the broker's own retriable errors, and timeouts while it is away."""
+    return bool(getattr(exc, "retriable", False)) or isinstance(exc, (AIOKafkaTimeoutError, KafkaTimeoutError))
+
+
+async def retrying(attempt: Callable[[], Awaitable[Any]], *, service: str, what: str) -> Any:
+    """Runs ``attempt`` until it succeeds, waiting longer after each transient broker error.
+
+    Why not let the error escape: faust restarts a crashed agent on the *next* message, so the
+    one in flight would be skipped until the worker restarts. Handlers are idempotent, so
+    trying the same message again is safe."""
+    failures = 0
+    while True:
+        try:
+            return await attempt()
+        except AIOKafkaAuthorizationErrors:
+            raise
+        except (KafkaError, AIOKafkaError) as exc:
+            if not _transient(exc):
+                raise
+            delay = RETRY_BACKOFF[min(failures, len(RETRY_BACKOFF) - 1)]
+            failures += 1
+            log.warning("broker_unavailable_retrying", service=service, what=what, attempt=failures, error=repr(exc),
+                        retry_in_s=delay)
+            await asyncio.sleep(delay)
 
 
 async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App, service: str) -> None:
     """Runs ``handler`` on every decoded event of ``stream``. A message the handler fails on
     (a bug or a record it cannot act on) is dead-lettered with the error and the stream goes on;
-    broker and framework errors still stop the agent, since they are not the message's fault."""
+    a broker that is unreachable for a while (a restart) is waited for, the same message tried again."""
     async for event in decoded(stream, codec, app=app, service=service):
         started = time.perf_counter()
         outcome = "handled"
         try:
-            await handler(event)
+            await retrying(partial(handler, event), service=service, what=event.type)
         except AIOKafkaAuthorizationErrors as exc:
             # Not this message's fault either, but retrying cannot help until an admin grants the ACL:
             # count it, keep the message as a dead letter, and go on serving everything else.
             outcome = "dead_lettered"
             error: Exception = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service,
                                       "write", f"({exc})")
-            await send(app, wait=True, msg=dead_letter(
-                codec, error, service=service, topic=event.topic, partition=event.partition, offset=event.offset,
-                key=event.key.encode(), value=event.raw_value, headers=list(event.headers.items())))
-        except (FaustError, KafkaError, AIOKafkaError, asyncio.CancelledError):
-            raise
+            await _dead_letter_event(app, codec, error, event, service)
+        except (FaustError, ProducerClosed, asyncio.CancelledError):
+            raise  # the worker is stopping or broken: not this message's fault
         except Exception as exc:
             outcome = "dead_lettered"
             log.error("handler_failed", service=service, event_type=event.type, key=event.key, error=repr(exc))
             DEAD_LETTERS.labels(service, event.topic, "HANDLER_ERROR").inc()
-            await send(app, wait=True, msg=dead_letter(
-                codec, exc, service=service, topic=event.topic, partition=event.partition, offset=event.offset,
-                key=event.key.encode(), value=event.raw_value, headers=list(event.headers.items())))
+            await _dead_letter_event(app, codec, exc, event, service)
         finally:
             PROCESSING.labels(service, event.type).observe(time.perf_counter() - started)
             CONSUMED.labels(service, event.topic, event.type, outcome).inc()
+
+
+async def _dead_letter_event(app: faust.App, codec: Codec, error: Exception, event: Event, service: str) -> None:
+    letter = dead_letter(codec, error, service=service, topic=event.topic, partition=event.partition,
+                         offset=event.offset, key=event.key.encode(), value=event.raw_value,
+                         headers=list(event.headers.items()))
+    await retrying(partial(send, app, letter, wait=True), service=service, what="dead_letter")
