@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     metrics_port_base: int = 9400
     intake_port: int = 8081
     ledger_port: int = 8082
+    #: The regulation's clocks, escalation ladder and holidays (default services/supervision/clocks.yaml).
+    clocks_file: Path | None = None
     #: Reference departments' simulated time: real seconds per simulated day.
     sim_seconds_per_day: float = 2.0
     #: Reference departments' behaviour: days until they sign for / resolve a case, and how often they object or extend.
@@ -49,6 +52,11 @@ class Settings(BaseSettings):
     sim_resolve_after_days: float = 40.0
     sim_objection_rate: float = 0.05
     sim_extension_rate: float = 0.05
+    #: Each case's answer delays are stretched by a random factor in [1 - jitter, 1 + jitter].
+    sim_delay_jitter: float = 0.0
+    #: Compressed simulation clock (liandong/_clock.py): simulated time at the origin, and the origin's real Unix time.
+    sim_epoch: datetime | None = None
+    sim_origin: float | None = None
     district_code: str = "140214"
     topic_partitions: int = 12
     service_name: str = "liandong"

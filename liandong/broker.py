@@ -113,7 +113,7 @@ class LocalBroker:
         if not (data_dir / "meta.properties").exists():
             scram = f"SCRAM-SHA-256=[name={ADMIN},password={admin_password}]"
             fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "--config", str(config),
-                                        "--cluster-id", _cluster_id(), "--ignore-formatted", "--add-scram", scram],
+                                        f"--cluster-id={_cluster_id()}", "--ignore-formatted", "--add-scram", scram],
                                  capture_output=True, text=True, check=False)
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout[-2000:]}{fmt.stderr[-2000:]}")
@@ -194,6 +194,8 @@ def _accepts(host: str, port: int) -> bool:
 
 
 def _cluster_id() -> str:
+    """Kafka's own format (URL-safe base64 of a UUID). It starts with "-" one time in 64, hence
+    ``--cluster-id=<id>`` above: as a separate argument the tool would take it for an option."""
     import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

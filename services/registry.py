@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from liandong import Bus
 from liandong._catalogue import (
+    BUREAU_COORDINATION,
     BUREAU_PETITIONS,
     BUREAU_TRIAGE,
     DEAD_LETTER,
@@ -76,6 +77,18 @@ def _monitor(bus: Bus) -> Runtime:
     return build(bus)
 
 
+def _coordination(bus: Bus) -> Runtime:
+    from services.coordination.app import build
+
+    return build(bus)
+
+
+def _supervision(bus: Bus) -> Runtime:
+    from services.supervision.app import build
+
+    return build(bus)
+
+
 def _department(slug: str) -> Callable[[Bus], Runtime]:
     def build(bus: Bus) -> Runtime:
         from services.departments.app import build as build_department
@@ -86,8 +99,11 @@ def _department(slug: str) -> Callable[[Bus], Runtime]:
 
 
 def _specs() -> list[ServiceSpec]:
+    from services.coordination.app import TOPICS_IN as COORDINATION_IN
     from services.intake.service import TOPICS_IN as INTAKE_IN
     from services.ledger.app import TOPICS_IN as LEDGER_IN
+    from services.supervision.app import TOPICS_IN as SUPERVISION_IN
+    from services.supervision.app import TOPICS_OUT as SUPERVISION_OUT
     from services.triage.app import TOPICS_IN as TRIAGE_IN
 
     specs = [
@@ -96,6 +112,10 @@ def _specs() -> list[ServiceSpec]:
                     faust_app_id="triage"),
         ServiceSpec("ledger", "svc-ledger", tuple(LEDGER_IN), (), 3, _ledger, faust_app_id="ledger"),
         ServiceSpec("monitor", "svc-monitor", (), (), 4, _monitor, describe_everything=True),
+        ServiceSpec("supervision", "svc-supervision", tuple(SUPERVISION_IN), tuple(SUPERVISION_OUT), 6, _supervision,
+                    faust_app_id="supervision"),
+        ServiceSpec("coordination", "svc-coordination", tuple(COORDINATION_IN), (BUREAU_COORDINATION, *INBOXES), 5,
+                    _coordination, faust_app_id="coordination"),
     ]
     for i, slug in enumerate(HANDLING_UNITS.values()):
         specs.append(ServiceSpec(slug, f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug),),
@@ -107,7 +127,7 @@ SPECS: dict[str, ServiceSpec] = {s.name: s for s in _specs()}
 SERVICES: dict[str, Callable[[Bus], Runtime]] = {name: spec.runtime for name, spec in SPECS.items()}
 
 #: The bureau's own tools (jurisdiction decisions from the command line).
-BUREAU_GRANT = Grant("svc-bureau", (), (BUREAU_TRIAGE, DEAD_LETTER))
+BUREAU_GRANT = Grant("svc-bureau", (), (BUREAU_TRIAGE, BUREAU_COORDINATION, DEAD_LETTER))
 
 
 def grants() -> list[Grant]:

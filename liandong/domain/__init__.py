@@ -13,7 +13,7 @@ from .case import (
     IllegalTransition,
     UnitHandoff,
 )
-from .clocks import ClockConfig
+from .clocks import ClockConfig, EscalationLadder
 
 __all__ = [
     "UNIT_TRANSITIONS",
@@ -21,6 +21,7 @@ __all__ = [
     "CaseState",
     "CaseStatus",
     "ClockConfig",
+    "EscalationLadder",
     "HandoffStatus",
     "IllegalTransition",
     "UnitHandoff",

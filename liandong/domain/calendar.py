@@ -28,11 +28,13 @@ class BusinessCalendar:
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """The moment ``days`` working days after ``start`` (same local time of day), counting
-        days in the bureau's time zone; returned in ``start``'s time zone."""
+        days in the bureau's time zone; returned in ``start``'s time zone. Negative ``days``
+        count back (``-3``: three working days before ``start``)."""
         t = start.astimezone(self.tz) if start.tzinfo is not None else start
-        remaining = days
+        remaining = abs(days)
+        step = timedelta(days=1 if days > 0 else -1)
         while remaining > 0:
-            t += timedelta(days=1)
+            t += step
             if self.is_working_day(t.date()):
                 remaining -= 1
         return t.astimezone(start.tzinfo) if start.tzinfo is not None else t

@@ -42,6 +42,7 @@ class CaseStatus(StrEnum):
     NOT_ACCEPTED = "NOT_ACCEPTED"
     IN_PROGRESS = "IN_PROGRESS"
     RESOLVED = "RESOLVED"
+    REFERRED = "REFERRED"  # sent on to arbitration or litigation (e.g. after a failed joint mediation)
 
 
 H = HandoffStatus
@@ -106,6 +107,7 @@ class CaseState:
     registered_at: datetime | None = None
     repeat_of: str | None = None
     diverted_to: str | None = None
+    referred_to: str | None = None  # arbitration or litigation, after case.referred
     lead_unit: str | None = None
     co_units: list[str] = field(default_factory=list)
     mode: str | None = None
@@ -117,6 +119,8 @@ class CaseState:
     tag: str | None = None
     resolved_at: datetime | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
+    #: The three recommendations (三项建议) on this case: id -> unit, kind, issued_at, adopted (None: no answer yet).
+    recommendations: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Unit answers read before the handoff they answer (topics are not ordered with each other).
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -178,6 +182,14 @@ class CaseState:
             detail = data.get("reason", "")
         elif event_type in UNIT_TRANSITIONS:
             detail = self._apply_unit_answer(event_type, data, at, clocks)
+        elif event_type == "case.referred":
+            self.referred_to = data["channel"]
+            self.status = CaseStatus.REFERRED
+            detail = f"referred to {self.referred_to}: {data['reason']}"
+        elif event_type.startswith(("mediation.", "package.")):
+            detail = coordination_detail(event_type, data)
+        elif event_type.startswith("supervision."):
+            detail = self._apply_supervision(event_type, data, at)
         # Kept in time order whatever order the topics were read in, so a replay gives the same timeline.
         bisect.insort(self.timeline, TimelineEntry(at, event_type, unit, detail, event_id),
                       key=lambda t: (t.at, t.event_id))
@@ -219,6 +231,19 @@ class CaseState:
             self.status = _CASE_STATUS_OF[after]
         return detail
 
+    def _apply_supervision(self, event_type: str, data: dict[str, Any], at: datetime) -> str:
+        """Supervision on the timeline (督查督办): letters, listings, recommendations and answers."""
+        if event_type in ("supervision.reminder", "supervision.notice", "supervision.listed"):
+            return f"{data['letter_no']}: {data['stage']} ({data['trigger']})"
+        rid = str(data["recommendation_id"])
+        r = self.recommendations.setdefault(rid, {"unit": data["unit"], "kind": "UNKNOWN", "issued_at": None,
+                                                  "adopted": None, "answered_at": None})
+        if event_type == "supervision.recommendation":
+            r.update(kind=data["kind"], issued_at=at)
+            return f"{data['kind']}: {data['text']}"
+        r.update(adopted=bool(data["adopted"]), answered_at=at)
+        return "adopted" if data["adopted"] else f"not adopted: {data.get('reason') or ''}"
+
     # -- questions --------------------------------------------------------------------------
     @property
     def lead(self) -> UnitHandoff | None:
@@ -227,7 +252,8 @@ class CaseState:
     def overdue(self, now: datetime) -> list[str]:
         """Which clocks of the lead unit are past due and still running."""
         h = self.lead
-        if h is None or self.status in (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED, CaseStatus.DIVERTED):
+        if h is None or self.status in (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED, CaseStatus.DIVERTED,
+                                        CaseStatus.REFERRED):
             return []
         late = []
         if h.accepted_at is None and h.status in (H.REQUESTED, H.SIGNED) and now > h.acceptance_due_at:
@@ -246,6 +272,27 @@ class CaseState:
         d["handoffs"] = {u: UnitHandoff(**{**h, "status": HandoffStatus(h["status"])}) for u, h in d["handoffs"].items()}
         d["timeline"] = [TimelineEntry(**t) for t in d["timeline"]]
         return cls(**d)
+
+
+def coordination_detail(event_type: str, data: dict[str, Any]) -> str:
+    """The timeline's words for a mediation or package event (联合调处 / 包案)."""
+    d = data
+    details = {
+        "mediation.requested": lambda: f"joint mediation {d['mediation_id']} convened by {d['convener']}: {d['subject']}",
+        "mediation.joined": lambda: f"{d['unit']} joins mediation {d['mediation_id']}",
+        "mediation.declined": lambda: f"{d['unit']} declines mediation {d['mediation_id']}: {d['reason']}",
+        "mediation.reminder": lambda: f"{d['unit']} reminded to answer mediation {d['mediation_id']}",
+        "mediation.escalated": lambda: f"{d['unit']} did not answer mediation {d['mediation_id']}: bureau told",
+        "mediation.session_held": lambda: f"session: {d['summary']}",
+        "mediation.concluded": lambda: f"{d['result']}: {d['summary']}",
+        "package.assigned": lambda: f"package {d['package_id']} assigned" + (" (leader's)" if d["leader_package"] else ""),
+        "package.progress": lambda: f"{d['unit']} {d['percent']}%: {'; '.join(d['actions'])}",
+        "package.reminder": lambda: f"{d['unit']} reminded: progress report {d['period']} missing",
+        "package.extended": lambda: f"+{d['days']} days to {d['expected_resolution_on']}: {d['reason']}",
+        "package.closed": lambda: f"package closed: {d['result']}",
+    }
+    make = details.get(event_type)
+    return make() if make else ""
 
 
 def _portable(data: dict[str, Any]) -> dict[str, Any]:

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 from .calendar import BusinessCalendar
+
+
+@dataclass(frozen=True)
+class EscalationLadder:
+    """When supervision acts on a running clock, relative to its due date (督查督办)."""
+
+    reminder_before: int = 3  # 提醒函: this many days before the due date
+    notice_after: int = 0  # 督办函: this many days after the due date (0: on it)
+    listing_after: int = 10  # 挂牌督办: this many days after the due date
+    working_days: bool = True  # the offsets count working days (else calendar days)
+
+    def reminder_at(self, due: datetime, calendar: BusinessCalendar) -> datetime:
+        return calendar.add_days(due, -self.reminder_before, working=self.working_days)
+
+    def notice_at(self, due: datetime, calendar: BusinessCalendar) -> datetime:
+        return calendar.add_days(due, self.notice_after, working=self.working_days)
+
+    def listing_at(self, due: datetime, calendar: BusinessCalendar) -> datetime:
+        return calendar.add_days(due, self.listing_after, working=self.working_days)
 
 
 @dataclass(frozen=True)
@@ -16,6 +38,12 @@ class ClockConfig:
     handling_days: int = 60  # Art. 32: acceptance -> written opinion
     extension_max_days: int = 30  # Art. 32: one extension, with reasons
     max_bounces: int = 2  # objections before the bureau decides jurisdiction (Art. 24)
+    review_apply_days: int = 30  # Art. 35: petitioner may apply for review (复查) within
+    review_decide_days: int = 30  # Art. 35: review decided within
+    recheck_apply_days: int = 30  # Art. 36: petitioner may apply for re-check (复核) within
+    recheck_decide_days: int = 30  # Art. 36: re-check decided within
+    recommendation_answer_days: int = 30  # 三项建议: the unit answers in writing within
+    ladder: EscalationLadder = field(default_factory=EscalationLadder)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
 
     def acceptance_due(self, handed_off_at: datetime) -> datetime:
@@ -26,3 +54,51 @@ class ClockConfig:
 
     def handling_due(self, accepted_at: datetime, extension_days: int = 0) -> datetime:
         return self.calendar.add_days(accepted_at, self.handling_days + extension_days)
+
+    def forward_due(self, registered_at: datetime) -> datetime:
+        return self.calendar.add_days(registered_at, self.forward_days)
+
+    def review_decide_due(self, applied_at: datetime) -> datetime:
+        return self.calendar.add_days(applied_at, self.review_decide_days)
+
+    def recheck_decide_due(self, applied_at: datetime) -> datetime:
+        return self.calendar.add_days(applied_at, self.recheck_decide_days)
+
+    def recommendation_due(self, issued_at: datetime) -> datetime:
+        return self.calendar.add_days(issued_at, self.recommendation_answer_days)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ClockConfig:
+        """A configuration from plain data (a YAML file's contents); unknown keys are an error.
+
+        ``calendar: {holidays: [dates], makeup_workdays: [dates]}``, ``ladder: {reminder_before: …}``,
+        every other key one of the durations above."""
+        data = dict(data)
+        known = {f.name for f in fields(cls)} - {"calendar", "ladder"}
+        unknown = set(data) - known - {"calendar", "ladder"}
+        if unknown:
+            raise ValueError(f"unknown clock settings: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        cal = dict(data.pop("calendar", None) or {})
+        ladder = dict(data.pop("ladder", None) or {})
+        bad = (set(cal) - {"holidays", "makeup_workdays"}) | {f"ladder.{k}" for k in set(ladder) - {
+            f.name for f in fields(EscalationLadder)}}
+        if bad:
+            raise ValueError(f"unknown clock settings: {', '.join(sorted(bad))}")
+        for name, value in data.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name}: a whole number of days >= 0, got {value!r}")
+        return cls(**data, ladder=EscalationLadder(**ladder),
+                   calendar=BusinessCalendar.of(_dates(cal.get("holidays")), _dates(cal.get("makeup_workdays"))))
+
+    @classmethod
+    def load(cls, path: Path) -> ClockConfig:
+        import yaml
+
+        return cls.from_data(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def _dates(values: Any) -> list[date]:
+    out = []
+    for v in values or ():
+        out.append(v if isinstance(v, date) else date.fromisoformat(str(v)))
+    return out

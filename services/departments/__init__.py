@@ -5,6 +5,7 @@ Topics out: liandong.unit.<unit>.replies
 """
 
 from .reference import Behaviour, ReferenceDepartment
+from .reference_coordination import CoordinationBehaviour
 from .sdk import (
     DepartmentClient,
     DepartmentError,
@@ -17,6 +18,7 @@ from .sdk import (
 
 __all__ = [
     "Behaviour",
+    "CoordinationBehaviour",
     "DepartmentClient",
     "DepartmentError",
     "Handoff",

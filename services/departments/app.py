@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
 
 from liandong import Bus, get_logger
 from liandong._catalogue import HANDLING_UNITS
+from liandong._clock import now as bus_now
+from liandong._clock import simulated
 from liandong._runtime import Runtime
 
 from .reference import Behaviour, ReferenceDepartment
@@ -23,7 +24,7 @@ def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime
     behaviour = behaviour or Behaviour(
         sign_after_days=cfg.sim_sign_after_days, accept_after_days=cfg.sim_sign_after_days + 2,
         progress_after_days=cfg.sim_resolve_after_days / 2, resolve_after_days=cfg.sim_resolve_after_days,
-        objection_rate=cfg.sim_objection_rate, extension_rate=cfg.sim_extension_rate,
+        objection_rate=cfg.sim_objection_rate, extension_rate=cfg.sim_extension_rate, jitter=cfg.sim_delay_jitter,
         seed=sum(map(ord, slug)))
     stop = threading.Event()
     worker: list[threading.Thread] = []
@@ -40,7 +41,8 @@ def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime
                 continue
             client.append(c)
             try:
-                ReferenceDepartment(c, behaviour).run_forever(stop, lambda: datetime.now(UTC),
+                # On the simulation's compressed clock a simulated day is a day of that clock.
+                ReferenceDepartment(c, behaviour).run_forever(stop, bus_now, 86400.0 if simulated() else
                                                               bus.settings.sim_seconds_per_day)
             finally:
                 c.close()

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from liandong import get_logger
 from liandong.domain import HandoffStatus, IllegalTransition
 
+from .reference_coordination import CoordinationAnswers, CoordinationBehaviour
 from .sdk import DepartmentClient, DepartmentError, Handoff
 
 log = get_logger("departments")
@@ -37,12 +38,17 @@ class Behaviour:
     objection_rate: float = 0.05
     extension_rate: float = 0.05
     seed: int = 7
+    #: Each case's delays are stretched by a factor drawn in [1 - jitter, 1 + jitter] (0: exactly the delays above).
+    jitter: float = 0.0
 
 
 class ReferenceDepartment:
-    def __init__(self, client: DepartmentClient, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, client: DepartmentClient, behaviour: Behaviour | None = None,
+                 coordination: CoordinationBehaviour | None = None) -> None:
         self.client = client
         self.behaviour = behaviour or Behaviour()
+        # mediations, packages and task-team tasks (reference_coordination.py)
+        self.coordination = CoordinationAnswers(client, coordination)
         # (due, order, action, case number, handoff id): a plan belongs to one handoff
         self._agenda: list[tuple[datetime, int, str, str, str]] = []
         self._order = itertools.count()
@@ -71,6 +77,7 @@ class ReferenceDepartment:
             except Exception:  # the bus is away (e.g. a broker restart): keep the answer for the next step
                 heapq.heappush(self._agenda, entry)
                 raise
+        done += self.coordination.step(now)
         self.client.commit()
         return done
 
@@ -92,13 +99,15 @@ class ReferenceDepartment:
         dice = self._dice(h.case_number)
         objects = h.role == "LEAD" and dice.random() < b.objection_rate
         extends = dice.random() < b.extension_rate
+        stretch = 1 + b.jitter * (2 * dice.random() - 1) if b.jitter else 1.0
         if h.status is HandoffStatus.REQUESTED and objects:
-            self._at(now, b.sign_after_days, "object", h)
+            self._at(now, b.sign_after_days * stretch, "object", h)
             return
         steps = [("sign", b.sign_after_days), ("accept", b.accept_after_days), ("progress", b.progress_after_days)]
         if extends:
             steps.append(("extend", b.progress_after_days + 1))
         steps.append(("resolve", b.resolve_after_days))
+        steps = [(action, days * stretch) for action, days in steps]
         done = {"sign": HandoffStatus.SIGNED, "accept": HandoffStatus.ACCEPTED, "progress": HandoffStatus.IN_PROGRESS}
         order = [HandoffStatus.REQUESTED, HandoffStatus.SIGNED, HandoffStatus.ACCEPTED, HandoffStatus.IN_PROGRESS]
         if h.status not in order:

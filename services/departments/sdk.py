@@ -20,14 +20,17 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from liandong import Bus, Event, LiandongError
 from liandong._catalogue import HANDLING_UNITS, UNIT_INBOX
+from liandong._clock import now as bus_now
 from liandong.domain import ClockConfig, HandoffStatus, IllegalTransition
 from liandong.domain.case import check_unit_transition
+
+from .coordination import CoordinationMixin
 
 OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
 _ANSWER_IDS = uuid.UUID("3c1e2b7a-9d8f-4e65-b1a0-5f2c7d9e8a14")
@@ -73,7 +76,7 @@ class Handoff:
     answered: dict[str, int] = field(default_factory=dict)
 
 
-class DepartmentClient:
+class DepartmentClient(CoordinationMixin):
     def __init__(self, unit: str, bus: Bus | None = None, *, group_id: str | None = None,
                  clocks: ClockConfig | None = None, clock: Callable[[], datetime] | None = None,
                  state_file: Path | None = None) -> None:
@@ -83,13 +86,15 @@ class DepartmentClient:
         # Each unit is its own principal: it reads only its inbox and writes only its replies.
         self.bus = (bus or Bus.from_settings()).as_principal(f"unit-{HANDLING_UNITS[unit]}")
         self.clocks = clocks or ClockConfig()
-        self.now = clock or (lambda: datetime.now(UTC))
+        self.now = clock or bus_now  # the wall clock, or the simulation's compressed one
         self.state_file = state_file
         self.cases: dict[str, Handoff] = {}
         self.other: list[Event] = []  # inbox events other than handoffs, from the last poll
+        self._init_coordination()  # mediations, packages and team tasks (see coordination.py)
         self.inbox_topic = UNIT_INBOX.format(unit=HANDLING_UNITS[unit])
         slug = HANDLING_UNITS[unit]
-        self._publisher = self.bus.publisher(f"unit/{slug}")
+        # Every answer waits for its ack (below): lingering to batch would only add latency to each.
+        self._publisher = self.bus.publisher(f"unit/{slug}", linger_ms=0)
         self._subscriber = self.bus.subscriber([self.inbox_topic], group_id=group_id or f"unit-{slug}",
                                                service=f"unit-{slug}")
         self._load()
@@ -102,6 +107,7 @@ class DepartmentClient:
         for ev in self._subscriber.poll(int(timeout * 1000)):
             if ev.type != "case.handoff.requested":
                 self.other.append(ev)
+                self._track(ev)
                 continue
             d = ev.data
             known = self.cases.get(ev.key)
@@ -119,6 +125,7 @@ class DepartmentClient:
     def commit(self) -> bool:
         """Marks the inbox read up to the last poll; False if a rebalance deferred it (harmless:
         the same handoffs come again and are recognised)."""
+        self._write_state()  # before the offsets: what the committed handoffs led to is on disk
         return self._subscriber.commit()
 
     # -- answering ------------------------------------------------------------------------
@@ -191,8 +198,14 @@ class DepartmentClient:
         self._save()
 
     def _save(self) -> None:
-        if self.state_file is None:
+        # Written once per commit(), not per answer (the whole file each time made a burst of N
+        # cases cost O(N²)). A crash in between repeats answers with the same derived ids: dropped.
+        self._state_dirty = True
+
+    def _write_state(self) -> None:
+        if self.state_file is None or not getattr(self, "_state_dirty", False):
             return
+        self._state_dirty = False
         data = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
                     "acceptance_due_at": v.acceptance_due_at.isoformat()} for k, v in self.cases.items()}
         tmp = self.state_file.with_suffix(".tmp")
@@ -209,6 +222,7 @@ class DepartmentClient:
             self.cases[k] = Handoff(**v)
 
     def close(self) -> None:
+        self._write_state()
         self._subscriber.close()
         self._publisher.close()
 
@@ -217,6 +231,25 @@ class DepartmentClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    # -- supervision (三项建议) -------------------------------------------------------------
+    def recommendations(self) -> list[Event]:
+        """Recommendations (supervision.recommendation) from the last poll of the inbox."""
+        return [ev for ev in self.other if ev.type == "supervision.recommendation"]
+
+    def answer_recommendation(self, recommendation: Event, adopted: bool, reason: str | None = None) -> None:
+        """The written answer to a recommendation: adopted, or not adopted with the reason."""
+        d = recommendation.data
+        if recommendation.type != "supervision.recommendation" or d.get("unit") != self.unit:
+            raise InvalidAnswer(f"not a recommendation to {self.unit}: {recommendation.type}")
+        if not adopted:
+            reason = _text("reason", reason)  # not adopted: the reason is required
+        rid = str(d["recommendation_id"])
+        record = {"event_id": uuid.uuid5(_ANSWER_IDS, f"{rid}/supervision.feedback"), "occurred_at": self.now(),
+                  "case": {**d["case"], "petition_id": str(d["case"]["petition_id"])}, "deadline": None,
+                  "recommendation_id": rid, "unit": self.unit, "adopted": bool(adopted),
+                  "reason": reason.strip() if reason else None}
+        self._publisher.publish("supervision.feedback", record).get(timeout=30)
 
 
 def _text(name: str, value: Any) -> str:

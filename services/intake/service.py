@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from liandong import Bus, Event, get_logger
 from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
+from liandong._clock import now as bus_now
 from liandong.domain.routing import RoutingMatrix
 
 from .registry import IntakeRegistry
@@ -49,7 +50,7 @@ class IntakeService:
         self.routing = routing
         self.registry = IntakeRegistry(bus.settings.district_code)
         self._lock = threading.Lock()
-        self._publisher = bus.publisher(SERVICE)
+        self._publisher = bus.publisher(SERVICE, linger_ms=0)  # each registration waits for its ack: no lingering
         self._follower = bus.subscriber([], group_id=None, service=SERVICE)
         self._lead: dict[str, str | None] = {}
         self._stop = threading.Event()
@@ -134,7 +135,7 @@ class IntakeService:
         return LineResult(line, "registered", reg.case_number, reg.repeat_of)
 
     def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool) -> None:
-        now = datetime.now(UTC)
+        now = bus_now()  # the wall clock, or the simulation's compressed one
         case = {"case_number": case_number, "district_code": self.bus.settings.district_code,
                 "petition_id": uuid.uuid5(_IDS, sub.idempotency_key)}
         registered = {

@@ -3,7 +3,8 @@
 Topics in:  liandong.bureau.petitions, liandong.bureau.triage, liandong.unit.*.inbox, liandong.unit.*.replies
 Topics out: none (the table's changelog, ledger-cases-changelog, is its own state log)
 State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart
-HTTP:       GET /cases/{case_number}, GET /cases?unit=&status=&overdue=, GET /stats?year=, GET /healthz
+HTTP:       GET /cases/{case_number}, GET /cases?unit=&status=&overdue=, GET /stats?year=, GET /healthz,
+            GET /mediations, /packages, /teams (coordination.py, table ledger-coordination)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from liandong._catalogue import (
     UNIT_INBOX,
     UNIT_REPLIES,
 )
+from liandong._clock import now as bus_now
 from liandong._faust import consume, create_app, raw_topic
 from liandong._faust import table as faust_table
 from liandong._metrics import (
@@ -39,12 +41,13 @@ from liandong._metrics import (
     RESOLUTIONS,
     SIGNFOR_LATENCY,
     SUPERVISION_ACTIONS,
-    TEAM_TASKS,
 )
 from liandong._runtime import Runtime
 from liandong.domain import CaseState, CaseStatus, ClockConfig
 from liandong.domain.case import state_from_json, state_to_json
 
+from .coordination import CoordinationViews
+from .coordination import add_routes as add_coordination_routes
 from .stats import statistics
 
 SERVICE = "ledger"
@@ -57,13 +60,14 @@ Clock = Callable[[], datetime]
 def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = None, clock: Clock | None = None,
           app_id: str = SERVICE) -> Runtime:
     clocks = clocks or ClockConfig()
-    now: Clock = clock or (lambda: datetime.now(UTC))
+    now: Clock = clock or bus_now  # the wall clock, or the simulation's compressed one
     app = create_app(app_id, bus)
     table = faust_table(app, "ledger-cases", bus.settings.topic_partitions)
+    views = CoordinationViews(app, bus.settings.topic_partitions)  # mediations, packages, team tasks
 
     async def record(event: Event) -> None:
-        if event.type == "team.task.assigned":  # keyed by task, not by case: counted, no case state
-            TEAM_TASKS.labels("assigned").inc()
+        views.record(event)  # mediations, packages and team tasks (ledger/coordination.py; counts team tasks)
+        if event.type.startswith("team.task."):  # keyed by task, not by case: no case state
             return
         key = event.key.encode()
         raw = table.get(key)
@@ -88,7 +92,9 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
         return [state_from_json(v) for v in table.values()]
 
     runtime = Runtime(SERVICE, bus, faust_apps=[app])
-    runtime.web_apps.append((make_api(cases, now), port or bus.settings.ledger_port))
+    api = make_api(cases, now)
+    add_coordination_routes(api, views.all, now)  # GET /mediations, /packages, /teams
+    runtime.web_apps.append((api, port or bus.settings.ledger_port))
     return runtime
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from liandong.domain import CaseState, CaseStatus
 
+from .supervision_stats import supervision_statistics
+
 
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
@@ -22,20 +24,30 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
     routed = [c for c in this if c.lead is not None]
     accepted_on_time = accepted_known = 0
     closed_on_time = closed_known = 0
+    by_unit: dict[str, Counter[str]] = {}  # the lead unit's deadline compliance, objections and extensions
     for c in routed:
         h = c.lead
         assert h is not None
+        u = by_unit.setdefault(h.unit, Counter())
+        u["cases"] += 1
+        u["resolved"] += c.status == CaseStatus.RESOLVED
+        u["objections"] += c.objections > 0
+        u["extensions"] += c.extensions > 0
         if h.accepted_at is not None:
             accepted_known += 1
             accepted_on_time += h.accepted_at <= h.acceptance_due_at
+            u["accepted_on_time" if h.accepted_at <= h.acceptance_due_at else "accepted_late"] += 1
         elif now > h.acceptance_due_at and c.status not in (CaseStatus.NOT_ACCEPTED,):
             accepted_known += 1  # overdue and still not accepted: late
+            u["accepted_late"] += 1
         if h.handling_due_at is not None:
             if h.resolved_at is not None:
                 closed_known += 1
                 closed_on_time += h.resolved_at <= h.handling_due_at
+                u["closed_on_time" if h.resolved_at <= h.handling_due_at else "closed_late"] += 1
             elif now > h.handling_due_at:
                 closed_known += 1
+                u["closed_late"] += 1
     previous = years.get(year - 1, 0)
     return {
         "year": year,
@@ -45,6 +57,9 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "by_channel": dict(Counter(c.channel for c in this)),
         "by_category": dict(Counter(c.category for c in this)),
         "by_lead_unit": dict(Counter(c.lead_unit for c in routed if c.lead_unit)),
+        "by_unit": {unit: {k: counts[k] for k in ("cases", "resolved", "accepted_on_time", "accepted_late", "closed_on_time",
+                                                  "closed_late", "objections", "extensions")}
+                    for unit, counts in sorted(by_unit.items())},
         "by_status": dict(Counter(c.status.value for c in this)),
         "diverted": sum(c.status == CaseStatus.DIVERTED for c in this),
         "resolved": sum(c.status == CaseStatus.RESOLVED for c in this),
@@ -55,4 +70,5 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "extension_rate": _rate(sum(c.extensions > 0 for c in routed), len(routed)),
         "repeat_rate": _rate(sum(c.repeat_of is not None for c in this), len(this)),
         "overdue": sum(bool(c.overdue(now)) for c in this),
+        "supervision": supervision_statistics(this, now),  # 督查督办: overdue by unit, letters, 三项建议
     }

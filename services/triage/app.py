@@ -9,6 +9,7 @@ State:      table triage-cases (case number -> routing state; bureau-internal: h
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from .handlers import Triage
 SERVICE = "triage"
 TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values()]
 ROUTING_FILE = Path(__file__).with_name("routing.yaml")
+_ROUTED = frozenset({"petition.registered", "case.handoff.rejected", "case.jurisdiction.decided"})
 _HANDLED_KEEP = 50  # event ids remembered per case, so a redelivered event is not applied twice
 
 
@@ -43,6 +45,8 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
     cases = faust_table(app, "triage-cases", bus.settings.topic_partitions)
 
     async def route(event: Event) -> None:
+        if event.type not in _ROUTED:
+            return  # most of what triage reads (the units' other answers) needs nothing: skip the table
         key = event.key.encode()
         raw = cases.get(key)
         state = json.loads(raw) if raw is not None else None
@@ -56,8 +60,10 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
             new_state, out = triage.decided(event.id, event.data, state)
         else:
             return
-        for name, record in out:
-            await send(app, bus.codec.encode(name, record, source=f"/liandong/{SERVICE}"), wait=True)
+        # Sent together, then every ack awaited (one round trip per event, not one per message),
+        # before the table remembers the event as handled.
+        acks = [await send(app, bus.codec.encode(name, record, source=f"/liandong/{SERVICE}")) for name, record in out]
+        await asyncio.gather(*acks)
         if new_state is not None:
             handled = [*(new_state.get("handled") or ())[-_HANDLED_KEEP:], event.id]
             cases[key] = json.dumps({**new_state, "handled": handled}, ensure_ascii=False).encode()

@@ -1,4 +1,4 @@
-"""`liandong demo` (for now the smoke scenario) end to end, as a user runs it."""
+"""`liandong smoke` (the smoke scenario) end to end, as a user runs it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 from liandong import EVENT_TYPES
 
 
-def test_demo_round_trips_every_event_type(service_env: dict[str, str]) -> None:
+def test_smoke_round_trips_every_event_type(service_env: dict[str, str]) -> None:
     env = {**service_env, "COLUMNS": "160"}
-    result = subprocess.run([sys.executable, "-m", "liandong.cli", "demo"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "liandong.cli", "smoke"], capture_output=True, text=True,
                             env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(EVENT_TYPES)}/{len(EVENT_TYPES)} event types round-tripped" in result.stdout

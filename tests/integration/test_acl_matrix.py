@@ -67,6 +67,11 @@ def test_services_are_granted_exactly_their_topics_in_and_out() -> None:
     assert ledger.owned_topic_prefixes == ("ledger-",)  # its table's changelog
     intake = SPECS["intake"].grant()
     assert not any(t.endswith(".inbox") for t in intake.reads)
+    coordination = SPECS["coordination"].grant()  # no personal data: neither petitions nor inboxes are read
+    assert set(coordination.reads) == {"liandong.bureau.coordination"} | {f"liandong.unit.{s}.replies" for s in HANDLING_UNITS.values()}
+    assert set(coordination.writes) == ({"liandong.bureau.coordination", "liandong.deadletter"}
+                                        | {f"liandong.unit.{s}.inbox" for s in HANDLING_UNITS.values()})
+    assert coordination.owned_topic_prefixes == ("coordination-",)  # its tables' changelogs
 
 
 def test_a_refusal_is_a_clear_error_counted_and_the_client_goes_on(bus: Bus) -> None:
@@ -90,3 +95,14 @@ def test_a_unit_cannot_read_another_units_inbox_and_is_told_so(bus: Bus) -> None
                               service="probe") as sub, pytest.raises(AuthorizationDenied, match="not allowed to read"):
         for _ in range(20):
             sub.poll(500)
+
+
+def test_supervision_writes_letters_and_listings_but_no_bureau_decisions(bus: Bus) -> None:
+    grant = SPECS["supervision"].grant()
+    assert set(grant.writes) == ({"liandong.bureau.supervision", "liandong.deadletter"}
+                                 | {f"liandong.unit.{s}.inbox" for s in HANDLING_UNITS.values()})
+    as_supervision = bus.as_principal(grant.principal)
+    assert _can_write(as_supervision, "liandong.unit.hrss.inbox")
+    assert _can_write(as_supervision, "liandong.bureau.supervision")
+    assert not _can_write(as_supervision, "liandong.bureau.triage")
+    assert not _can_write(as_supervision, "liandong.unit.hrss.replies")  # answers are the unit's own

@@ -59,3 +59,20 @@ def test_cli_start_status_stop_leaves_no_process(tmp_path: Path) -> None:
 
 def test_stop_of_a_broker_that_is_not_running_says_so(tmp_path: Path) -> None:
     assert LocalBroker(tmp_path / "never", port=free_port(), controller_port=free_port()).stop() is False
+
+
+@local_only
+def test_a_cluster_id_that_starts_with_a_dash_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka's base64 cluster ids start with "-" one time in 64; the storage tool must not read it as an option."""
+    import liandong.broker
+
+    monkeypatch.setattr(liandong.broker, "_cluster_id", lambda: "-AbCdEfGhIjKlMnOpQrStUv")
+    broker = LocalBroker(tmp_path / "dash", port=free_port(), controller_port=free_port(),
+                         secrets_file=tmp_path / "secrets.json")
+    broker.start()
+    try:
+        meta = (tmp_path / "dash" / "data" / "meta.properties").read_text()
+        assert "cluster.id=-AbCdEfGhIjKlMnOpQrStUv" in meta
+    finally:
+        broker.stop()
+    assert _java_processes_for(tmp_path / "dash") == []

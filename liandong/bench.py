@@ -1,0 +1,430 @@
+"""`liandong bench`: throughput and latency of the full pipeline against a raw Kafka relay, on one broker.
+
+(a) **Baseline**: plain kafka-python relays (consume, produce, commit; no Liandong code in the loop)
+    move messages of exactly the pipeline's sizes (the same encoded values and headers) from one
+    topic to another; N relays in one consumer group.
+(b) **Pipeline**: the real services as processes (triage, ledger and the five reference departments,
+    each as its own principal; N workers each in one consumer group), the departments answering at
+    once (sign for, accept, progress, resolve). A driver publishes ``petition.registered`` events as
+    intake does (Avro single-object encoding, CloudEvents headers, acks=all) and measures:
+    - sustained complete case lifecycles per second: a burst of cases, timed until the ledger has
+      consumed every unit's ``case.resolved`` (ledger's own counters, read from its /metrics);
+    - events per second: every event the ledger consumed (it reads every topic of the lifecycle);
+    - registration-to-unit-inbox latency p50/p95/p99 at a fixed offered load (first
+      ``case.handoff.requested`` of each case seen on the unit inboxes, minus its send time);
+    - peak resident memory per service process.
+Prints a table and writes JSON. Intake's HTTP endpoint is not in the loop (one intake writes per
+district: it owns the case sequence); the driver publishes what intake would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ._bus import Bus
+from ._settings import get_settings
+
+PIPELINE_SERVICES = ["triage", "ledger", "justice", "hrss", "housing", "police", "street"]
+_IDS = uuid.UUID("3d1f0a52-1c4e-4b7e-9a53-0f7f3b9d8e21")
+
+
+@dataclass
+class BenchConfig:
+    workers: list[int] = field(default_factory=lambda: [1, 2])
+    seconds: float = 20.0
+    rate: float = 200.0
+    quick: bool = False
+    out: Path = Path("bench.json")
+    cases: int = 2000
+    baseline_messages: int = 50_000
+
+    def __post_init__(self) -> None:
+        if self.quick:
+            self.cases, self.baseline_messages, self.seconds, self.rate = 60, 3000, 2.0, 40.0
+
+
+def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
+    import logging
+
+    from services.registry import provision
+
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # retriable warnings while new topics get their leaders
+
+    from .sim.stack import broker_for
+
+    run_dir = get_settings().run_dir / "bench" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"machine": machine(), "config": {"workers": cfg.workers, "cases": cfg.cases, "rate": cfg.rate,
+                                                              "latency_seconds": cfg.seconds, "baseline_messages": cfg.baseline_messages},
+                              "started_at": datetime.now(UTC).isoformat(), "baseline": {}, "pipeline": {}}
+    with broker_for(run_dir) as bootstrap:
+        bus = Bus.from_settings(bootstrap)
+        provision(bus)
+        result["broker"] = bootstrap
+        for w in cfg.workers:
+            console.print(f"pipeline: {w} worker(s) per service …")
+            result["pipeline"][str(w)] = pipeline(bus, cfg, w, run_dir / f"pipeline-{w}", console)
+        samples = sample_messages(bus)
+        result["message_bytes"] = round(sum(len(v) + len(k or b"") for k, v, _ in samples) / len(samples), 1)
+        for w in cfg.workers:
+            console.print(f"baseline: raw relay, {w} worker(s), {cfg.baseline_messages} messages …")
+            result["baseline"][str(w)] = baseline(bus, samples, cfg.baseline_messages, w, run_dir)
+    for w in cfg.workers:
+        base, pipe = result["baseline"][str(w)], result["pipeline"][str(w)]
+        pipe["ratio_to_baseline"] = round(pipe["events_per_second"] / base["messages_per_second"], 4)
+    result["targets"] = targets(result)
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    cfg.out.write_text(json.dumps(result, indent=2))
+    console.print(table(result))
+    console.print(f"written {cfg.out}")
+    return result
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": sys.version.split()[0],
+            "load_average_at_start": os.getloadavg()}
+
+
+def targets(r: dict[str, Any]) -> dict[str, Any]:
+    best = max(r["pipeline"].values(), key=lambda p: p["lifecycles_per_second"])
+    one = r["pipeline"].get("1") or best
+    return {
+        "lifecycles_per_second>=1000": {"measured": best["lifecycles_per_second"], "met": best["lifecycles_per_second"] >= 1000},
+        "p99_inbox_latency_ms<=50_at_200_per_s": {"measured": one["latency_ms"]["p99"], "offered_rate": one["offered_rate"],
+                                                  "met": one["latency_ms"]["p99"] is not None and one["latency_ms"]["p99"] <= 50},
+        "events_ratio>=0.40": {"measured": best["ratio_to_baseline"], "met": best["ratio_to_baseline"] >= 0.40},
+    }
+
+
+def table(r: dict[str, Any]) -> Table:
+    t = Table(title=f"liandong bench on {r['machine']['cpus']} CPUs ({r['machine']['cpu_model']}), "
+                    f"messages of {r['message_bytes']} bytes on average")
+    for col in ("workers/service", "baseline msg/s", "pipeline events/s", "ratio", "lifecycles/s",
+                "offered cases/s", "inbox p50 ms", "p95 ms", "p99 ms", "peak RSS MiB (max service)"):
+        t.add_column(col, justify="right")
+    for w, p in r["pipeline"].items():
+        b = r["baseline"][w]
+        peak = max(p["peak_rss_mib"].items(), key=lambda kv: kv[1])
+        lat = p["latency_ms"]
+        t.add_row(w, f"{b['messages_per_second']:,.0f}", f"{p['events_per_second']:,.0f}", f"{p['ratio_to_baseline']:.2f}",
+                  f"{p['lifecycles_per_second']:,.1f}", f"{p['offered_rate']:.0f}", _ms(lat["p50"]), _ms(lat["p95"]),
+                  _ms(lat["p99"]), f"{peak[1]:.0f} ({peak[0]})")
+    return t
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+# -- the baseline -----------------------------------------------------------------------------
+def sample_messages(bus: Bus, limit: int = 5000) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
+    """The pipeline's own messages (key, value, headers), read back from every lifecycle topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from ._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
+
+    topics = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [t.format(unit=s) for s in HANDLING_UNITS.values()
+                                                  for t in (UNIT_INBOX, UNIT_REPLIES)]
+    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False, **bus.client_config())
+    consumer.assign([TopicPartition(t, p) for t in topics for p in range(bus.settings.topic_partitions)])
+    consumer.seek_to_beginning()
+    out: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+    idle = 0
+    while len(out) < limit and idle < 5:
+        batches = consumer.poll(timeout_ms=500)
+        idle = 0 if batches else idle + 1
+        out += [(r.key, r.value, list(r.headers)) for rs in batches.values() for r in rs]
+    consumer.close()
+    if not out:
+        raise RuntimeError("no pipeline messages to size the baseline with")
+    return out[:limit]
+
+
+def baseline(bus: Bus, samples: list[Any], count: int, workers: int, run_dir: Path) -> dict[str, Any]:
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    tag = uuid.uuid4().hex[:8]
+    src, dst = f"bench.raw.{tag}.in", f"bench.raw.{tag}.out"
+    admin = KafkaAdminClient(bootstrap_servers=bus.bootstrap_servers, **bus.client_config())
+    admin.create_topics([NewTopic(t, bus.settings.topic_partitions, 1) for t in (src, dst)])
+    admin.close()
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bus.bootstrap_servers, acks="all", linger_ms=5, **bus.client_config())
+    for t in (src, dst):  # wait for the new topics' leaders
+        while not producer.partitions_for(t):
+            time.sleep(0.1)
+    for i in range(count):
+        key, value, headers = samples[i % len(samples)]
+        producer.send(src, key=key, value=value, headers=headers)
+    producer.flush()
+    producer.close()
+    env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bus.bootstrap_servers,
+           "LIANDONG_SECRETS_FILE": str(bus.settings.secrets_path)}
+    procs = [subprocess.Popen([sys.executable, "-m", "liandong.bench", "relay", src, dst, f"bench-relay-{tag}", str(count)],
+                              env=env, stdout=subprocess.PIPE, text=True, start_new_session=True) for _ in range(workers)]
+    try:
+        reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    relayed = sum(r["count"] for r in reports)
+    firsts = [r["first"] for r in reports if r["first"]]
+    elapsed = max(r["last"] for r in reports) - min(firsts)
+    return {"workers": workers, "messages": relayed, "seconds": round(elapsed, 3),
+            "messages_per_second": round(relayed / elapsed, 1),
+            "peak_rss_mib": round(max(r["peak_rss"] for r in reports) / 2**20, 1)}
+
+
+def relay_main(src: str, dst: str, group: str, expected: int) -> None:
+    """One raw relay worker: consume, produce, commit (kafka-python only); prints its count as JSON."""
+    import resource
+
+    from kafka import KafkaConsumer, KafkaProducer
+
+    cfg = Bus.from_settings().client_config()
+    consumer = KafkaConsumer(group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
+                             bootstrap_servers=get_settings().bootstrap_servers, max_poll_records=500, **cfg)
+    while not consumer.partitions_for_topic(src):  # a fresh topic: its metadata first, or the group assigns nothing
+        time.sleep(0.1)
+    consumer.subscribe([src])
+    producer = KafkaProducer(bootstrap_servers=get_settings().bootstrap_servers, acks="all", linger_ms=5, **cfg)
+    count, first, last = 0, 0.0, 0.0
+    started = time.time()
+    while True:
+        batches = consumer.poll(timeout_ms=200)
+        now = time.time()
+        if not batches:
+            if (first and now - last > 2.0) or now - started > 120 or count >= expected:
+                break
+            continue
+        first = first or now
+        for records in batches.values():
+            for r in records:
+                producer.send(dst, key=r.key, value=r.value, headers=r.headers)
+                count += 1
+        producer.flush()
+        consumer.commit()
+        last = time.time()
+    consumer.close()
+    producer.close()
+    print(json.dumps({"count": count, "first": first, "last": last,
+                      "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+# -- the pipeline -----------------------------------------------------------------------------
+def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: Console) -> dict[str, Any]:
+    from .sim.stack import ServiceStack
+
+    env = {"LIANDONG_SIM_SECONDS_PER_DAY": "0.001", "LIANDONG_SIM_SIGN_AFTER_DAYS": "0",
+           "LIANDONG_SIM_RESOLVE_AFTER_DAYS": "5", "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0",
+           "LIANDONG_LOG_LEVEL": "WARNING"}
+    district = f"14990{workers}"
+    stack = ServiceStack(bus.bootstrap_servers, run_dir, PIPELINE_SERVICES, workers=workers, extra_env=env)
+    driver = Driver(bus, district)
+    try:
+        stack.start()
+        time.sleep(3.0)  # let the consumer groups settle after the last worker joined
+        # (1) sustained throughput: a burst, timed until the ledger has every case's resolutions
+        cases = driver.cases(cfg.cases, "t")
+        expected = sum(c[2] for c in cases)
+        base = ledger_counts(stack)
+        t0 = time.time()
+        driver.publish(cases)
+        publish_s = time.time() - t0
+        deadline = t0 + max(120.0, cfg.cases / 5)
+        counts = base
+        while time.time() < deadline:
+            counts = ledger_counts(stack)
+            if counts["case.resolved"] - base["case.resolved"] >= expected:
+                break
+            if stack.dead():
+                raise RuntimeError(f"service(s) exited: {stack.dead()}; logs in {run_dir / 'logs'}")
+            time.sleep(0.25)
+        elapsed = time.time() - t0
+        done = counts["case.resolved"] - base["case.resolved"]
+        events = counts["all"] - base["all"]
+        lifecycles = len(cases) * min(1.0, done / expected)
+        console.print(f"  {len(cases)} cases: {done}/{expected} resolutions in the ledger after {elapsed:.1f} s")
+        # (2) latency at a fixed offered load
+        watcher = InboxWatcher(bus)
+        watcher.start()
+        paced = driver.cases(max(1, int(cfg.rate * cfg.seconds)), "l")
+        sent = driver.publish(paced, rate=cfg.rate)
+        wait_until = time.time() + 30
+        while time.time() < wait_until and len(watcher.arrivals(sent)) < len(sent):
+            time.sleep(0.2)
+        watcher.stop()
+        lat = sorted((watcher.arrivals(sent)[k] - sent[k]) * 1000 for k in watcher.arrivals(sent))
+        stack.sample_rss()
+        return {
+            "workers": workers, "cases": len(cases), "resolutions_expected": expected, "resolutions_seen": done,
+            "seconds": round(elapsed, 3), "publish_seconds": round(publish_s, 3),
+            "lifecycles_per_second": round(lifecycles / elapsed, 1), "events": events,
+            "events_per_second": round(events / elapsed, 1),
+            "offered_rate": cfg.rate, "latency_cases": len(sent), "latency_seen": len(lat),
+            "latency_ms": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": lat[-1] if lat else None},
+            "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
+        }
+    finally:
+        driver.close()
+        stack.stop()
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    k = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))
+    return round(values[k], 2)
+
+
+def ledger_counts(stack: Any) -> dict[str, float]:
+    """Events the ledger workers consumed: all, and case.resolved (from their /metrics)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {"all": 0.0, "case.resolved": 0.0}
+    for label, url in stack.metrics_urls().items():
+        if not label.startswith("ledger"):
+            continue
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                text = r.read().decode()
+        except OSError:
+            continue
+        for fam in text_string_to_metric_families(text):
+            if fam.name != "liandong_consumed_messages":
+                continue
+            for s in fam.samples:
+                if s.name.endswith("_total") and s.labels.get("service") == "ledger":
+                    out["all"] += s.value
+                    if s.labels.get("event_type") == "case.resolved":
+                        out["case.resolved"] += s.value
+    return out
+
+
+class Driver:
+    """Publishes registrations as intake does, as intake's principal."""
+
+    def __init__(self, bus: Bus, district: str) -> None:
+        from services.triage.app import load_routing
+
+        from .sim.generator import MATTERS
+
+        self.bus = bus.as_principal("svc-intake")
+        self.publisher = self.bus.publisher("intake")
+        self.district = district
+        self.routing = load_routing()
+        self.matters = [(m, self.routing.decide(m.category, m.summaries[0])) for m in MATTERS]
+        self.matters = [(m, d) for m, d in self.matters if d.route is not None]  # routed, not diverted
+        self.rng = random.Random(8)
+        self.seq = 0
+
+    def cases(self, n: int, tag: str) -> list[tuple[str, dict[str, Any], int]]:
+        """``n`` registrations: (case number, record, handoffs it will get)."""
+        out = []
+        now = datetime.now(UTC)
+        for _ in range(n):
+            self.seq += 1
+            m, d = self.rng.choices(self.matters, weights=[m.weight for m, _ in self.matters])[0]
+            summary = m.summaries[0]
+            number = f"{self.district}-2099-{self.seq:06d}"
+            key = f"bench-{self.district}-{tag}-{self.seq}"
+            record = {
+                "event_id": uuid.uuid5(_IDS, key), "occurred_at": now,
+                "case": {"case_number": number, "district_code": self.district, "petition_id": uuid.uuid5(_IDS, key + "/p")},
+                "deadline": {"clock": "FORWARD", "due_at": now + timedelta(days=15), "days": 15, "day_basis": "CALENDAR"},
+                "channel": "ONLINE", "petitioner": {"name": "测试", "id_number": "140214199001010011", "phone": "13900000000",
+                                                    "address": "云冈区", "group_size": 1},
+                "summary": summary, "category_hint": m.category, "idempotency_key": key, "received_at": now, "repeat_of": None,
+            }
+            out.append((number, record, 1 + len(d.co_units)))
+        return out
+
+    def publish(self, cases: list[tuple[str, dict[str, Any], int]], rate: float | None = None) -> dict[str, float]:
+        """Publishes (paced at ``rate`` per second when given); returns each case's send time."""
+        sent: dict[str, float] = {}
+        start = time.time()
+        for i, (number, record, _) in enumerate(cases):
+            if rate:
+                wait = start + i / rate - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+            record["occurred_at"] = datetime.now(UTC)
+            sent[number] = time.time()
+            self.publisher.publish("petition.registered", record)
+        self.publisher.flush()
+        return sent
+
+    def close(self) -> None:
+        self.publisher.close()
+
+
+class InboxWatcher:
+    """Sees every handoff arriving on the unit inboxes (raw consumer, admin, from the end)."""
+
+    def __init__(self, bus: Bus) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        from ._catalogue import HANDLING_UNITS, UNIT_INBOX
+
+        self.consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False,
+                                      fetch_max_wait_ms=5, **bus.client_config())
+        parts = [TopicPartition(UNIT_INBOX.format(unit=s), p) for s in HANDLING_UNITS.values()
+                 for p in range(bus.settings.topic_partitions)]
+        self.consumer.assign(parts)
+        self.consumer.seek_to_end()
+        for tp in parts:
+            self.consumer.position(tp)
+        self.first: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for records in self.consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                for r in records:
+                    if dict(r.headers).get("ce_type") == b"liandong.case.handoff.requested" and r.key:
+                        self.first.setdefault(r.key.decode(), now)
+
+    def arrivals(self, sent: dict[str, float]) -> dict[str, float]:
+        return {k: v for k, v in list(self.first.items()) if k in sent}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.consumer.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "relay":
+        relay_main(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))

@@ -1,0 +1,329 @@
+"""Supervision (督查督办): which clocks a case has running, which escalation stage is due, and
+the triggers beyond time. Plain data and functions: the supervision service folds the bus's
+events in with ``Supervisor.apply`` and asks ``Supervisor.due(state, now)`` on its timer.
+
+Clocks watched, one per case and scope (the scope is the unit, or the recommendation):
+
+==========================================  =================================  ====================================
+clock / scope                               opened by                          stopped by
+==========================================  =================================  ====================================
+``FORWARD/BUREAU``                          petition.registered                petition.triaged / diverted /
+                                                                               repeat.detected, a handoff
+``ACCEPTANCE_NOTICE/<unit>``                case.handoff.requested             case.accepted / not_accepted,
+                                                                               case.handoff.rejected
+``HANDLING/<unit>``                         case.accepted                      case.resolved (extension moves it)
+``RECOMMENDATION_FEEDBACK/<recommendation>``  supervision.recommendation       supervision.feedback
+==========================================  =================================  ====================================
+
+A deadline carried by the opening event (the due date travels with the event) wins when it is
+earlier than the configured one: that is how an item assigned from above carries a shorter
+deadline. Events may be read in any order across topics: a stop read before its start leaves a
+stopped clock that the start does not reopen.
+
+The escalation ladder (``ClockConfig.ladder``): a reminder letter (提醒函) before the due date,
+a supervision notice (督办函) at it, a public listing (挂牌督办) after a further delay. Each
+stage fires once per clock opening: its event id is derived from the case, the clock and the
+stage, and remembered in ``issued`` (also when the service reads its own event back), so a
+restart neither repeats nor loses one. A reminder that comes due only after the notice is due
+(the service was down) is not sent: the notice is.
+
+Triggers beyond time: a repeat petition on a matter whose earlier case the lead unit did not
+accept (should-accept-not-accepted), accepted but has not resolved (should-handle-not-handled),
+resolved in the petitioner's favour (the opinion not implemented) or otherwise closed (repeat
+after closure) yields a supervision notice to that unit naming the trigger; the bureau can
+issue one for any trigger by hand (``notice``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .clocks import ClockConfig
+
+STAGES = ("REMINDER", "NOTICE", "LISTING")
+STAGE_EVENT = {"REMINDER": "supervision.reminder", "NOTICE": "supervision.notice", "LISTING": "supervision.listed"}
+EVENT_STAGE = {v: k for k, v in STAGE_EVENT.items()}
+CLOCK_NAMES = {
+    "FORWARD": "转送交办期限", "ACCEPTANCE_NOTICE": "受理告知期限", "HANDLING": "办理期限",
+    "RECOMMENDATION_FEEDBACK": "三项建议书面答复期限",
+}
+TRIGGERS = ("OVERDUE", "SHOULD_ACCEPT_NOT_ACCEPTED", "SHOULD_HANDLE_NOT_HANDLED", "OPINION_NOT_IMPLEMENTED",
+            "REPEAT_AFTER_CLOSURE", "IRREGULAR_HANDLING", "MISSING_ANSWER")
+RECOMMENDATION_KINDS = ("IMPROVE_WORK", "IMPROVE_POLICY", "PURSUE_ACCOUNTABILITY")
+_LETTER = {"REMINDER": "提醒函", "NOTICE": "督办函", "LISTING": "挂牌督办"}
+_IDS = uuid.UUID("6f1d3b52-8a47-4c1e-9e2b-2d5a7c9f0b83")
+_SEEN_KEEP = 200  # input event ids remembered per case (a redelivered event is applied once)
+
+Action = tuple[str, dict[str, Any]]  # (event type, record)
+
+
+@dataclass
+class RunningClock:
+    """One clock of a case. ``opened_at`` is None for a stop read before its start."""
+
+    clock: str
+    scope: str
+    unit: str
+    opened_at: datetime | None = None
+    due_at: datetime | None = None
+    base_due_at: datetime | None = None  # before extensions
+    days: int = 0
+    basis: str = "CALENDAR"
+    extension_days: int = 0
+    closed_at: datetime | None = None
+    trigger: str = "OVERDUE"
+
+    @property
+    def key(self) -> str:
+        return f"{self.clock}/{self.scope}"
+
+    @property
+    def running(self) -> bool:
+        return self.opened_at is not None and self.closed_at is None and self.due_at is not None
+
+    def deadline(self) -> dict[str, Any] | None:
+        if self.due_at is None:
+            return None
+        return {"clock": self.clock, "due_at": self.due_at, "days": self.days + self.extension_days,
+                "day_basis": self.basis}
+
+
+@dataclass
+class SupervisedCase:
+    """The supervision service's record of one case (no personal data)."""
+
+    case_number: str
+    case: dict[str, Any] | None = None  # the CaseRef to put on letters
+    clocks: dict[str, RunningClock] = field(default_factory=dict)
+    lead_unit: str | None = None
+    unit_status: dict[str, str] = field(default_factory=dict)  # REQUESTED/OBJECTED/ACCEPTED/NOT_ACCEPTED/RESOLVED
+    unit_since: dict[str, int] = field(default_factory=dict)  # when (epoch ms) each unit's status was reached
+    outcomes: dict[str, str] = field(default_factory=dict)  # each unit's resolution outcome
+    issued: list[str] = field(default_factory=list)  # ids of supervision events issued for this case
+    seen: list[str] = field(default_factory=list)
+
+    def running(self) -> list[RunningClock]:
+        return [c for c in self.clocks.values() if c.running]
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), default=_iso, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> SupervisedCase:
+        d = json.loads(raw)
+        d["clocks"] = {k: RunningClock(**{f: _time(v) if f.endswith("_at") else v for f, v in c.items()})
+                       for k, c in d["clocks"].items()}
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Supervisor:
+    clocks: ClockConfig = field(default_factory=ClockConfig)
+    #: Units that receive letters on an inbox; a clock of any other unit (the bureau's own
+    #: forward clock) is only listed publicly once it is late.
+    letter_units: Collection[str] = ("JUSTICE", "HRSS", "HOUSING", "POLICE", "STREET_OFFICE")
+
+    # -- folding events in ---------------------------------------------------------------------
+    def apply(self, state: SupervisedCase, event_type: str, data: dict[str, Any], event_id: str) -> bool:
+        """Folds one event into ``state``; False (and no change) if it was applied before."""
+        if event_id in state.seen or "case" not in data:
+            return False
+        state.seen = [*state.seen[-(_SEEN_KEEP - 1):], event_id]
+        if state.case is None:
+            state.case = _case_ref(data["case"])
+        at: datetime = data["occurred_at"]
+        unit = data.get("unit")
+        carried = data.get("deadline")
+        cfg = self.clocks
+        if event_type == "petition.registered":
+            if not data.get("repeat_of"):
+                self._open(state, "FORWARD", "BUREAU", "BUREAU", at, cfg.forward_due(at), cfg.forward_days, carried)
+        elif event_type in ("petition.triaged", "petition.diverted", "petition.repeat.detected"):
+            self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
+        elif event_type == "case.handoff.requested" and unit:
+            self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
+            _status(state, unit, "REQUESTED", at)
+            if data.get("role") == "LEAD":
+                state.lead_unit = unit
+            self._open(state, "ACCEPTANCE_NOTICE", unit, unit, at, cfg.acceptance_due(at), cfg.acceptance_notice_days,
+                       carried)
+        elif event_type in ("case.accepted", "case.not_accepted", "case.handoff.rejected") and unit:
+            self._close(state, "ACCEPTANCE_NOTICE", unit, unit, at)
+            _status(state, unit, {"case.accepted": "ACCEPTED", "case.not_accepted": "NOT_ACCEPTED",
+                                  "case.handoff.rejected": "OBJECTED"}[event_type], at)
+            if event_type == "case.accepted":
+                self._open(state, "HANDLING", unit, unit, at, cfg.handling_due(at), cfg.handling_days, carried)
+        elif event_type == "case.extension.approved" and unit:
+            c = state.clocks.get(f"HANDLING/{unit}")
+            if c is not None and c.base_due_at is not None:
+                c.extension_days += int(data["extra_days"])
+                c.due_at = cfg.calendar.add_days(c.base_due_at, c.extension_days)
+        elif event_type == "case.resolved" and unit:
+            self._close(state, "HANDLING", unit, unit, at)
+            _status(state, unit, "RESOLVED", at)
+            state.outcomes[unit] = str(data.get("outcome"))
+        elif event_type == "supervision.recommendation" and unit:
+            rid = str(data["recommendation_id"])
+            self._open(state, "RECOMMENDATION_FEEDBACK", rid, unit, at, cfg.recommendation_due(at),
+                       cfg.recommendation_answer_days, carried, trigger="MISSING_ANSWER")
+        elif event_type == "supervision.feedback" and unit:
+            self._close(state, "RECOMMENDATION_FEEDBACK", str(data["recommendation_id"]), unit, at)
+        elif event_type in EVENT_STAGE and event_id not in state.issued:
+            state.issued.append(event_id)  # our own letter read back (e.g. after a restart)
+        return True
+
+    def _open(self, state: SupervisedCase, clock: str, scope: str, unit: str, at: datetime, due: datetime, days: int,
+              carried: dict[str, Any] | None, trigger: str = "OVERDUE") -> None:
+        if carried and carried.get("clock") == clock and carried["due_at"] < due:
+            due = carried["due_at"]  # a shorter deadline travels with the event (assigned from above)
+        old = state.clocks.get(f"{clock}/{scope}")
+        if old is not None and old.opened_at is not None and at <= old.opened_at:
+            return  # this opening, or an earlier one, is known already
+        closed_at = old.closed_at if old is not None and old.closed_at is not None and old.closed_at >= at else None
+        state.clocks[f"{clock}/{scope}"] = RunningClock(clock, scope, unit, at, due, due, days, "CALENDAR",
+                                                        closed_at=closed_at, trigger=trigger)
+
+    @staticmethod
+    def _close(state: SupervisedCase, clock: str, scope: str, unit: str, at: datetime) -> None:
+        c = state.clocks.get(f"{clock}/{scope}")
+        if c is None:
+            state.clocks[f"{clock}/{scope}"] = RunningClock(clock, scope, unit, closed_at=at)  # read before its start
+        elif c.opened_at is not None and at < c.opened_at:
+            return  # stops an earlier opening
+        elif c.closed_at is None or at > c.closed_at:
+            c.closed_at = at
+
+    # -- the escalation ladder -----------------------------------------------------------------
+    def schedule(self, c: RunningClock) -> dict[str, datetime]:
+        """When each stage of the ladder is due for a running clock."""
+        assert c.due_at is not None
+        ladder, cal = self.clocks.ladder, self.clocks.calendar
+        return {"REMINDER": ladder.reminder_at(c.due_at, cal), "NOTICE": ladder.notice_at(c.due_at, cal),
+                "LISTING": ladder.listing_at(c.due_at, cal)}
+
+    def due(self, state: SupervisedCase, now: datetime) -> list[Action]:
+        """The letters and listings due at ``now`` and not issued yet; marks them issued."""
+        out: list[Action] = []
+        if state.case is None:
+            return out
+        for c in sorted(state.running(), key=lambda c: c.key):
+            when = self.schedule(c)
+            for stage in STAGES:
+                if now < when[stage]:
+                    break
+                if stage == "REMINDER" and now >= when["NOTICE"]:
+                    continue  # too late for a reminder: the notice goes instead
+                if stage != "LISTING" and c.unit not in self.letter_units:
+                    continue  # no inbox to write to: only the public listing
+                eid = stage_event_id(state.case_number, c, stage)
+                if eid in state.issued:
+                    continue
+                state.issued.append(eid)
+                out.append((STAGE_EVENT[stage], self._letter(state, c, stage, eid, now)))
+        return out
+
+    def _letter(self, state: SupervisedCase, c: RunningClock, stage: str, eid: str, now: datetime) -> dict[str, Any]:
+        assert c.due_at is not None and state.case is not None
+        name = CLOCK_NAMES.get(c.clock, c.clock)
+        day = c.due_at.astimezone(self.clocks.calendar.tz).date().isoformat()
+        text = {"REMINDER": f"{name}将于{day}到期，请按期办理。",
+                "NOTICE": f"{name}已于{day}到期，请立即办理并书面报告办理情况。",
+                "LISTING": f"{name}（{day}到期）逾期未办，予以挂牌督办。"}[stage]
+        return {"event_id": eid, "occurred_at": now, "case": state.case, "deadline": c.deadline(), "unit": c.unit,
+                "stage": c.clock, "trigger": c.trigger, "text": text,
+                "letter_no": f"{_LETTER[stage]}〔{c.due_at.year}〕{state.case_number}/{c.key}"}
+
+    # -- triggers beyond time ------------------------------------------------------------------
+    def repeat(self, earlier: SupervisedCase | None, event_id: str, data: dict[str, Any]) -> list[Action]:
+        """A repeat petition (``petition.repeat.detected``) on the matter of ``earlier``: a notice to
+        the unit that had it, naming why supervision acts."""
+        if earlier is None or earlier.case is None or earlier.lead_unit is None:
+            return []  # diverted, never routed, or unknown here: nobody to supervise
+        status = earlier.unit_status.get(earlier.lead_unit)
+        if status == "RESOLVED":
+            supported = earlier.outcomes.get(earlier.lead_unit) == "SUPPORTED"
+            trigger = "OPINION_NOT_IMPLEMENTED" if supported else "REPEAT_AFTER_CLOSURE"
+            clock = "HANDLING"
+        elif status == "ACCEPTED":
+            trigger, clock = "SHOULD_HANDLE_NOT_HANDLED", "HANDLING"
+        else:
+            trigger, clock = "SHOULD_ACCEPT_NOT_ACCEPTED", "ACCEPTANCE_NOTICE"
+        new_case = data["case"]["case_number"]
+        text = {
+            "OPINION_NOT_IMPLEMENTED": f"信访人就同一事项再次信访（{new_case}），反映处理意见未落实，请核查落实并书面报告。",
+            "REPEAT_AFTER_CLOSURE": f"案件办结后信访人就同一事项再次信访（{new_case}），请核查办理质量并书面报告。",
+            "SHOULD_HANDLE_NOT_HANDLED": f"案件已受理未办结，信访人再次信访（{new_case}），请依法及时办理。",
+            "SHOULD_ACCEPT_NOT_ACCEPTED": f"案件应受理未受理，信访人再次信访（{new_case}），请依法受理并告知。",
+        }[trigger]
+        return self.notice(earlier, earlier.lead_unit, trigger, text, data["occurred_at"], f"{event_id}/trigger",
+                           clock=clock)
+
+    def notice(self, state: SupervisedCase, unit: str, trigger: str, text: str, now: datetime, basis_id: str,
+               clock: str = "HANDLING") -> list[Action]:
+        """A supervision notice for a trigger other than time; once per ``basis_id``."""
+        if state.case is None:
+            return []
+        eid = str(uuid.uuid5(_IDS, f"{state.case_number}/{basis_id}"))
+        if eid in state.issued:
+            return []
+        state.issued.append(eid)
+        running = state.clocks.get(f"{clock}/{unit}")
+        return [("supervision.notice", {
+            "event_id": eid, "occurred_at": now, "case": state.case,
+            "deadline": running.deadline() if running is not None and running.running else None,
+            "unit": unit, "stage": clock, "trigger": trigger, "text": text,
+            "letter_no": f"督办函〔{now.year}〕{state.case_number}/{trigger}",
+        })]
+
+
+def stage_event_id(case_number: str, c: RunningClock, stage: str) -> str:
+    """The id of a ladder stage's event: the same for the same case, clock opening and stage."""
+    assert c.opened_at is not None
+    return str(uuid.uuid5(_IDS, f"{case_number}/{c.key}/{int(c.opened_at.timestamp() * 1000)}/{stage}"))
+
+
+def recommendation(case: dict[str, Any], unit: str, kind: str, text: str, now: datetime, clocks: ClockConfig,
+                   recommendation_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """A ``supervision.recommendation`` record (三项建议) with its answer deadline."""
+    if kind not in RECOMMENDATION_KINDS:
+        raise ValueError(f"kind: one of {', '.join(RECOMMENDATION_KINDS)}, got {kind!r}")
+    if not text.strip():
+        raise ValueError("text: must not be empty")
+    rid = recommendation_id or uuid.uuid4()
+    return {"event_id": uuid.uuid5(_IDS, f"recommendation/{rid}"), "occurred_at": now, "case": case,
+            "deadline": {"clock": "RECOMMENDATION_FEEDBACK", "due_at": clocks.recommendation_due(now),
+                         "days": clocks.recommendation_answer_days, "day_basis": "CALENDAR"},
+            "recommendation_id": rid, "unit": unit, "kind": kind, "text": text.strip()}
+
+
+_RANK = {"REQUESTED": 0, "OBJECTED": 1, "ACCEPTED": 1, "NOT_ACCEPTED": 1, "RESOLVED": 2}
+
+
+def _status(state: SupervisedCase, unit: str, status: str, at: datetime) -> None:
+    """A unit's status, whatever order its inbox and replies were read in: the later event wins
+    (at the same moment, the later step)."""
+    ms = int(at.timestamp() * 1000)
+    known = state.unit_since.get(unit)
+    current = state.unit_status.get(unit)
+    if known is None or current is None or (ms, _RANK[status]) >= (known, _RANK[current]):
+        state.unit_status[unit], state.unit_since[unit] = status, ms
+
+
+def _case_ref(case: dict[str, Any]) -> dict[str, Any]:
+    return {"case_number": case["case_number"], "petition_id": str(case["petition_id"]),
+            "district_code": case["district_code"]}
+
+
+def _iso(o: object) -> str:
+    if isinstance(o, datetime):
+        return o.isoformat()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _time(v: Any) -> Any:
+    return datetime.fromisoformat(v) if isinstance(v, str) else v

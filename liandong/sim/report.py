@@ -1,0 +1,204 @@
+"""The simulation's report: the ledger's statistics written up like a bureau's annual
+statistics (totals and year on year, shares by matter and channel, units, on-time rates,
+objections, extensions, repeats, supervision and recommendations, packages), as Markdown
+plus PNG charts of cases by unit and status and of deadline compliance.
+
+Pure: ``write_report(inputs, out_dir)`` needs no broker; the demo fills ``ReportInputs`` from
+the ledger's ``/stats`` and ``/cases`` and the services' ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+UNIT_NAMES = {"JUSTICE": "司法 justice", "HRSS": "人社 HRSS", "HOUSING": "住建 housing", "POLICE": "公安 police",
+              "STREET_OFFICE": "街道 street office"}
+CATEGORY_NAMES = {
+    "WAGE_ARREARS": "欠薪 wage arrears", "HEATING": "供暖 winter heating", "PROPERTY_MANAGEMENT": "物业 property management",
+    "HOUSING_QUALITY": "房屋质量 housing quality", "LAND": "征地拆迁 land", "SOCIAL_SECURITY": "社保 social security",
+    "LITIGATION": "涉法涉诉 litigation-related", "ARBITRATION": "仲裁 arbitration",
+    "ADMINISTRATIVE_REVIEW": "行政复议 administrative review", "CIVIL_DISPUTE": "民间纠纷 civil dispute",
+    "ADMINISTRATIVE_ACT": "行政行为 administrative act", "PUBLIC_ORDER": "治安秩序 public order",
+    "OFFICIAL_MISCONDUCT": "干部作风 officials", "OTHER": "其他 other",
+}
+CHANNEL_NAMES = {"ONLINE": "网上信访 online", "HOTLINE_12345": "12345 hotline", "VISIT": "来访 visit", "LETTER": "来信 letter"}
+STATUS_ORDER = ["RESOLVED", "IN_PROGRESS", "ACCEPTED", "SIGNED", "ROUTED", "REGISTERED", "ESCALATED", "NOT_ACCEPTED",
+                "DIVERTED", "REPEAT"]
+
+
+@dataclass
+class ReportInputs:
+    year: int
+    stats: dict[str, Any]
+    #: (lead unit or None, status) of every case of the year, from the ledger's /cases.
+    cases: list[tuple[str | None, str]]
+    #: What the simulator submitted this year: batches (件/批) and persons (人次), group visits.
+    submitted: int = 0
+    persons: int = 0
+    group_visits: int = 0
+    #: Counters from the ledger's /metrics: {"supervision": {action: n}, "packages": {result: n}, "mediation": {...}}.
+    coordination: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Services present in this build (supervision, coordination may be absent).
+    services: list[str] = field(default_factory=list)
+    metrics_urls: dict[str, str] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.1f}%"
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n / total * 100:.1f}%" if total else "n/a"
+
+
+def render_markdown(r: ReportInputs) -> str:
+    s = r.stats
+    total = int(s.get("total") or 0)
+    prev = s.get("previous_year_total")
+    yoy = s.get("year_on_year_change")
+    lines = [f"# 信访工作年度统计 Petition statistics {r.year} (simulated district)", ""]
+    lines.append(f"_Simulated with seed {r.run.get('seed')}: {r.run.get('days', '?')} simulated days in "
+                 f"{r.run.get('seconds', 0):.0f} s ({r.run.get('seconds_per_day', 0):.3f} s per day); report date "
+                 f"{r.run.get('report_date', '?')}; every figure below is read back from the ledger (台账) API._")
+    lines += ["", "## 总体情况 Totals", ""]
+    change = (f", {'down' if yoy < 0 else 'up'} {abs(yoy) * 100:.1f}% year on year ({prev} in {r.year - 1})"
+              if yoy is not None else " (no previous year in the ledger)")
+    lines.append(f"- Petitions accepted (受理信访总量): **{total} 件(批)**{change}.")
+    if r.persons:
+        lines.append(f"- Persons (人次): **{r.persons}**, of them {r.group_visits} group visits (集体访).")
+    lines.append(f"- Routed to a unit (转送/交办): {sum(s.get('by_lead_unit', {}).values())}; "
+                 f"diverted to litigation, arbitration, review or discipline channels (诉访分离): {s.get('diverted', 0)}; "
+                 f"repeat petitions (重复信访): {s.get('by_status', {}).get('REPEAT', 0)}.")
+    lines.append(f"- Resolved (办结): {s.get('resolved', 0)}; still open and overdue at the report date: {s.get('overdue', 0)}.")
+    lines += ["", "## 时效与质量 Deadlines and quality", "", "| measure | rate |", "|---|---|"]
+    for label, key in (("On-time acceptance notice (按期受理告知率, 15 days)", "on_time_acceptance_rate"),
+                       ("On-time closing (按期办结率, 60 days + extension)", "on_time_closing_rate"),
+                       ("Objection rate (异议率)", "objection_rate"), ("Extension rate (延期率)", "extension_rate"),
+                       ("Repeat rate (重复信访率)", "repeat_rate")):
+        lines.append(f"| {label} | {_pct(s.get(key))} |")
+    lines += ["", "## 信访事项分类 By matter", "", "| matter | petitions | share |", "|---|---:|---:|"]
+    for cat, n in sorted(s.get("by_category", {}).items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {CATEGORY_NAMES.get(cat, cat)} | {n} | {_share(n, total)} |")
+    lines += ["", "## 信访渠道 By channel", "", "| channel | petitions | share |", "|---|---:|---:|"]
+    for ch, n in sorted(s.get("by_channel", {}).items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {CHANNEL_NAMES.get(ch, ch)} | {n} | {_share(n, total)} |")
+    lines += ["", "## 责任单位 By handling unit (lead)", "",
+              "| unit | cases | resolved | accepted on time | accepted late | closed on time | closed late | objections | extensions |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for unit, u in s.get("by_unit", {}).items():
+        lines.append(f"| {UNIT_NAMES.get(unit, unit)} | {u['cases']} | {u['resolved']} | {u['accepted_on_time']} | "
+                     f"{u['accepted_late']} | {u['closed_on_time']} | {u['closed_late']} | {u['objections']} | {u['extensions']} |")
+    ranked = sorted(s.get("by_unit", {}).items(), key=lambda kv: -(kv[1]["accepted_late"] + kv[1]["closed_late"]))
+    if ranked and ranked[0][1]["accepted_late"] + ranked[0][1]["closed_late"]:
+        unit, u = ranked[0]
+        lines.append("")
+        lines.append(f"Most deadline breaches: **{UNIT_NAMES.get(unit, unit)}** ({u['accepted_late']} late acceptance "
+                     f"notices, {u['closed_late']} late closings).")
+    lines += ["", "## 督查督办 Supervision and recommendations (三项建议)", ""]
+    sup = r.coordination.get("supervision", {})
+    if "supervision" not in r.services:
+        lines.append("The supervision service is not part of this build: no reminders or notices were sent.")
+    elif not sup:
+        lines.append("No supervision action was needed.")
+    else:
+        for action, n in sorted(sup.items()):
+            lines.append(f"- {action}: {n:.0f}")
+    lines += ["", "## 包案与联合调处 Packages and joint mediation", ""]
+    pk, med = r.coordination.get("packages", {}), r.coordination.get("mediation", {})
+    if "coordination" not in r.services:
+        lines.append("The coordination service (packages, mediation, task teams) is not part of this build.")
+    else:
+        closed = sum(pk.values())
+        solved = pk.get("RESOLVED", 0) + pk.get("SOLVED", 0)
+        if "packages_ordered" in r.run:
+            lines.append(f"- Key cases packaged (包案, group visits of 10 or more): {r.run['packages_ordered']}, "
+                         f"still open at the report date: {r.run.get('packages_open_at_end', 0)}")
+        lines.append(f"- Packages closed (包案): {closed:.0f}" + (f", resolution rate {_share(int(solved), int(closed))}"
+                                                                  if closed else "") +
+                     ("; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(pk.items())) if pk else ""))
+        lines.append(f"- Joint mediations concluded (联合调处): {sum(med.values()):.0f}" +
+                     ("; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(med.items())) if med else ""))
+    lines += ["", "## 办理结果 Outcomes", ""]
+    for outcome, n in sorted(s.get("outcomes", {}).items(), key=lambda kv: -kv[1]):
+        lines.append(f"- {outcome}: {n}")
+    lines += ["", "## Charts", "", "![Cases by unit and status](cases_by_unit_status.png)", "",
+              "![Deadline compliance by unit](deadline_compliance.png)", ""]
+    if r.metrics_urls:
+        lines += ["## Services' /metrics", ""]
+        lines += [f"- {name}: {url}" for name, url in r.metrics_urls.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cases_by_unit_status(cases: list[tuple[str | None, str]]) -> dict[str, Counter[str]]:
+    out: dict[str, Counter[str]] = {}
+    for unit, status in cases:
+        out.setdefault(unit or "(none: diverted / repeat)", Counter())[status] += 1
+    return out
+
+
+def write_charts(r: ReportInputs, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    grid = cases_by_unit_status(r.cases)
+    units = sorted(grid, key=lambda u: -sum(grid[u].values()))
+    statuses = [st for st in STATUS_ORDER if any(grid[u][st] for u in units)] + sorted(
+        {st for u in units for st in grid[u]} - set(STATUS_ORDER))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    bottom = [0] * len(units)
+    for st in statuses:
+        values = [grid[u][st] for u in units]
+        ax.bar(units, values, bottom=bottom, label=st)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_title(f"Cases by lead unit and status, {r.year}")
+    ax.set_ylabel("cases")
+    ax.legend(fontsize=8, ncols=2)
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    paths.append(out_dir / "cases_by_unit_status.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    by_unit = r.stats.get("by_unit", {})
+    names = list(by_unit)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.38
+
+    def rate(ok: int, late: int) -> float:
+        return 100.0 * ok / (ok + late) if ok + late else 0.0
+
+    xs = range(len(names))
+    ax.bar([x - width / 2 for x in xs], [rate(by_unit[n]["accepted_on_time"], by_unit[n]["accepted_late"]) for n in names],
+           width, label="acceptance notice on time (15 days)")
+    ax.bar([x + width / 2 for x in xs], [rate(by_unit[n]["closed_on_time"], by_unit[n]["closed_late"]) for n in names],
+           width, label="closed on time (60 days + extension)")
+    ax.set_xticks(list(xs), names, fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% of cases with a known outcome")
+    ax.set_title(f"Deadline compliance by lead unit, {r.year}")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    paths.append(out_dir / "deadline_compliance.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def write_report(r: ReportInputs, out_dir: Path) -> tuple[Path, str]:
+    """Writes report.md, the charts and stats.json into ``out_dir``; returns the report's path and text."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = render_markdown(r)
+    path = out_dir / "report.md"
+    path.write_text(text, encoding="utf-8")
+    write_charts(r, out_dir)
+    (out_dir / "stats.json").write_text(json.dumps(asdict(r), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path, text

@@ -1,0 +1,203 @@
+"""Every service as its own process (``liandong run <service>``, each its own principal and its own
+process group), N workers per service in one consumer group; started, watched, measured and
+stopped as one. Used by `liandong demo` and `liandong bench`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from liandong._settings import get_settings
+from liandong.broker import LocalBroker, free_port
+
+#: Metrics ports of worker ``w`` are ``base + w * WORKER_PORT_STRIDE + offset``.
+WORKER_PORT_STRIDE = 50
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int) -> int:
+    """A base port whose next ``size`` ports are free."""
+    for _ in range(100):
+        base = free_port() // 100 * 100
+        if base + size < 65000 and all(port_free(p) for p in range(base, base + size)):
+            return base
+    raise RuntimeError(f"no block of {size} free ports")
+
+
+@dataclass
+class Worker:
+    service: str
+    index: int
+    proc: subprocess.Popen[bytes]
+    metrics_port: int | None
+    log: Path
+    peak_rss: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.service if self.index == 0 else f"{self.service}#{self.index}"
+
+
+@dataclass
+class ServiceStack:
+    """The services named, ``workers`` processes each (intake and the monitor always one)."""
+
+    bootstrap: str
+    run_dir: Path
+    names: list[str]
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    per_service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    procs: list[Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from services.registry import SPECS
+
+        self.specs = SPECS
+        self.metrics_base = free_port_block(WORKER_PORT_STRIDE * max(self.workers, 1))
+        self.intake_port = free_port()
+        self.ledger_port = free_port()
+        self._stop_sampling = threading.Event()
+        self._sampler: threading.Thread | None = None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def env(self, service: str, index: int) -> dict[str, str]:
+        settings = get_settings()
+        run_dir = self.run_dir / (service if index == 0 else f"{service}-{index}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": self.bootstrap,
+                "LIANDONG_SECRETS_FILE": str(settings.secrets_path), "LIANDONG_RUN_DIR": str(run_dir),
+                "LIANDONG_INTAKE_PORT": str(self.intake_port if index == 0 else free_port()),
+                "LIANDONG_LEDGER_PORT": str(self.ledger_port if index == 0 else free_port()),
+                "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base + index * WORKER_PORT_STRIDE),
+                "LIANDONG_LOG_JSON": "true", **self.extra_env, **self.per_service_env.get(service, {})}
+
+    def metrics_urls(self) -> dict[str, str]:
+        return {w.label: f"http://127.0.0.1:{w.metrics_port}/metrics" for w in self.procs if w.metrics_port}
+
+    def start(self, timeout: float = 180.0) -> None:
+        for name in self.names:
+            count = 1 if name in ("intake", "monitor") else self.workers
+            for i in range(count):
+                log = self.run_dir / "logs" / f"{name}{'' if i == 0 else f'-{i}'}.log"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                with open(log, "ab") as out:
+                    # Its own session: Ctrl-C in the terminal reaches the demo only, which stops the services in order.
+                    proc = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env(name, i),
+                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                port = self.metrics_base + i * WORKER_PORT_STRIDE + self.specs[name].metrics_offset
+                self.procs.append(Worker(name, i, proc, port, log))
+                # Every process started, for whoever must check that none is left behind.
+                (self.run_dir / "pids").write_text("".join(f"{w.proc.pid} {w.label}\n" for w in self.procs))
+        deadline = time.monotonic() + timeout
+        for w in self.procs:
+            while not _serves(w.metrics_port):
+                if w.proc.poll() is not None:
+                    raise RuntimeError(f"{w.label} exited with {w.proc.returncode}; its log: {w.log}\n{_tail(w.log)}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{w.label} did not serve /metrics within {timeout:.0f} s; its log: {w.log}")
+                time.sleep(0.2)
+        self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        self._sampler.start()
+
+    def dead(self) -> list[str]:
+        return [w.label for w in self.procs if w.proc.poll() is not None]
+
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.procs]
+
+    def _sample(self) -> None:
+        while not self._stop_sampling.wait(0.5):
+            self.sample_rss()
+
+    def sample_rss(self) -> None:
+        for w in self.procs:
+            with contextlib.suppress(psutil.Error):
+                w.peak_rss = max(w.peak_rss, psutil.Process(w.proc.pid).memory_info().rss)
+
+    def peak_rss(self) -> dict[str, int]:
+        """Peak resident memory per service (the largest of its workers), bytes."""
+        out: dict[str, int] = {}
+        for w in self.procs:
+            out[w.service] = max(out.get(w.service, 0), w.peak_rss)
+        return out
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM to every process group, then SIGKILL to what is left after ``timeout``."""
+        self._stop_sampling.set()
+        for w in self.procs:
+            _signal_group(w.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for w in self.procs:
+            try:
+                w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(w.proc.pid, signal.SIGKILL)
+                w.proc.wait()
+        for w in self.procs:  # anything a service left in its group
+            _signal_group(w.proc.pid, signal.SIGKILL)
+
+    def __enter__(self) -> ServiceStack:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _serves(port: int | None) -> bool:
+    if port is None:
+        return True
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def _tail(path: Path, size: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def broker_for(run_dir: Path, keep: bool = False) -> Iterator[str]:
+    """LIANDONG_BOOTSTRAP_SERVERS when set; else a fresh local broker of its own (data under
+    ``run_dir/broker``, free ports), stopped after the block unless ``keep``."""
+    external = get_settings().bootstrap_servers
+    if external:
+        yield external
+        return
+    broker = LocalBroker(run_dir / "broker", port=free_port(), controller_port=free_port())
+    info = broker.start()
+    try:
+        yield info.bootstrap_servers
+    finally:
+        if not keep:
+            broker.stop()

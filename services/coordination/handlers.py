@@ -1,0 +1,387 @@
+"""Coordination's decisions, as plain functions: joint mediation (联合调处), responsibility
+packages (包案, 五包一) and joint task teams (一办五组). State in, events out, no Kafka here.
+
+State is JSON-ready: times are ISO 8601 strings. Three kinds of entries, each kept under its
+message key (so the table is partitioned like the topics it is built from):
+  a case's mediations   {mediation_id: mediation}
+  a case's packages     {package_id: package}     (the key case of the package)
+  one task              task                      (keyed by task number)
+
+Time is injected: ``tick(..., now)`` decides the reminders and escalations due at ``now``;
+each is issued once per stage (recorded in the state) and its event id is derived from the
+entity and the stage, so a retry after a crash publishes the same ids again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from liandong._catalogue import HANDLING_UNITS
+
+Out = list[tuple[str, dict[str, Any]]]
+State = dict[str, Any]
+_IDS = uuid.UUID("6f1d0c2a-7b3e-4d8a-9c5f-2e4b8a1d3c70")
+HERE = Path(__file__).parent
+CONFIG_FILE = HERE / "config.yaml"
+TEAMS_FILE = HERE / "teams.yaml"
+
+MEDIATION_RESULTS = ("AGREEMENT", "PARTIAL_AGREEMENT", "NO_AGREEMENT")
+REFERRAL_CHANNELS = ("LITIGATION", "ARBITRATION", "ADMINISTRATIVE_REVIEW")
+PACKAGE_RESULTS = ("RESOLVED", "PARTIALLY_RESOLVED", "UNRESOLVED", "TRANSFERRED_TO_JUDICIAL")
+DEFAULT_ROLES = ("leading_official", "responsible_unit_head", "street_cadre", "police_officer", "legal_adviser")
+
+MEDIATION_EVENTS = frozenset({"mediation.proposed", "mediation.request.submitted", "mediation.joined",
+                              "mediation.declined", "mediation.session_held", "mediation.concluded"})
+PACKAGE_EVENTS = frozenset({"package.ordered", "package.progress", "package.extension.requested", "package.closed"})
+TASK_EVENTS = frozenset({"team.task.published", "team.task.acknowledged", "team.task.completed"})
+
+
+class Refused(ValueError):
+    """An event the entity's state or the configuration does not allow; nothing is published."""
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    office: Group
+    groups: dict[str, Group]
+
+
+@dataclass(frozen=True)
+class CoordinationConfig:
+    mediation_answer_days: int = 3
+    mediation_reminder_days: int = 2
+    package_roles: tuple[str, ...] = DEFAULT_ROLES
+    package_cadence_days: int = 7
+    package_max_extension_days: int = 30
+    task_ack_days: int = 1
+    teams: dict[str, Team] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config: Path = CONFIG_FILE, teams: Path = TEAMS_FILE) -> CoordinationConfig:
+        c = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        t = yaml.safe_load(teams.read_text(encoding="utf-8")) or {}
+        m, p, k = c.get("mediation", {}), c.get("packages", {}), c.get("tasks", {})
+        return cls(
+            mediation_answer_days=int(m.get("answer_days", 3)),
+            mediation_reminder_days=int(m.get("reminder_days", 2)),
+            package_roles=tuple(p.get("roles", DEFAULT_ROLES)),
+            package_cadence_days=int(p.get("progress_cadence_days", 7)),
+            package_max_extension_days=int(p.get("max_extension_days", 30)),
+            task_ack_days=int(k.get("ack_days", 1)),
+            teams=teams_from_data(t),
+        )
+
+
+def teams_from_data(data: dict[str, Any]) -> dict[str, Team]:
+    teams = {}
+    for tid, t in (data.get("teams") or {}).items():
+        groups = {gid: Group(g["name"], g["unit"]) for gid, g in t["groups"].items()}
+        office = Group(t["office"]["name"], t["office"]["unit"])
+        for g in (office, *groups.values()):
+            if g.unit not in HANDLING_UNITS:
+                raise ValueError(f"team {tid}: group {g.name!r} has unit {g.unit!r}, not a unit on the bus")
+        teams[tid] = Team(t["name"], office, groups)
+    return teams
+
+
+@dataclass(frozen=True)
+class Coordination:
+    config: CoordinationConfig
+
+    # == dispatch ==========================================================================
+    def handle(self, event_type: str, event_id: str, data: dict[str, Any], state: State | None) -> tuple[State | None, Out]:
+        """The entry under the event's key after ``event_type``, and what to publish."""
+        if event_type in MEDIATION_EVENTS:
+            return self.mediation(event_type, event_id, data, dict(state or {}))
+        if event_type in PACKAGE_EVENTS:
+            return self.package(event_type, event_id, data, dict(state or {}))
+        if event_type in TASK_EVENTS:
+            return self.task(event_type, event_id, data, state)
+        return state, []
+
+    # == joint mediation ===================================================================
+    def mediation(self, event_type: str, event_id: str, data: dict[str, Any], book: State) -> tuple[State, Out]:
+        at: datetime = data["occurred_at"]
+        mid = str(data["mediation_id"])
+        if event_type in ("mediation.proposed", "mediation.request.submitted"):
+            if mid in book:
+                return book, []  # the same request again
+            requester = data["requested_by"] if event_type == "mediation.proposed" else data["unit"]
+            opened, fanout = self._open_mediation(event_id, data, at, requester)
+            return {**book, mid: opened}, fanout
+        found = book.get(mid)
+        if found is None:
+            raise Refused(f"{event_type}: no mediation {mid} on case {data['case']['case_number']}")
+        unit = data["unit"]
+        if found["status"] != "OPEN":
+            raise Refused(f"{event_type}: mediation {mid} is already concluded")
+        m = _copy(found)
+        out: Out = []
+        if event_type in ("mediation.joined", "mediation.declined"):
+            answer = m["answers"].get(unit)
+            if answer is None:
+                raise Refused(f"{event_type}: {unit} is not invited to mediation {mid}")
+            new = "JOINED" if event_type == "mediation.joined" else "DECLINED"
+            if answer["answer"] == new:
+                return book, []
+            if answer["answer"] != "PENDING":
+                raise Refused(f"{event_type}: {unit} already answered {answer['answer']}")
+            answer.update(answer=new, at=_iso(at), reason=data.get("reason"))
+        elif event_type == "mediation.session_held":
+            self._convener_only(m, unit, event_type)
+            m["sessions"].append({"held_at": _iso(data["held_at"]), "attendees": list(data["attendees"]),
+                                  "summary": data["summary"]})
+        elif event_type == "mediation.concluded":
+            self._convener_only(m, unit, event_type)
+            result = data["result"]
+            if result not in MEDIATION_RESULTS:
+                raise Refused(f"{event_type}: result {result!r} is not one of {', '.join(MEDIATION_RESULTS)}")
+            m.update(status="CONCLUDED", result=result, concluded_at=_iso(at), summary=data["summary"])
+            if result == "NO_AGREEMENT":
+                channel = data.get("referral") if data.get("referral") in REFERRAL_CHANNELS else "LITIGATION"
+                m["referral"] = channel
+                out.append(("case.referred", {
+                    **_base(event_id, "referred", at, m["case"]), "channel": channel, "mediation_id": mid,
+                    "reason": f"联合调处未达成协议: {data['summary']}"}))
+        return {**book, mid: m}, out
+
+    def _open_mediation(self, event_id: str, data: dict[str, Any], at: datetime, requester: str) -> tuple[State, Out]:
+        convener = data["convener"]
+        if convener not in HANDLING_UNITS:
+            raise Refused(f"convener {convener!r} is not a unit on the bus")
+        participants = list(dict.fromkeys([convener, *data["participants"]]))
+        unknown = [u for u in participants if u not in HANDLING_UNITS]
+        if unknown:
+            raise Refused(f"participants not on the bus: {', '.join(unknown)}")
+        if len(participants) < 2:
+            raise Refused("a joint mediation needs at least two units")
+        if not str(data["subject"]).strip():
+            raise Refused("subject: must be a non-empty text")
+        days = int(data.get("answer_days") or self.config.mediation_answer_days)
+        due = at + timedelta(days=days)
+        case = _case(data["case"])
+        m = {"mediation_id": str(data["mediation_id"]), "case": case, "convener": convener,
+             "participants": participants, "legal_advisers": list(data["legal_advisers"]), "subject": data["subject"],
+             "requested_by": requester, "requested_at": _iso(at), "answer_due_at": _iso(due), "status": "OPEN",
+             "answers": {u: {"answer": "JOINED" if u == convener else "PENDING", "at": _iso(at) if u == convener else None,
+                             "reason": None, "reminder_due_at": None, "escalated": False} for u in participants},
+             "sessions": [], "result": None, "referral": None}
+        out: Out = [("mediation.requested", {
+            **_base(event_id, f"requested/{u}", at, case),
+            "deadline": _deadline("MEDIATION_ANSWER", due, days), "mediation_id": m["mediation_id"], "unit": u,
+            "convener": convener, "participants": participants, "legal_advisers": m["legal_advisers"],
+            "requested_by": requester, "subject": m["subject"]}) for u in participants]
+        return m, out
+
+    @staticmethod
+    def _convener_only(m: State, unit: str, event_type: str) -> None:
+        if unit != m["convener"]:
+            raise Refused(f"{event_type}: only the convener {m['convener']} may record this, not {unit}")
+
+    def mediation_tick(self, book: State, now: datetime) -> tuple[State, Out]:
+        """Reminders for participants that have not answered by the deadline, then escalations."""
+        out: Out = []
+        changed = dict(book)
+        for mid, m in book.items():
+            if m["status"] != "OPEN":
+                continue
+            m2 = _copy(m)
+            for unit, a in m2["answers"].items():
+                if a["answer"] != "PENDING":
+                    continue
+                if a["reminder_due_at"] is None and now >= _dt(m2["answer_due_at"]):
+                    due = now + timedelta(days=self.config.mediation_reminder_days)
+                    a["reminder_due_at"] = _iso(due)
+                    out.append(("mediation.reminder", {
+                        **_base(mid, f"reminder/{unit}", now, m2["case"]),
+                        "deadline": _deadline("MEDIATION_ANSWER", due, self.config.mediation_reminder_days),
+                        "mediation_id": mid, "unit": unit, "convener": m2["convener"]}))
+                elif a["reminder_due_at"] is not None and not a["escalated"] and now >= _dt(a["reminder_due_at"]):
+                    a["escalated"] = True
+                    out.append(("mediation.escalated", {
+                        **_base(mid, f"escalated/{unit}", now, m2["case"]), "mediation_id": mid, "unit": unit,
+                        "reason": f"{unit} 未在期限内答复联合调处邀请（已提醒）"}))
+            if m2 != m:
+                changed[mid] = m2
+        return changed, out
+
+    # == responsibility packages ===========================================================
+    def package(self, event_type: str, event_id: str, data: dict[str, Any], pkgs: State) -> tuple[State, Out]:
+        at: datetime = data["occurred_at"]
+        pid = str(data["package_id"])
+        if event_type == "package.ordered":
+            if pid in pkgs:
+                return pkgs, []
+            assigned, fanout = self._assign_package(event_id, data, at)
+            return {**pkgs, pid: assigned}, fanout
+        found = pkgs.get(pid)
+        if found is None:
+            raise Refused(f"{event_type}: no package {pid} on case {data['case']['case_number']}")
+        if found["status"] != "OPEN":
+            raise Refused(f"{event_type}: package {pid} is closed")
+        p = _copy(found)
+        out: Out = []
+        if event_type == "package.progress":
+            if data["unit"] not in p["units"]:
+                raise Refused(f"package.progress: {data['unit']} has no member in package {pid}")
+            if not 0 <= data["percent"] <= 100:
+                raise Refused("package.progress: percent must be 0 to 100")
+            p.update(percent=data["percent"], last_report_at=_iso(at), reports=p["reports"] + 1)
+            p["actions"] = [*p["actions"], *data["actions"]][-50:]
+        elif event_type == "package.extension.requested":
+            days = data["days"]
+            total = p["extension_days"] + days
+            if days < 1 or total > self.config.package_max_extension_days:
+                raise Refused(f"package.extension.requested: extensions total at most "
+                              f"{self.config.package_max_extension_days} days ({p['extension_days']} used), asked {days}")
+            expected = date.fromisoformat(p["expected_on"]) + timedelta(days=days)
+            p.update(extension_days=total, expected_on=expected.isoformat())
+            out.append(("package.extended", {
+                **_base(event_id, "extended", at, p["case"]), "package_id": pid, "days": days, "total_days": total,
+                "expected_resolution_on": expected, "reason": data["reason"]}))
+        elif event_type == "package.closed":
+            p.update(status="CLOSED", result=data["result"], resolved_on=data["resolved_on"].isoformat())
+        return {**pkgs, pid: p}, out
+
+    def _assign_package(self, event_id: str, data: dict[str, Any], at: datetime) -> tuple[State, Out]:
+        roles = self.config.package_roles
+        members = [dict(m) for m in data["members"]]
+        filled = [m["role"] for m in members]
+        unknown = [r for r in filled if r not in roles]
+        if unknown:
+            raise Refused(f"package.ordered: unknown role slot(s) {', '.join(unknown)}; slots: {', '.join(roles)}")
+        missing = [r for r in roles if r not in filled]
+        doubled = sorted({r for r in filled if filled.count(r) > 1})
+        if missing or doubled:
+            raise Refused(f"package.ordered: every slot is filled once (missing: {', '.join(missing) or '-'}; "
+                          f"twice: {', '.join(doubled) or '-'})")
+        for m in members:
+            if not str(m["person"]).strip():
+                raise Refused(f"package.ordered: slot {m['role']} has no named person")
+        cadence = int(data["progress_cadence_days"] or self.config.package_cadence_days)
+        if cadence < 1:
+            raise Refused("package.ordered: progress_cadence_days must be at least 1")
+        case = _case(data["case"])
+        numbers = list(dict.fromkeys([case["case_number"], *data["case_numbers"]]))
+        units = sorted({m["unit"] for m in members if m["unit"] in HANDLING_UNITS})
+        p = {"package_id": str(data["package_id"]), "case": case, "case_numbers": numbers, "members": members,
+             "units": units, "leader_package": bool(data["leader_package"]), "plan": data["plan"],
+             "cadence_days": cadence, "assigned_at": _iso(at), "expected_on": data["expected_resolution_on"].isoformat(),
+             "extension_days": 0, "last_report_at": None, "percent": 0, "reports": 0, "actions": [],
+             "reminded": {}, "status": "OPEN", "result": None, "resolved_on": None}
+        due = at + timedelta(days=cadence)
+        out: Out = [("package.assigned", {
+            **_base(event_id, f"assigned/{u}", at, case), "deadline": _deadline("PACKAGE_PROGRESS", due, cadence),
+            "package_id": p["package_id"], "unit": u, "case_numbers": numbers, "members": members,
+            "leader_package": p["leader_package"], "plan": p["plan"], "progress_cadence_days": cadence,
+            "expected_resolution_on": data["expected_resolution_on"]}) for u in units]
+        return p, out
+
+    def package_tick(self, pkgs: State, now: datetime) -> tuple[State, Out]:
+        """A reminder to every member unit for each reporting period that passes without a report."""
+        out: Out = []
+        changed = dict(pkgs)
+        for pid, p in pkgs.items():
+            if p["status"] != "OPEN":
+                continue
+            anchor = p["last_report_at"] or p["assigned_at"]
+            period = int((now - _dt(anchor)) / timedelta(days=p["cadence_days"]))
+            if period < 1 or p["reminded"].get(anchor, 0) >= period:
+                continue
+            due = _dt(anchor) + timedelta(days=p["cadence_days"] * (period + 1))
+            for u in p["units"]:
+                out.append(("package.reminder", {
+                    **_base(pid, f"reminder/{anchor}/{period}/{u}", now, p["case"]),
+                    "deadline": _deadline("PACKAGE_PROGRESS", due, p["cadence_days"]), "package_id": pid, "unit": u,
+                    "period": period, "last_report_at": _dt(p["last_report_at"]) if p["last_report_at"] else None}))
+            changed[pid] = {**p, "reminded": {anchor: period}}
+        return changed, out
+
+    # == joint task teams ==================================================================
+    def task(self, event_type: str, event_id: str, data: dict[str, Any], t: State | None) -> tuple[State | None, Out]:
+        at: datetime = data["occurred_at"]
+        if event_type == "team.task.published":
+            if t is not None:
+                return t, []
+            team = self.config.teams.get(data["team"])
+            if team is None:
+                raise Refused(f"team.task.published: no team {data['team']!r}; teams: {', '.join(self.config.teams)}")
+            group = team.groups.get(data["group"])
+            if group is None:
+                raise Refused(f"team.task.published: team {data['team']} has no group {data['group']!r}")
+            if data["due_days"] < 1:
+                raise Refused("team.task.published: due_days must be at least 1")
+            due = at + timedelta(days=data["due_days"])
+            t = {"task_number": data["task_number"], "team": data["team"], "group": data["group"], "unit": group.unit,
+                 "campaign": data["campaign"], "description": data["description"], "published_at": _iso(at),
+                 "due_at": _iso(due), "ack_due_at": _iso(at + timedelta(days=self.config.task_ack_days)),
+                 "status": "ASSIGNED", "reminded": False, "acknowledged_at": None, "completed_at": None}
+            return t, [("team.task.assigned", {
+                "event_id": _id(event_id, "assigned"), "occurred_at": at, "task_number": t["task_number"],
+                "team": t["team"], "group": t["group"], "unit": group.unit, "campaign": t["campaign"],
+                "description": t["description"], "deadline": _deadline("TASK_DUE", due, data["due_days"])})]
+        if t is None:
+            raise Refused(f"{event_type}: no task {data['task_number']}")
+        if data["unit"] != t["unit"]:
+            raise Refused(f"{event_type}: task {t['task_number']} belongs to {t['unit']}'s group, not {data['unit']}")
+        if event_type == "team.task.acknowledged":
+            if t["status"] != "ASSIGNED":
+                return t, []  # acknowledged (or done) already
+            return {**t, "status": "ACKNOWLEDGED", "acknowledged_at": _iso(at)}, []
+        if t["status"] == "COMPLETED":
+            return t, []
+        return {**t, "status": "COMPLETED", "completed_at": _iso(at), "acknowledged_at": t["acknowledged_at"] or _iso(at)}, []
+
+    def task_tick(self, t: State, now: datetime) -> tuple[State, Out]:
+        """One reminder to a group that has not acknowledged its task by the acknowledgement deadline."""
+        if t["status"] != "ASSIGNED" or t["reminded"] or now < _dt(t["ack_due_at"]):
+            return t, []
+        days = self.config.task_ack_days
+        return {**t, "reminded": True}, [("team.task.reminder", {
+            "event_id": _id(t["task_number"], "reminder"), "occurred_at": now, "task_number": t["task_number"],
+            "team": t["team"], "group": t["group"], "unit": t["unit"], "campaign": t["campaign"],
+            "deadline": _deadline("TASK_ACK", now + timedelta(days=days), days)})]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _id(seed: str, what: str) -> str:
+    return str(uuid.uuid5(_IDS, f"{seed}/{what}"))
+
+
+def _base(seed: str, what: str, at: datetime, case: State) -> dict[str, Any]:
+    return {"event_id": _id(seed, what), "occurred_at": at, "case": case, "deadline": None}
+
+
+def _case(case: dict[str, Any]) -> dict[str, Any]:
+    return {"case_number": case["case_number"], "petition_id": str(case["petition_id"]), "district_code": case["district_code"]}
+
+
+def _deadline(clock: str, due: datetime, days: int) -> dict[str, Any]:
+    return {"clock": clock, "due_at": due, "days": days, "day_basis": "CALENDAR"}
+
+
+def _iso(t: datetime) -> str:
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _dt(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
+def _copy(d: State) -> State:
+    import copy
+
+    return copy.deepcopy(d)

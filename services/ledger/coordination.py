@@ -1,0 +1,237 @@
+"""The ledger's views of joint mediation, responsibility packages (动态台账) and joint task teams.
+
+Built from the events the ledger reads anyway (bureau.coordination, every inbox and replies),
+kept in table ledger-coordination under the message key (a case number, or a task number for
+team tasks). Topics are not ordered with each other, so an answer may come before the request
+it answers: every fold creates what it needs and fills the rest in when it arrives.
+
+HTTP: GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /teams?team=&campaign=
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from liandong import Event
+from liandong._faust import table as faust_table
+from liandong._metrics import TEAM_TASKS
+
+View = dict[str, Any]
+MEDIATION = ("mediation.requested", "mediation.joined", "mediation.declined", "mediation.reminder",
+             "mediation.escalated", "mediation.session_held", "mediation.concluded", "case.referred")
+PACKAGE = ("package.assigned", "package.progress", "package.reminder", "package.extended", "package.closed")
+TASK = ("team.task.assigned", "team.task.acknowledged", "team.task.completed", "team.task.reminder")
+EVENTS = frozenset(MEDIATION + PACKAGE + TASK)
+_KEEP = 500  # event ids remembered per key
+
+
+def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bool:
+    """Applies one event to the view of its key; False (no change) if seen before or not a view event."""
+    if event_type not in EVENTS or event_id in view.setdefault("handled", []):
+        return False
+    view["handled"] = [*view["handled"][-_KEEP:], event_id]
+    at = _iso(data["occurred_at"])
+    if event_type in MEDIATION:
+        if event_type == "case.referred":
+            if data.get("mediation_id"):
+                _mediation(view, str(data["mediation_id"]), data)["referral"] = data["channel"]
+            return True
+        m = _mediation(view, str(data["mediation_id"]), data)
+        unit = data["unit"]
+        if event_type == "mediation.requested":
+            m.update(convener=data["convener"], participants=list(data["participants"]),
+                     legal_advisers=list(data["legal_advisers"]), subject=data["subject"],
+                     requested_by=data["requested_by"], requested_at=at,
+                     answer_due_at=_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+            for u in data["participants"]:
+                m["answers"].setdefault(u, {"answer": "JOINED" if u == data["convener"] else "PENDING",
+                                            "at": at if u == data["convener"] else None, "reason": None})
+        elif event_type in ("mediation.joined", "mediation.declined"):
+            m["answers"][unit] = {"answer": "JOINED" if event_type == "mediation.joined" else "DECLINED", "at": at,
+                                  "reason": data.get("reason")}
+        elif event_type == "mediation.reminder":
+            m["reminded"] = sorted({*m["reminded"], unit})
+        elif event_type == "mediation.escalated":
+            m["escalated"] = sorted({*m["escalated"], unit})
+        elif event_type == "mediation.session_held":
+            m["sessions"].append({"held_at": _iso(data["held_at"]), "attendees": list(data["attendees"]),
+                                  "summary": data["summary"]})
+            m["sessions"].sort(key=lambda s: s["held_at"])
+        elif event_type == "mediation.concluded":
+            m.update(status="CONCLUDED", result=data["result"], summary=data["summary"], concluded_at=at)
+            m["referral"] = m["referral"] or data.get("referral")
+        return True
+    if event_type in PACKAGE:
+        p = _package(view, str(data["package_id"]), data)
+        if event_type == "package.assigned":
+            p.update(case_numbers=list(data["case_numbers"]), members=[dict(x) for x in data["members"]],
+                     leader_package=data["leader_package"], plan=data["plan"],
+                     cadence_days=data["progress_cadence_days"], assigned_at=p["assigned_at"] or at,
+                     expected_on=p["expected_on"] or data["expected_resolution_on"].isoformat())
+            p["units"] = sorted({*p["units"], data["unit"]})
+        elif event_type == "package.progress":
+            p["reports"].append({"at": at, "unit": data["unit"], "percent": data["percent"],
+                                 "actions": list(data["actions"])})
+            p["reports"].sort(key=lambda r: r["at"])
+            p["percent"] = p["reports"][-1]["percent"]
+            p["last_report_at"] = p["reports"][-1]["at"]
+        elif event_type == "package.reminder":
+            p["reminders"] = sorted({*p["reminders"], f"{_iso(data['last_report_at']) if data['last_report_at'] else '-'}"
+                                                      f"/{data['period']}"})
+        elif event_type == "package.extended":
+            p.update(extension_days=data["total_days"], expected_on=data["expected_resolution_on"].isoformat())
+        elif event_type == "package.closed":
+            p.update(status="CLOSED", result=data["result"], resolved_on=data["resolved_on"].isoformat(),
+                     summary=data["summary"])
+        return True
+    t = view.setdefault("task", {"task_number": data["task_number"], "team": data["team"], "group": data["group"],
+                                 "unit": data["unit"], "campaign": None, "description": None, "assigned_at": None,
+                                 "due_at": None, "status": "ASSIGNED", "reminders": 0, "acknowledged_at": None,
+                                 "completed_at": None})
+    if event_type == "team.task.assigned":
+        t.update(campaign=data["campaign"], description=data["description"], assigned_at=at,
+                 due_at=_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+        TEAM_TASKS.labels("assigned").inc()
+    elif event_type == "team.task.reminder":
+        t["campaign"] = t["campaign"] or data["campaign"]
+        t["reminders"] += 1
+    elif event_type == "team.task.acknowledged":
+        t["acknowledged_at"] = t["acknowledged_at"] or at
+        t["status"] = "COMPLETED" if t["status"] == "COMPLETED" else "ACKNOWLEDGED"
+        TEAM_TASKS.labels("acknowledged").inc()
+    elif event_type == "team.task.completed":
+        t.update(status="COMPLETED", completed_at=at)
+        t["acknowledged_at"] = t["acknowledged_at"] or at
+        TEAM_TASKS.labels("completed").inc()
+    return True
+
+
+def _mediation(view: View, mid: str, data: dict[str, Any]) -> View:
+    return view.setdefault("mediations", {}).setdefault(mid, {  # type: ignore[no-any-return]
+        "mediation_id": mid, "case_number": data["case"]["case_number"], "convener": None, "participants": [],
+        "legal_advisers": [], "subject": None, "requested_by": None, "requested_at": None, "answer_due_at": None,
+        "answers": {}, "reminded": [], "escalated": [], "sessions": [], "status": "OPEN", "result": None,
+        "summary": None, "referral": None, "concluded_at": None})
+
+
+def _package(view: View, pid: str, data: dict[str, Any]) -> View:
+    return view.setdefault("packages", {}).setdefault(pid, {  # type: ignore[no-any-return]
+        "package_id": pid, "case_number": data["case"]["case_number"], "case_numbers": [], "members": [],
+        "units": [], "leader_package": False, "plan": None, "cadence_days": None, "assigned_at": None,
+        "expected_on": None, "extension_days": 0, "percent": 0, "last_report_at": None, "reports": [],
+        "reminders": [], "status": "OPEN", "result": None, "resolved_on": None, "summary": None})
+
+
+# -- questions ------------------------------------------------------------------------------
+def mediations(views: list[View], *, open_only: bool = False, case: str | None = None) -> list[View]:
+    found = [m for v in views for m in (v.get("mediations") or {}).values()]
+    if open_only:
+        found = [m for m in found if m["status"] == "OPEN"]
+    if case:
+        found = [m for m in found if m["case_number"] == case]
+    return sorted(found, key=lambda m: (m["requested_at"] or "", m["mediation_id"]))
+
+
+def packages(views: list[View], now: datetime) -> list[View]:
+    """The dynamic ledger (动态台账): each package with its progress, staleness and result."""
+    out = []
+    for v in views:
+        for p in (v.get("packages") or {}).values():
+            anchor = p["last_report_at"] or p["assigned_at"]
+            stale_days = (now - datetime.fromisoformat(anchor)) / timedelta(days=1) if anchor else None
+            open_ = p["status"] == "OPEN"
+            out.append({**p, "days_since_report": None if stale_days is None else round(stale_days, 2),
+                        "stale": bool(open_ and stale_days is not None and p["cadence_days"]
+                                      and stale_days > p["cadence_days"]),
+                        "overdue": bool(open_ and p["expected_on"] and now.date() > date.fromisoformat(p["expected_on"]))})
+    return sorted(out, key=lambda p: (p["assigned_at"] or "", p["package_id"]))
+
+
+def teams(views: list[View], now: datetime) -> dict[str, Any]:
+    """Per team and per campaign (and per group): tasks assigned, acknowledged, completed, overdue."""
+    result: dict[str, Any] = {}
+    for v in views:
+        t = v.get("task")
+        if not t:
+            continue
+        overdue = t["status"] != "COMPLETED" and t["due_at"] is not None and now > datetime.fromisoformat(t["due_at"])
+        team = result.setdefault(t["team"], {"team": t["team"], **_zero(), "campaigns": {}})
+        campaign = team["campaigns"].setdefault(t["campaign"] or "?", {"campaign": t["campaign"], **_zero(), "groups": {}})
+        group = campaign["groups"].setdefault(t["group"], {"group": t["group"], "unit": t["unit"], **_zero(), "tasks": []})
+        for bucket in (team, campaign, group):
+            bucket["assigned"] += 1
+            bucket["acknowledged"] += t["acknowledged_at"] is not None
+            bucket["completed"] += t["status"] == "COMPLETED"
+            bucket["unacknowledged"] += t["acknowledged_at"] is None
+            bucket["overdue"] += overdue
+            bucket["reminded"] += t["reminders"] > 0
+        group["tasks"].append({**t, "overdue": overdue})
+    return result
+
+
+def _zero() -> dict[str, int]:
+    return {"assigned": 0, "acknowledged": 0, "completed": 0, "unacknowledged": 0, "overdue": 0, "reminded": 0}
+
+
+# -- faust and HTTP -------------------------------------------------------------------------
+class CoordinationViews:
+    """The ledger-coordination table and its fold (called by the ledger's agent for every event)."""
+
+    def __init__(self, app: Any, partitions: int) -> None:
+        self.table = faust_table(app, "ledger-coordination", partitions)
+
+    def record(self, event: Event) -> bool:
+        if event.type not in EVENTS:
+            return False
+        key = event.key.encode()
+        raw = self.table.get(key)
+        view: View = json.loads(raw) if raw is not None else {}
+        if fold(view, event.type, event.data, event.id):
+            self.table[key] = json.dumps(view, ensure_ascii=False, separators=(",", ":")).encode()
+        return True
+
+    def all(self) -> list[View]:
+        return [json.loads(v) for v in self.table.values()]
+
+
+def add_routes(api: web.Application, views: Callable[[], list[View]], now: Callable[[], datetime]) -> None:
+    async def get_mediations(request: web.Request) -> web.Response:
+        q = request.query
+        found = mediations(views(), open_only=q.get("open") in ("1", "true", "yes"), case=q.get("case"))
+        return _json({"count": len(found), "mediations": found})
+
+    async def get_packages(request: web.Request) -> web.Response:
+        q = request.query
+        found = packages(views(), now())
+        if q.get("open") in ("1", "true", "yes"):
+            found = [p for p in found if p["status"] == "OPEN"]
+        if q.get("stale") in ("1", "true", "yes"):
+            found = [p for p in found if p["stale"]]
+        return _json({"count": len(found), "packages": found})
+
+    async def get_teams(request: web.Request) -> web.Response:
+        q = request.query
+        found = teams(views(), now())
+        if "team" in q:
+            found = {k: v for k, v in found.items() if k == q["team"]}
+        if "campaign" in q:
+            for team in found.values():
+                team["campaigns"] = {k: v for k, v in team["campaigns"].items() if k == q["campaign"]}
+        return _json({"teams": found})
+
+    api.router.add_get("/mediations", get_mediations)
+    api.router.add_get("/packages", get_packages)
+    api.router.add_get("/teams", get_teams)
+
+
+def _iso(t: datetime) -> str:
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _json(body: Any) -> web.Response:
+    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))

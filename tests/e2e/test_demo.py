@@ -1,0 +1,87 @@
+"""`liandong demo` (the district simulation, small) and `liandong bench --quick` as a user runs them,
+on the session's broker: the report and its charts are written, Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import wait_for
+
+
+def _pids(run_dir: Path) -> list[int]:
+    return [int(line.split()[0]) for line in (run_dir / "pids").read_text().splitlines()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_demo_runs_the_district_and_writes_the_report(service_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**service_env, "COLUMNS": "160", "LIANDONG_RUN_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "liandong.cli", "demo", "--cases", "24", "--duration", "16",
+                             "--year", "2037", "--seed", "5", "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=280, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    report = (out / "report" / "report.md").read_text(encoding="utf-8")
+    stats = json.loads((out / "report" / "stats.json").read_text(encoding="utf-8"))
+    # every petition of both years reached the ledger; the report year's total is the generator's
+    assert stats["run"]["ledger_cases"] == stats["run"]["petitions"] == 24 + 36
+    assert stats["stats"]["total"] == 24 and stats["stats"]["previous_year_total"] == 36
+    assert "**24 件(批)**, down 33.3% year on year (36 in 2036)" in report
+    assert stats["stats"]["resolved"] > 0 and stats["stats"]["on_time_acceptance_rate"] is not None
+    assert "Petition statistics 2037" in result.stdout  # printed in the terminal as well
+    for png in ("cases_by_unit_status.png", "deadline_compliance.png"):
+        assert (out / "report" / png).stat().st_size > 5000
+    assert "/metrics" in report and "ledger: http://127.0.0.1:" in report
+    pids = _pids(out)
+    assert len(pids) >= 9
+    assert not [p for p in pids if _alive(p)]
+
+
+def test_ctrl_c_stops_every_process(service_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**service_env, "COLUMNS": "160", "LIANDONG_RUN_DIR": str(tmp_path)}
+    demo = subprocess.Popen([sys.executable, "-m", "liandong.cli", "demo", "--cases", "20", "--duration", "60",
+                             "--year", "2038", "--out", str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: (out / "pids").exists() and len(_pids(out)) >= 9, timeout=120, interval=0.5,
+                 message="the demo to start its services")
+        time.sleep(2.0)  # let them get going: an interrupt mid-start is a case too, but not this one
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 130, output[-3000:]
+    assert "no process left behind" in output
+    assert not [p for p in _pids(out) if _alive(p)]
+
+
+def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = {**service_env, "COLUMNS": "200", "LIANDONG_RUN_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "liandong.cli", "bench", "--quick", "--workers", "1", "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=280, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    r = json.loads(out.read_text())
+    base, pipe = r["baseline"]["1"], r["pipeline"]["1"]
+    assert base["messages"] == r["config"]["baseline_messages"] and base["messages_per_second"] > 0
+    assert pipe["resolutions_seen"] == pipe["resolutions_expected"] > 0  # every lifecycle completed in the ledger
+    assert pipe["lifecycles_per_second"] > 0 and pipe["events_per_second"] > 0 and pipe["ratio_to_baseline"] > 0
+    assert pipe["latency_seen"] == pipe["latency_cases"] > 0
+    assert 0 < pipe["latency_ms"]["p50"] <= pipe["latency_ms"]["p95"] <= pipe["latency_ms"]["p99"]
+    assert set(pipe["peak_rss_mib"]) == {"triage", "ledger", "justice", "hrss", "housing", "police", "street"}
+    assert all(v > 10 for v in pipe["peak_rss_mib"].values())
+    assert set(r["targets"]) == {"lifecycles_per_second>=1000", "p99_inbox_latency_ms<=50_at_200_per_s", "events_ratio>=0.40"}
+    assert "lifecycles/s" in result.stdout and "ratio" in result.stdout

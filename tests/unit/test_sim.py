@@ -1,0 +1,107 @@
+"""The district simulation's generator and report, without a broker."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from liandong.sim.generator import CHANNELS, MATTERS, generate, previous_year_count
+from liandong.sim.report import ReportInputs, render_markdown, write_report
+from services.intake.submission import Submission
+
+
+def test_same_seed_same_petitions_other_seed_others() -> None:
+    a = generate(200, year=2025, seed=7)
+    b = generate(200, year=2025, seed=7)
+    c = generate(200, year=2025, seed=8)
+    assert [p.record for p in a] == [p.record for p in b]
+    assert [p.record for p in a] != [p.record for p in c]
+
+
+def test_volumes_years_categories_channels() -> None:
+    petitions = generate(600, year=2025, seed=1)
+    years = Counter(p.received_at.year for p in petitions)
+    assert years[2025] == 600
+    assert years[2024] == previous_year_count(600) == round(600 / (1 - 0.342))
+    assert [p.received_at for p in petitions] == sorted(p.received_at for p in petitions)
+    categories = Counter(p.category for p in petitions)
+    assert set(categories) == {m.category for m in MATTERS}  # every modelled matter occurs
+    assert categories.most_common(2)[0][0] in ("WAGE_ARREARS", "HEATING")
+    assert set(Counter(p.channel for p in petitions)) == set(CHANNELS)
+    # winter heating is seasonal: far more in December-February than in May-August
+    heating = Counter(p.received_at.month for p in petitions if p.category == "HEATING")
+    assert sum(heating[m] for m in (12, 1, 2)) > 5 * sum(heating[m] for m in (5, 6, 7, 8))
+
+
+def test_repeats_and_group_visits() -> None:
+    petitions = generate(600, year=2025, seed=3)
+    repeats = [p for p in petitions if p.repeat]
+    assert 0.04 < len(repeats) / len(petitions) < 0.12
+    firsts = {(p.record["petitioner"]["id_number"], p.category) for p in petitions if not p.repeat}
+    assert all((p.record["petitioner"]["id_number"], p.category) in firsts for p in repeats)
+    groups = [p for p in petitions if p.persons > 1]
+    assert groups and all(p.channel == "VISIT" and p.record["petitioner"]["group_size"] == p.persons for p in groups)
+
+
+def test_every_petition_is_a_valid_submission() -> None:
+    keys = set()
+    for p in generate(300, year=2025, seed=5):
+        sub = Submission.model_validate(p.record)  # what intake's POST /petitions accepts
+        keys.add(sub.idempotency_key)
+    assert len(keys) == 300 + previous_year_count(300)
+
+
+STATS = {
+    "year": 2025, "total": 400, "year_on_year_change": -0.342, "previous_year_total": 608,
+    "by_channel": {"ONLINE": 170, "VISIT": 90, "HOTLINE_12345": 100, "LETTER": 40},
+    "by_category": {"WAGE_ARREARS": 110, "HEATING": 90, "LITIGATION": 20, "OTHER": 180},
+    "by_lead_unit": {"HRSS": 150, "HOUSING": 200}, "by_status": {"RESOLVED": 330, "REPEAT": 30, "DIVERTED": 20, "ROUTED": 20},
+    "by_unit": {"HRSS": {"cases": 150, "resolved": 140, "accepted_on_time": 150, "accepted_late": 0, "closed_on_time": 138,
+                         "closed_late": 2, "objections": 3, "extensions": 20},
+                "STREET_OFFICE": {"cases": 50, "resolved": 40, "accepted_on_time": 20, "accepted_late": 30,
+                                  "closed_on_time": 40, "closed_late": 0, "objections": 0, "extensions": 5}},
+    "diverted": 20, "resolved": 330, "outcomes": {"SUPPORTED": 200, "EXPLAINED": 130},
+    "on_time_acceptance_rate": 0.85, "on_time_closing_rate": 0.9862, "objection_rate": 0.0086,
+    "extension_rate": 0.0714, "repeat_rate": 0.075, "overdue": 4,
+}
+
+
+def inputs() -> ReportInputs:
+    cases = [("HRSS", "RESOLVED")] * 140 + [("HRSS", "IN_PROGRESS")] * 10 + [("STREET_OFFICE", "RESOLVED")] * 40 + [
+        (None, "DIVERTED")] * 20
+    return ReportInputs(year=2025, stats=STATS, cases=cases, submitted=400, persons=731, group_visits=17,
+                        coordination={"supervision": {"reminder": 12, "notice": 3}, "packages": {"RESOLVED": 4, "PARTIAL": 1},
+                                      "mediation": {}},
+                        services=["intake", "ledger", "supervision", "coordination"],
+                        metrics_urls={"ledger": "http://127.0.0.1:9403/metrics"}, run={"seed": 1, "seconds": 60})
+
+
+def test_report_reads_like_the_annual_statistics() -> None:
+    md = render_markdown(inputs())
+    assert "**400 件(批)**, down 34.2% year on year (608 in 2024)" in md
+    assert "Persons (人次): **731**, of them 17 group visits" in md
+    assert "| On-time acceptance notice (按期受理告知率, 15 days) | 85.0% |" in md
+    assert "| On-time closing (按期办结率, 60 days + extension) | 98.6% |" in md
+    assert "| Repeat rate (重复信访率) | 7.5% |" in md
+    assert "| 欠薪 wage arrears | 110 | 27.5% |" in md
+    assert "Most deadline breaches: **街道 street office** (30 late acceptance notices" in md
+    assert "- reminder: 12" in md and "- notice: 3" in md
+    assert "Packages closed (包案): 5, resolution rate 80.0%" in md
+    assert "- ledger: http://127.0.0.1:9403/metrics" in md
+
+
+def test_report_says_what_is_missing_from_the_build() -> None:
+    r = inputs()
+    r.services = ["intake", "ledger"]
+    md = render_markdown(r)
+    assert "supervision service is not part of this build" in md
+    assert "coordination service (packages, mediation, task teams) is not part of this build" in md
+
+
+def test_report_files_and_charts(tmp_path: Path) -> None:
+    path, text = write_report(inputs(), tmp_path)
+    assert path.read_text(encoding="utf-8") == text
+    for name in ("cases_by_unit_status.png", "deadline_compliance.png"):
+        png = tmp_path / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert '"total": 400' in (tmp_path / "stats.json").read_text(encoding="utf-8")
