@@ -1,6 +1,7 @@
 """The bureau's own moves in the simulation: a responsibility package (包案, 五包一) for every
 key case — a group visit of ``KEY_CASE_PERSONS`` or more — and its closing once the ledger shows
-the case resolved. Published as the bureau (principal ``svc-bureau``) on
+the case resolved; a joint mediation (联合调处) for a share of the disputes that several units
+handle together (the lead convenes, the co-units take part, a legal adviser joins). Published as the bureau (principal ``svc-bureau``) on
 liandong.bureau.coordination through the coordination service's own request builders; the
 coordination service assigns the package to every member unit's inbox and chases progress.
 Only when the coordination service is in the registry."""
@@ -20,6 +21,10 @@ KEY_CASE_PERSONS = 10
 RESULTS = {"RESOLVED": 0.7, "PARTIALLY_RESOLVED": 0.18, "UNRESOLVED": 0.07, "TRANSFERRED_TO_JUDICIAL": 0.05}
 _UNIT_OF_ROLE = {"leading_official": "BUREAU", "street_cadre": "STREET_OFFICE", "police_officer": "POLICE",
                  "legal_adviser": "JUSTICE"}
+#: Matters the bureau sends to joint mediation when several units handle them, and how often.
+MEDIATED_MATTERS = frozenset({"CIVIL_DISPUTE", "WAGE_ARREARS", "PROPERTY_MANAGEMENT", "HEATING", "LAND"})
+MEDIATION_RATE = 0.3
+_ADVISERS = ("刘律师", "陈律师", "法律顾问周某")
 _PEOPLE = ("张副区长", "李局长", "王主任", "赵所长", "刘律师", "陈书记", "杨科长", "周网格员")
 
 
@@ -33,6 +38,7 @@ class Bureau:
         self.rng = random.Random(seed)
         self.open: dict[str, str] = {}  # case number -> package id
         self.ordered = 0
+        self.mediations = 0
         self.closed: dict[str, int] = {}
 
     def registered(self, record: dict[str, Any], persons: int, case_number: str, at: datetime) -> None:
@@ -40,9 +46,13 @@ class Bureau:
         from services.coordination.requests import package_order
 
         decision = self.routing.decide(record["category"], record["summary"])
-        if persons < KEY_CASE_PERSONS or decision.route is None:
-            return  # not a key case, or diverted: no package
+        if decision.route is None:
+            return  # diverted: neither package nor mediation
         lead = decision.route.lead
+        if decision.co_units and decision.category in MEDIATED_MATTERS and self.rng.random() < MEDIATION_RATE:
+            self._propose_mediation(case_number, lead, list(decision.co_units), decision.category, at)
+        if persons < KEY_CASE_PERSONS:
+            return  # not a key case: no package
         members = [{"role": role, "person": self.rng.choice(_PEOPLE), "unit": _UNIT_OF_ROLE.get(role, lead)}
                    for role in self.config.package_roles]
         name, req = package_order(case_number, members=members, plan=f"{persons}人集体访：领导包案，五包一化解",
@@ -51,6 +61,16 @@ class Bureau:
         self.publisher.publish(name, req).get(timeout=30)
         self.open[case_number] = req["package_id"]
         self.ordered += 1
+
+    def _propose_mediation(self, case_number: str, lead: str, co_units: list[str], category: str,
+                           at: datetime) -> None:
+        from services.coordination.requests import mediation_proposal
+
+        name, req = mediation_proposal(case_number, convener=lead, participants=co_units,
+                                       subject=f"{category} 多部门联合调处", legal_advisers=[self.rng.choice(_ADVISERS)],
+                                       at=at)
+        self.publisher.publish(name, req).get(timeout=30)
+        self.mediations += 1
 
     def resolved(self, case_numbers: set[str], at: datetime) -> None:
         """Closes the packages of cases the ledger shows resolved."""

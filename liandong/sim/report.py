@@ -121,6 +121,8 @@ def render_markdown(r: ReportInputs) -> str:
         lines.append(f"- Packages closed (包案): {closed:.0f}" + (f", resolution rate {_share(int(solved), int(closed))}"
                                                                   if closed else "") +
                      ("; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(pk.items())) if pk else ""))
+        if "mediations_proposed" in r.run:
+            lines.append(f"- Joint mediations requested by the bureau (联合调处): {r.run['mediations_proposed']}")
         lines.append(f"- Joint mediations concluded (联合调处): {sum(med.values()):.0f}" +
                      ("; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(med.items())) if med else ""))
     lines += ["", "## 办理结果 Outcomes", ""]

@@ -141,6 +141,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
                 inputs = collect(stack, cfg, petitions, timeline)
                 if bureau is not None:
                     inputs.run["packages_ordered"] = bureau.ordered
+                    inputs.run["mediations_proposed"] = bureau.mediations
                     inputs.run["packages_open_at_end"] = len(bureau.open)
             except (KeyboardInterrupt, Interrupted):
                 console.print("[yellow]interrupted: stopping every service and the broker …[/yellow]")
@@ -196,6 +197,7 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
                     results["packages closed"] = sum(bureau.closed.values())
                 if bureau is not None:
                     results["packages"] = bureau.ordered
+                    results["mediations"] = bureau.mediations
             progress.update(task, completed=max(0.0, min(timeline.days, (now - timeline.start).total_seconds() / 86400)))
             live.update(Group(progress, _summary_table(summary, results, timeline)))
             time.sleep(0.2)
