@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -263,7 +263,15 @@ class CaseState:
         return late
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand rather than dataclasses.asdict, which deep-copies every value: the ledger encodes
+        # a state per event it applies, and asdict was most of that cost.
+        d = dict(vars(self))
+        d["co_units"] = list(self.co_units)
+        d["handoffs"] = {u: dict(vars(h)) for u, h in self.handoffs.items()}
+        d["timeline"] = [dict(vars(t)) for t in self.timeline]
+        d["recommendations"] = {k: dict(v) for k, v in self.recommendations.items()}
+        d["pending"] = [dict(p) for p in self.pending]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CaseState:

@@ -7,6 +7,7 @@ Topics out: liandong.unit.<unit>.replies
 from .reference import Behaviour, ReferenceDepartment
 from .reference_coordination import CoordinationBehaviour
 from .sdk import (
+    DeliveryPending,
     DepartmentClient,
     DepartmentError,
     Handoff,
@@ -19,6 +20,7 @@ from .sdk import (
 __all__ = [
     "Behaviour",
     "CoordinationBehaviour",
+    "DeliveryPending",
     "DepartmentClient",
     "DepartmentError",
     "Handoff",

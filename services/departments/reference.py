@@ -12,6 +12,7 @@ import heapq
 import itertools
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +45,7 @@ class Behaviour:
 
 class ReferenceDepartment:
     def __init__(self, client: DepartmentClient, behaviour: Behaviour | None = None,
-                 coordination: CoordinationBehaviour | None = None) -> None:
+                 coordination: CoordinationBehaviour | None = None, commit_every: float = 1.0) -> None:
         self.client = client
         self.behaviour = behaviour or Behaviour()
         # mediations, packages and task-team tasks (reference_coordination.py)
@@ -52,6 +53,8 @@ class ReferenceDepartment:
         # (due, order, action, case number, handoff id): a plan belongs to one handoff
         self._agenda: list[tuple[datetime, int, str, str, str]] = []
         self._order = itertools.count()
+        self.commit_every = commit_every
+        self._committed_at = -commit_every  # the first step commits
 
     def resume(self, now: datetime) -> None:
         """After a restart: plans what is left for every case the client remembers."""
@@ -78,8 +81,19 @@ class ReferenceDepartment:
                 heapq.heappush(self._agenda, entry)
                 raise
         done += self.coordination.step(now)
-        self.client.commit()
+        # Committing writes the client's whole state file: at most every COMMIT_EVERY seconds of wall
+        # time, or a busy unit spends its time rewriting it. Answers in between are already sent; a
+        # crash repeats them with the same ids.
+        if self._commit_due():
+            self.client.commit()
         return done
+
+    def _commit_due(self) -> bool:
+        at = time.monotonic()
+        if at - self._committed_at < self.commit_every:
+            return False
+        self._committed_at = at
+        return True
 
     def planned(self, case_number: str) -> list[str]:
         """The answers still to come for a case, in order."""

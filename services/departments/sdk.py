@@ -8,10 +8,13 @@
             dept.accept(handoff.case_number)           # written acceptance notice (15-day clock)
             dept.report_progress(handoff.case_number, 50, "已约谈物业公司")
             dept.resolve(handoff.case_number, "SUPPORTED", "SOLVED", "物业公司已恢复供暖")
-        dept.commit()                                  # inbox read up to here
+        dept.commit()                                  # answers confirmed, inbox read up to here
 
 Every answer is checked before it is published: a wrong field or an answer the case's
-state does not allow raises at once and publishes nothing.
+state does not allow raises at once and publishes nothing. A valid answer is sent at once;
+``commit()`` (or ``confirm()``) waits until the broker has acknowledged every answer given so
+far, sending again any it refused, and only then marks the inbox read: a crash before that
+repeats the answers (same ids, so readers drop the copies), it never loses one.
 """
 
 from __future__ import annotations
@@ -24,19 +27,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from liandong import Bus, Event, LiandongError
+from liandong import Bus, Event, LiandongError, get_logger
 from liandong._catalogue import HANDLING_UNITS, UNIT_INBOX
 from liandong._clock import now as bus_now
+from liandong._errors import AuthorizationDenied
 from liandong.domain import ClockConfig, HandoffStatus, IllegalTransition
 from liandong.domain.case import check_unit_transition
 
 from .coordination import CoordinationMixin
 
+log = get_logger("departments")
 OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
 _ANSWER_IDS = uuid.UUID("3c1e2b7a-9d8f-4e65-b1a0-5f2c7d9e8a14")
 TAGS = ("SOLVED", "EXPLAINED", "ASSISTED", "HANDLED_BY_LAW")
 
-__all__ = ["DepartmentClient", "DepartmentError", "Handoff", "IllegalTransition", "InvalidAnswer",
+__all__ = ["DeliveryPending", "DepartmentClient", "DepartmentError", "Handoff", "IllegalTransition", "InvalidAnswer",
            "ObjectionWindowClosed", "UnknownCase"]
 
 
@@ -50,6 +55,10 @@ class UnknownCase(DepartmentError):
 
 class InvalidAnswer(DepartmentError, ValueError):
     """A field of the answer is missing or out of range."""
+
+
+class DeliveryPending(DepartmentError):
+    """Some answers are not yet acknowledged by the broker (sent again; confirm later)."""
 
 
 class ObjectionWindowClosed(DepartmentError):
@@ -93,8 +102,9 @@ class DepartmentClient(CoordinationMixin):
         self._init_coordination()  # mediations, packages and team tasks (see coordination.py)
         self.inbox_topic = UNIT_INBOX.format(unit=HANDLING_UNITS[unit])
         slug = HANDLING_UNITS[unit]
-        # Every answer waits for its ack (below): lingering to batch would only add latency to each.
-        self._publisher = self.bus.publisher(f"unit/{slug}", linger_ms=0)
+        self._publisher = self.bus.publisher(f"unit/{slug}")
+        # Answers sent but not yet acknowledged: (event type, record, delivery); see confirm().
+        self._unconfirmed: list[tuple[str, dict[str, Any], Any]] = []
         self._subscriber = self.bus.subscriber([self.inbox_topic], group_id=group_id or f"unit-{slug}",
                                                service=f"unit-{slug}")
         self._load()
@@ -122,9 +132,32 @@ class DepartmentClient(CoordinationMixin):
         self._save()
         return new
 
+    def confirm(self, timeout: float = 30.0) -> None:
+        """Waits until the broker has acknowledged every answer given so far. An answer it
+        refused is sent again (same id) and kept; then DeliveryPending is raised, and the next
+        ``confirm()`` or ``commit()`` tries again."""
+        if not self._unconfirmed:
+            return
+        self._publisher.flush(timeout)
+        pending: list[tuple[str, dict[str, Any], Any]] = []
+        failure: Exception | None = None
+        for event_type, record, delivery in self._unconfirmed:
+            try:
+                delivery.get(timeout=timeout)
+            except AuthorizationDenied:
+                raise  # not worth sending again until an admin grants the ACL
+            except Exception as exc:  # the broker was away (a restart) or too slow: send it again
+                failure = failure or exc
+                pending.append((event_type, record, self._publisher.publish(event_type, record)))
+        self._unconfirmed = pending
+        if pending:
+            raise DeliveryPending(f"{len(pending)} answer(s) of {self.unit} not yet acknowledged ({failure!r}); "
+                                  "sent again, confirm() or commit() later")
+
     def commit(self) -> bool:
-        """Marks the inbox read up to the last poll; False if a rebalance deferred it (harmless:
-        the same handoffs come again and are recognised)."""
+        """Confirms every answer (see ``confirm``), then marks the inbox read up to the last poll;
+        False if a rebalance deferred that (harmless: the same handoffs come again and are recognised)."""
+        self.confirm()
         self._write_state()  # before the offsets: what the committed handoffs led to is on disk
         return self._subscriber.commit()
 
@@ -191,11 +224,14 @@ class DepartmentClient(CoordinationMixin):
         event_id = uuid.uuid5(_ANSWER_IDS, f"{h.handoff_id or h.case_number}/{event_type}/{n}")
         record = {"event_id": event_id, "occurred_at": at, "case": h.case, "deadline": deadline,
                   "unit": self.unit, **fields}
-        self._publisher.publish(event_type, record).get(timeout=30)
+        self._publish(event_type, record)
         if after is not None:
             h.status = after
         h.answered[event_type] = n + 1
         self._save()
+
+    def _publish(self, event_type: str, record: dict[str, Any]) -> None:
+        self._unconfirmed.append((event_type, record, self._publisher.publish(event_type, record)))
 
     def _save(self) -> None:
         # Written once per commit(), not per answer (the whole file each time made a burst of N
@@ -222,6 +258,13 @@ class DepartmentClient(CoordinationMixin):
             self.cases[k] = Handoff(**v)
 
     def close(self) -> None:
+        try:
+            self.confirm()
+        except DeliveryPending:
+            log.error("answers_unconfirmed_at_close", unit=self.unit, count=len(self._unconfirmed))
+            raise
+        finally:
+            self._publisher.flush(30)
         self._write_state()
         self._subscriber.close()
         self._publisher.close()
@@ -249,7 +292,7 @@ class DepartmentClient(CoordinationMixin):
                   "case": {**d["case"], "petition_id": str(d["case"]["petition_id"])}, "deadline": None,
                   "recommendation_id": rid, "unit": self.unit, "adopted": bool(adopted),
                   "reason": reason.strip() if reason else None}
-        self._publisher.publish("supervision.feedback", record).get(timeout=30)
+        self._publish("supervision.feedback", record)
 
 
 def _text(name: str, value: Any) -> str:

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from liandong._catalogue import (
     UNIT_REPLIES,
 )
 from liandong._clock import now as bus_now
-from liandong._faust import consume, create_app, raw_topic
+from liandong._faust import Batch, consume_batches, create_app, raw_topic
 from liandong._faust import table as faust_table
 from liandong._metrics import (
     EXTENSIONS,
@@ -65,16 +66,17 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     table = faust_table(app, "ledger-cases", bus.settings.topic_partitions)
     views = CoordinationViews(app, bus.settings.topic_partitions)  # mediations, packages, team tasks
 
-    async def record(event: Event) -> None:
+    async def record(event: Event, batch: Batch) -> None:
         views.record(event)  # mediations, packages and team tasks (ledger/coordination.py; counts team tasks)
         if event.type.startswith("team.task."):  # keyed by task, not by case: no case state
             return
         key = event.key.encode()
-        raw = table.get(key)
-        state = state_from_json(raw) if raw is not None else CaseState(event.key)
+        # A case's state is decoded once per batch and encoded once at its end, however many events it had.
+        state = batch.get(table, key, state_from_json) or CaseState(event.key)
         if state.apply(event.type, event.data, event.id, clocks):  # False: seen before, nothing to do
-            table[key] = state_to_json(state)
-            count(event, state)
+            batch.put(table, key, state, state_to_json)
+            # counted as of this event (later ones in the batch may re-route the case)
+            batch.after(partial(count, event, state.lead_unit, state.registered_at))
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def refresh_gauges() -> None:
@@ -86,7 +88,7 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
 
     @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.record")
     async def agent(stream: Any) -> None:
-        await consume(stream, bus.codec, record, app=app, service=SERVICE)
+        await consume_batches(stream, bus.codec, record, app=app, service=SERVICE)
 
     def cases() -> list[CaseState]:
         return [state_from_json(v) for v in table.values()]
@@ -98,12 +100,12 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     return runtime
 
 
-def count(event: Event, state: CaseState) -> None:
+def count(event: Event, lead_unit: str | None, registered_at: datetime | None) -> None:
     """Counters for the unit SLA board, once per newly applied event."""
     unit = event.data.get("unit")
-    if event.type == "case.handoff.accepted" and unit == state.lead_unit and state.registered_at:
+    if event.type == "case.handoff.accepted" and unit == lead_unit and registered_at:
         signed = event.data["occurred_at"]
-        SIGNFOR_LATENCY.labels(unit).observe(max(0.0, (signed - state.registered_at).total_seconds()))
+        SIGNFOR_LATENCY.labels(unit).observe(max(0.0, (signed - registered_at).total_seconds()))
     elif event.type == "case.handoff.rejected":
         OBJECTIONS.labels(unit).inc()
     elif event.type == "case.extension.approved":

@@ -9,7 +9,6 @@ State:      table triage-cases (case number -> routing state; bureau-internal: h
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import yaml
 
 from liandong import Bus, Event
 from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
-from liandong._faust import consume, create_app, raw_topic, send
+from liandong._faust import Batch, consume_batches, create_app, raw_topic
 from liandong._faust import table as faust_table
 from liandong._runtime import Runtime
 from liandong.domain import ClockConfig
@@ -44,12 +43,11 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
     # case number -> routing state as JSON (bureau-internal: it holds the contact details to hand on)
     cases = faust_table(app, "triage-cases", bus.settings.topic_partitions)
 
-    async def route(event: Event) -> None:
+    async def route(event: Event, batch: Batch) -> None:
         if event.type not in _ROUTED:
             return  # most of what triage reads (the units' other answers) needs nothing: skip the table
         key = event.key.encode()
-        raw = cases.get(key)
-        state = json.loads(raw) if raw is not None else None
+        state = batch.get(cases, key, json.loads)
         if state is not None and event.id in state.get("handled", ()):
             return  # redelivered: already routed
         if event.type == "petition.registered":
@@ -60,16 +58,18 @@ def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix
             new_state, out = triage.decided(event.id, event.data, state)
         else:
             return
-        # Sent together, then every ack awaited (one round trip per event, not one per message),
-        # before the table remembers the event as handled.
-        acks = [await send(app, bus.codec.encode(name, record, source=f"/liandong/{SERVICE}")) for name, record in out]
-        await asyncio.gather(*acks)
-        if new_state is not None:
+        for name, record in out:
+            batch.send(bus.codec.encode(name, record, source=f"/liandong/{SERVICE}"))
+        if new_state is not None:  # remembered as handled once the batch's messages are acknowledged
             handled = [*(new_state.get("handled") or ())[-_HANDLED_KEEP:], event.id]
-            cases[key] = json.dumps({**new_state, "handled": handled}, ensure_ascii=False).encode()
+            batch.put(cases, key, {**new_state, "handled": handled}, _encode)
 
     @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.route")
     async def agent(stream: Any) -> None:
-        await consume(stream, bus.codec, route, app=app, service=SERVICE)
+        await consume_batches(stream, bus.codec, route, app=app, service=SERVICE)
 
     return Runtime(SERVICE, bus, faust_apps=[app])
+
+
+def _encode(state: dict[str, Any]) -> bytes:
+    return json.dumps(state, ensure_ascii=False).encode()
