@@ -22,17 +22,35 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.errors import KafkaTimeoutError as AIOKafkaTimeoutError
 from faust.exceptions import FaustError
 from faust.streams import _current_event, current_event
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from ._bus import Bus
 from ._deadletter import dead_letter
 from ._errors import WireError
-from ._kafka import denied
+from ._kafka import FETCH_MAX_WAIT_MS, denied
 from ._logging import get_logger
 from ._metrics import CONSUMED, DEAD_LETTERS, PROCESSING, count_produced
 from ._wire import Codec, Event, OutgoingMessage
 
 log = get_logger(__name__)
+
+
+def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any]:
+    """Faust hard-codes a 1.5 s fetch long-poll for its worker consumers. A fetch leaves out the
+    partitions whose records are still buffered, so records arriving there meanwhile wait for the
+    long poll to end: up to 1.5 s per hop at low load. The same bound as our own consumers instead."""
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+        return consumer
+
+    return create_worker_consumer
+
+
+AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._create_worker_consumer)
 
 
 def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:

@@ -122,6 +122,10 @@ class _Delivery:
             raise denied(self._publisher.principal, self._publisher.service, "write", f"topic {self._topic}") from None
 
 
+#: The longest a consumer's fetch waits at the broker for new records (see Subscriber).
+FETCH_MAX_WAIT_MS = 100
+
+
 class Publisher:
     """Publishes catalogue events with an idempotent, acks=all producer."""
 
@@ -173,7 +177,10 @@ class Subscriber:
         self.codec = codec
         self.service = service
         self.dead_letters = dead_letters
-        config: dict[str, Any] = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
+        # A fetch holds partitions whose records are still buffered out of the request: with the
+        # default 500 ms long poll, their new records could wait that long. 100 ms bounds it.
+        config: dict[str, Any] = {"enable_auto_commit": False, "auto_offset_reset": "earliest",
+                                  "fetch_max_wait_ms": FETCH_MAX_WAIT_MS}
         config.update(consumer)
         self.principal = str(config.get("sasl_plain_username") or "anonymous")
         self.group_id = group_id

@@ -48,6 +48,8 @@ class BenchConfig:
     workers: list[int] = field(default_factory=lambda: [1, 2])
     seconds: float = 20.0
     rate: float = 200.0
+    #: A second, lighter load: the latency of a pipeline that keeps up (no backlog).
+    low_rate: float = 20.0
     quick: bool = False
     out: Path = Path("bench.json")
     cases: int = 2000
@@ -55,7 +57,7 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         if self.quick:
-            self.cases, self.baseline_messages, self.seconds, self.rate = 60, 3000, 2.0, 40.0
+            self.cases, self.baseline_messages, self.seconds, self.rate, self.low_rate = 60, 3000, 2.0, 40.0, 10.0
 
 
 def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
@@ -70,7 +72,8 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
     run_dir = get_settings().run_dir / "bench" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"machine": machine(), "config": {"workers": cfg.workers, "cases": cfg.cases, "rate": cfg.rate,
-                                                              "latency_seconds": cfg.seconds, "baseline_messages": cfg.baseline_messages},
+                                                              "latency_seconds": cfg.seconds, "low_rate": cfg.low_rate,
+                                                              "baseline_messages": cfg.baseline_messages},
                               "started_at": datetime.now(UTC).isoformat(), "baseline": {}, "pipeline": {}}
     with broker_for(run_dir) as bootstrap:
         bus = Bus.from_settings(bootstrap)
@@ -123,15 +126,16 @@ def table(r: dict[str, Any]) -> Table:
     t = Table(title=f"liandong bench on {r['machine']['cpus']} CPUs ({r['machine']['cpu_model']}), "
                     f"messages of {r['message_bytes']} bytes on average")
     for col in ("workers/service", "baseline msg/s", "pipeline events/s", "ratio", "lifecycles/s",
-                "offered cases/s", "inbox p50 ms", "p95 ms", "p99 ms", "peak RSS MiB (max service)"):
+                "offered cases/s", "inbox p50 ms", "p95 ms", "p99 ms", "low load cases/s", "p50 ms", "p99 ms",
+                "peak RSS MiB (max service)"):
         t.add_column(col, justify="right")
     for w, p in r["pipeline"].items():
         b = r["baseline"][w]
         peak = max(p["peak_rss_mib"].items(), key=lambda kv: kv[1])
-        lat = p["latency_ms"]
+        lat, low = p["latency_ms"], p["latency_low_rate_ms"]
         t.add_row(w, f"{b['messages_per_second']:,.0f}", f"{p['events_per_second']:,.0f}", f"{p['ratio_to_baseline']:.2f}",
                   f"{p['lifecycles_per_second']:,.1f}", f"{p['offered_rate']:.0f}", _ms(lat["p50"]), _ms(lat["p95"]),
-                  _ms(lat["p99"]), f"{peak[1]:.0f} ({peak[0]})")
+                  _ms(lat["p99"]), f"{p['low_rate']:.0f}", _ms(low["p50"]), _ms(low["p99"]), f"{peak[1]:.0f} ({peak[0]})")
     return t
 
 
@@ -272,16 +276,10 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         events = counts["all"] - base["all"]
         lifecycles = len(cases) * min(1.0, done / expected)
         console.print(f"  {len(cases)} cases: {done}/{expected} resolutions in the ledger after {elapsed:.1f} s")
-        # (2) latency at a fixed offered load
-        watcher = InboxWatcher(bus)
-        watcher.start()
-        paced = driver.cases(max(1, int(cfg.rate * cfg.seconds)), "l")
-        sent = driver.publish(paced, rate=cfg.rate)
-        wait_until = time.time() + 30
-        while time.time() < wait_until and len(watcher.arrivals(sent)) < len(sent):
-            time.sleep(0.2)
-        watcher.stop()
-        lat = sorted((watcher.arrivals(sent)[k] - sent[k]) * 1000 for k in watcher.arrivals(sent))
+        # (2) latency at a load the pipeline sustains (first: the burst has drained, nothing queued),
+        # then at the fixed offered load of the target
+        low_sent, low = inbox_latency(bus, driver, cfg.low_rate, cfg.seconds / 2, "m")
+        sent, lat = inbox_latency(bus, driver, cfg.rate, cfg.seconds, "l")
         stack.sample_rss()
         return {
             "workers": workers, "cases": len(cases), "resolutions_expected": expected, "resolutions_seen": done,
@@ -289,12 +287,33 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             "lifecycles_per_second": round(lifecycles / elapsed, 1), "events": events,
             "events_per_second": round(events / elapsed, 1),
             "offered_rate": cfg.rate, "latency_cases": len(sent), "latency_seen": len(lat),
-            "latency_ms": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": lat[-1] if lat else None},
+            "latency_ms": _percentiles(lat),
+            "low_rate": cfg.low_rate, "low_rate_cases": len(low_sent), "low_rate_seen": len(low),
+            "latency_low_rate_ms": _percentiles(low),
             "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
         }
     finally:
         driver.close()
         stack.stop()
+
+
+def inbox_latency(bus: Bus, driver: Driver, rate: float, seconds: float, tag: str) -> tuple[dict[str, float], list[float]]:
+    """Registrations paced at ``rate`` per second for ``seconds``: their send times, and each one's
+    registration-to-unit-inbox latency in ms (sorted; those seen within 30 s of the last send)."""
+    watcher = InboxWatcher(bus)
+    watcher.start()
+    paced = driver.cases(max(1, int(rate * seconds)), tag)
+    sent = driver.publish(paced, rate=rate)
+    wait_until = time.time() + 30
+    while time.time() < wait_until and len(watcher.arrivals(sent)) < len(sent):
+        time.sleep(0.2)
+    watcher.stop()
+    arrivals = watcher.arrivals(sent)
+    return sent, sorted((arrivals[k] - sent[k]) * 1000 for k in arrivals)
+
+
+def _percentiles(lat: list[float]) -> dict[str, float | None]:
+    return {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": lat[-1] if lat else None}
 
 
 def _pct(values: list[float], p: float) -> float | None:

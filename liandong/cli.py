@@ -152,6 +152,8 @@ def demo(cases: int = typer.Option(400, help="Petitions in the report year (the 
 def bench(workers: str = typer.Option("1,2", help="Workers per service to measure, comma-separated."),
           seconds: float = typer.Option(20.0, help="Seconds of the fixed-load latency run."),
           rate: float = typer.Option(200.0, help="Offered load (cases per second) of the latency run."),
+          low_rate: float = typer.Option(20.0, help="A second, lighter load (cases per second) for latency "
+                                                    "without a backlog; runs half as long."),
           cases: int = typer.Option(2000, help="Cases in the burst of the sustained-throughput run."),
           baseline_messages: int = typer.Option(50_000, help="Messages the raw relay baseline moves."),
           quick: bool = typer.Option(False, help="A small, fast run (tests)."),
@@ -159,8 +161,8 @@ def bench(workers: str = typer.Option("1,2", help="Workers per service to measur
     """Throughput and latency: a raw Kafka relay baseline and the full pipeline, on the same broker."""
     from .bench import BenchConfig, run_bench
 
-    run_bench(BenchConfig(workers=[int(w) for w in workers.split(",")], seconds=seconds, rate=rate, quick=quick,
-                          out=out, cases=cases, baseline_messages=baseline_messages), console)
+    run_bench(BenchConfig(workers=[int(w) for w in workers.split(",")], seconds=seconds, rate=rate, low_rate=low_rate,
+                          quick=quick, out=out, cases=cases, baseline_messages=baseline_messages), console)
 
 
 @app.command("smoke")

@@ -81,6 +81,8 @@ def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: 
     assert pipe["lifecycles_per_second"] > 0 and pipe["events_per_second"] > 0 and pipe["ratio_to_baseline"] > 0
     assert pipe["latency_seen"] == pipe["latency_cases"] > 0
     assert 0 < pipe["latency_ms"]["p50"] <= pipe["latency_ms"]["p95"] <= pipe["latency_ms"]["p99"]
+    assert pipe["low_rate_seen"] == pipe["low_rate_cases"] > 0 and pipe["low_rate"] < pipe["offered_rate"]
+    assert 0 < pipe["latency_low_rate_ms"]["p50"] <= pipe["latency_low_rate_ms"]["p99"]
     assert set(pipe["peak_rss_mib"]) == {"triage", "ledger", "justice", "hrss", "housing", "police", "street"}
     assert all(v > 10 for v in pipe["peak_rss_mib"].values())
     assert set(r["targets"]) == {"lifecycles_per_second>=1000", "p99_inbox_latency_ms<=50_at_200_per_s", "events_ratio>=0.40"}

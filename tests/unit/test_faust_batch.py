@@ -1,0 +1,149 @@
+"""A batch's table writes wait for its messages' acks; a second event of a case sees the first's state;
+what a batch counts is counted once it is complete; a broker that is away is waited for."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+
+from liandong import _faust
+from liandong._wire import OutgoingMessage
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_faust, "RETRY_BACKOFF", (0.0,))
+
+
+class Producer:
+    """Records what was sent; its acks resolve when ``ack()`` is called, or fail ``failures`` times first."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[bytes] = []
+        self.pending: list[asyncio.Future[None]] = []
+        self.failures = failures
+
+    async def send(self, topic: str, key: bytes, value: bytes, **_: Any) -> asyncio.Future[None]:
+        self.sent.append(value)
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.failures:
+            self.failures -= 1
+            ack.set_exception(KafkaConnectionError("broker restarting"))
+        else:
+            self.pending.append(ack)
+        return ack
+
+    def ack(self) -> None:
+        for ack in self.pending:
+            if not ack.done():
+                ack.set_result(None)
+
+
+class App:
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+
+
+def message(value: bytes) -> OutgoingMessage:
+    return OutgoingMessage("liandong.unit.housing.inbox", b"case-1", value, [("ce_type", b"liandong.x")])
+
+
+def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() -> None:
+    table: dict[bytes, bytes] = {}
+    producer = Producer()
+    batch = _faust.Batch()
+    counted: list[str] = []
+    batch.send(message(b"handoff"))
+    batch.put(table, b"case-1", {"handled": ["e1"]}, lambda v: repr(v).encode())
+    batch.after(lambda: counted.append("e1"))
+
+    async def run() -> None:
+        done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert producer.sent == [b"handoff"]
+        assert table == {} and counted == []  # not acknowledged yet: nothing says it was sent
+        producer.ack()
+        await done
+
+    asyncio.run(run())
+    assert table == {b"case-1": b"{'handled': ['e1']}"}
+    assert counted == ["e1"]
+
+
+def test_a_later_event_of_the_same_case_reads_what_the_batch_wrote() -> None:
+    table = {b"case-1": b"1"}
+    batch = _faust.Batch()
+    decode = int
+    assert batch.get(table, b"case-1", decode) == 1
+    batch.put(table, b"case-1", 2, lambda v: str(v).encode())
+    assert batch.get(table, b"case-1", decode) == 2
+    assert batch.get(table, b"case-2", decode) is None
+    assert table == {b"case-1": b"1"}  # the table itself is written only on completion
+
+
+def test_a_broker_away_is_waited_for_and_the_whole_batch_sent_again() -> None:
+    table: dict[bytes, bytes] = {}
+    producer = Producer(failures=1)
+    batch = _faust.Batch()
+    batch.send(message(b"a"))
+    batch.send(message(b"b"))
+    batch.put(table, b"case-1", "state", str.encode)
+
+    async def run() -> None:
+        done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
+        while len(producer.sent) < 4:
+            await asyncio.sleep(0)
+        producer.ack()
+        await done
+
+    asyncio.run(run())
+    assert producer.sent == [b"a", b"b", b"a", b"b"]  # same messages again: readers drop the copies by id
+    assert table == {b"case-1": b"state"}
+
+
+# -- the SDK's answers: sent at once, confirmed before the inbox is marked read ----------------
+class Delivery:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class Publisher:
+    """Refuses the first ``failures`` answers (as a restarting broker would), then delivers."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.published: list[str] = []
+
+    def publish(self, event_type: str, record: dict[str, Any]) -> Delivery:
+        self.published.append(record["event_id"])
+        if self.failures:
+            self.failures -= 1
+            return Delivery(KafkaConnectionError("broker restarting"))
+        return Delivery(None)
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_an_answer_the_broker_refused_is_sent_again_and_confirmed_later() -> None:
+    from services.departments import DeliveryPending, DepartmentClient
+
+    client = object.__new__(DepartmentClient)  # no broker: only the confirmation logic
+    client.unit = "HOUSING"
+    client._publisher = Publisher(failures=1)
+    client._unconfirmed = []
+    client._publish("case.handoff.accepted", {"event_id": "a1"})
+    client._publish("case.accepted", {"event_id": "a2"})
+    with pytest.raises(DeliveryPending, match="1 answer"):
+        client.confirm()
+    assert client._publisher.published == ["a1", "a2", "a1"]  # the refused one again, same id
+    client.confirm()
+    assert client._unconfirmed == []
