@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -95,6 +95,21 @@ class CoordinationMixin:
         self.mediations: dict[str, Mediation] = {}
         self.packages: dict[str, Package] = {}
         self.tasks: dict[str, Task] = {}
+
+    # -- persisted with the client's state file ---------------------------------------------
+    def _coordination_state(self) -> dict[str, Any]:
+        """JSON-ready (dates and times left to the encoder's ``default``)."""
+        return {"mediations": {k: asdict(v) for k, v in self.mediations.items()},
+                "packages": {k: asdict(v) for k, v in self.packages.items()},
+                "tasks": {k: asdict(v) for k, v in self.tasks.items()}}
+
+    def _load_coordination(self, data: dict[str, Any]) -> None:
+        for k, v in data.get("mediations", {}).items():
+            self.mediations[k] = Mediation(**{**v, "answer_due_at": _datetime(v["answer_due_at"])})
+        for k, v in data.get("packages", {}).items():
+            self.packages[k] = Package(**{**v, "expected_on": date.fromisoformat(v["expected_on"])})
+        for k, v in data.get("tasks", {}).items():
+            self.tasks[k] = Task(**{**v, "due_at": _datetime(v["due_at"])})
 
     # -- receiving ------------------------------------------------------------------------
     def _track(self, ev: Event) -> None:
@@ -258,6 +273,10 @@ class CoordinationMixin:
 
     def _publish(self, event_type: str, record: dict[str, Any]) -> None:
         raise NotImplementedError  # DepartmentClient's: sent at once, confirmed by commit()
+
+
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _case(case: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class CoordinationAnswers:
                 continue
             self._planned.add(f"m/{mid}")
             dice = self._dice(mid)
+            if m.concluded or (m.convener != self.client.unit and m.answer != "PENDING"):
+                continue  # done before a restart (the client's state file remembers)
             if m.convener == self.client.unit:
                 self._at(now + timedelta(days=b.mediation_session_after_days), "session", mid)
                 self._at(now + timedelta(days=b.mediation_session_after_days, hours=2), "conclude", mid)
@@ -71,7 +73,7 @@ class CoordinationAnswers:
                 self._planned.add(f"p/{pid}")
                 self._at(now + timedelta(days=b.package_report_every_days), "report", pid)
         for number in self.client.tasks:
-            if f"t/{number}" not in self._planned:
+            if f"t/{number}" not in self._planned and self.client.tasks[number].status != "COMPLETED":
                 self._planned.add(f"t/{number}")
                 self._at(now + timedelta(days=b.task_ack_after_days), "acknowledge", number)
                 self._at(now + timedelta(days=b.task_complete_after_days), "complete", number)

@@ -23,7 +23,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,7 @@ class DepartmentClient(CoordinationMixin):
 
     def _publish(self, event_type: str, record: dict[str, Any]) -> None:
         self._unconfirmed.append((event_type, record, self._publisher.publish(event_type, record)))
+        self._state_dirty = True  # every answer changes what the client remembers
 
     def _save(self) -> None:
         # Written once per commit(), not per answer (the whole file each time made a burst of N
@@ -242,16 +243,21 @@ class DepartmentClient(CoordinationMixin):
         if self.state_file is None or not getattr(self, "_state_dirty", False):
             return
         self._state_dirty = False
-        data = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
-                    "acceptance_due_at": v.acceptance_due_at.isoformat()} for k, v in self.cases.items()}
+        cases = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
+                     "acceptance_due_at": v.acceptance_due_at.isoformat()} for k, v in self.cases.items()}
+        data = {"cases": cases, **self._coordination_state()}  # mediations, packages and tasks too
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False))
+        tmp.write_text(json.dumps(data, ensure_ascii=False, default=_iso))
         tmp.replace(self.state_file)
 
     def _load(self) -> None:
         if self.state_file is None or not self.state_file.exists():
             return
-        for k, v in json.loads(self.state_file.read_text()).items():
+        data = json.loads(self.state_file.read_text())
+        if "cases" not in data:  # the first format: handoffs only, by case number
+            data = {"cases": data}
+        self._load_coordination(data)
+        for k, v in data["cases"].items():
             v["status"] = HandoffStatus(v["status"])
             v["requested_at"] = datetime.fromisoformat(v["requested_at"])
             v["acceptance_due_at"] = datetime.fromisoformat(v["acceptance_due_at"])
@@ -293,6 +299,12 @@ class DepartmentClient(CoordinationMixin):
                   "recommendation_id": rid, "unit": self.unit, "adopted": bool(adopted),
                   "reason": reason.strip() if reason else None}
         self._publish("supervision.feedback", record)
+
+
+def _iso(o: object) -> str:
+    if isinstance(o, (date, datetime)):
+        return o.isoformat()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def _text(name: str, value: Any) -> str:
