@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The district simulation (about 4 minutes): its own broker, every service, the annual report in .liandong/demo/<time>/report.
+# The district simulation (about 6 minutes): its own broker, every service, the annual report in .liandong/demo/<time>/report.
 demo: setup
 	$(BIN)/liandong demo
 

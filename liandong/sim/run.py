@@ -245,6 +245,9 @@ def collect(stack: ServiceStack, cfg: DemoConfig, petitions: list[Petition], tim
         stats = now_stats
         time.sleep(3.0)
     stats = now_stats or stats
+    # The chart's cases as of the settled figures, not as first listed (answers were still arriving then).
+    listed = _get(stack.ledger_port, "/cases?limit=10000000") or listed
+    ours = [c for c in listed["cases"] if str(c.get("registered_at") or "")[:4] in (str(cfg.year - 1), str(cfg.year))]
     cases = [(c["lead_unit"], c["status"]) for c in ours if str(c["registered_at"])[:4] == str(cfg.year)]
     this_year = [p for p in petitions if p.received_at.year == cfg.year]
     return ReportInputs(
