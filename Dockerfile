@@ -9,20 +9,24 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/liandong
 
-# The dependencies named in pyproject.toml first, in their own layer (rebuilt only when it changes).
+# The dependencies named in pyproject.toml and sdk/pyproject.toml first, in their own layer (rebuilt
+# only when they change); the SDK itself is installed from sdk/ below, not from an index.
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
+COPY sdk/pyproject.toml sdk/README.md ./sdk/
+RUN python -c "import tomllib; deps = [d for f in ('pyproject.toml', 'sdk/pyproject.toml') \
+        for d in tomllib.load(open(f, 'rb'))['project']['dependencies'] if not d.startswith('liandong-sdk')]; \
+        print('\n'.join(deps))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # Then the project itself. Editable, so that the schemas/, deploy/ and services/triage/routing.yaml
 # it reads relative to its sources are found here.
+COPY schemas ./schemas
+COPY sdk ./sdk
 COPY liandong ./liandong
 COPY services ./services
-COPY schemas ./schemas
 COPY deploy ./deploy
-RUN pip install --no-deps -e . \
+RUN pip install --no-deps -e ./sdk -e . \
     && liandong --help > /dev/null \
     && useradd --uid 1000 --user-group --create-home --home-dir /var/lib/liandong --shell /usr/sbin/nologin liandong
 

@@ -2,16 +2,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: setup demo smoke bench test test-faults lint typecheck broker-stop clean promtool dashboards
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the Kafka jars (apt-get install maven)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ./sdk -e ".[test]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -40,7 +40,7 @@ dashboards: setup
 	$(BIN)/python tools/dashboards.py
 
 lint: setup
-	$(BIN)/ruff check liandong services tests tools
+	$(BIN)/ruff check liandong services sdk tests tools
 
 typecheck: setup
 	$(BIN)/mypy

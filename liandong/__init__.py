@@ -1,69 +1,32 @@
 """Liandong (联动): a coordination bus for petition bureaus and the departments they work with.
 
-The shared bus core: schemas, wire format, topic catalogue, Kafka and faust helpers,
-dead letters, settings and logs. Services live under ``services/``.
+The bus core that every service builds on. The contract a department shares with the bus (the
+event catalogue, schemas, wire codec, plain clients, clocks, the exception tree) lives in the
+``liandong_sdk`` distribution and is re-exported here, so it is defined once; the core adds the
+service settings, logs, topic provisioning and the operator's ``Bus``.
+
+Public modules beside this one: ``liandong.streams`` (the faust service skeleton),
+``liandong.runtime``, ``liandong.metrics``, ``liandong.security``, ``liandong.clock``,
+``liandong.asyncapi``, ``liandong.compat``, ``liandong.examples`` and ``liandong.domain``. A
+module whose name starts with ``_`` is private to this package (tests/unit/test_layers.py).
 """
 
+import liandong_sdk
+from liandong_sdk import *  # noqa: F403  (the contract, defined once: see the docstring)
+
 from ._bus import Bus
-from ._catalogue import (
-    DEAD_LETTER,
-    EVENT_TYPES,
-    HANDLING_UNITS,
-    EventType,
-    TopicSpec,
-    all_topics,
-    event_type,
-)
-from ._deadletter import dead_letter
-from ._errors import (
-    BrokerError,
-    EncodeError,
-    IncompatibleSchemaError,
-    InvalidEvent,
-    LiandongError,
-    SchemaError,
-    UndecodableMessage,
-    UnknownEventType,
-    UnknownSchema,
-    WireError,
-)
-from ._kafka import ProvisionReport, Publisher, Subscriber, provision_topics
 from ._logging import configure_logging, get_logger
-from ._schemas import SchemaCatalogue, fingerprint
-from ._settings import Settings, get_settings
-from ._wire import Codec, Event, OutgoingMessage
+from ._provisioning import ProvisionReport, provision_topics
+from ._settings import Settings, get_settings, load_clocks
 
 __all__ = [
-    "DEAD_LETTER",
-    "EVENT_TYPES",
-    "HANDLING_UNITS",
-    "BrokerError",
+    *liandong_sdk.__all__,
     "Bus",
-    "Codec",
-    "EncodeError",
-    "Event",
-    "EventType",
-    "IncompatibleSchemaError",
-    "InvalidEvent",
-    "LiandongError",
-    "OutgoingMessage",
     "ProvisionReport",
-    "Publisher",
-    "SchemaCatalogue",
-    "SchemaError",
     "Settings",
-    "Subscriber",
-    "TopicSpec",
-    "UndecodableMessage",
-    "UnknownEventType",
-    "UnknownSchema",
-    "WireError",
-    "all_topics",
     "configure_logging",
-    "dead_letter",
-    "event_type",
-    "fingerprint",
     "get_logger",
     "get_settings",
+    "load_clocks",
     "provision_topics",
 ]

@@ -7,11 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import yaml
+from liandong_sdk import ClockConfig
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: schemas/ and deploy/ live here.
 ROOT = Path(__file__).resolve().parent.parent
+#: The regulation's clocks, escalation ladder and holidays as shipped.
+CLOCKS_FILE = ROOT / "services" / "supervision" / "clocks.yaml"
 
 
 class Settings(BaseSettings):
@@ -54,7 +58,7 @@ class Settings(BaseSettings):
     sim_extension_rate: float = 0.05
     #: Each case's answer delays are stretched by a random factor in [1 - jitter, 1 + jitter].
     sim_delay_jitter: float = 0.0
-    #: Compressed simulation clock (liandong/_clock.py): simulated time at the origin, and the origin's real Unix time.
+    #: Compressed simulation clock (liandong/clock.py): simulated time at the origin, and the origin's real Unix time.
     sim_epoch: datetime | None = None
     sim_origin: float | None = None
     district_code: str = "140214"
@@ -71,3 +75,9 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def load_clocks(path: Path | None = None) -> ClockConfig:
+    """The regulation's clocks from a YAML file: ``path``, else ``LIANDONG_CLOCKS_FILE``, else the shipped one."""
+    path = path or get_settings().clocks_file or CLOCKS_FILE
+    return ClockConfig.from_data(yaml.safe_load(path.read_text(encoding="utf-8")) or {})

@@ -67,7 +67,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
 
     logging.getLogger("kafka").setLevel(logging.ERROR)  # retriable warnings while new topics get their leaders
 
-    from .sim.stack import broker_for
+    from .sim.stack import own_broker
 
     run_dir = get_settings().run_dir / "bench" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
                                                               "latency_seconds": cfg.seconds, "low_rate": cfg.low_rate,
                                                               "baseline_messages": cfg.baseline_messages},
                               "started_at": datetime.now(UTC).isoformat(), "baseline": {}, "pipeline": {}}
-    with broker_for(run_dir) as bootstrap:
+    with own_broker(run_dir) as bootstrap:
         bus = Bus.from_settings(bootstrap)
         provision(bus)
         result["broker"] = bootstrap
@@ -147,8 +147,7 @@ def _ms(v: float | None) -> str:
 def sample_messages(bus: Bus, limit: int = 5000) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
     """The pipeline's own messages (key, value, headers), read back from every lifecycle topic."""
     from kafka import KafkaConsumer, TopicPartition
-
-    from ._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
+    from liandong_sdk import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
 
     topics = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [t.format(unit=s) for s in HANDLING_UNITS.values()
                                                   for t in (UNIT_INBOX, UNIT_REPLIES)]
@@ -409,8 +408,7 @@ class InboxWatcher:
 
     def __init__(self, bus: Bus) -> None:
         from kafka import KafkaConsumer, TopicPartition
-
-        from ._catalogue import HANDLING_UNITS, UNIT_INBOX
+        from liandong_sdk import HANDLING_UNITS, UNIT_INBOX
 
         self.consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False,
                                       fetch_max_wait_ms=5, **bus.client_config())

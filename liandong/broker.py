@@ -17,12 +17,14 @@ import string
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import BrokerError
-from ._security import ADMIN, MECHANISM, ensure_secrets
+from liandong_sdk import BrokerError
+
 from ._settings import Settings, get_settings
+from .security import ADMIN, MECHANISM, ensure_secrets
 
 KAFKA_VERSION = "4.1.1"
 STATE_FILE = "broker.json"
@@ -235,3 +237,43 @@ def _pid_alive(pid: int) -> bool:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
+
+
+# -- which broker a command uses ------------------------------------------------------------
+def configured_bootstrap() -> str:
+    """LIANDONG_BOOTSTRAP_SERVERS when set, else the running local broker; BrokerError when neither."""
+    external = get_settings().bootstrap_servers
+    if external:
+        return external
+    info = LocalBroker().info()
+    if info is None or not info.alive():
+        raise BrokerError("no broker: start one with `liandong broker start` or set LIANDONG_BOOTSTRAP_SERVERS")
+    return info.bootstrap_servers
+
+
+@contextlib.contextmanager
+def broker_for(broker: LocalBroker | None = None, *, keep: bool = False,
+               announce: Callable[[str], None] | None = None) -> Iterator[str]:
+    """The bootstrap servers for a block: LIANDONG_BOOTSTRAP_SERVERS when set; else ``broker``
+    (default: the local one, reused if it is already running), started for the block and stopped
+    after it unless ``keep``."""
+    external = get_settings().bootstrap_servers
+    if external:
+        yield external
+        return
+    shared = broker is None
+    broker = broker or LocalBroker()
+    already = broker.info() if shared else None
+    if already and already.alive():
+        yield already.bootstrap_servers
+        return
+    if announce:
+        announce("starting the local Kafka broker (first run fetches its jars from Maven Central) …")
+    info = broker.start()
+    try:
+        yield info.bootstrap_servers
+    finally:
+        if not keep:
+            broker.stop()
+            if announce:
+                announce("local broker stopped")

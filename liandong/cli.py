@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
 import typer
+from liandong_sdk import LiandongError, SchemaCatalogue
 from rich.console import Console
 from rich.table import Table
 
 from ._bus import Bus
-from ._compat import check_schemas
-from ._errors import LiandongError
-from ._schemas import SchemaCatalogue
 from ._settings import ROOT, get_settings
-from .broker import LocalBroker
+from .broker import LocalBroker, broker_for, configured_bootstrap
+from .compat import check_schemas
 
 app = typer.Typer(help="Liandong (联动): the petition bureaus' multi-department coordination bus.",
                   no_args_is_help=True, add_completion=False)
@@ -78,7 +75,7 @@ def broker_status() -> None:
 @topics_app.command("create")
 def topics_create(partitions: int = typer.Option(None, help="Partitions of a new topic (default from settings).")) -> None:
     """Create the catalogue's topics, idempotently: a second run changes nothing."""
-    bus = Bus.from_settings(_bootstrap())
+    bus = Bus.from_settings(configured_bootstrap())
     report = bus.provision_topics(partitions=partitions)
     for label, names in (("created", report.created), ("reconfigured", report.reconfigured),
                          ("repartitioned", report.repartitioned)):
@@ -95,10 +92,10 @@ def principals_create() -> None:
     missing ones are generated into it."""
     from services.registry import grants
 
-    from ._security import apply_grants, ensure_secrets
+    from .security import apply_grants, ensure_secrets
 
     settings = get_settings()
-    bus = Bus.from_settings(_bootstrap())
+    bus = Bus.from_settings(configured_bootstrap())
     all_grants = grants()
     passwords = ensure_secrets(settings.secrets_path, [g.principal for g in all_grants])
     report = apply_grants(all_grants, passwords, bus.bootstrap_servers, **bus.client_config())
@@ -117,6 +114,20 @@ def schemas_check() -> None:
         raise typer.Exit(1)
     console.print(f"✓ {report.schemas} schemas parse and are documented; "
                   f"{report.checked_pairs} released versions are readable by the current schemas")
+
+
+@schemas_app.command("codegen")
+def schemas_codegen() -> None:
+    """Write the typed event classes (sdk/liandong_sdk/events.py) from the current schemas."""
+    from .codegen import TARGET, events_module
+
+    target = ROOT / TARGET
+    source = events_module(SchemaCatalogue(get_settings().schemas_dir))
+    if target.exists() and target.read_text(encoding="utf-8") == source:
+        console.print(f"{TARGET} is current")
+        return
+    target.write_text(source, encoding="utf-8")
+    console.print(f"wrote {TARGET}")
 
 
 @schemas_app.command("release")
@@ -170,7 +181,7 @@ def smoke(keep_broker: bool = typer.Option(False, help="Leave the local broker r
     """The smoke scenario: one event of every type through the broker and back, decoded."""
     from .smoke import run_smoke
 
-    with running_broker(keep=keep_broker) as bootstrap:
+    with broker_for(keep=keep_broker, announce=console.print) as bootstrap:
         rows = run_smoke(Bus.from_settings(bootstrap))
     table = Table(title="Liandong smoke: one event of every type, published and read back")
     for col in ("event type", "topic", "key", "round trip"):
@@ -200,7 +211,7 @@ def run(service: str = typer.Argument(None, help="A service name; see --list."),
     if service not in SERVICES:
         console.print(f"no service {service!r}; services: {', '.join(SERVICES)}")
         raise typer.Exit(2)
-    SERVICES[service](Bus.from_settings(_bootstrap())).run_forever()
+    SERVICES[service](Bus.from_settings(configured_bootstrap())).run_forever()
 
 
 def _run_all(names: list[str]) -> None:
@@ -209,7 +220,7 @@ def _run_all(names: list[str]) -> None:
     import subprocess
     import time
 
-    with running_broker() as bootstrap:
+    with broker_for(announce=console.print) as bootstrap:
         from services.registry import provision
 
         provision(Bus.from_settings(bootstrap))
@@ -287,12 +298,12 @@ def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit t
     import uuid
     from datetime import datetime
 
-    from ._catalogue import HANDLING_UNITS
+    from liandong_sdk import HANDLING_UNITS
 
     if unit not in HANDLING_UNITS:
         console.print(f"unknown unit {unit!r}; units: {', '.join(HANDLING_UNITS)}")
         raise typer.Exit(2)
-    bus = Bus.from_settings(_bootstrap()).as_principal("svc-bureau")
+    bus = Bus.from_settings(configured_bootstrap()).as_principal("svc-bureau")
     district = case_number.split("-", 1)[0]
     record = {"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC),
               "case": {"case_number": case_number, "petition_id": uuid.uuid4(), "district_code": district},
@@ -305,42 +316,9 @@ def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit t
 @app.command("asyncapi")
 def asyncapi(path: Path = typer.Option(ROOT / "docs" / "asyncapi.yaml", help="Where to write the document.")) -> None:
     """Write the AsyncAPI 3.0 document of every topic and message (from the topic catalogue)."""
-    from ._asyncapi import write_asyncapi
+    from .asyncapi import write_asyncapi
 
     console.print(f"wrote {write_asyncapi(path)}")
-
-
-@contextlib.contextmanager
-def running_broker(keep: bool = False) -> Iterator[str]:
-    """The configured cluster, or the local broker, started for the block if it was not running."""
-    external = get_settings().bootstrap_servers
-    if external:
-        yield external
-        return
-    broker = LocalBroker()
-    already = broker.info()
-    if already and already.alive():
-        yield already.bootstrap_servers
-        return
-    console.print("starting the local Kafka broker (first run fetches its jars from Maven Central) …")
-    info = broker.start()
-    try:
-        yield info.bootstrap_servers
-    finally:
-        if not keep:
-            broker.stop()
-            console.print("local broker stopped")
-
-
-def _bootstrap() -> str:
-    external = get_settings().bootstrap_servers
-    if external:
-        return external
-    info = LocalBroker().info()
-    if info is None or not info.alive():
-        console.print("no broker: start one with `liandong broker start` or set LIANDONG_BOOTSTRAP_SERVERS")
-        raise typer.Exit(2)
-    return info.bootstrap_servers
 
 
 def main() -> None:

@@ -6,10 +6,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from liandong_sdk import EVENT_TYPES, Event, all_topics
+
 from ._bus import Bus
-from ._catalogue import EVENT_TYPES, all_topics
-from ._examples import example_record
-from ._wire import Event
+from .examples import example_record
 
 
 @dataclass(frozen=True)

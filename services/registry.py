@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from liandong import Bus
-from liandong._catalogue import (
+from liandong import (
     BUREAU_COORDINATION,
     BUREAU_PETITIONS,
     BUREAU_TRIAGE,
@@ -19,10 +18,11 @@ from liandong._catalogue import (
     HANDLING_UNITS,
     UNIT_INBOX,
     UNIT_REPLIES,
+    Bus,
 )
-from liandong._metrics import preset
-from liandong._runtime import Runtime
-from liandong._security import Grant
+from liandong.metrics import preset
+from liandong.runtime import Runtime
+from liandong.security import Grant
 
 INBOXES = tuple(UNIT_INBOX.format(unit=s) for s in HANDLING_UNITS.values())
 REPLIES = tuple(UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values())
@@ -137,7 +137,7 @@ def grants() -> list[Grant]:
 def provision(bus: Bus) -> None:
     """What a fresh cluster needs before the services start: topics, then principals and ACLs
     (passwords missing from the secrets file are generated into it)."""
-    from liandong._security import apply_grants, ensure_secrets
+    from liandong.security import apply_grants, ensure_secrets
 
     bus.provision_topics()
     if bus.secured:

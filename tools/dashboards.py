@@ -6,7 +6,7 @@
 The output is deterministic (sorted keys, fixed uids and panel ids), so a test compares it with
 the committed JSON. Every panel queries the `datasource` variable (Prometheus); panels over
 metrics with a `unit` label filter on the `unit` variable; every rate()/increase() uses
-`$__rate_interval`. Metric names come from liandong/_metrics.py, and the sign-for buckets used
+`$__rate_interval`. Metric names come from liandong/metrics.py, and the sign-for buckets used
 for "signed within N days" from its SIGNFOR_BUCKETS.
 
 `panel_queries()` lists every query for a live test against a real Prometheus, and
@@ -45,7 +45,7 @@ from grafana_foundation_sdk.models.dashboard import (  # noqa: E402
 )
 from prometheus_client.utils import floatToGoString  # noqa: E402
 
-from liandong._metrics import DAY, SIGNFOR_BUCKETS  # noqa: E402
+from liandong.metrics import DAY, SIGNFOR_BUCKETS  # noqa: E402
 
 OUT_DIR = ROOT / "deploy" / "grafana" / "dashboards"
 TAG = "liandong"
@@ -66,7 +66,7 @@ def _le(days: int) -> str:
     """The `le` label of the sign-for bucket of `days` days, as the Python client writes it."""
     bound = days * DAY
     if bound not in SIGNFOR_BUCKETS:
-        raise ValueError(f"liandong._metrics.SIGNFOR_BUCKETS has no {days}-day bucket")
+        raise ValueError(f"liandong.metrics.SIGNFOR_BUCKETS has no {days}-day bucket")
     return floatToGoString(bound)
 
 

@@ -1,21 +1,24 @@
-"""The domain: the regulation's clocks, the business calendar and the case state machine.
+"""The domain: the case state machine, routing and supervision decisions.
 
-No Kafka, faust or HTTP here: these modules are plain Python so services, the department
-SDK and the ledger share one definition of what may happen to a case, and when.
+No Kafka, faust, HTTP or file reading here: plain Python over plain data. The regulation's
+clocks, the business calendar and a unit's handoff transitions are the rules a department
+shares with the bus, so they live in the SDK's pure modules and are re-exported here.
 """
 
-from .calendar import BusinessCalendar
-from .case import (
+from liandong_sdk.rules import (
+    BUREAU_TZ,
     UNIT_TRANSITIONS,
-    CaseState,
-    CaseStatus,
+    BusinessCalendar,
+    ClockConfig,
+    EscalationLadder,
     HandoffStatus,
     IllegalTransition,
-    UnitHandoff,
 )
-from .clocks import ClockConfig, EscalationLadder
+
+from .case import CaseState, CaseStatus, UnitHandoff
 
 __all__ = [
+    "BUREAU_TZ",
     "UNIT_TRANSITIONS",
     "BusinessCalendar",
     "CaseState",

@@ -14,21 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .clocks import ClockConfig
-
-
-class IllegalTransition(ValueError):
-    """An answer that the case's current state does not allow (e.g. resolving before signing)."""
-
-
-class HandoffStatus(StrEnum):
-    REQUESTED = "REQUESTED"
-    SIGNED = "SIGNED"
-    OBJECTED = "OBJECTED"
-    ACCEPTED = "ACCEPTED"
-    NOT_ACCEPTED = "NOT_ACCEPTED"
-    IN_PROGRESS = "IN_PROGRESS"
-    RESOLVED = "RESOLVED"
+from liandong_sdk.rules import UNIT_TRANSITIONS, ClockConfig, HandoffStatus, IllegalTransition, check_unit_transition
 
 
 class CaseStatus(StrEnum):
@@ -46,30 +32,10 @@ class CaseStatus(StrEnum):
 
 
 H = HandoffStatus
-#: Unit answers: which handoff states allow them, and the state after.
-UNIT_TRANSITIONS: dict[str, tuple[frozenset[HandoffStatus], HandoffStatus | None]] = {
-    "case.handoff.accepted": (frozenset({H.REQUESTED}), H.SIGNED),
-    "case.handoff.rejected": (frozenset({H.REQUESTED, H.SIGNED}), H.OBJECTED),
-    "case.accepted": (frozenset({H.SIGNED}), H.ACCEPTED),
-    "case.not_accepted": (frozenset({H.SIGNED}), H.NOT_ACCEPTED),
-    "case.progress": (frozenset({H.ACCEPTED, H.IN_PROGRESS}), H.IN_PROGRESS),
-    "case.extension.approved": (frozenset({H.ACCEPTED, H.IN_PROGRESS}), None),
-    "case.resolved": (frozenset({H.ACCEPTED, H.IN_PROGRESS}), H.RESOLVED),
-}
 _CASE_STATUS_OF = {
     H.SIGNED: CaseStatus.SIGNED, H.ACCEPTED: CaseStatus.ACCEPTED, H.NOT_ACCEPTED: CaseStatus.NOT_ACCEPTED,
     H.IN_PROGRESS: CaseStatus.IN_PROGRESS, H.RESOLVED: CaseStatus.RESOLVED,
 }
-
-
-def check_unit_transition(event_type: str, current: HandoffStatus | None) -> HandoffStatus | None:
-    """The handoff status after ``event_type``; raises IllegalTransition if not allowed now."""
-    allowed, after = UNIT_TRANSITIONS[event_type]
-    if current not in allowed:
-        state = current.value if current else "no handoff"
-        raise IllegalTransition(f"{event_type} is not allowed in state {state} "
-                                f"(allowed in: {', '.join(sorted(s.value for s in allowed))})")
-    return after
 
 
 @dataclass

@@ -43,7 +43,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .clocks import ClockConfig
+from liandong_sdk.events import RecommendationKind, SupervisionTrigger, known
+from liandong_sdk.rules import ClockConfig
 
 STAGES = ("REMINDER", "NOTICE", "LISTING")
 STAGE_EVENT = {"REMINDER": "supervision.reminder", "NOTICE": "supervision.notice", "LISTING": "supervision.listed"}
@@ -52,9 +53,8 @@ CLOCK_NAMES = {
     "FORWARD": "转送交办期限", "ACCEPTANCE_NOTICE": "受理告知期限", "HANDLING": "办理期限",
     "RECOMMENDATION_FEEDBACK": "三项建议书面答复期限",
 }
-TRIGGERS = ("OVERDUE", "SHOULD_ACCEPT_NOT_ACCEPTED", "SHOULD_HANDLE_NOT_HANDLED", "OPINION_NOT_IMPLEMENTED",
-            "REPEAT_AFTER_CLOSURE", "IRREGULAR_HANDLING", "MISSING_ANSWER")
-RECOMMENDATION_KINDS = ("IMPROVE_WORK", "IMPROVE_POLICY", "PURSUE_ACCOUNTABILITY")
+TRIGGERS = known(SupervisionTrigger)
+RECOMMENDATION_KINDS = known(RecommendationKind)
 _LETTER = {"REMINDER": "提醒函", "NOTICE": "督办函", "LISTING": "挂牌督办"}
 _IDS = uuid.UUID("6f1d3b52-8a47-4c1e-9e2b-2d5a7c9f0b83")
 _SEEN_KEEP = 200  # input event ids remembered per case (a redelivered event is applied once)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from liandong.domain.calendar import BUREAU_TZ
+from liandong.domain import BUREAU_TZ
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ principals and ACLs, starts every service of ``services/registry.py`` as its own
 principal, and submits the generated petitions (two years: the previous year for the year-on-year
 comparison, then the report year, then a few weeks for the last cases to close) to intake's HTTP
 API at their simulated time of receipt. The services run on the same compressed clock
-(liandong/_clock.py), so deadlines, the reference departments' answers (per-unit delays,
+(liandong/clock.py), so deadlines, the reference departments' answers (per-unit delays,
 objections, extensions) and supervision all happen in simulated days. A progress bar and a live
 summary while it runs; at the end the report (report.py) in the terminal and as files.
 """
@@ -30,12 +30,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from liandong._bus import Bus
-from liandong.domain.calendar import BUREAU_TZ
+from liandong.domain import BUREAU_TZ
 
 from .bureau import Bureau
 from .generator import Petition, generate
 from .report import ReportInputs, write_report
-from .stack import ServiceStack, broker_for
+from .stack import ServiceStack, own_broker
 
 #: How each reference department behaves in the simulation (simulated days; rates). Delays vary
 #: per case by ±40% (LIANDONG_SIM_DELAY_JITTER): the street office is slow to sign (late acceptance
@@ -118,7 +118,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
                   f"({cfg.cases} in {cfg.year}, {len(petitions) - cfg.cases} in {cfg.year - 1}), seed {cfg.seed}, "
                   f"about {cfg.duration:.0f} s; files in {run_dir}")
     try:
-        with broker_for(run_dir, keep=cfg.keep_broker) as bootstrap:
+        with own_broker(run_dir, keep=cfg.keep_broker) as bootstrap:
             console.print(f"broker {bootstrap}: provisioning topics, principals and ACLs …")
             provision(Bus.from_settings(bootstrap))
             timeline = Timeline.of(cfg.year, cfg.duration, time.time() + cfg.startup_seconds)

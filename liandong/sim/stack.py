@@ -13,14 +13,13 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from liandong._settings import get_settings
-from liandong.broker import LocalBroker, free_port
+from liandong.broker import LocalBroker, broker_for, free_port
 
 #: Metrics ports of worker ``w`` are ``base + w * WORKER_PORT_STRIDE + offset``.
 WORKER_PORT_STRIDE = 50
@@ -186,18 +185,7 @@ def _tail(path: Path, size: int = 3000) -> str:
         return ""
 
 
-@contextlib.contextmanager
-def broker_for(run_dir: Path, keep: bool = False) -> Iterator[str]:
+def own_broker(run_dir: Path, keep: bool = False) -> contextlib.AbstractContextManager[str]:
     """LIANDONG_BOOTSTRAP_SERVERS when set; else a fresh local broker of its own (data under
     ``run_dir/broker``, free ports), stopped after the block unless ``keep``."""
-    external = get_settings().bootstrap_servers
-    if external:
-        yield external
-        return
-    broker = LocalBroker(run_dir / "broker", port=free_port(), controller_port=free_port())
-    info = broker.start()
-    try:
-        yield info.bootstrap_servers
-    finally:
-        if not keep:
-            broker.stop()
+    return broker_for(LocalBroker(run_dir / "broker", port=free_port(), controller_port=free_port()), keep=keep)

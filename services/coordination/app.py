@@ -20,11 +20,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from liandong import Bus, Event, get_logger
-from liandong._catalogue import BUREAU_COORDINATION, HANDLING_UNITS, UNIT_REPLIES
-from liandong._clock import now as bus_now
-from liandong._faust import consume, create_app, raw_topic, send
-from liandong._runtime import Runtime
+from liandong import BUREAU_COORDINATION, HANDLING_UNITS, UNIT_REPLIES, Bus, Event, get_logger
+from liandong.clock import now as bus_now
+from liandong.runtime import Runtime
+from liandong.streams import consume, create_app, raw_topic, send
 
 from .handlers import MEDIATION_EVENTS, PACKAGE_EVENTS, TASK_EVENTS, Coordination, CoordinationConfig, Out, Refused
 

@@ -20,16 +20,16 @@ console = Console()
 
 def _publish(requests: list[rq.Request]) -> None:
     from liandong import Bus
-    from liandong.cli import _bootstrap
+    from liandong.broker import configured_bootstrap
 
-    bus = Bus.from_settings(_bootstrap()).as_principal("svc-bureau")
+    bus = Bus.from_settings(configured_bootstrap()).as_principal("svc-bureau")
     with bus.publisher("bureau") as pub:
         for name, record in requests:
             pub.publish(name, record).get(timeout=30)
 
 
 def _now() -> Any:
-    from liandong._clock import now
+    from liandong.clock import now
 
     return now()
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from liandong_sdk.events import PackageResult, known
 
-from liandong._catalogue import HANDLING_UNITS
+from liandong import HANDLING_UNITS, MEDIATION_RESULTS, REFERRAL_CHANNELS
 
 Out = list[tuple[str, dict[str, Any]]]
 State = dict[str, Any]
@@ -31,9 +32,7 @@ HERE = Path(__file__).parent
 CONFIG_FILE = HERE / "config.yaml"
 TEAMS_FILE = HERE / "teams.yaml"
 
-MEDIATION_RESULTS = ("AGREEMENT", "PARTIAL_AGREEMENT", "NO_AGREEMENT")
-REFERRAL_CHANNELS = ("LITIGATION", "ARBITRATION", "ADMINISTRATIVE_REVIEW")
-PACKAGE_RESULTS = ("RESOLVED", "PARTIALLY_RESOLVED", "UNRESOLVED", "TRANSFERRED_TO_JUDICIAL")
+PACKAGE_RESULTS = known(PackageResult)
 DEFAULT_ROLES = ("leading_official", "responsible_unit_head", "street_cadre", "police_officer", "legal_adviser")
 
 MEDIATION_EVENTS = frozenset({"mediation.proposed", "mediation.request.submitted", "mediation.joined",

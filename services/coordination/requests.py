@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from liandong._catalogue import HANDLING_UNITS
+from liandong import HANDLING_UNITS
 
 from .handlers import PACKAGE_RESULTS, CoordinationConfig
 

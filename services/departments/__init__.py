@@ -1,4 +1,5 @@
-"""Departments: the SDK a department's system uses, and reference departments built on it.
+"""Reference departments: simulated units built on the department SDK (``liandong_sdk``), one
+service per unit, used by the district simulation and the tests.
 
 Topics in:  liandong.unit.<unit>.inbox
 Topics out: liandong.unit.<unit>.replies
@@ -6,27 +7,5 @@ Topics out: liandong.unit.<unit>.replies
 
 from .reference import Behaviour, ReferenceDepartment
 from .reference_coordination import CoordinationBehaviour
-from .sdk import (
-    DeliveryPending,
-    DepartmentClient,
-    DepartmentError,
-    Handoff,
-    IllegalTransition,
-    InvalidAnswer,
-    ObjectionWindowClosed,
-    UnknownCase,
-)
 
-__all__ = [
-    "Behaviour",
-    "CoordinationBehaviour",
-    "DeliveryPending",
-    "DepartmentClient",
-    "DepartmentError",
-    "Handoff",
-    "IllegalTransition",
-    "InvalidAnswer",
-    "ObjectionWindowClosed",
-    "ReferenceDepartment",
-    "UnknownCase",
-]
+__all__ = ["Behaviour", "CoordinationBehaviour", "ReferenceDepartment"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from liandong import Bus, get_logger
-from liandong._catalogue import HANDLING_UNITS
-from liandong._clock import now as bus_now
-from liandong._clock import simulated
-from liandong._runtime import Runtime
+from liandong_sdk import DepartmentClient
+
+from liandong import HANDLING_UNITS, Bus, get_logger
+from liandong.clock import now as bus_now
+from liandong.clock import simulated
+from liandong.runtime import Runtime
 
 from .reference import Behaviour, ReferenceDepartment
-from .sdk import DepartmentClient
 
 UNIT_BY_SLUG = {slug: unit for unit, slug in HANDLING_UNITS.items()}
 log = get_logger("departments")
@@ -34,7 +34,7 @@ def build(bus: Bus, slug: str, *, behaviour: Behaviour | None = None) -> Runtime
         # The department keeps trying: a broker that is restarting must not end it for good.
         while not stop.is_set():
             try:
-                c = DepartmentClient(unit, bus, state_file=bus.settings.run_dir / f"department-{slug}.json")
+                c = DepartmentClient(unit, bus, clock=bus_now, state_file=bus.settings.run_dir / f"department-{slug}.json")
             except Exception:
                 log.exception("department_connect_failed", unit=unit)
                 stop.wait(1.0)

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liandong_sdk import DepartmentClient, DepartmentError, Handoff
+
 from liandong import get_logger
 from liandong.domain import HandoffStatus, IllegalTransition
 
 from .reference_coordination import CoordinationAnswers, CoordinationBehaviour
-from .sdk import DepartmentClient, DepartmentError, Handoff
 
 log = get_logger("departments")
 

@@ -15,10 +15,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liandong_sdk import DepartmentClient, DepartmentError
+
 from liandong import get_logger
 from liandong.domain import IllegalTransition
-
-from .sdk import DepartmentClient, DepartmentError
 
 log = get_logger("departments")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from liandong import Bus
-from liandong._runtime import Runtime
+from liandong.runtime import Runtime
 from services.triage.app import load_routing
 
 from .http import make_web_app

@@ -16,9 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from liandong import Bus, Event, get_logger
-from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
-from liandong._clock import now as bus_now
+from liandong import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES, Bus, Event, get_logger
+from liandong.clock import now as bus_now
 from liandong.domain.routing import RoutingMatrix
 
 from .registry import IntakeRegistry

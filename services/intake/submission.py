@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from liandong.domain.calendar import BUREAU_TZ
+from liandong.domain import BUREAU_TZ
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Channel = Literal["ONLINE", "VISIT", "LETTER", "HOTLINE_12345"]

@@ -18,8 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from liandong import Bus, Event, get_logger
-from liandong._catalogue import (
+from liandong import (
     BUREAU_COORDINATION,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
@@ -27,11 +26,14 @@ from liandong._catalogue import (
     HANDLING_UNITS,
     UNIT_INBOX,
     UNIT_REPLIES,
+    Bus,
+    Event,
+    get_logger,
 )
-from liandong._clock import now as bus_now
-from liandong._faust import Batch, consume_batches, create_app, raw_topic
-from liandong._faust import table as faust_table
-from liandong._metrics import (
+from liandong.clock import now as bus_now
+from liandong.domain import CaseState, CaseStatus, ClockConfig
+from liandong.domain.case import state_from_json, state_to_json
+from liandong.metrics import (
     EXTENSIONS,
     MEDIATION_OUTCOMES,
     OBJECTIONS,
@@ -43,9 +45,9 @@ from liandong._metrics import (
     SIGNFOR_LATENCY,
     SUPERVISION_ACTIONS,
 )
-from liandong._runtime import Runtime
-from liandong.domain import CaseState, CaseStatus, ClockConfig
-from liandong.domain.case import state_from_json, state_to_json
+from liandong.runtime import Runtime
+from liandong.streams import Batch, consume_batches, create_app, raw_topic
+from liandong.streams import table as faust_table
 
 from .coordination import CoordinationViews
 from .coordination import add_routes as add_coordination_routes

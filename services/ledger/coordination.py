@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from liandong import Event
-from liandong._faust import table as faust_table
-from liandong._metrics import TEAM_TASKS
+from liandong.metrics import TEAM_TASKS
+from liandong.streams import table as faust_table
 
 View = dict[str, Any]
 MEDIATION = ("mediation.requested", "mediation.joined", "mediation.declined", "mediation.reminder",

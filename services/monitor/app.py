@@ -10,8 +10,8 @@ from typing import Any
 from kafka import TopicPartition
 
 from liandong import Bus, get_logger
-from liandong._metrics import CONSUMER_LAG
-from liandong._runtime import Runtime
+from liandong.metrics import CONSUMER_LAG
+from liandong.runtime import Runtime
 
 log = get_logger("monitor")
 SERVICE = "monitor"

@@ -19,16 +19,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from liandong import Bus, Event, get_logger
-from liandong._catalogue import BUREAU_PETITIONS, BUREAU_SUPERVISION, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
-from liandong._clock import now as bus_now
-from liandong._faust import consume, create_app, raw_topic, send
-from liandong._runtime import Runtime
+from liandong import (
+    BUREAU_PETITIONS,
+    BUREAU_SUPERVISION,
+    BUREAU_TRIAGE,
+    HANDLING_UNITS,
+    UNIT_INBOX,
+    UNIT_REPLIES,
+    Bus,
+    Event,
+    get_logger,
+    load_clocks,
+)
+from liandong.clock import now as bus_now
 from liandong.domain import ClockConfig
 from liandong.domain.supervision import Action, SupervisedCase, Supervisor
+from liandong.runtime import Runtime
+from liandong.streams import consume, create_app, raw_topic, send
 
 from .handlers import WATCHED, on_event, tick
 
@@ -38,7 +47,6 @@ INBOXES = [UNIT_INBOX.format(unit=s) for s in HANDLING_UNITS.values()]
 TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_SUPERVISION, *INBOXES,
              *(UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values())]
 TOPICS_OUT = [BUREAU_SUPERVISION, *INBOXES]
-CLOCKS_FILE = Path(__file__).with_name("clocks.yaml")
 Clock = Callable[[], datetime]
 
 
@@ -53,13 +61,6 @@ class _Tracked:
         async for ev in self.stream.events():
             yield ev
             self.processed[(ev.message.topic, ev.message.partition)] = ev.message.offset
-
-
-def load_clocks(path: Path | None = None) -> ClockConfig:
-    """The clock configuration: ``path``, else ``LIANDONG_CLOCKS_FILE``, else the shipped clocks.yaml."""
-    from liandong import get_settings
-
-    return ClockConfig.load(path or get_settings().clocks_file or CLOCKS_FILE)
 
 
 def build(bus: Bus, *, clocks: ClockConfig | None = None, clock: Clock | None = None, app_id: str = SERVICE,

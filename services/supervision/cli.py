@@ -23,15 +23,15 @@ def _case_ref(case_number: str) -> dict[str, Any]:
 
 def _publish(name: str, record: dict[str, Any]) -> None:
     from liandong import Bus
-    from liandong.cli import _bootstrap
+    from liandong.broker import configured_bootstrap
 
-    bus = Bus.from_settings(_bootstrap()).as_principal("svc-supervision")
+    bus = Bus.from_settings(configured_bootstrap()).as_principal("svc-supervision")
     with bus.publisher("bureau/supervision") as pub:
         pub.publish(name, record).get(timeout=30)
 
 
 def _unit(unit: str) -> str:
-    from liandong._catalogue import HANDLING_UNITS
+    from liandong import HANDLING_UNITS
 
     if unit not in HANDLING_UNITS:
         console.print(f"[red]refused:[/red] unknown unit {unit!r}; units: {', '.join(HANDLING_UNITS)}", highlight=False)
@@ -44,9 +44,9 @@ def recommend(case_number: str, unit: str = typer.Option(..., help="The unit tha
               kind: str = typer.Option(..., help="IMPROVE_WORK, IMPROVE_POLICY or PURSUE_ACCOUNTABILITY."),
               text: str = typer.Option(..., help="The recommendation.")) -> None:
     """Issue one of the three recommendations; the unit answers in writing by the deadline."""
-    from liandong._clock import now
+    from liandong import load_clocks
+    from liandong.clock import now
     from liandong.domain.supervision import recommendation
-    from services.supervision.app import load_clocks
 
     try:
         record = recommendation(_case_ref(case_number), _unit(unit), kind, text, now(), load_clocks())
@@ -64,7 +64,7 @@ def notice(case_number: str, unit: str = typer.Option(..., help="The supervised 
            text: str = typer.Option(..., help="What the unit is asked to do."),
            stage: str = typer.Option("HANDLING", help="The clock concerned (HANDLING, ACCEPTANCE_NOTICE, ...).")) -> None:
     """A supervision notice (督办函) for a trigger other than time."""
-    from liandong._clock import now
+    from liandong.clock import now
     from liandong.domain.supervision import TRIGGERS
 
     if trigger not in TRIGGERS or not text.strip():

@@ -15,13 +15,12 @@ from typing import Any
 
 import yaml
 
-from liandong import Bus, Event
-from liandong._catalogue import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES
-from liandong._faust import Batch, consume_batches, create_app, raw_topic
-from liandong._faust import table as faust_table
-from liandong._runtime import Runtime
+from liandong import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES, Bus, Event
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
+from liandong.runtime import Runtime
+from liandong.streams import Batch, consume_batches, create_app, raw_topic
+from liandong.streams import table as faust_table
 
 from .handlers import Triage
 

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from liandong import Bus, OutgoingMessage, get_settings
-from liandong._deadletter import REASON_HEADER, SOURCE_HEADER
-from liandong._examples import example_record
+from liandong import REASON_HEADER, SOURCE_HEADER, Bus, OutgoingMessage, get_settings
 from liandong.broker import LocalBroker, free_port
+from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
 from services.registry import SPECS, provision
 from tests.conftest import ServiceHost, wait_for

@@ -9,12 +9,11 @@ import uuid
 import pytest
 from kafka import TopicPartition
 from kafka.errors import TopicAuthorizationFailedError
+from liandong_sdk import DepartmentClient
 
-from liandong import HANDLING_UNITS, Bus, OutgoingMessage, all_topics
-from liandong._errors import AuthorizationDenied
-from liandong._examples import example_record
-from liandong._metrics import AUTHORIZATION_DENIED
-from services.departments import DepartmentClient
+from liandong import HANDLING_UNITS, AuthorizationDenied, Bus, OutgoingMessage, all_topics
+from liandong.examples import example_record
+from liandong.metrics import AUTHORIZATION_DENIED
 from services.registry import SPECS, grants
 
 TOPICS = sorted(t.name for t in all_topics())

@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from liandong_sdk import DepartmentClient
 
 from liandong import Bus
 from liandong.broker import free_port
-from services.departments import DepartmentClient
 from services.intake import IntakeService
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage

@@ -15,20 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from liandong import HANDLING_UNITS, Bus
-from liandong._examples import example_record
-from liandong.broker import free_port
-from services.coordination import requests as rq
-from services.coordination.app import build as build_coordination
-from services.departments import (
-    Behaviour,
-    CoordinationBehaviour,
+from liandong_sdk import (
     DepartmentClient,
     IllegalTransition,
     InvalidAnswer,
-    ReferenceDepartment,
 )
+
+from liandong import HANDLING_UNITS, Bus
+from liandong.broker import free_port
+from liandong.examples import example_record
+from services.coordination import requests as rq
+from services.coordination.app import build as build_coordination
+from services.departments import Behaviour, CoordinationBehaviour, ReferenceDepartment
 from services.ledger.app import build as build_ledger
 from tests.conftest import ServiceHost, wait_for
 

@@ -9,18 +9,17 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
-
-from liandong import Bus
-from liandong._examples import example_record
-from services.departments import (
-    Behaviour,
+from liandong_sdk import (
     DepartmentClient,
     IllegalTransition,
     InvalidAnswer,
     ObjectionWindowClosed,
-    ReferenceDepartment,
     UnknownCase,
 )
+
+from liandong import Bus
+from liandong.examples import example_record
+from services.departments import Behaviour, ReferenceDepartment
 from tests.conftest import wait_for
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday

@@ -25,11 +25,8 @@ from typing import Any
 
 import pytest
 
-from liandong import get_settings
-from liandong._catalogue import EVENT_TYPES
-from liandong._examples import example_record
-from liandong._schemas import SchemaCatalogue
-from liandong._wire import HEADER_LEN, MAGIC, Codec
+from liandong import EVENT_TYPES, HEADER_LEN, MAGIC, Codec, SchemaCatalogue, get_settings
+from liandong.examples import example_record
 
 JAVA_DIR = Path(__file__).resolve().parent.parent / "java"
 POM = JAVA_DIR / "pom.xml"

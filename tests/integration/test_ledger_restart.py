@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from liandong import Bus
-from liandong._examples import example_record
 from liandong.broker import free_port
+from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
 from tests.conftest import ServiceHost, wait_for
 

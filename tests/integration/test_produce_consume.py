@@ -8,10 +8,9 @@ import time
 import uuid
 from typing import Any
 
-from liandong import DEAD_LETTER, Bus, Event, OutgoingMessage
-from liandong._deadletter import REASON_HEADER
-from liandong._examples import example_record
-from liandong._faust import create_app, decoded, raw_topic
+from liandong import DEAD_LETTER, REASON_HEADER, Bus, Event, OutgoingMessage
+from liandong.examples import example_record
+from liandong.streams import create_app, decoded, raw_topic
 
 CE_HEADERS = {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "content-type"}
 

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from liandong_sdk import DepartmentClient, InvalidAnswer
 
-from liandong import Bus, Event
-from liandong._examples import example_record
+from liandong import Bus, Event, load_clocks
 from liandong.domain.supervision import RunningClock, SupervisedCase, recommendation, stage_event_id
-from services.departments import DepartmentClient, InvalidAnswer
+from liandong.examples import example_record
 from services.registry import SPECS
-from services.supervision.app import build, load_clocks
+from services.supervision.app import build
 from tests.conftest import ServiceHost, wait_for
 
 CST = timezone(timedelta(hours=8))

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from liandong import EVENT_TYPES, all_topics
-from liandong._asyncapi import build_asyncapi, render_asyncapi
+from liandong.asyncapi import build_asyncapi, render_asyncapi
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from liandong import _faust
-from liandong._wire import OutgoingMessage
+from liandong import OutgoingMessage, streams
 
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_faust, "RETRY_BACKOFF", (0.0,))
+    monkeypatch.setattr(streams, "RETRY_BACKOFF", (0.0,))
 
 
 class Producer:
@@ -56,7 +55,7 @@ def message(value: bytes) -> OutgoingMessage:
 def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() -> None:
     table: dict[bytes, bytes] = {}
     producer = Producer()
-    batch = _faust.Batch()
+    batch = streams.Batch()
     counted: list[str] = []
     batch.send(message(b"handoff"))
     batch.put(table, b"case-1", {"handled": ["e1"]}, lambda v: repr(v).encode())
@@ -78,7 +77,7 @@ def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() ->
 
 def test_a_later_event_of_the_same_case_reads_what_the_batch_wrote() -> None:
     table = {b"case-1": b"1"}
-    batch = _faust.Batch()
+    batch = streams.Batch()
     decode = int
     assert batch.get(table, b"case-1", decode) == 1
     batch.put(table, b"case-1", 2, lambda v: str(v).encode())
@@ -90,7 +89,7 @@ def test_a_later_event_of_the_same_case_reads_what_the_batch_wrote() -> None:
 def test_a_broker_away_is_waited_for_and_the_whole_batch_sent_again() -> None:
     table: dict[bytes, bytes] = {}
     producer = Producer(failures=1)
-    batch = _faust.Batch()
+    batch = streams.Batch()
     batch.send(message(b"a"))
     batch.send(message(b"b"))
     batch.put(table, b"case-1", "state", str.encode)
@@ -136,7 +135,7 @@ class Publisher:
 
 
 def test_an_answer_the_broker_refused_is_sent_again_and_confirmed_later() -> None:
-    from services.departments import DeliveryPending, DepartmentClient
+    from liandong_sdk import DeliveryPending, DepartmentClient
 
     client = object.__new__(DepartmentClient)  # no broker: only the confirmation logic
     client.unit = "HOUSING"
@@ -154,8 +153,7 @@ def test_an_answer_the_broker_refused_is_sent_again_and_confirmed_later() -> Non
 def test_the_state_file_keeps_mediations_packages_and_tasks_across_a_restart(tmp_path: Any) -> None:
     from datetime import UTC, date, datetime
 
-    from services.departments import DepartmentClient
-    from services.departments.coordination import Mediation, Package, Task
+    from liandong_sdk import DepartmentClient, Mediation, Package, Task
 
     def client() -> DepartmentClient:
         c = object.__new__(DepartmentClient)  # no broker: only what the state file holds

@@ -22,8 +22,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.utils import floatToGoString
 
-from liandong import _metrics
-from liandong._settings import Settings
+from liandong import Settings, metrics
 from services import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -373,7 +372,7 @@ def test_every_query_uses_rate_interval_defined_metrics_and_the_unit_filter(dash
     queries = [(uid, p["title"], t["expr"]) for uid, model in dashboards.items() for p in _panels(model) for t in p["targets"]]
     assert {uid for uid, _, _ in queries} == DASHBOARD_UIDS
     defined, with_unit = _defined_metrics(), _metrics_with_unit_label()
-    bucket_labels = {floatToGoString(b) for b in _metrics.SIGNFOR_BUCKETS}
+    bucket_labels = {floatToGoString(b) for b in metrics.SIGNFOR_BUCKETS}
     for uid, title, expr in queries:
         where = f"{uid} / {title}: {expr}"
         assert all(r == "$__rate_interval" for r in re.findall(r"\[([^\]]*)\]", expr)), where
@@ -381,7 +380,7 @@ def test_every_query_uses_rate_interval_defined_metrics_and_the_unit_filter(dash
             assert re.search(rf"\b{function}\([^\[]*\[\$__rate_interval\]\)", expr), where
         names = _metric_names(expr)
         assert names, where
-        assert names <= defined, f"{where}: not in liandong/_metrics.py: {names - defined}"
+        assert names <= defined, f"{where}: not in liandong/metrics.py: {names - defined}"
         for name in names & with_unit:
             assert re.search(rf'{name}\{{[^}}]*unit=~"\$unit"', expr), f"{where}: filter {name} on unit=~\"$unit\""
         assert set(re.findall(r'le="([^"]*)"', expr)) <= bucket_labels, f"{where}: not a sign-for bucket"
@@ -429,19 +428,19 @@ def _series_names(name: str, kind: str) -> set[str]:
 
 
 def _defined_metrics() -> set[str]:
-    """Every series name the REGISTRY of liandong/_metrics.py exposes, and Prometheus's own `up`."""
+    """Every series name the REGISTRY of liandong/metrics.py exposes, and Prometheus's own `up`."""
     names = {"up"}
-    for family in _metrics.REGISTRY.collect():
+    for family in metrics.REGISTRY.collect():
         names |= _series_names(family.name, family.type)
     return names
 
 
 def _metrics_with_unit_label() -> set[str]:
     out: set[str] = set()
-    for metric in vars(_metrics).values():
+    for metric in vars(metrics).values():
         if isinstance(metric, MetricWrapperBase) and "unit" in metric._labelnames:
             out |= _series_names(metric._name, metric._type)
-    assert out, "liandong/_metrics.py defines no metric with a unit label"
+    assert out, "liandong/metrics.py defines no metric with a unit label"
     return out
 
 

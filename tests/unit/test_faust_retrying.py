@@ -7,12 +7,12 @@ import asyncio
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError, TopicAuthorizationFailedError
 
-from liandong import _faust
+from liandong import streams
 
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_faust, "RETRY_BACKOFF", (0.0,))
+    monkeypatch.setattr(streams, "RETRY_BACKOFF", (0.0,))
 
 
 def test_transient_errors_are_retried_until_the_attempt_succeeds() -> None:
@@ -26,7 +26,7 @@ def test_transient_errors_are_retried_until_the_attempt_succeeds() -> None:
             raise KafkaTimeoutError()
         return "sent"
 
-    assert asyncio.run(_faust.retrying(attempt, service="test", what="x")) == "sent"
+    assert asyncio.run(streams.retrying(attempt, service="test", what="x")) == "sent"
     assert len(calls) == 3
 
 
@@ -39,5 +39,5 @@ def test_errors_that_retrying_cannot_fix_escape_at_once(error: Exception) -> Non
         raise error
 
     with pytest.raises(type(error)):
-        asyncio.run(_faust.retrying(attempt, service="test", what="x"))
+        asyncio.run(streams.retrying(attempt, service="test", what="x"))
     assert len(calls) == 1

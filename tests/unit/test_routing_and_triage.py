@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from liandong import Codec, SchemaCatalogue, get_settings
-from liandong._catalogue import HANDLING_UNITS
+from liandong import HANDLING_UNITS, Codec, SchemaCatalogue, get_settings
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
 from services.triage.app import load_routing

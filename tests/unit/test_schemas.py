@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from liandong import EVENT_TYPES, SchemaCatalogue, SchemaError, get_settings
-from liandong._compat import check_schemas
+from liandong.compat import check_schemas
 
 SCHEMAS = get_settings().schemas_dir
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from liandong import load_clocks
 from liandong.domain import BusinessCalendar, ClockConfig, EscalationLadder
 from liandong.domain.supervision import STAGE_EVENT, SupervisedCase, Supervisor, recommendation, stage_event_id
 
 CST = timezone(timedelta(hours=8))
-CLOCKS = ClockConfig.load(Path(__file__).resolve().parents[2] / "services" / "supervision" / "clocks.yaml")
+CLOCKS = load_clocks(Path(__file__).resolve().parents[2] / "services" / "supervision" / "clocks.yaml")
 SUP = Supervisor(CLOCKS)
 
 
@@ -330,7 +331,7 @@ def test_recommendation_records_are_checked() -> None:
 
 
 def test_stage_events_are_the_catalogues_supervision_events() -> None:
-    from liandong._catalogue import EVENT_TYPES
+    from liandong import EVENT_TYPES
 
     assert set(STAGE_EVENT.values()) <= set(EVENT_TYPES)
 

@@ -25,7 +25,7 @@ from liandong import (
     UnknownSchema,
     get_settings,
 )
-from liandong._examples import example_record
+from liandong.examples import example_record
 from tests.strategies import from_schema
 
 SCHEMAS = get_settings().schemas_dir

@@ -1,111 +1,63 @@
-"""Plain Kafka clients (kafka-python) speaking the Liandong wire format, and topic provisioning.
+"""Plain Kafka clients (kafka-python) speaking the Liandong wire format.
 
-The department SDK and command-line tools use these; faust services use ``_faust``.
+``Publisher`` encodes catalogue events and sends them with an idempotent acks=all producer;
+``Subscriber`` decodes what it polls, sends anything undecodable to the dead-letter topic with
+its reason and goes on, and commits only when asked (at-least-once). What they count goes to an
+``Observer`` (the bus's services count into Prometheus; a department's system may plug in its own).
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import (
     CommitFailedError,
     GroupAuthorizationFailedError,
     RebalanceInProgressError,
-    TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
 )
 
-from ._catalogue import TopicSpec, all_topics
 from ._deadletter import dead_letter
 from ._errors import AuthorizationDenied, WireError
-from ._logging import get_logger
-from ._metrics import AUTHORIZATION_DENIED, CONSUMED, DEAD_LETTERS, count_produced
-from ._settings import get_settings
-from ._wire import Codec, Event, OutgoingMessage
+from ._typed import EventRecord
+from ._wire import Codec, Event, Headers, OutgoingMessage
 
-log = get_logger(__name__)
+log = logging.getLogger("liandong_sdk")
 
 
-# -- provisioning ---------------------------------------------------------------------------
-@dataclass
-class ProvisionReport:
-    created: list[str] = field(default_factory=list)
-    reconfigured: list[str] = field(default_factory=list)
-    repartitioned: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
+class Observer:
+    """What the clients report, each call on the client's own thread; this base counts nothing.
+    Subclass it to count (the bus's services count into Prometheus)."""
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.reconfigured or self.repartitioned)
+    def produced(self, headers: Headers, topic: str) -> None:
+        """A message was handed to the producer."""
 
+    def consumed(self, service: str, topic: str, event_type: str, outcome: str) -> None:
+        """A message was polled: ``received``, or ``dead_lettered`` when it could not be decoded."""
 
-def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, *,
-                     partitions: int | None = None, **client: Any) -> ProvisionReport:
-    """Creates missing topics and brings config and partition counts up to the catalogue.
+    def dead_lettered(self, service: str, topic: str, reason: str) -> None:
+        """A message went to the dead-letter topic, for ``reason`` (``UNDECODABLE``, ``INVALID`` …)."""
 
-    Idempotent: a second run changes nothing. Partitions are only ever added (Kafka cannot
-    remove them).
-    """
-    default_partitions = partitions or get_settings().topic_partitions
-    specs = list(topics if topics is not None else all_topics())
-    report = ProvisionReport()
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client)
-    try:
-        existing = set(admin.list_topics())
-        missing = [s for s in specs if s.name not in existing]
-        if missing:
-            new = [NewTopic(s.name, s.partitions or default_partitions, 1, topic_configs=s.config()) for s in missing]
-            # Another provisioner may win the race; the config check of the next run still applies.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(new)
-            report.created = [s.name for s in missing]
-        present = [s for s in specs if s.name in existing]
-        if present:
-            described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])}
-            resources = [ConfigResource(ConfigResourceType.TOPIC, s.name, configs=None) for s in present]
-            configs = admin.describe_configs(resources, config_filter="all")
-            current = _flatten_configs(configs)
-            for s in present:
-                want = s.config()
-                have = current.get(s.name, {})
-                if any(have.get(k) != v for k, v in want.items()):
-                    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, configs=want)])
-                    report.reconfigured.append(s.name)
-                wanted_parts = s.partitions or default_partitions
-                if described.get(s.name, wanted_parts) < wanted_parts:
-                    admin.create_partitions({s.name: NewPartitions(wanted_parts)})
-                    report.repartitioned.append(s.name)
-                if s.name not in report.reconfigured and s.name not in report.repartitioned:
-                    report.unchanged.append(s.name)
-        if missing:
-            admin.wait_for_topics([s.name for s in missing], timeout_ms=30000)
-    finally:
-        admin.close()
-    return report
+    def denied(self, service: str, operation: str) -> None:
+        """The broker refused a ``read`` or ``write`` for lack of an ACL."""
 
 
-def _flatten_configs(described: Any) -> dict[str, dict[str, str]]:
-    """kafka-python's describe_configs result as {topic: {key: value}}."""
-    out: dict[str, dict[str, str]] = {}
-    for resources in described.values():
-        for name, entries in resources.items():
-            out[name] = {k: str(v.get("value") if isinstance(v, dict) else v) for k, v in entries.items()}
-    return out
+UNOBSERVED = Observer()
 
 
 # -- producing ------------------------------------------------------------------------------
 _DENIED = (TopicAuthorizationFailedError, GroupAuthorizationFailedError)
 
 
-def denied(principal: str, service: str, operation: str, resource: str) -> AuthorizationDenied:
+def denied(principal: str, service: str, operation: str, resource: str,
+           observer: Observer = UNOBSERVED) -> AuthorizationDenied:
     """Logs and counts a refusal, and returns the error to raise to the caller."""
-    AUTHORIZATION_DENIED.labels(service, operation).inc()
-    log.error("authorization_denied", principal=principal, service=service, operation=operation, resource=resource)
+    observer.denied(service, operation)
+    log.error("authorization_denied principal=%s service=%s operation=%s resource=%s", principal, service, operation,
+              resource)
     return AuthorizationDenied(principal, operation, resource)
 
 
@@ -119,7 +71,8 @@ class _Delivery:
         try:
             return self._future.get(timeout=timeout)
         except _DENIED:
-            raise denied(self._publisher.principal, self._publisher.service, "write", f"topic {self._topic}") from None
+            p = self._publisher
+            raise denied(p.principal, p.service, "write", f"topic {self._topic}", p.observer) from None
 
 
 #: The longest a consumer's fetch waits at the broker for new records (see Subscriber).
@@ -129,8 +82,10 @@ FETCH_MAX_WAIT_MS = 100
 class Publisher:
     """Publishes catalogue events with an idempotent, acks=all producer."""
 
-    def __init__(self, bootstrap: str, *, source: str, codec: Codec, **producer: Any) -> None:
+    def __init__(self, bootstrap: str, *, source: str, codec: Codec, observer: Observer | None = None,
+                 **producer: Any) -> None:
         self.codec = codec
+        self.observer = observer or UNOBSERVED
         self.source = source
         self.service = source.removeprefix("/liandong/")
         self.principal = str(producer.get("sasl_plain_username") or "anonymous")
@@ -138,16 +93,21 @@ class Publisher:
         config.update(producer)
         self._producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
 
-    def publish(self, event_type: str, record: dict[str, Any]) -> Any:
-        """Encodes and sends; returns kafka-python's future (``.get()`` waits for the ack)."""
-        return self.send(self.codec.encode(event_type, record, source=self.source))
+    def publish(self, event: str | EventRecord, record: dict[str, Any] | None = None) -> _Delivery:
+        """Encodes and sends a typed event (``publish(CaseAccepted(...))``) or an event type's plain
+        record (``publish("case.accepted", {...})``); ``.get()`` on the result waits for the ack."""
+        if isinstance(event, EventRecord):
+            return self.send(self.codec.encode_event(event, source=self.source))
+        if record is None:
+            raise TypeError(f"publish({event!r}) needs the record")
+        return self.send(self.codec.encode(event, record, source=self.source))
 
     def send(self, msg: OutgoingMessage) -> _Delivery:
-        count_produced(msg.headers, msg.topic)
+        self.observer.produced(msg.headers, msg.topic)
         try:
             future = self._producer.send(msg.topic, key=msg.key, value=msg.value, headers=msg.headers)
         except _DENIED:
-            raise denied(self.principal, self.service, "write", f"topic {msg.topic}") from None
+            raise denied(self.principal, self.service, "write", f"topic {msg.topic}", self.observer) from None
         return _Delivery(future, self, msg.topic)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -173,8 +133,9 @@ class Subscriber:
     """
 
     def __init__(self, bootstrap: str, topics: Iterable[str], *, group_id: str | None, service: str,
-                 codec: Codec, dead_letters: Publisher, **consumer: Any) -> None:
+                 codec: Codec, dead_letters: Publisher, observer: Observer | None = None, **consumer: Any) -> None:
         self.codec = codec
+        self.observer = observer or UNOBSERVED
         self.service = service
         self.dead_letters = dead_letters
         # A fetch holds partitions whose records are still buffered out of the request: with the
@@ -200,13 +161,13 @@ class Subscriber:
         try:
             batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         except TopicAuthorizationFailedError as exc:
-            raise denied(self.principal, self.service, "read", f"topic(s) {exc}") from None
+            raise denied(self.principal, self.service, "read", f"topic(s) {exc}", self.observer) from None
         except GroupAuthorizationFailedError:
-            raise denied(self.principal, self.service, "read", f"consumer group {self.group_id}") from None
+            raise denied(self.principal, self.service, "read", f"consumer group {self.group_id}", self.observer) from None
         # A topic the principal may not even describe is silently left out by kafka-python; say so.
         refused = self._topics & set(self._consumer._cluster.unauthorized_topics)
         if refused:
-            raise denied(self.principal, self.service, "read", f"topic(s) {', '.join(sorted(refused))}")
+            raise denied(self.principal, self.service, "read", f"topic(s) {', '.join(sorted(refused))}", self.observer)
         events: list[Event] = []
         self._dirty = self._dirty or any(batches.values())
         before = self.dead_lettered
@@ -216,20 +177,20 @@ class Subscriber:
                     event = self.codec.decode(r.topic, r.key, r.value, r.headers, r.partition, r.offset)
                 except WireError as exc:
                     self._dead_letter(r, exc)
-                    CONSUMED.labels(self.service, r.topic, "undecodable", "dead_lettered").inc()
+                    self.observer.consumed(self.service, r.topic, "undecodable", "dead_lettered")
                     continue
                 events.append(event)
-                CONSUMED.labels(self.service, r.topic, event.type, "received").inc()
+                self.observer.consumed(self.service, r.topic, event.type, "received")
         if self.dead_lettered != before:
             self.dead_letters.flush()
         return events
 
     def _dead_letter(self, r: Any, exc: Exception) -> None:
-        log.warning("dead_letter", topic=r.topic, partition=r.partition, offset=r.offset, reason=str(exc))
+        log.warning("dead_letter topic=%s partition=%s offset=%s reason=%s", r.topic, r.partition, r.offset, exc)
         self.dead_letters.send(dead_letter(self.codec, exc, service=self.service, topic=r.topic,
                                            partition=r.partition, offset=r.offset, key=r.key, value=r.value,
                                            headers=r.headers))
-        DEAD_LETTERS.labels(self.service, r.topic, getattr(exc, "reason", "HANDLER_ERROR")).inc()
+        self.observer.dead_lettered(self.service, r.topic, getattr(exc, "reason", "HANDLER_ERROR"))
         self.dead_lettered += 1
 
     def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True) -> None:
@@ -259,7 +220,7 @@ class Subscriber:
             self._consumer.commit()
             self._dirty = False
         except (CommitFailedError, RebalanceInProgressError) as exc:
-            log.warning("commit_deferred", service=self.service, reason=type(exc).__name__)
+            log.warning("commit_deferred service=%s reason=%s", self.service, type(exc).__name__)
             return False
         return True
 

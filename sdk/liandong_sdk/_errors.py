@@ -1,4 +1,4 @@
-"""Liandong's exceptions, one hierarchy::
+"""Liandong's exceptions, one hierarchy for the bus, its services and the department SDK::
 
     LiandongError
     ├── SchemaError                 a schema file is missing, malformed or misnamed
@@ -10,7 +10,14 @@
     ├── EncodeError                 a record does not fit its schema (caller's bug)
     ├── UnknownEventType            an event type not in the catalogue
     ├── AuthorizationDenied         the broker refused: this principal has no ACL for that
-    └── BrokerError                 the local broker cannot be fetched, started or reached
+    ├── CredentialsError            no password is known for a principal
+    ├── BrokerError                 the local broker cannot be fetched, started or reached
+    ├── IllegalTransition           an answer the case's current state does not allow (also a ValueError)
+    └── DepartmentError             the department SDK refused an answer before publishing it
+        ├── UnknownCase             the case was never handed to this unit
+        ├── InvalidAnswer           a field of the answer is missing or out of range (also a ValueError)
+        ├── ObjectionWindowClosed   the objection window (5 working days) has closed
+        └── DeliveryPending         answers not yet acknowledged by the broker (sent again)
 """
 
 from __future__ import annotations
@@ -68,3 +75,31 @@ class AuthorizationDenied(LiandongError):
 
 class BrokerError(LiandongError):
     """The local Kafka broker could not be fetched, started, reached or stopped."""
+
+
+class CredentialsError(LiandongError):
+    """No password is known for a principal (neither given nor in the secrets file)."""
+
+
+class IllegalTransition(LiandongError, ValueError):
+    """An answer that the case's current state does not allow (e.g. resolving before signing)."""
+
+
+class DepartmentError(LiandongError):
+    """Base of the department SDK's refusals."""
+
+
+class UnknownCase(DepartmentError):
+    """The case was never handed to this unit."""
+
+
+class InvalidAnswer(DepartmentError, ValueError):
+    """A field of the answer is missing or out of range."""
+
+
+class DeliveryPending(DepartmentError):
+    """Some answers are not yet acknowledged by the broker (sent again; confirm later)."""
+
+
+class ObjectionWindowClosed(DepartmentError):
+    """Objections are allowed within 5 working days of the handoff (Art. 23)."""

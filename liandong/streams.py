@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from functools import partial
 from typing import Any
 
@@ -21,36 +19,18 @@ from aiokafka.errors import GroupAuthorizationFailedError, ProducerClosed, Topic
 from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.errors import KafkaTimeoutError as AIOKafkaTimeoutError
 from faust.exceptions import FaustError
-from faust.streams import _current_event, current_event
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from kafka.errors import KafkaError, KafkaTimeoutError
+from liandong_sdk import Codec, Event, OutgoingMessage, WireError, dead_letter, denied
 
 from ._bus import Bus
-from ._deadletter import dead_letter
-from ._errors import WireError
-from ._kafka import FETCH_MAX_WAIT_MS, denied
 from ._logging import get_logger
-from ._metrics import CONSUMED, DEAD_LETTERS, PROCESSING, count_produced
-from ._wire import Codec, Event, OutgoingMessage
+from .faust_patches import current_event, install, processing
+from .metrics import CONSUMED, DEAD_LETTERS, OBSERVER, PROCESSING, count_produced
 
 log = get_logger(__name__)
 
 
-def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any]:
-    """Faust hard-codes a 1.5 s fetch long-poll for its worker consumers. A fetch leaves out the
-    partitions whose records are still buffered, so records arriving there meanwhile wait for the
-    long poll to end: up to 1.5 s per hop at low load. The same bound as our own consumers instead."""
-
-    def create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
-        return consumer
-
-    return create_worker_consumer
-
-
-AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(  # type: ignore[method-assign]
-    AIOKafkaConsumerThread._create_worker_consumer)
+install()  # the faust patches (see liandong.faust_patches): before any app is created
 
 
 def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
@@ -173,7 +153,7 @@ async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App
             # count it, keep the message as a dead letter, and go on serving everything else.
             outcome = "dead_lettered"
             error: Exception = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service,
-                                      "write", f"({exc})")
+                                      "write", f"({exc})", OBSERVER)
             await _dead_letter_event(app, codec, error, event, service)
         except (FaustError, ProducerClosed, asyncio.CancelledError):
             raise  # the worker is stopping or broken: not this message's fault
@@ -241,7 +221,7 @@ class Batch:
         if self.messages:
             await retrying(partial(_send_all, app, self.messages), service=service, what="batch")
         for table, key, value, encode, source in self._writes.values():
-            with _processing(source):  # the table writes to the changelog partition of its source event
+            with processing(source):  # the table writes to the changelog partition of its source event
                 table[key] = encode(value)
         for action in self._after:
             action()
@@ -254,17 +234,6 @@ async def _send_all(app: faust.App, messages: list[OutgoingMessage]) -> None:
 
 
 BatchHandler = Callable[[Event, Batch], Awaitable[None]]
-
-
-@contextmanager
-def _processing(source: Any) -> Iterator[None]:
-    """Makes ``source`` (a faust event) the one being processed, as faust's own stream iteration
-    does: a table write needs it to pick the changelog partition. ``take_events`` leaves it unset."""
-    token = _current_event.set(weakref.ref(source) if source is not None else None)
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
@@ -302,7 +271,7 @@ async def _handle_batch(events: list[tuple[Event, Any]], handler: BatchHandler, 
     timings: list[tuple[Event, float]] = []
     for event, source in events:
         started = time.perf_counter()
-        with _processing(source):
+        with processing(source):
             await handler(event, batch)
         timings.append((event, time.perf_counter() - started))
     await batch.complete(app, service=service)
@@ -316,7 +285,8 @@ async def _fail(app: faust.App, codec: Codec, exc: Exception, event: Event, serv
     error: Exception = exc
     if isinstance(exc, AIOKafkaAuthorizationErrors):
         # Retrying cannot help until an admin grants the ACL: keep the message, serve everything else.
-        error = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service, "write", f"({exc})")
+        error = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service, "write", f"({exc})",
+                       OBSERVER)
     else:
         log.error("handler_failed", service=service, event_type=event.type, key=event.key, error=repr(exc))
         DEAD_LETTERS.labels(service, event.topic, "HANDLER_ERROR").inc()

@@ -19,6 +19,8 @@ import fastavro
 from ._catalogue import EventType, event_type, event_type_for_ce, topic_matches
 from ._errors import EncodeError, InvalidEvent, UndecodableMessage, UnknownEventType, UnknownSchema
 from ._schemas import SchemaCatalogue, WriterSchema
+from ._typed import EventRecord
+from .events import EVENT_CLASSES
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
@@ -43,6 +45,11 @@ class Event:
     offset: int = -1
     headers: dict[str, bytes] = field(default_factory=dict)
     raw_value: bytes | None = field(default=None, repr=False)  # the bytes as read, for dead-lettering
+
+    @property
+    def payload(self) -> EventRecord:
+        """The record as its typed class (``liandong_sdk.events``), e.g. ``CaseHandoffRejected``."""
+        return EVENT_CLASSES[self.type].from_record(self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,10 @@ class Codec:
             ("content-type", CONTENT_TYPE.encode()),
         ]
         return OutgoingMessage(et.topic_for(record), key.encode(), value, headers)
+
+    def encode_event(self, event: EventRecord, *, source: str, now: datetime | None = None) -> OutgoingMessage:
+        """``encode`` for a typed event: its type comes from its class."""
+        return self.encode(event.TYPE, event.to_record(), source=source, now=now)
 
     # -- decoding -------------------------------------------------------------------------
     def decode_value(self, value: bytes | None) -> tuple[str, dict[str, Any]]:

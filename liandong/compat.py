@@ -13,9 +13,7 @@ from typing import Any
 
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
-
-from ._errors import SchemaError
-from ._schemas import SchemaCatalogue
+from liandong_sdk import SchemaCatalogue, SchemaError
 
 
 @dataclass

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from liandong_sdk import TopicSpec
 
 from ._bus import Bus
-from ._catalogue import TopicSpec
 from ._logging import get_logger
-from ._metrics import exposition
+from .metrics import exposition
 
 log = get_logger(__name__)
 

@@ -1,8 +1,8 @@
 """The department SDK: what a department's own system uses to receive cases and answer.
 
-    from services.departments import DepartmentClient
+    from liandong_sdk import DepartmentClient
 
-    with DepartmentClient("HOUSING") as dept:          # bootstrap from LIANDONG_BOOTSTRAP_SERVERS
+    with DepartmentClient("HOUSING") as dept:          # the bus from LIANDONG_* variables (see Connection)
         for handoff in dept.inbox():                   # new cases forwarded/assigned to 住建
             dept.sign_for(handoff.case_number, signed_by="王科长")
             dept.accept(handoff.case_number)           # written acceptance notice (15-day clock)
@@ -20,50 +20,34 @@ repeats the answers (same ids, so readers drop the copies), it never loses one.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from liandong import Bus, Event, LiandongError, get_logger
-from liandong._catalogue import HANDLING_UNITS, UNIT_INBOX
-from liandong._clock import now as bus_now
-from liandong._errors import AuthorizationDenied
-from liandong.domain import ClockConfig, HandoffStatus, IllegalTransition
-from liandong.domain.case import check_unit_transition
+from ._catalogue import HANDLING_UNITS, UNIT_INBOX
+from ._clocks import ClockConfig
+from ._connection import Connection
+from ._coordination import CoordinationMixin, _text
+from ._errors import (
+    AuthorizationDenied,
+    DeliveryPending,
+    DepartmentError,
+    InvalidAnswer,
+    ObjectionWindowClosed,
+    UnknownCase,
+)
+from ._handoff import HandoffStatus, check_unit_transition
+from ._wire import Event
+from .events import ResolutionOutcome, ResolutionTag, known
 
-from .coordination import CoordinationMixin
-
-log = get_logger("departments")
-OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
+log = logging.getLogger("liandong_sdk")
+OUTCOMES = known(ResolutionOutcome)
 _ANSWER_IDS = uuid.UUID("3c1e2b7a-9d8f-4e65-b1a0-5f2c7d9e8a14")
-TAGS = ("SOLVED", "EXPLAINED", "ASSISTED", "HANDLED_BY_LAW")
-
-__all__ = ["DeliveryPending", "DepartmentClient", "DepartmentError", "Handoff", "IllegalTransition", "InvalidAnswer",
-           "ObjectionWindowClosed", "UnknownCase"]
-
-
-class DepartmentError(LiandongError):
-    """Base of the SDK's errors."""
-
-
-class UnknownCase(DepartmentError):
-    """The case was never handed to this unit."""
-
-
-class InvalidAnswer(DepartmentError, ValueError):
-    """A field of the answer is missing or out of range."""
-
-
-class DeliveryPending(DepartmentError):
-    """Some answers are not yet acknowledged by the broker (sent again; confirm later)."""
-
-
-class ObjectionWindowClosed(DepartmentError):
-    """Objections are allowed within 5 working days of the handoff (Art. 23)."""
-
+TAGS = known(ResolutionTag)
 
 @dataclass
 class Handoff:
@@ -86,16 +70,16 @@ class Handoff:
 
 
 class DepartmentClient(CoordinationMixin):
-    def __init__(self, unit: str, bus: Bus | None = None, *, group_id: str | None = None,
+    def __init__(self, unit: str, bus: Connection | None = None, *, group_id: str | None = None,
                  clocks: ClockConfig | None = None, clock: Callable[[], datetime] | None = None,
                  state_file: Path | None = None) -> None:
         if unit not in HANDLING_UNITS:
             raise DepartmentError(f"unknown unit {unit!r}; units on the bus: {', '.join(HANDLING_UNITS)}")
         self.unit = unit
         # Each unit is its own principal: it reads only its inbox and writes only its replies.
-        self.bus = (bus or Bus.from_settings()).as_principal(f"unit-{HANDLING_UNITS[unit]}")
+        self.bus = (bus or Connection.from_env()).as_principal(f"unit-{HANDLING_UNITS[unit]}")
         self.clocks = clocks or ClockConfig()
-        self.now = clock or bus_now  # the wall clock, or the simulation's compressed one
+        self.now = clock or _wall_clock  # or the simulation's compressed one
         self.state_file = state_file
         self.cases: dict[str, Handoff] = {}
         self.other: list[Event] = []  # inbox events other than handoffs, from the last poll
@@ -267,7 +251,7 @@ class DepartmentClient(CoordinationMixin):
         try:
             self.confirm()
         except DeliveryPending:
-            log.error("answers_unconfirmed_at_close", unit=self.unit, count=len(self._unconfirmed))
+            log.error("answers_unconfirmed_at_close unit=%s count=%d", self.unit, len(self._unconfirmed))
             raise
         finally:
             self._publisher.flush(30)
@@ -301,13 +285,12 @@ class DepartmentClient(CoordinationMixin):
         self._publish("supervision.feedback", record)
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def _iso(o: object) -> str:
     if isinstance(o, (date, datetime)):
         return o.isoformat()
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidAnswer(f"{name}: must be a non-empty text")
-    return value.strip()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import prometheus_client
+from liandong_sdk import EVENT_TYPES, HANDLING_UNITS, Observer
+from liandong_sdk.events import MediationResult, PackageResult, ResolutionOutcome, known
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-from ._catalogue import EVENT_TYPES, HANDLING_UNITS
 
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -55,10 +55,10 @@ CONSUMER_LAG = Gauge("liandong_consumer_lag_messages", "Messages not yet consume
 AUTHORIZATION_DENIED = Counter("liandong_authorization_denied", "Requests the broker refused for lack of an ACL.",
                                ["service", "operation"], registry=REGISTRY)
 
-OUTCOMES = ("SUPPORTED", "EXPLAINED", "NOT_SUPPORTED")
+OUTCOMES = known(ResolutionOutcome)
 CLOCKS = ("ACCEPTANCE_NOTICE", "HANDLING")
-MEDIATION_RESULTS = ("AGREEMENT", "PARTIAL_AGREEMENT", "NO_AGREEMENT")
-PACKAGE_RESULTS = ("RESOLVED", "PARTIALLY_RESOLVED", "UNRESOLVED", "TRANSFERRED_TO_JUDICIAL")
+MEDIATION_RESULTS = known(MediationResult)
+PACKAGE_RESULTS = known(PackageResult)
 TASK_STATES = ("assigned", "acknowledged", "completed")
 SUPERVISION_KINDS = ("reminder", "notice", "listed", "recommendation")
 
@@ -103,3 +103,22 @@ def count_produced(headers: list[tuple[str, bytes]], topic: str) -> None:
     service = h.get("ce_source", b"/liandong/unknown").decode().removeprefix("/liandong/")
     event_type = h.get("ce_type", b"liandong.unknown").decode().removeprefix("liandong.")
     PRODUCED.labels(service, topic, event_type).inc()
+
+
+class PrometheusObserver(Observer):
+    """What the SDK's plain clients report (``liandong_sdk.Observer``), counted in the metrics above."""
+
+    def produced(self, headers: list[tuple[str, bytes]], topic: str) -> None:
+        count_produced(headers, topic)
+
+    def consumed(self, service: str, topic: str, event_type: str, outcome: str) -> None:
+        CONSUMED.labels(service, topic, event_type, outcome).inc()
+
+    def dead_lettered(self, service: str, topic: str, reason: str) -> None:
+        DEAD_LETTERS.labels(service, topic, reason).inc()
+
+    def denied(self, service: str, operation: str) -> None:
+        AUTHORIZATION_DENIED.labels(service, operation).inc()
+
+
+OBSERVER = PrometheusObserver()

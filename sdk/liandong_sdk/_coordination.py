@@ -24,13 +24,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from liandong import Event
-from liandong._catalogue import HANDLING_UNITS
-from liandong.domain import IllegalTransition
+from ._catalogue import HANDLING_UNITS
+from ._errors import IllegalTransition, InvalidAnswer
+from ._wire import Event
+from .events import DiversionChannel, MediationResult, known
 
 _IDS = uuid.UUID("8e0c4f1b-5a2d-4c7e-9b36-1d7a2f5c8e93")
-MEDIATION_RESULTS = ("AGREEMENT", "PARTIAL_AGREEMENT", "NO_AGREEMENT")
-REFERRAL_CHANNELS = ("LITIGATION", "ARBITRATION", "ADMINISTRATIVE_REVIEW")
+MEDIATION_RESULTS = known(MediationResult)
+#: Where a joint mediation without agreement may refer the case (the diversion channels but discipline).
+REFERRAL_CHANNELS = tuple(c for c in known(DiversionChannel) if c != DiversionChannel.DISCIPLINE)
 
 
 @dataclass
@@ -157,11 +159,11 @@ class CoordinationMixin:
         units = list(dict.fromkeys([convener, *participants]))
         bad = [u for u in units if u not in HANDLING_UNITS]
         if bad:
-            raise _invalid(f"participants: not units on the bus: {', '.join(bad)}")
+            raise InvalidAnswer(f"participants: not units on the bus: {', '.join(bad)}")
         if len(units) < 2:
-            raise _invalid("participants: a joint mediation needs at least two units")
+            raise InvalidAnswer("participants: a joint mediation needs at least two units")
         if not isinstance(answer_days, int) or answer_days < 1:
-            raise _invalid(f"answer_days: must be a whole number of days >= 1, got {answer_days!r}")
+            raise InvalidAnswer(f"answer_days: must be a whole number of days >= 1, got {answer_days!r}")
         mid = mediation_id or str(uuid.uuid5(_IDS, f"{h.handoff_id or case_number}/mediation/{subject}"))
         self._publish("mediation.request.submitted", {
             "event_id": uuid.uuid5(_IDS, f"{mid}/submitted"), "occurred_at": self.now(), "case": h.case,
@@ -184,9 +186,9 @@ class CoordinationMixin:
     def record_session(self, mediation_id: str, held_at: datetime, attendees: list[str], summary: str) -> None:
         m = self._convening(mediation_id)
         if not isinstance(held_at, datetime) or held_at.tzinfo is None:
-            raise _invalid("held_at: must be a time with its time zone")
+            raise InvalidAnswer("held_at: must be a time with its time zone")
         if not attendees:
-            raise _invalid("attendees: at least one")
+            raise InvalidAnswer("attendees: at least one")
         record = {**self._m_base(m, f"session/{m.sessions}"), "unit": self.unit, "held_at": held_at,
                   "attendees": [_text("attendees", a) for a in attendees], "summary": _text("summary", summary)}
         self._publish("mediation.session_held", record)
@@ -196,11 +198,11 @@ class CoordinationMixin:
         """Ends the mediation; without agreement, ``referral`` names where the case goes (arbitration, litigation)."""
         m = self._convening(mediation_id)
         if result not in MEDIATION_RESULTS:
-            raise _invalid(f"result: must be one of {', '.join(MEDIATION_RESULTS)}, got {result!r}")
+            raise InvalidAnswer(f"result: must be one of {', '.join(MEDIATION_RESULTS)}, got {result!r}")
         if result == "NO_AGREEMENT" and referral not in REFERRAL_CHANNELS:
-            raise _invalid(f"referral: without agreement name one of {', '.join(REFERRAL_CHANNELS)}, got {referral!r}")
+            raise InvalidAnswer(f"referral: without agreement name one of {', '.join(REFERRAL_CHANNELS)}, got {referral!r}")
         if result != "NO_AGREEMENT" and referral is not None:
-            raise _invalid("referral: only a mediation without agreement refers the case on")
+            raise InvalidAnswer("referral: only a mediation without agreement refers the case on")
         self._publish("mediation.concluded", {**self._m_base(m, "concluded"), "unit": self.unit, "result": result,
                                               "summary": _text("summary", summary), "referral": referral})
         m.concluded = True
@@ -236,9 +238,9 @@ class CoordinationMixin:
         if p is None:
             raise IllegalTransition(f"{self.unit} has no member in package {package_id}")
         if not isinstance(percent, int) or not 0 <= percent <= 100:
-            raise _invalid(f"percent: must be a whole number from 0 to 100, got {percent!r}")
+            raise InvalidAnswer(f"percent: must be a whole number from 0 to 100, got {percent!r}")
         if not actions:
-            raise _invalid("actions: name at least one action taken")
+            raise InvalidAnswer("actions: name at least one action taken")
         self._publish("package.progress", {
             "event_id": uuid.uuid5(_IDS, f"{package_id}/{self.unit}/progress/{p.reports}"), "occurred_at": self.now(),
             "case": p.case, "deadline": None, "package_id": package_id, "unit": self.unit, "percent": percent,
@@ -283,13 +285,7 @@ def _case(case: dict[str, Any]) -> dict[str, Any]:
     return {**case, "petition_id": str(case["petition_id"])}
 
 
-def _invalid(message: str) -> Exception:
-    from .sdk import InvalidAnswer
-
-    return InvalidAnswer(message)
-
-
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _invalid(f"{name}: must be a non-empty text")
+        raise InvalidAnswer(f"{name}: must be a non-empty text")
     return value.strip()

@@ -26,15 +26,10 @@ from kafka.admin import (
     ResourceType,
 )
 from kafka.admin._users import ScramMechanism, UserScramCredentialUpsertion
-
-from ._errors import LiandongError
+from liandong_sdk import MECHANISM, LiandongError, load_secrets
 
 ADMIN = "admin"
-MECHANISM = "SCRAM-SHA-256"
-
-
-class CredentialsError(LiandongError):
-    """No password for a principal: set LIANDONG_PASSWORD or add it to the secrets file."""
+__all__ = ["ADMIN", "MECHANISM", "Grant", "PrincipalsReport", "apply_grants", "ensure_secrets", "load_secrets"]
 
 
 @dataclass(frozen=True)
@@ -84,18 +79,6 @@ class Grant:
 
 
 # -- secrets ----------------------------------------------------------------------------------
-def load_secrets(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except ValueError as exc:
-        raise CredentialsError(f"secrets file {path} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise CredentialsError(f"secrets file {path} must be a JSON object of principal -> password")
-    return data
-
-
 def ensure_secrets(path: Path, principals: Iterable[str]) -> dict[str, str]:
     """Adds a random password for every principal missing from the secrets file (mode 0600)."""
     current = load_secrets(path)
@@ -108,15 +91,6 @@ def ensure_secrets(path: Path, principals: Iterable[str]) -> dict[str, str]:
         os.chmod(tmp, 0o600)
         tmp.replace(path)
     return current
-
-
-def password_for(principal: str, path: Path, explicit: str | None = None) -> str:
-    if explicit:
-        return explicit
-    found = load_secrets(path).get(principal)
-    if not found:
-        raise CredentialsError(f"no password for principal {principal!r}: set LIANDONG_PASSWORD or add it to {path}")
-    return found
 
 
 # -- applying --------------------------------------------------------------------------------

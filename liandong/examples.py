@@ -7,8 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ._catalogue import EVENT_TYPES, HANDLING_UNITS
-from ._schemas import SchemaCatalogue
+from liandong_sdk import EVENT_TYPES, HANDLING_UNITS, SchemaCatalogue
 
 
 def example_record(schemas: SchemaCatalogue, event_type: str, *, case_number: str = "140214-2026-000001",

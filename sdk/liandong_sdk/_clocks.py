@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from .calendar import BusinessCalendar
+from ._calendar import BusinessCalendar
 
 
 @dataclass(frozen=True)
@@ -89,12 +88,6 @@ class ClockConfig:
                 raise ValueError(f"{name}: a whole number of days >= 0, got {value!r}")
         return cls(**data, ladder=EscalationLadder(**ladder),
                    calendar=BusinessCalendar.of(_dates(cal.get("holidays")), _dates(cal.get("makeup_workdays"))))
-
-    @classmethod
-    def load(cls, path: Path) -> ClockConfig:
-        import yaml
-
-        return cls.from_data(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 
 def _dates(values: Any) -> list[date]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ from ._errors import SchemaError
 
 EVENTS_NAMESPACE = "liandong.events"
 RELEASED = "released"
+
+
+def packaged_schemas() -> Path:
+    """The schemas this SDK was released with (package data: the repository's ``schemas/``)."""
+    return Path(str(files("liandong_sdk") / "schemas"))
 
 
 def fingerprint(parsed: Any) -> bytes:

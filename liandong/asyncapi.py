@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from ._catalogue import (
+from liandong_sdk import (
+    CE_SPECVERSION,
+    CONTENT_TYPE,
     DEAD_LETTER,
+    ERROR_HEADER,
     EVENT_TYPES,
     HANDLING_UNITS,
+    REASON_HEADER,
+    SOURCE_HEADER,
     UNIT_INBOX,
     UNIT_REPLIES,
     EventType,
@@ -27,9 +31,8 @@ from ._catalogue import (
     all_topics,
     topic_matches,
 )
-from ._deadletter import ERROR_HEADER, REASON_HEADER, SOURCE_HEADER
+
 from ._settings import ROOT, Settings
-from ._wire import CE_SPECVERSION, CONTENT_TYPE
 
 ASYNCAPI_VERSION = "3.0.0"
 AVRO_FORMAT = "application/vnd.apache.avro;version=1.9.0"

@@ -1,0 +1,65 @@
+"""Every reach into faust's (and aiokafka's) internals, in one place, written for faust-streaming
+0.15.3 with aiokafka 0.14.0 (pyproject pins faust-streaming <0.16).
+
+``tests/unit/test_faust_patches.py`` fingerprints the source of each internal used here: when an
+upgrade changes one, that test fails and names it, so the patch is re-read before it silently
+stops working.
+
+1. Faust hard-codes a 1.5 s fetch long-poll for its worker consumers. A fetch leaves out the
+   partitions whose records are still buffered, so records arriving there meanwhile wait for the
+   long poll to end: up to 1.5 s per hop at low load. We bound it as our own consumers do
+   (``liandong_sdk.FETCH_MAX_WAIT_MS``), through aiokafka's ``_fetch_max_wait_ms``, which
+   ``AIOKafkaConsumer.start`` hands to its fetcher.
+2. A table write picks its changelog partition from the faust event being processed (a private
+   context variable). Batched writes happen after the batch's events were taken, so
+   ``processing(source)`` makes the event that caused a write current again while it is written.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from faust.streams import _current_event, current_event
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from liandong_sdk import FETCH_MAX_WAIT_MS
+
+WRITTEN_FOR = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+#: The internals the patches rely on, as ``module:qualified name`` (fingerprinted by the test).
+INTERNALS = (
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer",
+    "aiokafka.consumer.consumer:AIOKafkaConsumer.start",
+    "faust.streams:current_event",
+)
+
+__all__ = ["INTERNALS", "WRITTEN_FOR", "current_event", "install", "processing"]
+
+
+def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any]:
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+        return consumer
+
+    create_worker_consumer.__wrapped__ = create  # type: ignore[attr-defined]
+    return create_worker_consumer
+
+
+def install() -> None:
+    """Applies patch 1 (idempotent)."""
+    current = AIOKafkaConsumerThread._create_worker_consumer
+    if not hasattr(current, "__wrapped__"):
+        AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(current)  # type: ignore[method-assign]
+
+
+@contextmanager
+def processing(source: Any) -> Iterator[None]:
+    """Makes ``source`` (a faust event) the one being processed, as faust's own stream iteration
+    does: a table write needs it to pick the changelog partition (patch 2)."""
+    token = _current_event.set(weakref.ref(source) if source is not None else None)
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

@@ -1,0 +1,21 @@
+"""The regulation's rules that a department shares with the bus, in plain Python (no I/O): the
+business calendar, the clocks of 《信访工作条例》 and the answers a unit's handoff allows.
+
+The bus's domain layer (``liandong.domain``) builds its decisions on this module alone.
+"""
+
+from ._calendar import BUREAU_TZ, BusinessCalendar
+from ._clocks import ClockConfig, EscalationLadder
+from ._errors import IllegalTransition
+from ._handoff import UNIT_TRANSITIONS, HandoffStatus, check_unit_transition
+
+__all__ = [
+    "BUREAU_TZ",
+    "UNIT_TRANSITIONS",
+    "BusinessCalendar",
+    "ClockConfig",
+    "EscalationLadder",
+    "HandoffStatus",
+    "IllegalTransition",
+    "check_unit_transition",
+]
