@@ -313,6 +313,20 @@ def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit t
     console.print(f"{case_number}: jurisdiction decided for {unit}")
 
 
+@app.command("events")
+def events(event_type: str = typer.Argument(None, help="One event type, e.g. case.handoff.rejected.")) -> None:
+    """Every event type: its topic, who publishes it and who consumes it (read from the services' declarations)."""
+    from services.registry import event_map
+
+    rows = [r for r in event_map() if event_type in (None, r.event_type)]
+    if not rows:
+        raise typer.BadParameter(f"no event type {event_type!r}; see `liandong events`")
+    table = Table("event type", "topic", "published by", "consumed by")
+    for r in rows:
+        table.add_row(r.event_type, r.topic, "\n".join(r.producers) or "-", "\n".join(r.consumers) or "-")
+    console.print(table)
+
+
 @app.command("asyncapi")
 def asyncapi(path: Path = typer.Option(ROOT / "docs" / "asyncapi.yaml", help="Where to write the document.")) -> None:
     """Write the AsyncAPI 3.0 document of every topic and message (from the topic catalogue)."""

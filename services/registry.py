@@ -15,14 +15,17 @@ from liandong import (
     BUREAU_PETITIONS,
     BUREAU_TRIAGE,
     DEAD_LETTER,
+    EVENT_TYPES,
     HANDLING_UNITS,
     UNIT_INBOX,
     UNIT_REPLIES,
     Bus,
+    concrete_topics,
 )
 from liandong.metrics import preset
 from liandong.runtime import Runtime
 from liandong.security import Grant
+from liandong.service import Service
 
 INBOXES = tuple(UNIT_INBOX.format(unit=s) for s in HANDLING_UNITS.values())
 REPLIES = tuple(UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values())
@@ -40,6 +43,14 @@ class ServiceSpec:
     group_prefixes: tuple[str, ...] = ()
     #: Sees every topic's and group's offsets, reads no message (the lag exporter).
     describe_everything: bool = False
+    #: The service's declaration (liandong.service), where it has one: its topics come from there.
+    service: Service | None = None
+
+    @classmethod
+    def declared(cls, service: Service, principal: str, metrics_offset: int, build: Callable[[Bus], Runtime]) -> ServiceSpec:
+        return cls(service.name, principal, tuple(concrete_topics(*service.topics_in)),
+                   tuple(concrete_topics(*service.topics_out)), metrics_offset, build,
+                   faust_app_id=service.name, service=service)
 
     def grant(self) -> Grant:
         owned = (f"{self.faust_app_id}-",) if self.faust_app_id else ()
@@ -104,12 +115,11 @@ def _specs() -> list[ServiceSpec]:
     from services.ledger.app import TOPICS_IN as LEDGER_IN
     from services.supervision.app import TOPICS_IN as SUPERVISION_IN
     from services.supervision.app import TOPICS_OUT as SUPERVISION_OUT
-    from services.triage.app import TOPICS_IN as TRIAGE_IN
+    from services.triage.app import TRIAGE
 
     specs = [
         ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), (BUREAU_PETITIONS,), 1, _intake),
-        ServiceSpec("triage", "svc-triage", tuple(TRIAGE_IN), (BUREAU_TRIAGE, *INBOXES), 2, _triage,
-                    faust_app_id="triage"),
+        ServiceSpec.declared(TRIAGE, "svc-triage", 2, _triage),
         ServiceSpec("ledger", "svc-ledger", tuple(LEDGER_IN), (), 3, _ledger, faust_app_id="ledger"),
         ServiceSpec("monitor", "svc-monitor", (), (), 4, _monitor, describe_everything=True),
         ServiceSpec("supervision", "svc-supervision", tuple(SUPERVISION_IN), tuple(SUPERVISION_OUT), 6, _supervision,
@@ -144,3 +154,52 @@ def provision(bus: Bus) -> None:
         all_grants = grants()
         passwords = ensure_secrets(bus.settings.secrets_path, [g.principal for g in all_grants])
         apply_grants(all_grants, passwords, bus.bootstrap_servers, **bus.client_config())
+
+
+@dataclass(frozen=True)
+class EventUse:
+    """Who publishes and who consumes one event type, as the services declare it."""
+
+    event_type: str
+    topic: str
+    #: "service" for a declared emitter; "service (writes the topic)" where only the ACL says so.
+    producers: tuple[str, ...]
+    #: "service: Handler.name" for a declared handler; "service (reads the topic)" otherwise.
+    consumers: tuple[str, ...]
+
+
+def event_map() -> list[EventUse]:
+    """Per event type of the catalogue: its topic, producers and consumers (``liandong events``).
+    Declared services (``liandong.service``) say exactly which types they handle and emit; the
+    others are listed by the topics their ACLs let them read or write."""
+    rows = []
+    for et in EVENT_TYPES.values():
+        topics = set(concrete_topics(et.topic))
+        producers, consumers = [], []
+        for spec in SPECS.values():
+            declared = spec.service
+            if declared is not None:
+                if any(et.name == cls.TYPE for cls in declared.emits):
+                    producers.append(spec.name)
+                handler = declared.handler(et.name)
+                if handler is not None:
+                    consumers.append(f"{spec.name}: {handler.__qualname__}")
+                continue
+            if topics & set(spec.writes):
+                producers.append(f"{spec.name} (writes the topic)")
+            if topics & set(spec.reads):
+                consumers.append(f"{spec.name} (reads the topic)")
+        if topics & set(BUREAU_GRANT.writes):
+            producers.append("bureau tools (writes the topic)")
+        rows.append(EventUse(et.name, et.topic, _fold_units(producers), _fold_units(consumers)))
+    return rows
+
+
+def _fold_units(names: list[str]) -> tuple[str, ...]:
+    """The five reference departments as one entry: each unit on its own topic."""
+    slugs = set(HANDLING_UNITS.values())
+    units = [n for n in names if n.split(" ")[0] in slugs]
+    rest = [n for n in names if n not in units]
+    if units:
+        rest.append("units " + units[0].partition(" ")[2] if " " in units[0] else "units")
+    return tuple(rest)

@@ -144,6 +144,11 @@ def event_type_for_ce(ce_type: str) -> EventType:
         raise UnknownEventType(f"no event type with ce_type {ce_type!r}") from None
 
 
+def concrete_topics(*templates: str) -> list[str]:
+    """The topics a template names: ``liandong.unit.{unit}.replies`` is every handling unit's."""
+    return [t.format(unit=slug) for t in templates for slug in (HANDLING_UNITS.values() if "{unit}" in t else ("",))]
+
+
 def topic_matches(template: str, topic: str) -> bool:
     pattern = re.escape(template).replace(re.escape("{unit}"), "(" + "|".join(HANDLING_UNITS.values()) + ")")
     return re.fullmatch(pattern, topic) is not None

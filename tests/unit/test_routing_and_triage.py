@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +16,25 @@ import pytest
 from liandong import HANDLING_UNITS, Codec, SchemaCatalogue, get_settings
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
+from liandong.domain.triage import Triage
 from services.triage.app import load_routing
-from services.triage.handlers import Triage
 
 SCHEMAS = get_settings().schemas_dir
 CODEC = Codec(SchemaCatalogue(SCHEMAS))
 ROUTING = load_routing()
 TRIAGE = Triage(ROUTING, ClockConfig())
+
+
+@dataclass(frozen=True)
+class In:
+    """An incoming event as triage's decisions read it (``id`` and ``data``, like the bus's Event)."""
+
+    id: str
+    data: dict[str, Any]
+
+
+def ev(event_id: str, data: dict[str, Any]) -> In:
+    return In(event_id, data)
 
 
 def _symbols(fullname: str) -> list[str]:
@@ -78,7 +91,7 @@ def encode_all(out: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def wage_case(summary: str = "某工地拖欠工资三个月") -> dict[str, Any]:
-    state, _ = TRIAGE.registered(*registered(summary, "WAGE_ARREARS"))
+    state, _ = TRIAGE.registered(None, ev(*registered(summary, "WAGE_ARREARS")))
     assert state is not None
     return state
 
@@ -187,7 +200,7 @@ def test_next_lead(tried: list[str], suggested: str | None, expected: str | None
 
 # -- Triage.registered ---------------------------------------------------------------------
 def test_a_routed_petition_is_triaged_and_handed_to_each_unit() -> None:
-    state, out = TRIAGE.registered(*registered("施工工地老板恶意欠薪三个月", "WAGE_ARREARS"))
+    state, out = TRIAGE.registered(None, ev(*registered("施工工地老板恶意欠薪三个月", "WAGE_ARREARS")))
     assert [name for name, _ in out] == ["petition.triaged"] + ["case.handoff.requested"] * 3
     triaged = out[0][1]
     assert (triaged["category"], triaged["lead_unit"], triaged["co_units"], triaged["mode"]) == (
@@ -209,7 +222,7 @@ def test_a_routed_petition_is_triaged_and_handed_to_each_unit() -> None:
 
 
 def test_personal_data_travels_only_on_the_handoffs() -> None:
-    _, out = TRIAGE.registered(*registered("拖欠工资三个月", "WAGE_ARREARS"))
+    _, out = TRIAGE.registered(None, ev(*registered("拖欠工资三个月", "WAGE_ARREARS")))
     name, triaged = out[0]
     assert "petitioner" not in triaged
     value = CODEC.encode(name, triaged, source="/test").value
@@ -219,16 +232,16 @@ def test_personal_data_travels_only_on_the_handoffs() -> None:
 
 
 def test_keyword_classification_drives_the_route() -> None:
-    _, out = TRIAGE.registered(*registered("小区供暖不热", "OTHER"))
+    _, out = TRIAGE.registered(None, ev(*registered("小区供暖不热", "OTHER")))
     assert out[0][1]["category"] == "HEATING" and out[0][1]["lead_unit"] == "HOUSING"
     assert [r["unit"] for n, r in out if n == "case.handoff.requested"] == ["HOUSING", "STREET_OFFICE", "JUSTICE"]
     encode_all(out)
 
 
 def test_the_same_input_yields_the_same_event_ids() -> None:
-    _, first = TRIAGE.registered(*registered("老板恶意欠薪", "WAGE_ARREARS"))
-    _, again = TRIAGE.registered(*registered("老板恶意欠薪", "WAGE_ARREARS"))
-    _, other = TRIAGE.registered(*registered("老板恶意欠薪", "WAGE_ARREARS", event_id=str(uuid.uuid4())))
+    _, first = TRIAGE.registered(None, ev(*registered("老板恶意欠薪", "WAGE_ARREARS")))
+    _, again = TRIAGE.registered(None, ev(*registered("老板恶意欠薪", "WAGE_ARREARS")))
+    _, other = TRIAGE.registered(None, ev(*registered("老板恶意欠薪", "WAGE_ARREARS", event_id=str(uuid.uuid4()))))
     ids = [r["event_id"] for _, r in first]
     assert ids == [r["event_id"] for _, r in again]
     assert len(set(ids)) == len(ids)
@@ -243,7 +256,7 @@ def test_the_same_input_yields_the_same_event_ids() -> None:
     ("劳动合同纠纷", "ARBITRATION", "ARBITRATION"),
 ])
 def test_a_diverted_petition_yields_only_petition_diverted(summary: str, hint: str, channel: str) -> None:
-    state, out = TRIAGE.registered(*registered(summary, hint))
+    state, out = TRIAGE.registered(None, ev(*registered(summary, hint)))
     assert state is None
     assert [name for name, _ in out] == ["petition.diverted"]
     record = out[0][1]
@@ -253,14 +266,14 @@ def test_a_diverted_petition_yields_only_petition_diverted(summary: str, hint: s
 
 
 def test_a_repeat_petition_yields_nothing() -> None:
-    assert TRIAGE.registered(*registered("拖欠工资", "WAGE_ARREARS", repeat_of="140214-2026-000007")) == (None, [])
+    assert TRIAGE.registered(None, ev(*registered("拖欠工资", "WAGE_ARREARS", repeat_of="140214-2026-000007"))) == (None, [])
 
 
 # -- Triage.rejected ---------------------------------------------------------------------
 def test_lead_objection_with_a_suggestion_reroutes_to_it() -> None:
     state = wage_case()
     at = T0 + timedelta(days=2)
-    new, out = TRIAGE.rejected(*rejection("HRSS", "JUSTICE", at), state)
+    new, out = TRIAGE.rejected(state, ev(*rejection("HRSS", "JUSTICE", at)))
     assert [name for name, _ in out] == ["case.handoff.requested"]
     h = out[0][1]
     assert (h["unit"], h["role"], h["attempt"], h["mode"]) == ("JUSTICE", "LEAD", 2, "ASSIGN")
@@ -271,7 +284,7 @@ def test_lead_objection_with_a_suggestion_reroutes_to_it() -> None:
 
 
 def test_lead_objection_without_a_suggestion_promotes_the_first_co_unit() -> None:
-    new, out = TRIAGE.rejected(*rejection("HRSS"), wage_case())
+    new, out = TRIAGE.rejected(wage_case(), ev(*rejection("HRSS")))
     assert [(r["unit"], r["role"]) for _, r in out] == [("HOUSING", "LEAD")]
     assert new is not None and new["lead"] == "HOUSING" and "HOUSING" not in new["co"]
     encode_all(out)
@@ -279,32 +292,32 @@ def test_lead_objection_without_a_suggestion_promotes_the_first_co_unit() -> Non
 
 def test_rerouting_ids_are_deterministic() -> None:
     event_id, data = rejection("HRSS", "JUSTICE")
-    _, first = TRIAGE.rejected(event_id, data, wage_case())
-    _, again = TRIAGE.rejected(event_id, data, wage_case())
+    _, first = TRIAGE.rejected(wage_case(), ev(event_id, data))
+    _, again = TRIAGE.rejected(wage_case(), ev(event_id, data))
     assert first == again
 
 
 @pytest.mark.parametrize("state", [None, "case"], ids=["unknown-case", "co-unit"])
 def test_a_co_unit_objection_or_an_unknown_case_yields_nothing(state: str | None) -> None:
     current = wage_case() if state else None
-    assert TRIAGE.rejected(*rejection("HOUSING", "POLICE"), current) == (current, [])
+    assert TRIAGE.rejected(current, ev(*rejection("HOUSING", "POLICE"))) == (current, [])
 
 
 def test_an_objection_from_a_former_lead_is_ignored() -> None:
-    state, _ = TRIAGE.rejected(*rejection("HRSS", "JUSTICE"), wage_case())
-    assert TRIAGE.rejected(*rejection("HRSS", "POLICE", T0 + timedelta(days=3)), state) == (state, [])
+    state, _ = TRIAGE.rejected(wage_case(), ev(*rejection("HRSS", "JUSTICE")))
+    assert TRIAGE.rejected(state, ev(*rejection("HRSS", "POLICE", T0 + timedelta(days=3)))) == (state, [])
 
 
 @pytest.mark.parametrize("max_bounces", [1, 2, 3])
 def test_after_max_bounces_objections_jurisdiction_is_escalated(max_bounces: int) -> None:
     triage = Triage(ROUTING, ClockConfig(max_bounces=max_bounces))
-    state, _ = triage.registered(*registered("拖欠工资三个月", "WAGE_ARREARS"))
+    state, _ = triage.registered(None, ev(*registered("拖欠工资三个月", "WAGE_ARREARS")))
     suggestions = ["JUSTICE", "POLICE", "STREET_OFFICE"]
     out: list[tuple[str, dict[str, Any]]] = []
     for n in range(max_bounces):
         assert state is not None
         at = T0 + timedelta(days=n + 1)
-        state, out = triage.rejected(*rejection(state["lead"], suggestions[n], at), state)
+        state, out = triage.rejected(state, ev(*rejection(state["lead"], suggestions[n], at)))
         if n < max_bounces - 1:
             assert [name for name, _ in out] == ["case.handoff.requested"]
     assert [name for name, _ in out] == ["case.jurisdiction.escalated"]
@@ -314,33 +327,33 @@ def test_after_max_bounces_objections_jurisdiction_is_escalated(max_bounces: int
     assert state is not None and state["escalated"] is True
     assert encode_all(out) == ["liandong.bureau.triage"]
     # Escalated: further objections wait for the bureau's decision.
-    assert triage.rejected(*rejection(state["lead"], "HOUSING", T0 + timedelta(days=9)), state) == (state, [])
+    assert triage.rejected(state, ev(*rejection(state["lead"], "HOUSING", T0 + timedelta(days=9)))) == (state, [])
 
 
 def test_default_config_escalates_on_the_second_objection() -> None:
-    state, _ = TRIAGE.rejected(*rejection("HRSS", "JUSTICE"), wage_case())
-    state, out = TRIAGE.rejected(*rejection("JUSTICE", "POLICE", T0 + timedelta(days=4)), state)
+    state, _ = TRIAGE.rejected(wage_case(), ev(*rejection("HRSS", "JUSTICE")))
+    state, out = TRIAGE.rejected(state, ev(*rejection("JUSTICE", "POLICE", T0 + timedelta(days=4))))
     assert [name for name, _ in out] == ["case.jurisdiction.escalated"]
     assert out[0][1]["units_tried"] == ["HRSS", "JUSTICE"]
 
 
 def test_exhausted_candidates_escalate_before_max_bounces() -> None:
     triage = Triage(ROUTING, ClockConfig(max_bounces=5))
-    state, _ = triage.registered(*registered("养老金没有发放", "SOCIAL_SECURITY"))  # HRSS, no co-units
-    new, out = triage.rejected(*rejection("HRSS"), state)
+    state, _ = triage.registered(None, ev(*registered("养老金没有发放", "SOCIAL_SECURITY")))  # HRSS, no co-units
+    new, out = triage.rejected(state, ev(*rejection("HRSS")))
     assert [name for name, _ in out] == ["case.jurisdiction.escalated"]
     assert out[0][1]["units_tried"] == ["HRSS"] and new is not None and new["escalated"]
 
 
 # -- Triage.decided ----------------------------------------------------------------------
 def test_the_bureaus_decision_hands_the_case_to_the_decided_unit() -> None:
-    state, _ = TRIAGE.rejected(*rejection("HRSS", "JUSTICE"), wage_case())
-    state, _ = TRIAGE.rejected(*rejection("JUSTICE", "POLICE", T0 + timedelta(days=4)), state)
+    state, _ = TRIAGE.rejected(wage_case(), ev(*rejection("HRSS", "JUSTICE")))
+    state, _ = TRIAGE.rejected(state, ev(*rejection("JUSTICE", "POLICE", T0 + timedelta(days=4))))
     assert state is not None and state["escalated"]
     at = T0 + timedelta(days=6)
     event_id, data = reply("case.jurisdiction.decided", "HOUSING", at, "decided", decided_by="区信访联席会议",
                            reason="工程建设项目欠薪由住建牵头")
-    new, out = TRIAGE.decided(event_id, data, state)
+    new, out = TRIAGE.decided(state, ev(event_id, data))
     assert [name for name, _ in out] == ["case.handoff.requested"]
     h = out[0][1]
     assert (h["unit"], h["role"], h["mode"], h["attempt"]) == ("HOUSING", "LEAD", "ASSIGN", 3)
@@ -348,9 +361,9 @@ def test_the_bureaus_decision_hands_the_case_to_the_decided_unit() -> None:
     assert new is not None and (new["lead"], new["escalated"]) == ("HOUSING", False)
     assert "HOUSING" not in new["co"] and new["tried"] == ["HRSS", "JUSTICE", "HOUSING"]
     assert encode_all(out) == ["liandong.unit.housing.inbox"]
-    assert TRIAGE.decided(event_id, data, state) == (new, out)
+    assert TRIAGE.decided(state, ev(event_id, data)) == (new, out)
 
 
 def test_a_decision_on_an_unknown_case_yields_nothing() -> None:
     event_id, data = reply("case.jurisdiction.decided", "HOUSING", T0, "decided-unknown", decided_by="局务会", reason="r")
-    assert TRIAGE.decided(event_id, data, None) == (None, [])
+    assert TRIAGE.decided(None, ev(event_id, data)) == (None, [])

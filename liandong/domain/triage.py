@@ -1,5 +1,6 @@
-"""Triage's decisions, as plain functions: an incoming event and the case's routing state in,
-the new state and the events to publish out. No Kafka here, so every rule is unit-testable.
+"""Triage's decisions (分类 / 分流 / 转送交办), as plain functions: the case's routing state and an
+incoming event in, the new state and the events to publish out. No Kafka here, so every rule is
+unit-testable; ``services/triage`` maps event types to these methods.
 
 Event ids are derived from the incoming event's id: handling the same event twice yields
 the same outgoing ids, which downstream handlers recognise.
@@ -10,12 +11,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from liandong.domain import ClockConfig
-from liandong.domain.routing import RoutingMatrix
+from liandong_sdk.rules import ClockConfig
+
+from .routing import RoutingMatrix
 
 Out = list[tuple[str, dict[str, Any]]]
+State = dict[str, Any]
+
+
+class Incoming(Protocol):
+    """What a decision reads of an event (the bus's decoded ``Event`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def data(self) -> dict[str, Any]: ...
 _IDS = uuid.UUID("0b8a3c6e-2d55-4a0a-8f0e-7c1d7f4e9a21")
 
 
@@ -25,7 +38,8 @@ class Triage:
     clocks: ClockConfig
 
     # -- petition.registered ------------------------------------------------------------
-    def registered(self, event_id: str, data: dict[str, Any]) -> tuple[dict[str, Any] | None, Out]:
+    def registered(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        event_id, data = event.id, event.data
         if data.get("repeat_of"):
             return None, []  # linked to the earlier case by intake; not handled twice (Art. 19)
         at: datetime = data["occurred_at"]
@@ -53,7 +67,8 @@ class Triage:
         return state, out
 
     # -- case.handoff.rejected ------------------------------------------------------------
-    def rejected(self, event_id: str, data: dict[str, Any], state: dict[str, Any] | None) -> tuple[dict[str, Any] | None, Out]:
+    def rejected(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        event_id, data = event.id, event.data
         if state is None or state["escalated"] or data["unit"] != state["lead"]:
             return state, []  # a co-unit's objection only drops it; the ledger records it
         at: datetime = data["occurred_at"]
@@ -72,7 +87,8 @@ class Triage:
         return state, [self._handoff(event_id, at, state, nxt, "LEAD")]
 
     # -- case.jurisdiction.decided ---------------------------------------------------------
-    def decided(self, event_id: str, data: dict[str, Any], state: dict[str, Any] | None) -> tuple[dict[str, Any] | None, Out]:
+    def decided(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        event_id, data = event.id, event.data
         unit = data["unit"]
         if state is None or unit not in self.routing.handling_units:
             return state, []  # no such case here, or a unit without an inbox on the bus
