@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from liandong import Bus
+from liandong import Bus, load_clocks
 from liandong.runtime import Runtime
 from services.triage.app import load_routing
 
@@ -13,7 +13,7 @@ from .service import SERVICE, IntakeService
 
 
 def build(bus: Bus, *, port: int | None = None) -> Runtime:
-    service = IntakeService(bus, load_routing())
+    service = IntakeService(bus, load_routing(), load_clocks())
 
     async def start() -> None:
         await asyncio.to_thread(service.start)

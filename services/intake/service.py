@@ -11,13 +11,14 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from liandong import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES, Bus, Event, get_logger
 from liandong.clock import now as bus_now
+from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
 
 from .registry import IntakeRegistry
@@ -44,9 +45,10 @@ class LineResult:
 
 
 class IntakeService:
-    def __init__(self, bus: Bus, routing: RoutingMatrix) -> None:
+    def __init__(self, bus: Bus, routing: RoutingMatrix, clocks: ClockConfig | None = None) -> None:
         self.bus = bus
         self.routing = routing
+        self.clocks = clocks or ClockConfig()
         self.registry = IntakeRegistry(bus.settings.district_code)
         self._lock = threading.Lock()
         self._publisher = bus.publisher(SERVICE, linger_ms=0)  # each registration waits for its ack: no lingering
@@ -139,7 +141,9 @@ class IntakeService:
                 "petition_id": uuid.uuid5(_IDS, sub.idempotency_key)}
         registered = {
             "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/registered"), "occurred_at": now, "case": case,
-            "deadline": {"clock": "FORWARD", "due_at": sub.received_at + timedelta(days=15), "days": 15, "day_basis": "CALENDAR"},
+            # Art. 22: forwarded or assigned within the configured period of its registration.
+            "deadline": {"clock": "FORWARD", "due_at": self.clocks.forward_due(sub.received_at),
+                         "days": self.clocks.forward_days, "day_basis": "CALENDAR"},
             "channel": sub.channel, "petitioner": sub.petitioner.model_dump(), "summary": sub.summary,
             "category_hint": category, "idempotency_key": sub.idempotency_key, "received_at": sub.received_at,
             "repeat_of": repeat_of,
