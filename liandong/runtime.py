@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from liandong_sdk import TopicSpec
+from liandong_sdk.records import json_default
 
 from ._bus import Bus
 from ._logging import get_logger
@@ -89,3 +91,9 @@ def metrics_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     return app
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """A JSON answer of an HTTP API: UTF-8 text as is, times in ISO 8601, ids as text."""
+    return web.json_response(body, status=status,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=json_default))

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from liandong_sdk.records import json_default
 from liandong_sdk.rules import UNIT_TRANSITIONS, ClockConfig, HandoffStatus, IllegalTransition, check_unit_transition
 
 
@@ -275,17 +276,11 @@ def _portable(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def state_to_json(state: CaseState) -> bytes:
-    return json.dumps(state.to_dict(), default=_iso, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(state.to_dict(), default=json_default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def state_from_json(raw: bytes) -> CaseState:
     return CaseState.from_dict(_parse_times(json.loads(raw)))
-
-
-def _iso(o: object) -> str:
-    if isinstance(o, datetime):
-        return o.isoformat()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def _parse_times(node: Any, key: str = "") -> Any:

@@ -44,6 +44,7 @@ from datetime import datetime
 from typing import Any
 
 from liandong_sdk.events import RecommendationKind, SupervisionTrigger, known
+from liandong_sdk.records import case_ref, json_default
 from liandong_sdk.rules import ClockConfig
 
 STAGES = ("REMINDER", "NOTICE", "LISTING")
@@ -111,7 +112,7 @@ class SupervisedCase:
         return [c for c in self.clocks.values() if c.running]
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), default=_iso, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(asdict(self), default=json_default, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> SupervisedCase:
@@ -135,7 +136,7 @@ class Supervisor:
             return False
         state.seen = [*state.seen[-(_SEEN_KEEP - 1):], event_id]
         if state.case is None:
-            state.case = _case_ref(data["case"])
+            state.case = case_ref(data["case"])
         at: datetime = data["occurred_at"]
         unit = data.get("unit")
         carried = data.get("deadline")
@@ -312,17 +313,6 @@ def _status(state: SupervisedCase, unit: str, status: str, at: datetime) -> None
     current = state.unit_status.get(unit)
     if known is None or current is None or (ms, _RANK[status]) >= (known, _RANK[current]):
         state.unit_status[unit], state.unit_since[unit] = status, ms
-
-
-def _case_ref(case: dict[str, Any]) -> dict[str, Any]:
-    return {"case_number": case["case_number"], "petition_id": str(case["petition_id"]),
-            "district_code": case["district_code"]}
-
-
-def _iso(o: object) -> str:
-    if isinstance(o, datetime):
-        return o.isoformat()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def _time(v: Any) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from liandong_sdk.records import case_ref
 from liandong_sdk.rules import ClockConfig
 
 from .routing import RoutingMatrix
@@ -43,7 +44,7 @@ class Triage:
         if data.get("repeat_of"):
             return None, []  # linked to the earlier case by intake; not handled twice (Art. 19)
         at: datetime = data["occurred_at"]
-        case = _case(data["case"])
+        case = case_ref(data["case"])
         decision = self.routing.decide(data["category_hint"], data["summary"])
         if decision.diversion is not None:
             return None, [("petition.diverted", {
@@ -108,10 +109,6 @@ class Triage:
             "petitioner": state["petitioner"],
             "attempt": state["attempt"],
         })
-
-
-def _case(case: dict[str, Any]) -> dict[str, Any]:
-    return {"case_number": case["case_number"], "petition_id": str(case["petition_id"]), "district_code": case["district_code"]}
 
 
 def _base(event_id: str, what: str, at: datetime, case: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ one definition of the wire format and one exception tree (``LiandongError``, dra
 ``liandong_sdk._errors``).
 """
 
-from . import events, rules
+from . import events, records, rules
 from ._calendar import BUREAU_TZ, BusinessCalendar
 from ._catalogue import (
     BUREAU_COORDINATION,
@@ -146,6 +146,7 @@ __all__ = [
     "load_secrets",
     "packaged_schemas",
     "password_for",
+    "records",
     "rules",
     "topic_matches",
 ]

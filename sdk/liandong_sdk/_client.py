@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from ._errors import (
 from ._handoff import HandoffStatus, check_unit_transition
 from ._wire import Event
 from .events import ResolutionOutcome, ResolutionTag, known
+from .records import json_default
 
 log = logging.getLogger("liandong_sdk")
 OUTCOMES = known(ResolutionOutcome)
@@ -231,7 +232,7 @@ class DepartmentClient(CoordinationMixin):
                      "acceptance_due_at": v.acceptance_due_at.isoformat()} for k, v in self.cases.items()}
         data = {"cases": cases, **self._coordination_state()}  # mediations, packages and tasks too
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, default=_iso))
+        tmp.write_text(json.dumps(data, ensure_ascii=False, default=json_default))
         tmp.replace(self.state_file)
 
     def _load(self) -> None:
@@ -287,10 +288,3 @@ class DepartmentClient(CoordinationMixin):
 
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(o: object) -> str:
-    if isinstance(o, (date, datetime)):
-        return o.isoformat()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-

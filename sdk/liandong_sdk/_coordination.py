@@ -28,6 +28,7 @@ from ._catalogue import HANDLING_UNITS
 from ._errors import IllegalTransition, InvalidAnswer
 from ._wire import Event
 from .events import DiversionChannel, MediationResult, known
+from .records import case_ref
 
 _IDS = uuid.UUID("8e0c4f1b-5a2d-4c7e-9b36-1d7a2f5c8e93")
 MEDIATION_RESULTS = known(MediationResult)
@@ -121,7 +122,7 @@ class CoordinationMixin:
             mid = str(d["mediation_id"])
             if mid not in self.mediations:
                 self.mediations[mid] = Mediation(
-                    mid, ev.key, _case(d["case"]), d["convener"], list(d["participants"]), list(d["legal_advisers"]),
+                    mid, ev.key, case_ref(d["case"]), d["convener"], list(d["participants"]), list(d["legal_advisers"]),
                     d["subject"], d["deadline"]["due_at"] if d["deadline"] else None,
                     answer="JOINED" if d["convener"] == self.unit else "PENDING")
         elif ev.type == "mediation.reminder":
@@ -131,7 +132,7 @@ class CoordinationMixin:
         elif ev.type == "package.assigned":
             pid = str(d["package_id"])
             if pid not in self.packages:
-                self.packages[pid] = Package(pid, ev.key, _case(d["case"]), list(d["case_numbers"]),
+                self.packages[pid] = Package(pid, ev.key, case_ref(d["case"]), list(d["case_numbers"]),
                                              [dict(m) for m in d["members"]], d["plan"], d["progress_cadence_days"],
                                              d["expected_resolution_on"], d["leader_package"])
         elif ev.type == "package.reminder":
@@ -279,10 +280,6 @@ class CoordinationMixin:
 
 def _datetime(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _case(case: dict[str, Any]) -> dict[str, Any]:
-    return {**case, "petition_id": str(case["petition_id"])}
 
 
 def _text(name: str, value: Any) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from liandong_sdk.events import PackageResult, known
+from liandong_sdk.records import case_ref, utc_iso
 
 from liandong import HANDLING_UNITS, MEDIATION_RESULTS, REFERRAL_CHANNELS
 
@@ -138,17 +139,17 @@ class Coordination:
                 return book, []
             if answer["answer"] != "PENDING":
                 raise Refused(f"{event_type}: {unit} already answered {answer['answer']}")
-            answer.update(answer=new, at=_iso(at), reason=data.get("reason"))
+            answer.update(answer=new, at=utc_iso(at), reason=data.get("reason"))
         elif event_type == "mediation.session_held":
             self._convener_only(m, unit, event_type)
-            m["sessions"].append({"held_at": _iso(data["held_at"]), "attendees": list(data["attendees"]),
+            m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
                                   "summary": data["summary"]})
         elif event_type == "mediation.concluded":
             self._convener_only(m, unit, event_type)
             result = data["result"]
             if result not in MEDIATION_RESULTS:
                 raise Refused(f"{event_type}: result {result!r} is not one of {', '.join(MEDIATION_RESULTS)}")
-            m.update(status="CONCLUDED", result=result, concluded_at=_iso(at), summary=data["summary"])
+            m.update(status="CONCLUDED", result=result, concluded_at=utc_iso(at), summary=data["summary"])
             if result == "NO_AGREEMENT":
                 channel = data.get("referral") if data.get("referral") in REFERRAL_CHANNELS else "LITIGATION"
                 m["referral"] = channel
@@ -171,11 +172,11 @@ class Coordination:
             raise Refused("subject: must be a non-empty text")
         days = int(data.get("answer_days") or self.config.mediation_answer_days)
         due = at + timedelta(days=days)
-        case = _case(data["case"])
+        case = case_ref(data["case"])
         m = {"mediation_id": str(data["mediation_id"]), "case": case, "convener": convener,
              "participants": participants, "legal_advisers": list(data["legal_advisers"]), "subject": data["subject"],
-             "requested_by": requester, "requested_at": _iso(at), "answer_due_at": _iso(due), "status": "OPEN",
-             "answers": {u: {"answer": "JOINED" if u == convener else "PENDING", "at": _iso(at) if u == convener else None,
+             "requested_by": requester, "requested_at": utc_iso(at), "answer_due_at": utc_iso(due), "status": "OPEN",
+             "answers": {u: {"answer": "JOINED" if u == convener else "PENDING", "at": utc_iso(at) if u == convener else None,
                              "reason": None, "reminder_due_at": None, "escalated": False} for u in participants},
              "sessions": [], "result": None, "referral": None}
         out: Out = [("mediation.requested", {
@@ -203,7 +204,7 @@ class Coordination:
                     continue
                 if a["reminder_due_at"] is None and now >= _dt(m2["answer_due_at"]):
                     due = now + timedelta(days=self.config.mediation_reminder_days)
-                    a["reminder_due_at"] = _iso(due)
+                    a["reminder_due_at"] = utc_iso(due)
                     out.append(("mediation.reminder", {
                         **_base(mid, f"reminder/{unit}", now, m2["case"]),
                         "deadline": _deadline("MEDIATION_ANSWER", due, self.config.mediation_reminder_days),
@@ -238,7 +239,7 @@ class Coordination:
                 raise Refused(f"package.progress: {data['unit']} has no member in package {pid}")
             if not 0 <= data["percent"] <= 100:
                 raise Refused("package.progress: percent must be 0 to 100")
-            p.update(percent=data["percent"], last_report_at=_iso(at), reports=p["reports"] + 1)
+            p.update(percent=data["percent"], last_report_at=utc_iso(at), reports=p["reports"] + 1)
             p["actions"] = [*p["actions"], *data["actions"]][-50:]
         elif event_type == "package.extension.requested":
             days = data["days"]
@@ -273,12 +274,12 @@ class Coordination:
         cadence = int(data["progress_cadence_days"] or self.config.package_cadence_days)
         if cadence < 1:
             raise Refused("package.ordered: progress_cadence_days must be at least 1")
-        case = _case(data["case"])
+        case = case_ref(data["case"])
         numbers = list(dict.fromkeys([case["case_number"], *data["case_numbers"]]))
         units = sorted({m["unit"] for m in members if m["unit"] in HANDLING_UNITS})
         p = {"package_id": str(data["package_id"]), "case": case, "case_numbers": numbers, "members": members,
              "units": units, "leader_package": bool(data["leader_package"]), "plan": data["plan"],
-             "cadence_days": cadence, "assigned_at": _iso(at), "expected_on": data["expected_resolution_on"].isoformat(),
+             "cadence_days": cadence, "assigned_at": utc_iso(at), "expected_on": data["expected_resolution_on"].isoformat(),
              "extension_days": 0, "last_report_at": None, "percent": 0, "reports": 0, "actions": [],
              "reminded": {}, "status": "OPEN", "result": None, "resolved_on": None}
         due = at + timedelta(days=cadence)
@@ -325,8 +326,8 @@ class Coordination:
                 raise Refused("team.task.published: due_days must be at least 1")
             due = at + timedelta(days=data["due_days"])
             t = {"task_number": data["task_number"], "team": data["team"], "group": data["group"], "unit": group.unit,
-                 "campaign": data["campaign"], "description": data["description"], "published_at": _iso(at),
-                 "due_at": _iso(due), "ack_due_at": _iso(at + timedelta(days=self.config.task_ack_days)),
+                 "campaign": data["campaign"], "description": data["description"], "published_at": utc_iso(at),
+                 "due_at": utc_iso(due), "ack_due_at": utc_iso(at + timedelta(days=self.config.task_ack_days)),
                  "status": "ASSIGNED", "reminded": False, "acknowledged_at": None, "completed_at": None}
             return t, [("team.task.assigned", {
                 "event_id": _id(event_id, "assigned"), "occurred_at": at, "task_number": t["task_number"],
@@ -339,10 +340,10 @@ class Coordination:
         if event_type == "team.task.acknowledged":
             if t["status"] != "ASSIGNED":
                 return t, []  # acknowledged (or done) already
-            return {**t, "status": "ACKNOWLEDGED", "acknowledged_at": _iso(at)}, []
+            return {**t, "status": "ACKNOWLEDGED", "acknowledged_at": utc_iso(at)}, []
         if t["status"] == "COMPLETED":
             return t, []
-        return {**t, "status": "COMPLETED", "completed_at": _iso(at), "acknowledged_at": t["acknowledged_at"] or _iso(at)}, []
+        return {**t, "status": "COMPLETED", "completed_at": utc_iso(at), "acknowledged_at": t["acknowledged_at"] or utc_iso(at)}, []
 
     def task_tick(self, t: State, now: datetime) -> tuple[State, Out]:
         """One reminder to a group that has not acknowledged its task by the acknowledgement deadline."""
@@ -364,16 +365,8 @@ def _base(seed: str, what: str, at: datetime, case: State) -> dict[str, Any]:
     return {"event_id": _id(seed, what), "occurred_at": at, "case": case, "deadline": None}
 
 
-def _case(case: dict[str, Any]) -> dict[str, Any]:
-    return {"case_number": case["case_number"], "petition_id": str(case["petition_id"]), "district_code": case["district_code"]}
-
-
 def _deadline(clock: str, due: datetime, days: int) -> dict[str, Any]:
     return {"clock": clock, "due_at": due, "days": days, "day_basis": "CALENDAR"}
-
-
-def _iso(t: datetime) -> str:
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def _dt(s: str) -> datetime:

@@ -9,7 +9,6 @@ HTTP:       GET /cases/{case_number}, GET /cases?unit=&status=&overdue=, GET /st
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -45,7 +44,7 @@ from liandong.metrics import (
     SIGNFOR_LATENCY,
     SUPERVISION_ACTIONS,
 )
-from liandong.runtime import Runtime
+from liandong.runtime import Runtime, json_response
 from liandong.streams import Batch, consume_batches, create_app, raw_topic
 from liandong.streams import table as faust_table
 
@@ -156,8 +155,8 @@ def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Applicatio
         number = request.match_info["case_number"]
         found = next((c for c in cases() if c.case_number == number), None)
         if found is None:
-            return _json({"error": f"no case {number}"}, status=404)
-        return _json(view(found, now()))
+            return json_response({"error": f"no case {number}"}, status=404)
+        return json_response(view(found, now()))
 
     async def many(request: web.Request) -> web.Response:
         q = request.query
@@ -171,16 +170,16 @@ def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Applicatio
             selected = [c for c in selected if c.overdue(at)]
         selected.sort(key=lambda c: c.case_number)
         limit = int(q.get("limit", "500"))
-        return _json({"count": len(selected), "cases": [
+        return json_response({"count": len(selected), "cases": [
             {"case_number": c.case_number, "status": c.status.value, "category": c.category, "lead_unit": c.lead_unit,
              "channel": c.channel, "registered_at": c.registered_at, "overdue": c.overdue(at)} for c in selected[:limit]]})
 
     async def stats(request: web.Request) -> web.Response:
         year = int(request.query["year"]) if "year" in request.query else None
-        return _json(statistics(cases(), now(), year))
+        return json_response(statistics(cases(), now(), year))
 
     async def health(_: web.Request) -> web.Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     api = web.Application()
     api.router.add_get("/cases/{case_number}", one)
@@ -188,8 +187,3 @@ def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Applicatio
     api.router.add_get("/stats", stats)
     api.router.add_get("/healthz", health)
     return api
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=lambda x: x.isoformat()))

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from liandong_sdk.records import utc_iso
 
 from liandong import Event
 from liandong.metrics import TEAM_TASKS
+from liandong.runtime import json_response
 from liandong.streams import table as faust_table
 
 View = dict[str, Any]
@@ -35,7 +37,7 @@ def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bo
     if event_type not in EVENTS or event_id in view.setdefault("handled", []):
         return False
     view["handled"] = [*view["handled"][-_KEEP:], event_id]
-    at = _iso(data["occurred_at"])
+    at = utc_iso(data["occurred_at"])
     if event_type in MEDIATION:
         if event_type == "case.referred":
             if data.get("mediation_id"):
@@ -47,7 +49,7 @@ def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bo
             m.update(convener=data["convener"], participants=list(data["participants"]),
                      legal_advisers=list(data["legal_advisers"]), subject=data["subject"],
                      requested_by=data["requested_by"], requested_at=at,
-                     answer_due_at=_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+                     answer_due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
             for u in data["participants"]:
                 m["answers"].setdefault(u, {"answer": "JOINED" if u == data["convener"] else "PENDING",
                                             "at": at if u == data["convener"] else None, "reason": None})
@@ -59,7 +61,7 @@ def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bo
         elif event_type == "mediation.escalated":
             m["escalated"] = sorted({*m["escalated"], unit})
         elif event_type == "mediation.session_held":
-            m["sessions"].append({"held_at": _iso(data["held_at"]), "attendees": list(data["attendees"]),
+            m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
                                   "summary": data["summary"]})
             m["sessions"].sort(key=lambda s: s["held_at"])
         elif event_type == "mediation.concluded":
@@ -81,7 +83,7 @@ def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bo
             p["percent"] = p["reports"][-1]["percent"]
             p["last_report_at"] = p["reports"][-1]["at"]
         elif event_type == "package.reminder":
-            p["reminders"] = sorted({*p["reminders"], f"{_iso(data['last_report_at']) if data['last_report_at'] else '-'}"
+            p["reminders"] = sorted({*p["reminders"], f"{utc_iso(data['last_report_at']) if data['last_report_at'] else '-'}"
                                                       f"/{data['period']}"})
         elif event_type == "package.extended":
             p.update(extension_days=data["total_days"], expected_on=data["expected_resolution_on"].isoformat())
@@ -95,7 +97,7 @@ def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bo
                                  "completed_at": None})
     if event_type == "team.task.assigned":
         t.update(campaign=data["campaign"], description=data["description"], assigned_at=at,
-                 due_at=_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+                 due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
         TEAM_TASKS.labels("assigned").inc()
     elif event_type == "team.task.reminder":
         t["campaign"] = t["campaign"] or data["campaign"]
@@ -203,7 +205,7 @@ def add_routes(api: web.Application, views: Callable[[], list[View]], now: Calla
     async def get_mediations(request: web.Request) -> web.Response:
         q = request.query
         found = mediations(views(), open_only=q.get("open") in ("1", "true", "yes"), case=q.get("case"))
-        return _json({"count": len(found), "mediations": found})
+        return json_response({"count": len(found), "mediations": found})
 
     async def get_packages(request: web.Request) -> web.Response:
         q = request.query
@@ -212,7 +214,7 @@ def add_routes(api: web.Application, views: Callable[[], list[View]], now: Calla
             found = [p for p in found if p["status"] == "OPEN"]
         if q.get("stale") in ("1", "true", "yes"):
             found = [p for p in found if p["stale"]]
-        return _json({"count": len(found), "packages": found})
+        return json_response({"count": len(found), "packages": found})
 
     async def get_teams(request: web.Request) -> web.Response:
         q = request.query
@@ -222,16 +224,8 @@ def add_routes(api: web.Application, views: Callable[[], list[View]], now: Calla
         if "campaign" in q:
             for team in found.values():
                 team["campaigns"] = {k: v for k, v in team["campaigns"].items() if k == q["campaign"]}
-        return _json({"teams": found})
+        return json_response({"teams": found})
 
     api.router.add_get("/mediations", get_mediations)
     api.router.add_get("/packages", get_packages)
     api.router.add_get("/teams", get_teams)
-
-
-def _iso(t: datetime) -> str:
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-
-
-def _json(body: Any) -> web.Response:
-    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))

@@ -2,7 +2,7 @@
 
 Layers, top to bottom: entrypoints (the CLI, demo, bench, smoke, the services' CLI modules) ->
 services -> the core (``liandong``) -> the domain (``liandong.domain``) -> the department SDK
-(``liandong_sdk``, whose ``rules`` and ``events`` modules are all the domain may use). No import cycles; a module
+(``liandong_sdk``, whose ``rules``, ``events`` and ``records`` modules are all the domain may use). No import cycles; a module
 whose name starts with ``_`` is used only inside its own package.
 """
 
@@ -110,7 +110,7 @@ def test_the_domain_uses_no_infrastructure_and_only_the_sdk_rules() -> None:
             continue
         for d in imports(m):
             infrastructure = d.split(".")[0] in INFRASTRUCTURE
-            beyond_rules = within(d, "liandong_sdk") and d not in ("liandong_sdk.rules", "liandong_sdk.events")
+            beyond_rules = within(d, "liandong_sdk") and d not in ("liandong_sdk.rules", "liandong_sdk.events", "liandong_sdk.records")
             above = within(d, "liandong", "services") and not within(d, "liandong.domain")
             if infrastructure or beyond_rules or above:
                 bad.append(f"{m} -> {d}")
@@ -119,7 +119,7 @@ def test_the_domain_uses_no_infrastructure_and_only_the_sdk_rules() -> None:
 
 def test_the_rules_and_events_are_plain_python() -> None:
     rules = {"liandong_sdk.rules", "liandong_sdk._calendar", "liandong_sdk._clocks", "liandong_sdk._handoff",
-             "liandong_sdk._errors", "liandong_sdk.events", "liandong_sdk._typed"}
+             "liandong_sdk._errors", "liandong_sdk.events", "liandong_sdk._typed", "liandong_sdk.records"}
     for m in rules:
         outside = {d for d in imports(m) if not (d in rules or d.split(".")[0] in sys.stdlib_module_names)}
         assert not outside, f"{m} imports {sorted(outside)}"

@@ -1,0 +1,31 @@
+"""Small helpers for plain records, in one place: a case reference as it travels, JSON of records
+with times and ids, UTC timestamps. Plain Python, no I/O (the domain layer uses them too)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+__all__ = ["case_ref", "json_default", "utc_iso"]
+
+
+def case_ref(case: dict[str, Any]) -> dict[str, Any]:
+    """A ``CaseRef`` record (as decoded, or as a handler built it) with its petition id as text,
+    ready to travel in a new record or to be kept as JSON."""
+    return {"case_number": case["case_number"], "petition_id": str(case["petition_id"]),
+            "district_code": case["district_code"]}
+
+
+def json_default(o: object) -> str:
+    """``json.dumps(..., default=json_default)``: times and dates in ISO 8601, ids as text."""
+    if isinstance(o, (date, datetime)):
+        return o.isoformat()
+    if isinstance(o, uuid.UUID):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def utc_iso(t: datetime) -> str:
+    """``t`` in UTC, ISO 8601 (a time without a zone is taken as UTC)."""
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
