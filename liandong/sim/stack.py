@@ -1,6 +1,7 @@
 """Every service as its own process (``liandong run <service>``, each its own principal and its own
 process group), N workers per service in one consumer group; started, watched, measured and
-stopped as one. Used by `liandong demo` and `liandong bench`."""
+stopped as one; or one service at a time (``start_one``, ``kill``), for the fault tests. Used by
+`liandong demo`, `liandong bench` and tests/e2e."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ class ServiceStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     per_service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     procs: list[Worker] = field(default_factory=list)
+    #: The principals' passwords (default: the settings' secrets file).
+    secrets_file: Path | None = None
 
     def __post_init__(self) -> None:
         from services.registry import SPECS
@@ -85,7 +88,7 @@ class ServiceStack:
         run_dir = self.run_dir / (service if index == 0 else f"{service}-{index}")
         run_dir.mkdir(parents=True, exist_ok=True)
         return {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": self.bootstrap,
-                "LIANDONG_SECRETS_FILE": str(settings.secrets_path), "LIANDONG_RUN_DIR": str(run_dir),
+                "LIANDONG_SECRETS_FILE": str(self.secrets_file or settings.secrets_path), "LIANDONG_RUN_DIR": str(run_dir),
                 "LIANDONG_INTAKE_PORT": str(self.intake_port if index == 0 else free_port()),
                 "LIANDONG_LEDGER_PORT": str(self.ledger_port if index == 0 else free_port()),
                 "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base + index * WORKER_PORT_STRIDE),
@@ -98,26 +101,47 @@ class ServiceStack:
         for name in self.names:
             count = 1 if name in ("intake", "monitor") else self.workers
             for i in range(count):
-                log = self.run_dir / "logs" / f"{name}{'' if i == 0 else f'-{i}'}.log"
-                log.parent.mkdir(parents=True, exist_ok=True)
-                with open(log, "ab") as out:
-                    # Its own session: Ctrl-C in the terminal reaches the demo only, which stops the services in order.
-                    proc = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env(name, i),
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-                port = self.metrics_base + i * WORKER_PORT_STRIDE + self.specs[name].metrics_offset
-                self.procs.append(Worker(name, i, proc, port, log))
-                # Every process started, for whoever must check that none is left behind.
-                (self.run_dir / "pids").write_text("".join(f"{w.proc.pid} {w.label}\n" for w in self.procs))
+                self._spawn(name, i)
         deadline = time.monotonic() + timeout
         for w in self.procs:
-            while not _serves(w.metrics_port):
-                if w.proc.poll() is not None:
-                    raise RuntimeError(f"{w.label} exited with {w.proc.returncode}; its log: {w.log}\n{_tail(w.log)}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{w.label} did not serve /metrics within {timeout:.0f} s; its log: {w.log}")
-                time.sleep(0.2)
+            self._wait_serving(w, deadline, timeout)
         self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
         self._sampler.start()
+
+    def start_one(self, name: str, timeout: float = 120.0) -> None:
+        """Starts (or starts again) one worker of ``name`` and waits until it serves /metrics."""
+        self._wait_serving(self._spawn(name, 0), time.monotonic() + timeout, timeout)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL to every worker of ``name`` (its whole process group), waited for."""
+        for w in [w for w in self.procs if w.service == name]:
+            _signal_group(w.proc.pid, signal.SIGKILL)
+            w.proc.wait(timeout=30)
+            self.procs.remove(w)
+
+    def _spawn(self, name: str, i: int) -> Worker:
+        log = self.run_dir / "logs" / f"{name}{'' if i == 0 else f'-{i}'}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            # Its own session: Ctrl-C in the terminal reaches the demo only, which stops the services in order.
+            proc = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env(name, i),
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        port = self.metrics_base + i * WORKER_PORT_STRIDE + self.specs[name].metrics_offset
+        worker = Worker(name, i, proc, port, log)
+        self.procs.append(worker)
+        # Every process started, for whoever must check that none is left behind.
+        with open(self.run_dir / "pids", "a") as pids:
+            pids.write(f"{proc.pid} {worker.label}\n")
+        return worker
+
+    @staticmethod
+    def _wait_serving(w: Worker, deadline: float, timeout: float) -> None:
+        while not _serves(w.metrics_port):
+            if w.proc.poll() is not None:
+                raise RuntimeError(f"{w.label} exited with {w.proc.returncode}; its log: {w.log}\n{_tail(w.log)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{w.label} did not serve /metrics within {timeout:.0f} s; its log: {w.log}")
+            time.sleep(0.2)
 
     def dead(self) -> list[str]:
         return [w.label for w in self.procs if w.proc.poll() is not None]

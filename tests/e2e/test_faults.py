@@ -45,16 +45,20 @@ def fresh_broker(tmp_path: Path) -> Iterator[tuple[LocalBroker, Bus]]:
 
 def _run(bus: Bus, run_dir: Path, district: str, between_batches: Any = None) -> tuple[ProcessStack, list[str]]:
     stack = ProcessStack(bus.bootstrap_servers, bus.settings.secrets_path, run_dir, district)
-    stack.start_all()
-    feed = petitions(N, "fault")
-    size = N // BATCHES
-    numbers: list[str] = []
-    for b in range(BATCHES):
-        result = stack.submit(feed[b * size:(b + 1) * size])
-        assert result["rejected"] == 0 and result["registered"] == size, result
-        numbers += [r["case_number"] for r in result["results"]]
-        if between_batches:
-            between_batches(b, stack)
+    try:
+        stack.start_all()
+        feed = petitions(N, "fault")
+        size = N // BATCHES
+        numbers: list[str] = []
+        for b in range(BATCHES):
+            result = stack.submit(feed[b * size:(b + 1) * size])
+            assert result["rejected"] == 0 and result["registered"] == size, result
+            numbers += [r["case_number"] for r in result["results"]]
+            if between_batches:
+                between_batches(b, stack)
+    except BaseException:
+        stack.stop_all()  # the caller only gets a stack to stop once this returns
+        raise
     return stack, numbers
 
 
@@ -85,7 +89,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
     def disturb(batch: int, stack: ProcessStack) -> None:
         if batch < len(victims):
             stack.kill(victims[batch])
-            stack.start(victims[batch])
+            stack.start_one(victims[batch])
         if batch == BATCHES // 2:
             broker.stop()
             broker.start()
