@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     broker_heap: str = "512m"
     #: Services serve /metrics on base + their offset (intake 9401, triage 9402, ledger 9403, units 9411…).
     metrics_port_base: int = 9400
+    #: This process's /metrics port, overriding base + offset; 0: any free port (reported in
+    #: <run_dir>/ports.json and the service_started log line). intake_port and ledger_port take 0 too.
+    metrics_port: int | None = None
     intake_port: int = 8081
     ledger_port: int = 8082
     #: The regulation's clocks, escalation ladder and holidays (default services/supervision/clocks.yaml).

@@ -239,11 +239,13 @@ def _run_all(names: list[str]) -> None:
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        dead: list[str] = []
         try:
             while not stopping:
                 dead = [n for n, p in procs.items() if p.poll() is not None]
                 if dead:
-                    console.print(f"[red]service(s) exited: {', '.join(dead)}; stopping the rest[/red]")
+                    console.print(f"[red]service(s) exited: {', '.join(dead)} (their log lines above say why); "
+                                  "stopping the rest[/red]")
                     break
                 time.sleep(0.5)
         finally:
@@ -257,6 +259,8 @@ def _run_all(names: list[str]) -> None:
                     p.kill()
                     p.wait()
             console.print("all services stopped")
+        if dead:
+            raise typer.Exit(1)
 
 
 @intake_app.command("submit")

@@ -7,10 +7,11 @@ import json
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from liandong_sdk import TopicSpec
+from liandong_sdk import StartupError, TopicSpec
 from liandong_sdk.records import json_default
 
 from ._bus import Bus
@@ -27,14 +28,21 @@ class Runtime:
     name: str
     bus: Bus
     faust_apps: list[Any] = field(default_factory=list)
+    #: HTTP APIs and their ports (0: any free port), named for ports.json ("http" when unnamed).
     web_apps: list[tuple[web.Application, int]] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: Where /metrics is served (None: not served, e.g. several services in one test process).
     metrics_port: int | None = None
+    #: The ports actually bound, by name ("metrics", "http"): known once ``start`` has bound them.
+    bound: dict[str, int] = field(default_factory=dict)
+    #: Where to report them (JSON), for whoever started this process with port 0.
+    ports_file: Path | None = None
     _runners: list[web.AppRunner] = field(default_factory=list)
 
     async def start(self) -> None:
+        # Ports first: a port that is taken fails the start at once, before any consumer has joined.
+        await self._bind()
         for hook in self.on_start:
             await hook()
         for app in self.faust_apps:
@@ -42,15 +50,29 @@ class Runtime:
             # count: faust would otherwise race its own topic creation on a first start.
             await asyncio.to_thread(self.bus.provision_topics, changelog_topics(app))
             await app.start()
-        sites = list(self.web_apps)
+        log.info("service_started", service=self.name, ports=self.bound)
+
+    async def _bind(self) -> None:
+        sites = [("http" if i == 0 else f"http{i}", app, port) for i, (app, port) in enumerate(self.web_apps)]
         if self.metrics_port is not None:
-            sites.append((metrics_app(), self.metrics_port))
-        for web_app, port in sites:
+            sites.append(("metrics", metrics_app(), self.metrics_port))
+        host = self.bus.settings.bind_host
+        for name, web_app, port in sites:
             runner = web.AppRunner(web_app, access_log=None)
             await runner.setup()
-            await web.TCPSite(runner, self.bus.settings.bind_host, port).start()
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as exc:
+                await runner.cleanup()
+                raise StartupError(f"{self.name} cannot serve {name} on {host}:{port}: {exc.strerror or exc}; "
+                                  f"free the port or choose another (0: any free port)") from None
             self._runners.append(runner)
-        log.info("service_started", service=self.name, ports=[p for _, p in sites])
+            self.bound[name] = _port_of(runner)
+        if self.ports_file is not None:
+            self.ports_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.ports_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.bound))
+            tmp.replace(self.ports_file)  # whole or not at all: the reader polls for it
 
     async def stop(self) -> None:
         for runner in self._runners:
@@ -75,6 +97,11 @@ class Runtime:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def _port_of(runner: web.AppRunner) -> int:
+    (address, *_) = runner.addresses
+    return int(address[1])
 
 
 def changelog_topics(app: Any) -> list[TopicSpec]:

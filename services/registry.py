@@ -60,7 +60,9 @@ class ServiceSpec:
     def runtime(self, bus: Bus) -> Runtime:
         preset(self.name, self.reads)
         runtime = self.build(bus.as_principal(self.principal))
-        runtime.metrics_port = bus.settings.metrics_port_base + self.metrics_offset
+        explicit = bus.settings.metrics_port
+        runtime.metrics_port = explicit if explicit is not None else bus.settings.metrics_port_base + self.metrics_offset
+        runtime.ports_file = bus.settings.run_dir / "ports.json"
         return runtime
 
 

@@ -6,9 +6,9 @@ stopped as one; or one service at a time (``start_one``, ``kill``), for the faul
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,36 +22,22 @@ import psutil
 from liandong._settings import get_settings
 from liandong.broker import LocalBroker, broker_for, free_port
 
-#: Metrics ports of worker ``w`` are ``base + w * WORKER_PORT_STRIDE + offset``.
-WORKER_PORT_STRIDE = 50
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_block(size: int) -> int:
-    """A base port whose next ``size`` ports are free."""
-    for _ in range(100):
-        base = free_port() // 100 * 100
-        if base + size < 65000 and all(port_free(p) for p in range(base, base + size)):
-            return base
-    raise RuntimeError(f"no block of {size} free ports")
-
 
 @dataclass
 class Worker:
     service: str
     index: int
     proc: subprocess.Popen[bytes]
-    metrics_port: int | None
+    run_dir: Path
     log: Path
     peak_rss: int = 0
+    #: What the process bound ("metrics", "http"): every port is 0 in its settings, so it binds
+    #: a free one itself and reports it in <run_dir>/ports.json (no race with another process).
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.ports.get("metrics")
 
     @property
     def label(self) -> str:
@@ -76,23 +62,35 @@ class ServiceStack:
         from services.registry import SPECS
 
         self.specs = SPECS
-        self.metrics_base = free_port_block(WORKER_PORT_STRIDE * max(self.workers, 1))
-        self.intake_port = free_port()
-        self.ledger_port = free_port()
         self._stop_sampling = threading.Event()
         self._sampler: threading.Thread | None = None
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
+    def worker_dir(self, service: str, index: int) -> Path:
+        return self.run_dir / (service if index == 0 else f"{service}-{index}")
+
     def env(self, service: str, index: int) -> dict[str, str]:
         settings = get_settings()
-        run_dir = self.run_dir / (service if index == 0 else f"{service}-{index}")
-        run_dir.mkdir(parents=True, exist_ok=True)
         return {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": self.bootstrap,
-                "LIANDONG_SECRETS_FILE": str(self.secrets_file or settings.secrets_path), "LIANDONG_RUN_DIR": str(run_dir),
-                "LIANDONG_INTAKE_PORT": str(self.intake_port if index == 0 else free_port()),
-                "LIANDONG_LEDGER_PORT": str(self.ledger_port if index == 0 else free_port()),
-                "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base + index * WORKER_PORT_STRIDE),
+                "LIANDONG_SECRETS_FILE": str(self.secrets_file or settings.secrets_path),
+                "LIANDONG_RUN_DIR": str(self.worker_dir(service, index)),
+                "LIANDONG_INTAKE_PORT": "0", "LIANDONG_LEDGER_PORT": "0", "LIANDONG_METRICS_PORT": "0",
                 "LIANDONG_LOG_JSON": "true", **self.extra_env, **self.per_service_env.get(service, {})}
+
+    def port(self, service: str, name: str = "http") -> int:
+        """A port the first running worker of ``service`` serves (after ``start``)."""
+        for w in self.procs:
+            if w.service == service and name in w.ports:
+                return w.ports[name]
+        raise KeyError(f"{service} serves no {name} port (not started?)")
+
+    @property
+    def intake_port(self) -> int:
+        return self.port("intake")
+
+    @property
+    def ledger_port(self) -> int:
+        return self.port("ledger")
 
     def metrics_urls(self) -> dict[str, str]:
         return {w.label: f"http://127.0.0.1:{w.metrics_port}/metrics" for w in self.procs if w.metrics_port}
@@ -122,12 +120,14 @@ class ServiceStack:
     def _spawn(self, name: str, i: int) -> Worker:
         log = self.run_dir / "logs" / f"{name}{'' if i == 0 else f'-{i}'}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        run_dir = self.worker_dir(name, i)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "ports.json").unlink(missing_ok=True)  # a restarted worker reports its new ports
         with open(log, "ab") as out:
             # Its own session: Ctrl-C in the terminal reaches the demo only, which stops the services in order.
             proc = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env(name, i),
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        port = self.metrics_base + i * WORKER_PORT_STRIDE + self.specs[name].metrics_offset
-        worker = Worker(name, i, proc, port, log)
+        worker = Worker(name, i, proc, run_dir, log)
         self.procs.append(worker)
         # Every process started, for whoever must check that none is left behind.
         with open(self.run_dir / "pids", "a") as pids:
@@ -136,7 +136,7 @@ class ServiceStack:
 
     @staticmethod
     def _wait_serving(w: Worker, deadline: float, timeout: float) -> None:
-        while not _serves(w.metrics_port):
+        while not (w.ports or _read_ports(w)) or not _serves(w.metrics_port):
             if w.proc.poll() is not None:
                 raise RuntimeError(f"{w.label} exited with {w.proc.returncode}; its log: {w.log}\n{_tail(w.log)}")
             if time.monotonic() > deadline:
@@ -185,6 +185,14 @@ class ServiceStack:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _read_ports(w: Worker) -> bool:
+    try:
+        w.ports = {k: int(v) for k, v in json.loads((w.run_dir / "ports.json").read_text()).items()}
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

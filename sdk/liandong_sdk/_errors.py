@@ -12,6 +12,7 @@
     ├── AuthorizationDenied         the broker refused: this principal has no ACL for that
     ├── CredentialsError            no password is known for a principal
     ├── BrokerError                 the local broker cannot be fetched, started or reached
+    ├── StartupError                a service cannot start (its port is taken, …): it exits at once
     ├── IllegalTransition           an answer the case's current state does not allow (also a ValueError)
     └── DepartmentError             the department SDK refused an answer before publishing it
         ├── UnknownCase             the case was never handed to this unit
@@ -79,6 +80,10 @@ class BrokerError(LiandongError):
 
 class CredentialsError(LiandongError):
     """No password is known for a principal (neither given nor in the secrets file)."""
+
+
+class StartupError(LiandongError):
+    """A service cannot start (for example, a port it must serve on is taken)."""
 
 
 class IllegalTransition(LiandongError, ValueError):

@@ -21,5 +21,5 @@ def build(bus: Bus, *, port: int | None = None) -> Runtime:
     async def stop() -> None:
         await asyncio.to_thread(service.stop)
 
-    return Runtime(SERVICE, bus, web_apps=[(make_web_app(service), port or bus.settings.intake_port)],
+    return Runtime(SERVICE, bus, web_apps=[(make_web_app(service), port if port is not None else bus.settings.intake_port)],
                    on_start=[start], on_stop=[stop])

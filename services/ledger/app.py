@@ -97,7 +97,7 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
     runtime = Runtime(SERVICE, bus, faust_apps=[app])
     api = make_api(cases, now)
     add_coordination_routes(api, views.all, now)  # GET /mediations, /packages, /teams
-    runtime.web_apps.append((api, port or bus.settings.ledger_port))
+    runtime.web_apps.append((api, port if port is not None else bus.settings.ledger_port))
     return runtime
 
 

@@ -13,7 +13,6 @@ import pytest
 from liandong_sdk import DepartmentClient
 
 from liandong import Bus
-from liandong.broker import free_port
 from services.intake import IntakeService
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
@@ -52,10 +51,9 @@ def stack(bus: Bus) -> Iterator[dict[str, Any]]:
     """Triage and ledger as faust apps, intake in-process, on the session's broker."""
     host = ServiceHost()
     tag = uuid.uuid4().hex[:6]
-    port = free_port()
     # each service as its own principal, so the ACL matrix is exercised by the real flow
     host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{tag}"))
-    host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, app_id=f"ledger-{tag}"))
+    port = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=f"ledger-{tag}")).bound["http"]
     intake = IntakeService(bus.as_principal("svc-intake"), load_routing())
     intake.start()
     try:

@@ -22,7 +22,6 @@ from liandong_sdk import (
 )
 
 from liandong import HANDLING_UNITS, Bus
-from liandong.broker import free_port
 from liandong.examples import example_record
 from services.coordination import requests as rq
 from services.coordination.app import build as build_coordination
@@ -57,10 +56,9 @@ def stack(bus: Bus) -> Iterator[dict[str, Any]]:
     host = ServiceHost()
     tag = uuid.uuid4().hex[:6]
     clock = FakeClock(T0)
-    port = free_port()
     coordination = host.start(build_coordination(bus.as_principal("svc-coordination"), clock=clock, tick_seconds=0.2,
                                                  app_id=f"coordination-{tag}"))
-    host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, clock=clock, app_id=f"ledger-{tag}"))
+    port = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, clock=clock, app_id=f"ledger-{tag}")).bound["http"]
     try:
         yield {"clock": clock, "port": port, "tables": coordination.faust_apps[0].tables, "tag": tag}
     finally:

@@ -13,7 +13,6 @@ import pytest
 from kafka import TopicPartition
 
 from liandong import Bus
-from liandong.broker import free_port
 from services.intake.app import build as build_intake
 from tests.conftest import ServiceHost
 from tests.integration.test_case_lifecycle import submission
@@ -22,8 +21,7 @@ from tests.integration.test_case_lifecycle import submission
 @pytest.fixture(scope="module")
 def intake(bus: Bus) -> Iterator[int]:
     host = ServiceHost()
-    port = free_port()
-    host.start(build_intake(bus.as_principal("svc-intake"), port=port))
+    port = host.start(build_intake(bus.as_principal("svc-intake"), port=0)).bound["http"]
     try:
         yield port
     finally:

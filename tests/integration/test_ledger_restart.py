@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from liandong import Bus
-from liandong.broker import free_port
 from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
 from tests.conftest import ServiceHost, wait_for
@@ -36,15 +35,14 @@ def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:
     app_id = f"ledger-restart-{uuid.uuid4().hex[:6]}"
     host = ServiceHost()
     try:
-        port = free_port()
-        first = host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, app_id=app_id))
+        first = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=app_id))
+        port = first.bound["http"]
         before = wait_for(lambda: (c := _get(port, f"/cases/{number}")) and len(c["timeline"]) == 4 and c,
                           message="the case with 4 timeline entries")
         assert before["status"] == "SIGNED"
         host.stop(first)
         assert _get(port, f"/cases/{number}") is None  # really stopped
-        port2 = free_port()
-        host.start(build_ledger(bus.as_principal("svc-ledger"), port=port2, app_id=app_id))
+        port2 = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=app_id)).bound["http"]
         after = wait_for(lambda: _get(port2, f"/cases/{number}"), message="the case after the restart")
         assert after == before
     finally:
