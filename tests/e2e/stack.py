@@ -4,13 +4,13 @@ start, SIGKILL, restart, stop (the demo's own stack), plus the petitions that fe
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from liandong.sim.stack import ServiceStack
 from services.registry import SPECS
-from tests.conftest import wait_for
 
 TERMINAL = {"RESOLVED", "DIVERTED", "REPEAT", "ESCALATED", "NOT_ACCEPTED"}
 SETTLED_HANDOFFS = {"RESOLVED", "OBJECTED", "NOT_ACCEPTED"}
@@ -65,21 +65,35 @@ class ProcessStack(ServiceStack):
                            f"last: {[t['event'] + '/' + (t['unit'] or '') for t in c['timeline'][-3:]]}")
         return out
 
-    def wait_settled(self, numbers: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-        try:
-            return wait_for(lambda: self.settled(numbers), timeout=timeout, interval=1.0, message="the run to settle")
-        except AssertionError:
-            raise AssertionError("not settled:\n" + "\n".join(self.unsettled(numbers)[:30])) from None
+    def wait_settled(self, numbers: list[str], timeout: float, limit: float = 900.0) -> dict[str, dict[str, Any]]:
+        """Waits until every case has settled. Fails when the ledger's view of them has not moved
+        for ``timeout`` seconds (stuck), or after ``limit`` seconds in all. A restarted ledger
+        replays its topics, which on a loaded 2-core machine takes minutes: slow is not stuck."""
+        started = moved = time.monotonic()
+        seen: Any = None
+        while True:
+            found = self.cases(numbers)
+            if self._all_settled(numbers, found):
+                return found
+            view = sorted((n, c["status"], len(c["timeline"])) for n, c in found.items())
+            now = time.monotonic()
+            if view != seen:
+                seen, moved = view, now
+            if now - moved > timeout or now - started > limit:
+                why = "stuck" if now - moved > timeout else f"not settled within {limit:.0f} s"
+                raise AssertionError(f"{why}:\n" + "\n".join(self.unsettled(numbers)[:30]))
+            time.sleep(1.0)
 
     def settled(self, numbers: list[str]) -> dict[str, dict[str, Any]] | None:
         found = self.cases(numbers)
-        if len(found) < len(numbers):
-            return None
-        for c in found.values():
-            if c["status"] not in TERMINAL or any(h["status"] not in SETTLED_HANDOFFS for h in c["handoffs"].values()):
-                return None
-        return found
+        return found if self._all_settled(numbers, found) else None
 
+    @staticmethod
+    def _all_settled(numbers: list[str], found: dict[str, dict[str, Any]]) -> bool:
+        if len(found) < len(numbers):
+            return False
+        return all(c["status"] in TERMINAL and all(h["status"] in SETTLED_HANDOFFS for h in c["handoffs"].values())
+                   for c in found.values())
 
 def petitions(n: int, tag: str) -> list[dict[str, Any]]:
     """``n`` petitions of mixed matters; every tenth repeats an earlier petitioner's matter."""

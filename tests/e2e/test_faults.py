@@ -76,7 +76,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
         provision(ref_bus)
         ref_stack, ref_numbers = _run(ref_bus, tmp_path / "ref", "140201")
         try:
-            reference = ref_stack.wait_settled(ref_numbers, timeout=240)
+            reference = ref_stack.wait_settled(ref_numbers, timeout=180, limit=480)
         finally:
             ref_stack.stop_all()
     finally:
@@ -98,7 +98,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
 
     stack, numbers = _run(bus, tmp_path / "chaos", "140202", disturb)
     try:
-        disturbed = stack.wait_settled(numbers, timeout=240)
+        disturbed = stack.wait_settled(numbers, timeout=180, limit=480)
         assert [n.split("-", 1)[1] for n in numbers] == [n.split("-", 1)[1] for n in ref_numbers]  # no case lost or added
         got = {n.split("-", 1)[1]: normalise(c) for n, c in disturbed.items()}
         want = {n.split("-", 1)[1]: normalise(c) for n, c in reference.items()}
