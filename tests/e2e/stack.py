@@ -1,42 +1,104 @@
-"""Liandong services as real processes (`liandong run <service>`), for the e2e and fault tests:
-start, SIGKILL, restart, stop (the demo's own stack), plus the petitions that feed them."""
+"""Liandong services as real processes (`liandong run <service>`), for fault tests: start,
+SIGKILL, restart, stop; plus the petitions that feed them."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from liandong.sim.stack import ServiceStack
+from liandong.broker import free_port
 from services.registry import SPECS
+from tests.conftest import wait_for
 
 TERMINAL = {"RESOLVED", "DIVERTED", "REPEAT", "ESCALATED", "NOT_ACCEPTED"}
 SETTLED_HANDOFFS = {"RESOLVED", "OBJECTED", "NOT_ACCEPTED"}
 
 
-class ProcessStack(ServiceStack):
-    """The demo's process stack (``liandong.sim.stack.ServiceStack``: each service its own process
-    group) with a fault test's settings, and ways to feed it and read its ledger."""
+def _free_port_block(size: int = 20) -> int:
+    """A base port whose next ``size`` ports are free (metrics ports are base + offset)."""
+    import socket
 
+    for _ in range(50):
+        base = free_port() // 100 * 100
+        if base + size > 65000:
+            continue
+        ok = True
+        for p in range(base, base + size):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+class ProcessStack:
     def __init__(self, bootstrap: str, secrets_file: Path, run_dir: Path, district: str) -> None:
-        super().__init__(bootstrap, run_dir, list(SPECS), secrets_file=secrets_file, extra_env={
-            "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district, "LIANDONG_LOG_JSON": "false",
-            # No objections: a re-routed case interleaves two units' simulated schedules, which
-            # depends on timing, so two runs could differ for reasons that are not the bus's.
-            "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0.2"})
+        self.run_dir = run_dir
+        self.intake_port, self.ledger_port = free_port(), free_port()
+        self.metrics_base = _free_port_block()
+        self.env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bootstrap, "LIANDONG_SECRETS_FILE": str(secrets_file),
+                    "LIANDONG_RUN_DIR": str(run_dir), "LIANDONG_INTAKE_PORT": str(self.intake_port),
+                    "LIANDONG_LEDGER_PORT": str(self.ledger_port), "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base),
+                    "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district,
+                    # No objections: a re-routed case interleaves two units' simulated schedules, which
+                    # depends on timing, so two runs could differ for reasons that are not the bus's.
+                    "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0.2"}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str) -> None:
+        log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        port = self.metrics_base + SPECS[name].metrics_offset
+        wait_for(lambda: self._up(port) or self._died(name), timeout=120, interval=0.2, message=f"{name} to serve /metrics")
+        assert self.procs[name].poll() is None, f"{name} exited: see {self.run_dir / f'{name}.log'}"
 
     def start_all(self) -> None:
         try:
-            for name in self.names:
-                self.start_one(name)
+            for name in SPECS:
+                self.start(name)
         except BaseException:
             self.stop_all()  # what did start is not left behind
             raise
 
+    def kill(self, name: str) -> None:
+        p = self.procs.pop(name)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+
     def stop_all(self) -> None:
-        self.stop(timeout=60)
+        for p in self.procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+    def _died(self, name: str) -> bool:
+        return self.procs[name].poll() is not None
+
+    @staticmethod
+    def _up(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
 
     # -- talking to it -------------------------------------------------------------------------
     def submit(self, petitions: list[dict[str, Any]]) -> dict[str, Any]:

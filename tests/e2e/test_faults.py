@@ -89,7 +89,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
     def disturb(batch: int, stack: ProcessStack) -> None:
         if batch < len(victims):
             stack.kill(victims[batch])
-            stack.start_one(victims[batch])
+            stack.start(victims[batch])
         if batch == BATCHES // 2:
             broker.stop()
             broker.start()
