@@ -223,11 +223,6 @@ class Batch:
         for table, key, value, encode, source in self._writes.values():
             with processing(source):  # the table writes to the changelog partition of its source event
                 table[key] = encode(value)
-        if self._writes:
-            # The state must be in the changelog before the events that made it are acknowledged:
-            # faust sends changelog records "soon", and a worker SIGKILLed after its offsets were
-            # committed but before they went out came back without them (tests/e2e/test_faults.py).
-            await retrying(app.producer.flush, service=service, what="changelog")
         for action in self._after:
             action()
 

@@ -26,10 +26,6 @@ class Producer:
         self.sent: list[bytes] = []
         self.pending: list[asyncio.Future[None]] = []
         self.failures = failures
-        self.flushed: list[int] = []  # how many messages had been sent at each flush
-
-    async def flush(self) -> None:
-        self.flushed.append(len(self.sent))
 
     async def send(self, topic: str, key: bytes, value: bytes, **_: Any) -> asyncio.Future[None]:
         self.sent.append(value)
@@ -77,23 +73,6 @@ def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() ->
     asyncio.run(run())
     assert table == {b"case-1": b"{'handled': ['e1']}"}
     assert counted == ["e1"]
-    assert producer.flushed == [1]  # the changelog write flushed before the batch's events are acknowledged
-
-
-def test_a_batch_without_state_changes_flushes_nothing() -> None:
-    producer = Producer()
-    batch = streams.Batch()
-    batch.send(message(b"x"))
-
-    async def run() -> None:
-        done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
-        while not producer.pending:
-            await asyncio.sleep(0)
-        producer.ack()
-        await done
-
-    asyncio.run(run())
-    assert producer.flushed == []
 
 
 def test_a_later_event_of_the_same_case_reads_what_the_batch_wrote() -> None:
