@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, concrete_topics, topic_matches
@@ -58,16 +59,12 @@ class Service:
         default=lambda s: json.dumps(s, ensure_ascii=False).encode(), repr=False)
     decode_state: Callable[[bytes], State] = field(default=json.loads, repr=False)
 
-    @property
-    def consumes(self) -> tuple[str, ...]:
-        """The event types it handles, by name."""
-        return tuple(cls.TYPE for cls in self.handlers)
-
     def handler(self, event_type: str) -> Handler | None:
         return self._by_type.get(event_type)
 
-    @property
+    @cached_property
     def _by_type(self) -> dict[str, Handler]:
+        # Built once: handler() is asked for every event the service reads.
         return {cls.TYPE: h for cls, h in self.handlers.items()}
 
     def apply(self, decisions: Any, state: State | None, event: Event) -> tuple[State | None, list[Output]]:

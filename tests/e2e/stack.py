@@ -131,20 +131,25 @@ class ProcessStack:
         """Waits until every case has settled. Fails when the ledger's view of them has not moved
         for ``timeout`` seconds (stuck), or after ``limit`` seconds in all. A restarted ledger
         replays its topics, which on a loaded 2-core machine takes minutes: slow is not stuck."""
-        started = moved = time.monotonic()
-        seen: Any = None
-        while True:
+        progress = {"view": None, "moved": time.monotonic()}
+
+        def settled_or_moving() -> dict[str, dict[str, Any]] | None:
             found = self.cases(numbers)
             if self._all_settled(numbers, found):
                 return found
             view = sorted((n, c["status"], len(c["timeline"])) for n, c in found.items())
-            now = time.monotonic()
-            if view != seen:
-                seen, moved = view, now
-            if now - moved > timeout or now - started > limit:
-                why = "stuck" if now - moved > timeout else f"not settled within {limit:.0f} s"
-                raise AssertionError(f"{why}:\n" + "\n".join(self.unsettled(numbers)[:30]))
-            time.sleep(1.0)
+            if view != progress["view"]:
+                progress.update(view=view, moved=time.monotonic())
+            elif time.monotonic() - progress["moved"] > timeout:
+                raise AssertionError("stuck:\n" + "\n".join(self.unsettled(numbers)[:30]))
+            return None
+
+        try:
+            return wait_for(settled_or_moving, timeout=limit, interval=1.0, message="the run to settle")  # type: ignore[no-any-return]
+        except AssertionError as exc:
+            if str(exc).startswith("stuck"):
+                raise
+            raise AssertionError(f"not settled within {limit:.0f} s:\n" + "\n".join(self.unsettled(numbers)[:30])) from None
 
     def settled(self, numbers: list[str]) -> dict[str, dict[str, Any]] | None:
         found = self.cases(numbers)
