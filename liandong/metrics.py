@@ -30,6 +30,8 @@ PROCESSING = Histogram("liandong_processing_duration_seconds", "Time to handle o
                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 DEAD_LETTERS = Counter("liandong_dead_letters", "Messages sent to the dead-letter topic, by reason.",
                        ["service", "topic", "reason"], registry=REGISTRY)
+REFUSED = Counter("liandong_events_refused", "Events a service refused (the state or the regulation does not "
+                  "allow them): nothing changed for them.", ["service", "event_type"], registry=REGISTRY)
 SIGNFOR_LATENCY = Histogram("liandong_handoff_signfor_latency_seconds",
                             "From registration to the lead unit's sign-for (case time, not wall time).",
                             ["unit"], registry=REGISTRY, buckets=SIGNFOR_BUCKETS)

@@ -1,63 +1,93 @@
 """One service skeleton: a service declares what it is, the core runs it.
 
 A declaration names the service, the topics it reads and writes, the event types it emits, its
-keyed table and its handler map. A handler is a plain function of the service's decisions object,
-the state kept under the message key (``None`` before the first event) and the event; it returns
-the state to keep (``None``: keep nothing new) and the events to publish::
+tables and, per table, a handler map. A handler is a plain function of the service's decisions
+object, the state the table keeps under the message key (``None`` before the first event) and
+the event; it returns the state to keep (``None``: keep nothing new) and the events to publish::
 
     TRIAGE = Service(
         "triage",
-        topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, *REPLIES),
-        topics_out=(BUREAU_TRIAGE, *INBOXES),
+        topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_REPLIES),
+        topics_out=(BUREAU_TRIAGE, UNIT_INBOX),
         emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested),
-        table="triage-cases",
-        handlers={PetitionRegistered: Triage.registered, CaseHandoffRejected: Triage.rejected, ...},
+        tables=(Table("triage-cases", {PetitionRegistered: Triage.registered, ...}),),
     )
 
-What every service needs lives here once: the derived-id rule's other half (an event id already
-handled for a key is skipped, so a redelivery changes nothing), encoding what a handler returns,
-and the two ways to run a declaration: ``faust_runtime`` on the broker (batched, every output
-acknowledged before the state that says it was sent, then the offsets: ``liandong.streams.Batch``)
-and ``InMemory`` for unit tests, through the real codec but without a broker.
+A table may also have a ``tick``: a function of (decisions, state, now) run for every entry the
+worker owns, every ``tick_seconds``, for what falls due with time (reminders, escalations). A
+``Job`` is periodic work over the whole state that publishes nothing (gauges, a lag scrape), and
+``http`` builds the service's HTTP API over a read-only ``View`` of its tables.
+
+What every service needs lives here once:
+- the derived-id rule's other half: an event id already handled for a key is skipped, so a
+  redelivery changes nothing (a table whose state remembers its own ids says ``dedupe=False``);
+- a handler that raises ``Refused`` changes nothing: the event is remembered as handled, logged
+  and counted (``liandong_events_refused_total``);
+- the order that makes a crash harmless: every output acknowledged by the broker before the state
+  that says it was sent, then the offsets (``liandong.streams.Batch``), for events and ticks alike;
+  the agent and the ticks never interleave;
+- ticks wait until the tables are restored and every input partition has been read to its end as
+  of the tick, so that what is issued is decided on everything the bus already holds;
+- the two ways to run a declaration: ``faust_runtime`` on the broker and ``InMemory`` for unit
+  tests, through the real codec but without a broker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from datetime import datetime
+from functools import cached_property, partial
 from typing import Any
 
-from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, concrete_topics, topic_matches
+from aiohttp import web
+from kafka.partitioner.default import murmur2
+from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, Refused, concrete_topics, topic_matches
+from liandong_sdk.records import json_default
 
 from ._bus import Bus
+from ._logging import get_logger
+from .clock import now as wall_clock
+from .metrics import REFUSED
 from .runtime import Runtime
-from .streams import Batch, consume_batches, create_app, raw_topic, table
+from .streams import Batch, consume_batches, create_app, raw_topic, retrying
 
-State = dict[str, Any]
+State = Any
 #: What a handler may return to publish: a typed event, or an event type's name and plain record.
 Output = EventRecord | tuple[str, dict[str, Any]]
 Handler = Callable[[Any, State | None, Event], tuple[State | None, Sequence[Output]]]
+Tick = Callable[[Any, State, datetime], tuple[State | None, Sequence[Output]]]
+Clock = Callable[[], datetime]
 
-__all__ = ["Handler", "InMemory", "Output", "Service", "State", "faust_runtime"]
+__all__ = ["Clock", "Handler", "InMemory", "Job", "Output", "Service", "State", "Table", "Tick", "View",
+           "faust_runtime"]
+
+log = get_logger(__name__)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default).encode()
 
 
 @dataclass(frozen=True)
-class Service:
+class Table:
+    """One keyed state of a service (one entry per message key: a case, a task) and how it changes."""
+
     name: str
-    topics_in: tuple[str, ...]
-    topics_out: tuple[str, ...]
-    #: What the handlers may publish (checked by ``InMemory``, listed by ``liandong events``).
-    emits: tuple[type[EventRecord], ...]
     handlers: Mapping[type[EventRecord], Handler]
-    #: The keyed state's faust table (one entry per message key, i.e. per case); None: stateless.
-    table: str | None = None
-    #: Event ids remembered per key, so that a redelivered event is not applied twice.
+    #: Run on every entry the worker owns, every tick, with the time: what falls due (None: nothing does).
+    tick: Tick | None = None
+    #: What to count (metrics) for an event that changed this table's state: decided as it is applied
+    #: (the state as of that event), counted once its batch is complete, so a replayed batch counts once.
+    counts: Callable[[Any, State, Event], Callable[[], None]] | None = None
+    #: The core remembers the event ids handled per key (False: the state recognises its own repeats).
+    dedupe: bool = True
     keep_handled: int = 50
-    encode_state: Callable[[State], bytes] = field(
-        default=lambda s: json.dumps(s, ensure_ascii=False).encode(), repr=False)
-    decode_state: Callable[[bytes], State] = field(default=json.loads, repr=False)
+    #: The state's own encoding, when it does not dedupe through the core (else JSON, with the ids handled).
+    encode: Callable[[State], bytes] = field(default=_json, repr=False)
+    decode: Callable[[bytes], State] = field(default=json.loads, repr=False)
 
     def handler(self, event_type: str) -> Handler | None:
         return self._by_type.get(event_type)
@@ -67,17 +97,106 @@ class Service:
         # Built once: handler() is asked for every event the service reads.
         return {cls.TYPE: h for cls, h in self.handlers.items()}
 
-    def apply(self, decisions: Any, state: State | None, event: Event) -> tuple[State | None, list[Output]]:
-        """One event: the state to store (None: nothing to store) and the outputs. An event this
-        key has already handled, or a type without a handler, gives nothing."""
+    # -- the stored entry: the state, and (dedupe) the event ids it has handled ----------------
+    def load(self, raw: bytes | None) -> Entry | None:
+        if raw is None:
+            return None
+        if not self.dedupe:
+            return Entry(self.decode(raw))
+        stored = json.loads(raw)
+        return Entry(stored["state"], stored["handled"])
+
+    def dump(self, entry: Entry) -> bytes:
+        if not self.dedupe:
+            return self.encode(entry.state)
+        return _json({"handled": entry.handled, "state": entry.state})
+
+    def apply(self, decisions: Any, entry: Entry | None, event: Event) -> Applied:
+        """One event: the entry to store (None: nothing to store) and the outputs. An event this
+        key has already handled, or a type without a handler here, gives nothing."""
         handler = self.handler(event.type)
-        if handler is None or (state is not None and event.id in state.get("handled", ())):
-            return None, []
-        new_state, out = handler(decisions, state, event)
+        if handler is None or (entry is not None and event.id in entry.handled):
+            return Applied()
+        state = entry.state if entry is not None else None
+        handled = [*(entry.handled if entry is not None else ())][-self.keep_handled:]
+        if self.dedupe:
+            handled.append(event.id)
+        try:
+            new_state, out = handler(decisions, state, event)
+        except Refused as exc:  # nothing changes; remembered, so that a redelivery is not judged again
+            return Applied(Entry(state, handled) if self.dedupe and state is not None else None, refused=str(exc))
         if new_state is None:
-            return None, list(out)
-        handled = [*(new_state.get("handled") or ())[-self.keep_handled:], event.id]
-        return {**new_state, "handled": handled}, list(out)
+            return Applied(outputs=list(out))
+        return Applied(Entry(new_state, handled), list(out))
+
+
+@dataclass
+class Entry:
+    state: State
+    handled: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Applied:
+    entry: Entry | None = None
+    outputs: list[Output] = field(default_factory=list)
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """Periodic work over the whole state that publishes nothing: ``run(decisions, view, now)``.
+    ``blocking``: it does I/O, so it runs in a thread (and must not read the tables)."""
+
+    every: float
+    run: Callable[[Any, View, datetime], None]
+    blocking: bool = False
+
+
+class View:
+    """Read-only access to a service's tables, states decoded (for HTTP views and jobs)."""
+
+    def __init__(self, tables: Mapping[str, tuple[Table, Any]]) -> None:
+        self._tables = tables
+
+    def states(self, table: str) -> list[State]:
+        spec, store = self._tables[table]
+        return [entry.state for raw in list(store.values()) if (entry := spec.load(raw)) is not None]
+
+    def get(self, table: str, key: str) -> State | None:
+        spec, store = self._tables[table]
+        entry = spec.load(store.get(key.encode()))
+        return entry.state if entry is not None else None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    topics_in: tuple[str, ...]
+    topics_out: tuple[str, ...]
+    #: What the handlers may publish (checked by ``InMemory``, listed by ``liandong events``).
+    emits: tuple[type[EventRecord], ...]
+    tables: tuple[Table, ...] = ()
+    #: Seconds between ticks, for the tables that have one (configurable per run: ``faust_runtime``).
+    tick_seconds: float = 1.0
+    jobs: tuple[Job, ...] = ()
+    #: The service's HTTP API: ``http(decisions, view, clock)``, served on the port ``faust_runtime`` is given.
+    http: Callable[[Any, View, Clock], web.Application] | None = None
+
+    @property
+    def handlers(self) -> dict[type[EventRecord], list[str]]:
+        """Every event type handled, with the handlers' names (for ``liandong events``)."""
+        found: dict[type[EventRecord], list[str]] = {}
+        for t in self.tables:
+            for cls, h in t.handlers.items():
+                found.setdefault(cls, []).append(getattr(h, "__qualname__", repr(h)))
+        return found
+
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)
+
+    def reads(self, event_type: str) -> bool:
+        return any(t.handler(event_type) is not None for t in self.tables)
 
     def encode(self, codec: Codec, output: Output) -> OutgoingMessage:
         source = f"/liandong/{self.name}"
@@ -87,51 +206,217 @@ class Service:
         return codec.encode(name, record, source=source)
 
 
-def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | None = None) -> Runtime:
-    """The declaration as a faust app: one agent over ``topics_in``, the table for its state."""
+def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | None = None,
+                  clock: Clock | None = None, tick_seconds: float | None = None, port: int | None = None) -> Runtime:
+    """The declaration as a faust app: one agent over ``topics_in``, a faust table per table, a timer
+    for the ticks and each job, and the HTTP API on ``port`` (0: any free port)."""
     app_id = app_id or service.name
+    now: Clock = clock or wall_clock  # the wall clock, or a simulation's compressed one
+    runtime = Runtime(service.name, bus)
+    stores: dict[str, tuple[Table, Any]] = {}
+    view = View(stores)
+    if service.http is not None:
+        runtime.web_apps.append((service.http(decisions, view, now), port or 0))  # 0: any free port
+    if not service.topics_in:  # nothing to read: the jobs alone, no consumer group
+        _loop_jobs(service, runtime, decisions, view, now)
+        return runtime
+
     app = create_app(app_id, bus)
-    state_table = table(app, service.table, bus.settings.topic_partitions) if service.table else None
+    partitions = bus.settings.topic_partitions
+    topics_in = concrete_topics(*service.topics_in)
+    for t in service.tables:
+        # A ticking table is written outside any stream event too: its changelog partition then comes
+        # from the producer's partitioner (murmur2 of the key, as for every keyed topic of the bus).
+        stores[t.name] = (t, app.Table(t.name, partitions=partitions, key_type=bytes, value_type=bytes,
+                                       use_partitioner=t.tick is not None))
+    lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
+    progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
 
     async def handle(event: Event, batch: Batch) -> None:
-        if service.handler(event.type) is None:
-            return  # most of what a service reads needs nothing of it: skip the table
         key = event.key.encode()
-        state = batch.get(state_table, key, service.decode_state) if state_table is not None else None
-        new_state, out = service.apply(decisions, state, event)
-        for output in out:
-            batch.send(service.encode(bus.codec, output))
-        if new_state is not None and state_table is not None:  # stored once the outputs are acknowledged
-            batch.put(state_table, key, new_state, service.encode_state)
+        for spec, store in stores.values():
+            if spec.handler(event.type) is None:
+                continue  # most of what a service reads needs nothing of this table: skip decoding
+            applied = spec.apply(decisions, batch.get(store, key, spec.load), event)
+            _refused(service, event, applied)
+            for output in applied.outputs:
+                batch.send(service.encode(bus.codec, output))
+            if applied.entry is not None:  # stored once the outputs are acknowledged
+                batch.put(store, key, applied.entry, spec.dump)
+                if spec.counts is not None:
+                    batch.after(spec.counts(decisions, applied.entry.state, event))
 
-    @app.agent(raw_topic(app, *concrete_topics(*service.topics_in)), name=f"{app_id}.route")
+    @app.agent(raw_topic(app, *topics_in), name=f"{app_id}.handle")
     async def agent(stream: Any) -> None:
-        await consume_batches(stream, bus.codec, handle, app=app, service=service.name)
+        await consume_batches(stream, bus.codec, handle, app=app, service=service.name, lock=lock, progress=progress)
 
-    return Runtime(service.name, bus, faust_apps=[app])
+    def caught_up() -> bool:
+        """Every input partition handled up to its end: a tick decides on what the bus already holds
+        (after a restart, a case's inbox may be read before its replies: a stopped clock must stay so)."""
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})  # faust's: where the group resumed
+        for tp in consumer.assignment():
+            if tp.topic not in topics_in:
+                continue
+            end = consumer.highwater(tp)  # the next offset to be written
+            if end is None:
+                return False  # not fetched yet
+            if max(progress.get((tp.topic, tp.partition), -1) + 1, committed.get(tp) or 0) < end:
+                return False
+        return True
+
+    def owned() -> set[int]:
+        # Standby copies of other workers' partitions are in the tables too: tick only what is ours.
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics_in}
+
+    async def tick(at: datetime) -> int:
+        batch = Batch()
+        async with lock:
+            mine = owned()
+            for spec, store in stores.values():
+                if spec.tick is None:
+                    continue
+                for key, raw in list(store.items()):
+                    if (murmur2(key) & 0x7FFFFFFF) % partitions not in mine:
+                        continue
+                    entry = batch.get(store, key, spec.load) or spec.load(raw)
+                    if entry is None:
+                        continue
+                    try:
+                        new_state, out = spec.tick(decisions, entry.state, at)
+                    except Exception:  # one entry's trouble must not stop the others, nor the timer
+                        log.exception("tick_failed", service=service.name, table=spec.name, key=key.decode())
+                        continue
+                    if not out:
+                        continue
+                    for output in out:
+                        batch.send(service.encode(bus.codec, output))
+                    batch.put(store, key, Entry(new_state if new_state is not None else entry.state, entry.handled),
+                              spec.dump)
+            await batch.complete(app, service=service.name)
+        return len(batch.messages)
+
+    if any(t.tick is not None for t in service.tables):
+        @app.timer(interval=tick_seconds or service.tick_seconds)  # type: ignore[untyped-decorator]
+        async def ticker() -> None:
+            # A timer's exception would stop the worker's timers: never let one escape.
+            try:
+                if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False) \
+                        or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+                    return  # the tables are not whole yet: issuing now could repeat a reminder
+                if not caught_up():
+                    return  # events the bus already holds may settle what would fall due
+                at = now()
+                issued = await retrying(partial(tick, at), service=service.name, what="tick")
+                if issued:
+                    log.info("tick_issued", service=service.name, count=issued, at=at.isoformat())
+            except Exception:
+                log.exception("tick_failed", service=service.name)
+
+    for job in service.jobs:
+        app.timer(interval=job.every)(_job_once(service, job, decisions, view, now))
+    runtime.faust_apps.append(app)
+    return runtime
+
+
+def _job_once(service: Service, job: Job, decisions: Any, view: View, now: Clock) -> Callable[[], Awaitable[None]]:
+    async def once() -> None:
+        # A timer's exception would stop the worker's timers: never let one escape.
+        try:
+            if job.blocking:
+                await asyncio.to_thread(job.run, decisions, view, now())
+            else:
+                job.run(decisions, view, now())
+        except Exception:
+            log.exception("job_failed", service=service.name, job=getattr(job.run, "__qualname__", repr(job.run)))
+    once.__name__ = once.__qualname__ = f"{service.name}.{getattr(job.run, '__name__', 'job')}"
+    return once
+
+
+def _loop_jobs(service: Service, runtime: Runtime, decisions: Any, view: View, now: Clock) -> None:
+    tasks: list[asyncio.Task[None]] = []
+
+    async def loop(job: Job) -> None:
+        once = _job_once(service, job, decisions, view, now)
+        while True:
+            await once()
+            await asyncio.sleep(job.every)
+
+    async def start() -> None:
+        tasks.extend(asyncio.ensure_future(loop(job)) for job in service.jobs)
+
+    async def stop() -> None:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    runtime.on_start.append(start)
+    runtime.on_stop.append(stop)
+
+
+def _refused(service: Service, event: Event, applied: Applied) -> None:
+    if applied.refused is not None:
+        log.warning("event_refused", service=service.name, event_type=event.type, key=event.key,
+                    event_id=event.id, reason=applied.refused)
+        REFUSED.labels(service.name, event.type).inc()
 
 
 class InMemory:
     """A declaration run without a broker, for unit tests (as faststream's TestKafkaBroker):
-    events in, events out, the table's state visible. Every event goes through the real codec
-    both ways, so topics, keys and schemas are checked as on the bus."""
+    events in, events out, the tables' states visible, ticks run at a given time. Every event goes
+    through the real codec both ways, so topics, keys and schemas are checked as on the bus."""
 
     def __init__(self, service: Service, decisions: Any, codec: Codec) -> None:
         self.service, self.decisions, self.codec = service, decisions, codec
-        self.state: dict[str, State] = {}
+        self.stores: dict[str, dict[bytes, bytes]] = {t.name: {} for t in service.tables}
+        self.view = View({t.name: (t, self.stores[t.name]) for t in service.tables})
         self.published: list[Event] = []
+        self.refused: list[tuple[Event, str]] = []
 
-    def send(self, event: EventRecord | Event) -> list[Event]:
-        """Delivers one event as the service would consume it; returns what it published."""
-        if isinstance(event, EventRecord):
-            msg = self.codec.encode_event(event, source="/liandong/test")
+    def state(self, key: str, table: str | None = None) -> State | None:
+        """The state kept under ``key`` (in the service's only table, unless ``table`` names one)."""
+        return self.view.get(table or self._only_table(), key)
+
+    def _only_table(self) -> str:
+        (only,) = self.service.tables
+        return only.name
+
+    def send(self, event: Output | Event) -> list[Event]:
+        """Delivers one event (typed, an event type's name and record, or decoded) as the service
+        would consume it; returns what it published."""
+        if not isinstance(event, Event):
+            msg = self.service.encode(self.codec, event)
             event = self.codec.decode(msg.topic, msg.key, msg.value, msg.headers)
         if not any(topic_matches(t, event.topic) for t in self.service.topics_in):
             raise ValueError(f"{self.service.name} does not read {event.topic} (it reads {', '.join(self.service.topics_in)})")
-        new_state, out = self.service.apply(self.decisions, self.state.get(event.key), event)
-        if new_state is not None:
-            # As the table would: the stored bytes, read back.
-            self.state[event.key] = self.service.decode_state(self.service.encode_state(new_state))
+        key, out = event.key.encode(), []
+        for spec in self.service.tables:
+            store = self.stores[spec.name]
+            applied = spec.apply(self.decisions, spec.load(store.get(key)), event)
+            if applied.refused is not None:
+                self.refused.append((event, applied.refused))
+            if applied.entry is not None:
+                store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
+            out += applied.outputs
+        return self._publish(out)
+
+    def tick(self, at: datetime) -> list[Event]:
+        """Runs every table's tick at ``at``, as the timer would; returns what it published."""
+        out: list[Output] = []
+        for spec in self.service.tables:
+            if spec.tick is None:
+                continue
+            store = self.stores[spec.name]
+            for key, raw in list(store.items()):
+                entry = spec.load(raw)
+                assert entry is not None
+                new_state, issued = spec.tick(self.decisions, entry.state, at)
+                if issued:
+                    store[key] = spec.dump(Entry(new_state if new_state is not None else entry.state, entry.handled))
+                    out += issued
+        return self._publish(out)
+
+    def _publish(self, out: Sequence[Output]) -> list[Event]:
         emitted = [cls.TYPE for cls in self.service.emits]
         published = []
         for output in out:
@@ -144,4 +429,3 @@ class InMemory:
             published.append(decoded)
         self.published += published
         return published
-

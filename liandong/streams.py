@@ -9,6 +9,7 @@ stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from functools import partial
@@ -237,31 +238,44 @@ BatchHandler = Callable[[Event, Batch], Awaitable[None]]
 
 
 async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
-                          max_batch: int = BATCH_MAX, within: float = BATCH_WITHIN) -> None:
+                          max_batch: int = BATCH_MAX, within: float = BATCH_WITHIN, lock: asyncio.Lock | None = None,
+                          progress: dict[tuple[str, int], int] | None = None) -> None:
     """Like ``consume``, a batch of events at a time (see ``Batch``). If anything in a batch fails
     but the broker being away (waited for), the batch is done again one event at a time, so the
-    one event at fault is dead-lettered alone and every other one is handled."""
+    one event at fault is dead-lettered alone and every other one is handled.
+
+    ``lock``: held for each batch (whatever else writes the same tables waits for it);
+    ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included."""
     async for messages in stream.take_events(max_batch, within):
-        decoded_events = [(await _decode(m.message, codec, app=app, service=service), m) for m in messages]
-        events = [(e, m) for e, m in decoded_events if e is not None]
-        if not events:
-            continue
-        try:
-            await _handle_batch(events, handler, app=app, service=service)
-        except (FaustError, ProducerClosed, asyncio.CancelledError):
-            raise  # the worker is stopping or broken: not these messages' fault
-        except Exception as exc:
-            if len(events) == 1:
-                await _fail(app, codec, exc, events[0][0], service)
-                continue
-            log.warning("batch_failed_one_at_a_time", service=service, events=len(events), error=repr(exc))
-            for one in events:
-                try:
-                    await _handle_batch([one], handler, app=app, service=service)
-                except (FaustError, ProducerClosed, asyncio.CancelledError):
-                    raise
-                except Exception as error:
-                    await _fail(app, codec, error, one[0], service)
+        async with lock or contextlib.nullcontext():
+            await _consume_batch(messages, codec, handler, app=app, service=service)
+        if progress is not None:
+            for m in messages:
+                progress[(m.message.topic, m.message.partition)] = m.message.offset
+
+
+async def _consume_batch(messages: list[Any], codec: Codec, handler: BatchHandler, *, app: faust.App,
+                         service: str) -> None:
+    decoded_events = [(await _decode(m.message, codec, app=app, service=service), m) for m in messages]
+    events = [(e, m) for e, m in decoded_events if e is not None]
+    if not events:
+        return
+    try:
+        await _handle_batch(events, handler, app=app, service=service)
+    except (FaustError, ProducerClosed, asyncio.CancelledError):
+        raise  # the worker is stopping or broken: not these messages' fault
+    except Exception as exc:
+        if len(events) == 1:
+            await _fail(app, codec, exc, events[0][0], service)
+            return
+        log.warning("batch_failed_one_at_a_time", service=service, events=len(events), error=repr(exc))
+        for one in events:
+            try:
+                await _handle_batch([one], handler, app=app, service=service)
+            except (FaustError, ProducerClosed, asyncio.CancelledError):
+                raise
+            except Exception as error:
+                await _fail(app, codec, error, one[0], service)
 
 
 async def _handle_batch(events: list[tuple[Event, Any]], handler: BatchHandler, *, app: faust.App,

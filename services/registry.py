@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from liandong import (
     BUREAU_COORDINATION,
@@ -47,10 +48,12 @@ class ServiceSpec:
     service: Service | None = None
 
     @classmethod
-    def declared(cls, service: Service, principal: str, metrics_offset: int, build: Callable[[Bus], Runtime]) -> ServiceSpec:
+    def declared(cls, service: Service, principal: str, metrics_offset: int, build: Callable[[Bus], Runtime],
+                 **more: Any) -> ServiceSpec:
+        app_id = service.name if service.topics_in else None  # a service that reads nothing has no group
         return cls(service.name, principal, tuple(concrete_topics(*service.topics_in)),
                    tuple(concrete_topics(*service.topics_out)), metrics_offset, build,
-                   faust_app_id=service.name, service=service)
+                   faust_app_id=app_id, service=service, **more)
 
     def grant(self) -> Grant:
         owned = (f"{self.faust_app_id}-",) if self.faust_app_id else ()
@@ -112,9 +115,10 @@ def _department(slug: str) -> Callable[[Bus], Runtime]:
 
 
 def _specs() -> list[ServiceSpec]:
-    from services.coordination.app import TOPICS_IN as COORDINATION_IN
+    from services.coordination.app import COORDINATION
     from services.intake.service import TOPICS_IN as INTAKE_IN
-    from services.ledger.app import TOPICS_IN as LEDGER_IN
+    from services.ledger.app import LEDGER
+    from services.monitor.app import MONITOR
     from services.supervision.app import TOPICS_IN as SUPERVISION_IN
     from services.supervision.app import TOPICS_OUT as SUPERVISION_OUT
     from services.triage.app import TRIAGE
@@ -122,12 +126,11 @@ def _specs() -> list[ServiceSpec]:
     specs = [
         ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), (BUREAU_PETITIONS,), 1, _intake),
         ServiceSpec.declared(TRIAGE, "svc-triage", 2, _triage),
-        ServiceSpec("ledger", "svc-ledger", tuple(LEDGER_IN), (), 3, _ledger, faust_app_id="ledger"),
-        ServiceSpec("monitor", "svc-monitor", (), (), 4, _monitor, describe_everything=True),
+        ServiceSpec.declared(LEDGER, "svc-ledger", 3, _ledger),
+        ServiceSpec.declared(MONITOR, "svc-monitor", 4, _monitor, describe_everything=True),
         ServiceSpec("supervision", "svc-supervision", tuple(SUPERVISION_IN), tuple(SUPERVISION_OUT), 6, _supervision,
                     faust_app_id="supervision"),
-        ServiceSpec("coordination", "svc-coordination", tuple(COORDINATION_IN), (BUREAU_COORDINATION, *INBOXES), 5,
-                    _coordination, faust_app_id="coordination"),
+        ServiceSpec.declared(COORDINATION, "svc-coordination", 5, _coordination),
     ]
     for i, slug in enumerate(HANDLING_UNITS.values()):
         specs.append(ServiceSpec(slug, f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug),),
@@ -183,9 +186,10 @@ def event_map() -> list[EventUse]:
             if declared is not None:
                 if any(et.name == cls.TYPE for cls in declared.emits):
                     producers.append(spec.name)
-                handler = declared.handler(et.name)
-                if handler is not None:
-                    consumers.append(f"{spec.name}: {handler.__qualname__}")
+                for table in declared.tables:
+                    handler = table.handler(et.name)
+                    if handler is not None:
+                        consumers.append(f"{spec.name}: {getattr(handler, '__qualname__', repr(handler))}")
                 continue
             if topics & set(spec.writes):
                 producers.append(f"{spec.name} (writes the topic)")

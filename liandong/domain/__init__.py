@@ -1,4 +1,4 @@
-"""The domain: the case state machine, routing and supervision decisions.
+"""The domain: the case state machine, and the decisions of triage, the ledger, coordination and supervision.
 
 No Kafka, faust, HTTP or file reading here: plain Python over plain data. The regulation's
 clocks, the business calendar and a unit's handoff transitions are the rules a department
@@ -15,7 +15,7 @@ from liandong_sdk.rules import (
     IllegalTransition,
 )
 
-from .case import CaseState, CaseStatus, UnitHandoff
+from .case import CaseState, CaseStatus, Ledger, UnitHandoff
 
 __all__ = [
     "BUREAU_TZ",
@@ -27,5 +27,6 @@ __all__ = [
     "EscalationLadder",
     "HandoffStatus",
     "IllegalTransition",
+    "Ledger",
     "UnitHandoff",
 ]

@@ -17,6 +17,8 @@ from typing import Any
 from liandong_sdk.records import json_default
 from liandong_sdk.rules import UNIT_TRANSITIONS, ClockConfig, HandoffStatus, IllegalTransition, check_unit_transition
 
+from .incoming import Incoming
+
 
 class CaseStatus(StrEnum):
     REGISTERED = "REGISTERED"
@@ -247,6 +249,18 @@ class CaseState:
         d["handoffs"] = {u: UnitHandoff(**{**h, "status": HandoffStatus(h["status"])}) for u, h in d["handoffs"].items()}
         d["timeline"] = [TimelineEntry(**t) for t in d["timeline"]]
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The ledger's decision: fold every event of a case into the case's record (it publishes nothing)."""
+
+    clocks: ClockConfig
+
+    def record(self, state: CaseState | None, event: Incoming) -> tuple[CaseState | None, list[Any]]:
+        """The case's record after the event; None (nothing to store) if the record had it already."""
+        state = state or CaseState(event.data["case"]["case_number"])
+        return (state, []) if state.apply(event.type, event.data, event.id, self.clocks) else (None, [])
 
 
 def coordination_detail(event_type: str, data: dict[str, Any]) -> str:

@@ -11,25 +11,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from liandong_sdk.records import case_ref
 from liandong_sdk.rules import ClockConfig
 
+from .incoming import Incoming
 from .routing import RoutingMatrix
 
 Out = list[tuple[str, dict[str, Any]]]
 State = dict[str, Any]
 
-
-class Incoming(Protocol):
-    """What a decision reads of an event (the bus's decoded ``Event`` is one)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def data(self) -> dict[str, Any]: ...
 _IDS = uuid.UUID("0b8a3c6e-2d55-4a0a-8f0e-7c1d7f4e9a21")
 
 

@@ -30,9 +30,9 @@ _PEOPLE = ("张副区长", "李局长", "王主任", "赵所长", "刘律师", "
 
 class Bureau:
     def __init__(self, bus: Bus, routing: RoutingMatrix, seed: int) -> None:
-        from services.coordination.handlers import CoordinationConfig
+        from services.coordination.config import load_config
 
-        self.config = CoordinationConfig.load()
+        self.config = load_config()
         self.routing = routing
         self.publisher = bus.as_principal("svc-bureau").publisher("bureau")
         self.rng = random.Random(seed)

@@ -13,7 +13,9 @@
     ├── CredentialsError            no password is known for a principal
     ├── BrokerError                 the local broker cannot be fetched, started or reached
     ├── StartupError                a service cannot start (its port is taken, …): it exits at once
-    ├── IllegalTransition           an answer the case's current state does not allow (also a ValueError)
+    ├── Refused                     an event the state or the regulation does not allow: a service
+    │   │                           changes nothing for it (also a ValueError)
+    │   └── IllegalTransition       an answer the case's current state does not allow
     └── DepartmentError             the department SDK refused an answer before publishing it
         ├── UnknownCase             the case was never handed to this unit
         ├── InvalidAnswer           a field of the answer is missing or out of range (also a ValueError)
@@ -86,7 +88,11 @@ class StartupError(LiandongError):
     """A service cannot start (for example, a port it must serve on is taken)."""
 
 
-class IllegalTransition(LiandongError, ValueError):
+class Refused(LiandongError, ValueError):
+    """An event the state or the regulation does not allow: the service that reads it changes nothing."""
+
+
+class IllegalTransition(Refused):
     """An answer that the case's current state does not allow (e.g. resolving before signing)."""
 
 

@@ -1,21 +1,25 @@
 """The regulation's rules that a department shares with the bus, in plain Python (no I/O): the
-business calendar, the clocks of 《信访工作条例》 and the answers a unit's handoff allows.
+business calendar, the clocks of 《信访工作条例》, the units that answer on the bus and the
+answers a unit's handoff allows.
 
 The bus's domain layer (``liandong.domain``) builds its decisions on this module alone.
 """
 
 from ._calendar import BUREAU_TZ, BusinessCalendar
+from ._catalogue import HANDLING_UNITS
 from ._clocks import ClockConfig, EscalationLadder
-from ._errors import IllegalTransition
+from ._errors import IllegalTransition, Refused
 from ._handoff import UNIT_TRANSITIONS, HandoffStatus, check_unit_transition
 
 __all__ = [
     "BUREAU_TZ",
+    "HANDLING_UNITS",
     "UNIT_TRANSITIONS",
     "BusinessCalendar",
     "ClockConfig",
     "EscalationLadder",
     "HandoffStatus",
     "IllegalTransition",
+    "Refused",
     "check_unit_transition",
 ]

@@ -13,8 +13,9 @@ from datetime import date, datetime
 from typing import Any
 
 from liandong import HANDLING_UNITS
+from liandong.domain.coordination import PACKAGE_RESULTS, CoordinationConfig
 
-from .handlers import PACKAGE_RESULTS, CoordinationConfig
+from .config import load_config
 
 Request = tuple[str, dict[str, Any]]
 _IDS = uuid.UUID("2d7b9e41-0c3a-4f5b-8e16-a49c7d2b5f08")
@@ -52,7 +53,7 @@ def mediation_proposal(case_number: str, *, convener: str, participants: list[st
 def package_order(case_number: str, *, members: list[dict[str, str]], plan: str, expected_on: date, at: datetime,
                   cadence_days: int | None = None, linked_cases: list[str] | None = None, leader_package: bool = False,
                   config: CoordinationConfig | None = None, package_id: str | None = None) -> Request:
-    config = config or CoordinationConfig.load()
+    config = config or load_config()
     roles = [m["role"] for m in members]
     missing = [r for r in config.package_roles if r not in roles]
     unknown = [r for r in roles if r not in config.package_roles]
@@ -91,7 +92,7 @@ def task_publications(team: str, *, campaign: str, description: str, due_days: i
                       groups: list[str] | None = None, number: str | None = None,
                       config: CoordinationConfig | None = None) -> list[Request]:
     """One task per group of the team (every group unless ``groups`` names some), numbered ``<number>-<group>``."""
-    config = config or CoordinationConfig.load()
+    config = config or load_config()
     t = config.teams.get(team)
     if t is None:
         raise ValueError(f"no team {team!r}; teams: {', '.join(config.teams)}")

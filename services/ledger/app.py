@@ -1,10 +1,14 @@
 """The ledger (台账): every case's current state and timeline, and the statistics.
 
-Topics in:  liandong.bureau.petitions, liandong.bureau.triage, liandong.unit.*.inbox, liandong.unit.*.replies
-Topics out: none (the table's changelog, ledger-cases-changelog, is its own state log)
-State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart
+Its decision is ``liandong.domain.Ledger.record`` (fold an event into its case's record); this
+module declares the service, counts for the unit SLA board and serves the HTTP API.
+Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, liandong.unit.*.inbox,
+            liandong.unit.*.replies
+Topics out: none (the tables' changelogs are their state logs)
+State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart;
+            table ledger-coordination (case or task number -> mediations, packages, team tasks: coordination.py)
 HTTP:       GET /cases/{case_number}, GET /cases?unit=&status=&overdue=, GET /stats?year=, GET /healthz,
-            GET /mediations, /packages, /teams (coordination.py, table ledger-coordination)
+            GET /mediations, /packages, /teams
 """
 
 from __future__ import annotations
@@ -16,21 +20,22 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from liandong_sdk.events import EVENT_CLASSES
 
 from liandong import (
     BUREAU_COORDINATION,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
+    EVENT_TYPES,
     HANDLING_UNITS,
     UNIT_INBOX,
     UNIT_REPLIES,
     Bus,
     Event,
-    get_logger,
+    concrete_topics,
 )
-from liandong.clock import now as bus_now
-from liandong.domain import CaseState, CaseStatus, ClockConfig
+from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger
 from liandong.domain.case import state_from_json, state_to_json
 from liandong.metrics import (
     EXTENSIONS,
@@ -45,60 +50,56 @@ from liandong.metrics import (
     SUPERVISION_ACTIONS,
 )
 from liandong.runtime import Runtime, json_response
-from liandong.streams import Batch, consume_batches, create_app, raw_topic
-from liandong.streams import table as faust_table
+from liandong.service import Clock, Job, Service, Table, View, faust_runtime
 
-from .coordination import CoordinationViews
-from .coordination import add_routes as add_coordination_routes
+from . import coordination as views
 from .stats import statistics
 
-SERVICE = "ledger"
-log = get_logger(SERVICE)
-TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION] + [
-    t.format(unit=s) for s in HANDLING_UNITS.values() for t in (UNIT_INBOX, UNIT_REPLIES)]
-Clock = Callable[[], datetime]
+TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, UNIT_REPLIES)
+#: Every event of a case on the topics it reads (team tasks are keyed by task, not by case).
+CASE_EVENTS = tuple(cls for name, cls in EVENT_CLASSES.items()
+                    if EVENT_TYPES[name].topic in TOPICS and EVENT_TYPES[name].key_field == "case.case_number")
+CASES, COORDINATION = "ledger-cases", "ledger-coordination"
+
+
+def counts(_: Ledger, state: CaseState, event: Event) -> Callable[[], None]:
+    """What the unit SLA board counts for a newly applied event, as of that event (later ones in
+    the same batch may re-route the case); counted once the batch is complete."""
+    return partial(count, event, state.lead_unit, state.registered_at)
+
+
+def refresh_gauges(_: Ledger, view: View, at: datetime) -> None:
+    set_gauges(view.states(CASES), at)
+
+
+def api(_: Ledger, view: View, now: Clock) -> web.Application:
+    app = make_api(lambda: view.states(CASES), now)
+    views.add_routes(app, lambda: view.states(COORDINATION), now)  # GET /mediations, /packages, /teams
+    return app
+
+
+LEDGER = Service(
+    "ledger",
+    topics_in=TOPICS,
+    topics_out=(),
+    emits=(),
+    tables=(
+        # The case's record recognises an event it has applied (by id): no ids kept beside it.
+        Table(CASES, {cls: Ledger.record for cls in CASE_EVENTS}, counts=counts, dedupe=False,
+              encode=state_to_json, decode=state_from_json),
+        Table(COORDINATION, {EVENT_CLASSES[name]: views.record_view for name in sorted(views.EVENTS)}, dedupe=False),
+    ),
+    jobs=(Job(5.0, refresh_gauges),),
+    http=api,
+)
+SERVICE = LEDGER.name
+TOPICS_IN = concrete_topics(*LEDGER.topics_in)
 
 
 def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = None, clock: Clock | None = None,
           app_id: str = SERVICE) -> Runtime:
-    clocks = clocks or ClockConfig()
-    now: Clock = clock or bus_now  # the wall clock, or the simulation's compressed one
-    app = create_app(app_id, bus)
-    table = faust_table(app, "ledger-cases", bus.settings.topic_partitions)
-    views = CoordinationViews(app, bus.settings.topic_partitions)  # mediations, packages, team tasks
-
-    async def record(event: Event, batch: Batch) -> None:
-        views.record(event)  # mediations, packages and team tasks (ledger/coordination.py; counts team tasks)
-        if event.type.startswith("team.task."):  # keyed by task, not by case: no case state
-            return
-        key = event.key.encode()
-        # A case's state is decoded once per batch and encoded once at its end, however many events it had.
-        state = batch.get(table, key, state_from_json) or CaseState(event.key)
-        if state.apply(event.type, event.data, event.id, clocks):  # False: seen before, nothing to do
-            batch.put(table, key, state, state_to_json)
-            # counted as of this event (later ones in the batch may re-route the case)
-            batch.after(partial(count, event, state.lead_unit, state.registered_at))
-
-    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
-    async def refresh_gauges() -> None:
-        # A timer's exception would stop the worker's timers: never let one escape.
-        try:
-            set_gauges(cases(), now())
-        except Exception:
-            log.exception("ledger_gauges_failed")
-
-    @app.agent(raw_topic(app, *TOPICS_IN), name=f"{app_id}.record")
-    async def agent(stream: Any) -> None:
-        await consume_batches(stream, bus.codec, record, app=app, service=SERVICE)
-
-    def cases() -> list[CaseState]:
-        return [state_from_json(v) for v in table.values()]
-
-    runtime = Runtime(SERVICE, bus, faust_apps=[app])
-    api = make_api(cases, now)
-    add_coordination_routes(api, views.all, now)  # GET /mediations, /packages, /teams
-    runtime.web_apps.append((api, port if port is not None else bus.settings.ledger_port))
-    return runtime
+    return faust_runtime(LEDGER, bus, Ledger(clocks or ClockConfig()), app_id=app_id, clock=clock,
+                         port=port if port is not None else bus.settings.ledger_port)
 
 
 def count(event: Event, lead_unit: str | None, registered_at: datetime | None) -> None:

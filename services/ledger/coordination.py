@@ -10,7 +10,6 @@ HTTP: GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /teams?tea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +20,6 @@ from liandong_sdk.records import utc_iso
 from liandong import Event
 from liandong.metrics import TEAM_TASKS
 from liandong.runtime import json_response
-from liandong.streams import table as faust_table
 
 View = dict[str, Any]
 MEDIATION = ("mediation.requested", "mediation.joined", "mediation.declined", "mediation.reminder",
@@ -180,25 +178,11 @@ def _zero() -> dict[str, int]:
     return {"assigned": 0, "acknowledged": 0, "completed": 0, "unacknowledged": 0, "overdue": 0, "reminded": 0}
 
 
-# -- faust and HTTP -------------------------------------------------------------------------
-class CoordinationViews:
-    """The ledger-coordination table and its fold (called by the ledger's agent for every event)."""
-
-    def __init__(self, app: Any, partitions: int) -> None:
-        self.table = faust_table(app, "ledger-coordination", partitions)
-
-    def record(self, event: Event) -> bool:
-        if event.type not in EVENTS:
-            return False
-        key = event.key.encode()
-        raw = self.table.get(key)
-        view: View = json.loads(raw) if raw is not None else {}
-        if fold(view, event.type, event.data, event.id):
-            self.table[key] = json.dumps(view, ensure_ascii=False, separators=(",", ":")).encode()
-        return True
-
-    def all(self) -> list[View]:
-        return [json.loads(v) for v in self.table.values()]
+# -- the ledger's handler and HTTP -----------------------------------------------------------
+def record_view(_: object, view: View | None, event: Event) -> tuple[View | None, list[Any]]:
+    """The view under the event's key after it; None (nothing to store) if seen before."""
+    view = view if view is not None else {}
+    return (view, []) if fold(view, event.type, event.data, event.id) else (None, [])
 
 
 def add_routes(api: web.Application, views: Callable[[], list[View]], now: Callable[[], datetime]) -> None:

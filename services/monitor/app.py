@@ -1,20 +1,19 @@
 """The consumer-lag exporter: every few seconds, each group's committed offsets against the
-log end offsets, summed per topic."""
+log end offsets, summed per topic. It reads no topic: a service of one job."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from kafka import TopicPartition
 
-from liandong import Bus, get_logger
+from liandong import Bus
 from liandong.metrics import CONSUMER_LAG
 from liandong.runtime import Runtime
-
-log = get_logger("monitor")
-SERVICE = "monitor"
+from liandong.service import Job, Service, View, faust_runtime
 
 
 def lag_by_group_and_topic(bus: Bus) -> dict[tuple[str, str], int]:
@@ -36,23 +35,15 @@ def lag_by_group_and_topic(bus: Bus) -> dict[tuple[str, str], int]:
         admin.close()
 
 
+def scrape(bus: Bus, _: View, __: datetime) -> None:
+    """One round: every group's lag per topic as a gauge (the broker away: logged, tried next round)."""
+    for (group, topic), value in lag_by_group_and_topic(bus).items():
+        CONSUMER_LAG.labels(group, topic).set(value)
+
+
+MONITOR = Service("monitor", topics_in=(), topics_out=(), emits=(), jobs=(Job(5.0, scrape, blocking=True),))
+SERVICE = MONITOR.name
+
+
 def build(bus: Bus, *, interval: float = 5.0) -> Runtime:
-    task: list[asyncio.Task[None]] = []
-
-    async def loop() -> None:
-        while True:
-            try:
-                for (group, topic), value in (await asyncio.to_thread(lag_by_group_and_topic, bus)).items():
-                    CONSUMER_LAG.labels(group, topic).set(value)
-            except Exception:  # the broker may be away for a moment: report again next round
-                log.exception("lag_scrape_failed")
-            await asyncio.sleep(interval)
-
-    async def start() -> None:
-        task.append(asyncio.ensure_future(loop()))
-
-    async def stop() -> None:
-        for t in task:
-            t.cancel()
-
-    return Runtime(SERVICE, bus, on_start=[start], on_stop=[stop])
+    return faust_runtime(replace(MONITOR, jobs=(Job(interval, scrape, blocking=True),)), bus, bus)

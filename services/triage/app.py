@@ -25,19 +25,18 @@ from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
 from liandong.domain.triage import Triage
 from liandong.runtime import Runtime
-from liandong.service import Service, faust_runtime
+from liandong.service import Service, Table, faust_runtime
 
 TRIAGE = Service(
     "triage",
     topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_REPLIES),
     topics_out=(BUREAU_TRIAGE, UNIT_INBOX),  # the inbox carries contact details for that unit's case only
     emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested),
-    table="triage-cases",
-    handlers={
+    tables=(Table("triage-cases", {
         PetitionRegistered: Triage.registered,  # route, or divert to another channel
         CaseHandoffRejected: Triage.rejected,  # the lead unit objects: the next unit, or escalate
         CaseJurisdictionDecided: Triage.decided,  # the bureau names the unit
-    },
+    }),),
 )
 SERVICE = TRIAGE.name
 TOPICS_IN = concrete_topics(*TRIAGE.topics_in)

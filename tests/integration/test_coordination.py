@@ -356,7 +356,7 @@ def test_the_bureau_s_commands(stack: dict[str, Any], service_env: dict[str, str
 
 def test_a_restart_restores_the_stages_and_reminds_nothing_twice(bus: Bus) -> None:
     """The tables come back from their changelogs: a reminder already issued is not issued again."""
-    from services.coordination.handlers import CoordinationConfig, Group, Team
+    from liandong.domain.coordination import CoordinationConfig, Group, Team
 
     tag = uuid.uuid4().hex[:6]
     team = f"restart-{tag}"  # a team only this test's service knows (the module's service refuses its tasks)

@@ -3,20 +3,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from liandong import Bus
-from services.coordination.handlers import Coordination, CoordinationConfig, Refused, teams_from_data
+from liandong.domain.coordination import Coordination, CoordinationConfig, Refused, teams_from_data
+from services.coordination.app import COORDINATION
+from services.coordination.config import load_config
 from services.coordination.requests import mediation_proposal, package_closing, package_extension, package_order, task_publications
 from services.ledger.coordination import fold, mediations, packages, teams
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 CASE = "140214-2026-000101"
-CONFIG = CoordinationConfig.load()
+CONFIG = load_config()
 C = Coordination(CONFIG)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    type: str
+    id: str
+    data: dict[str, Any]
+
+
+def handle(event_type: str, event_id: str, data: dict[str, Any], state: Any, decisions: Coordination = C) -> Any:
+    """The event through the service's own handler map (the table that handles its type)."""
+    (handler,) = [h for t in COORDINATION.tables if (h := t.handler(event_type)) is not None]
+    return handler(decisions, state, Incoming(event_type, event_id, data))
 MEMBERS = [
     {"role": "leading_official", "person": "张副区长", "unit": "BUREAU"},
     {"role": "responsible_unit_head", "person": "李局长", "unit": "HRSS"},
@@ -35,7 +51,7 @@ def _propose(**over: Any) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any
                           "legal_advisers": ["孙律师"], "at": T0}
     kw.update(over)
     name, record = mediation_proposal(CASE, **kw)
-    book, out = C.handle(name, record["event_id"], record, None)
+    book, out = handle(name, record["event_id"], record, None)
     assert book is not None
     return book, out, record["mediation_id"]
 
@@ -44,7 +60,7 @@ def _answer(book: dict[str, Any], kind: str, mid: str, unit: str, at: datetime, 
     data = {"event_id": eid, "occurred_at": at, "case": mediation_proposal(CASE, convener="JUSTICE", participants=["HRSS"],
                                                                            subject="x", at=at)[1]["case"],
             "deadline": None, "mediation_id": mid, "unit": unit, **extra}
-    return C.handle(kind, eid, data, book)
+    return handle(kind, eid, data, book)
 
 
 # -- joint mediation -------------------------------------------------------------------------
@@ -60,7 +76,7 @@ def test_a_request_invites_every_participant_on_its_inbox_with_the_answer_deadli
     assert _propose()[1] == out
     name, record = mediation_proposal(CASE, convener="JUSTICE", participants=["HRSS", "HOUSING"], subject="欠薪纠纷联合调处",
                                       legal_advisers=["孙律师"], at=T0)
-    assert C.handle(name, record["event_id"], record, book) == (book, [])
+    assert handle(name, record["event_id"], record, book) == (book, [])
     assert book[mid]["answers"]["JUSTICE"]["answer"] == "JOINED"  # the convener takes part
     assert book[mid]["answers"]["HRSS"]["answer"] == "PENDING"
 
@@ -68,7 +84,7 @@ def test_a_request_invites_every_participant_on_its_inbox_with_the_answer_deadli
 def test_a_unit_can_request_mediation_on_its_replies_topic() -> None:
     _, record = mediation_proposal(CASE, convener="HOUSING", participants=["STREET_OFFICE"], subject="供暖纠纷", at=T0)
     data = {k: v for k, v in record.items() if k != "requested_by"} | {"unit": "HOUSING"}
-    book, out = C.handle("mediation.request.submitted", "e-1", data, None)
+    book, out = handle("mediation.request.submitted", "e-1", data, None)
     assert book is not None and _types(out) == ["mediation.requested"] * 2
     assert {r["requested_by"] for _, r in out} == {"HOUSING"}
 
@@ -81,7 +97,7 @@ def test_impossible_requests_are_refused(over: dict[str, Any], message: str) -> 
     name, record = mediation_proposal(CASE, convener="JUSTICE", participants=["HRSS"], subject="x", at=T0)
     record.update(over)
     with pytest.raises(Refused, match=message):
-        C.handle(name, record["event_id"], record, None)
+        handle(name, record["event_id"], record, None)
 
 
 def test_join_decline_and_what_the_state_does_not_allow() -> None:
@@ -156,7 +172,7 @@ def _package(members: list[dict[str, str]] | None = None, config: CoordinationCo
              **over: Any) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]], str]:
     name, record = package_order(CASE, members=members or MEMBERS, plan="分期支付欠薪，街道跟踪回访", expected_on=date(2026, 4, 30),
                                  cadence_days=7, linked_cases=["140214-2026-000102"], at=T0, config=config, **over)
-    pkgs, out = Coordination(config).handle(name, record["event_id"], record, None)
+    pkgs, out = handle(name, record["event_id"], record, None, Coordination(config))
     assert pkgs is not None
     return pkgs, out, record["package_id"]
 
@@ -164,7 +180,7 @@ def _package(members: list[dict[str, str]] | None = None, config: CoordinationCo
 def _progress(pkgs: dict[str, Any], pid: str, unit: str, at: datetime, percent: int, eid: str) -> Any:
     data = {"event_id": eid, "occurred_at": at, "case": {"case_number": CASE, "petition_id": "p", "district_code": "140214"},
             "deadline": None, "package_id": pid, "unit": unit, "percent": percent, "actions": ["约谈施工方"]}
-    return C.handle("package.progress", eid, data, pkgs)
+    return handle("package.progress", eid, data, pkgs)
 
 
 def test_a_package_reaches_every_member_unit_with_the_progress_clock() -> None:
@@ -186,7 +202,7 @@ def test_every_role_slot_is_filled_once(members: list[dict[str, str]], message: 
     _, record = package_order(CASE, members=MEMBERS, plan="p", expected_on=date(2026, 4, 30), at=T0)
     record["members"] = members
     with pytest.raises(Refused, match=message):
-        C.handle("package.ordered", "e", record, None)
+        handle("package.ordered", "e", record, None)
     with pytest.raises(ValueError):
         package_order(CASE, members=members, plan="p", expected_on=date(2026, 4, 30), at=T0)
 
@@ -226,15 +242,15 @@ def test_progress_only_from_members_and_within_range() -> None:
 def test_the_extension_is_bounded_and_closing_stops_the_clock() -> None:
     pkgs, _, pid = _package()
     name, record = package_extension(CASE, pid, days=20, reason="需等待仲裁裁决", at=T0 + timedelta(days=10))
-    pkgs, out = C.package(name, record["event_id"], record, pkgs)
+    pkgs, out = handle(name, record["event_id"], record, pkgs)
     assert _types(out) == ["package.extended"]
     assert out[0][1]["expected_resolution_on"] == date(2026, 5, 20) and out[0][1]["total_days"] == 20
     name, record = package_extension(CASE, pid, days=11, reason="再延", at=T0 + timedelta(days=11))
     with pytest.raises(Refused, match="at most 30 days"):
-        C.handle(name, record["event_id"], record, pkgs)
+        handle(name, record["event_id"], record, pkgs)
     name, record = package_closing(CASE, pid, result="RESOLVED", summary="欠薪全部兑付", resolved_on=date(2026, 5, 1),
                                    at=T0 + timedelta(days=60))
-    pkgs, out = C.package(name, record["event_id"], record, pkgs)
+    pkgs, out = handle(name, record["event_id"], record, pkgs)
     assert out == [] and pkgs[pid]["status"] == "CLOSED" and pkgs[pid]["result"] == "RESOLVED"
     assert C.package_tick(pkgs, T0 + timedelta(days=90))[1] == []
     with pytest.raises(Refused, match="closed"):
@@ -252,7 +268,7 @@ def test_a_campaign_task_goes_to_each_group_s_unit() -> None:
     assert [r["group"] for _, r in published] == ["supply", "complaints", "disputes", "order", "funds"]
     units = []
     for name, record in published:
-        task, out = C.handle(name, record["event_id"], record, None)
+        task, out = handle(name, record["event_id"], record, None)
         assert task is not None and _types(out) == ["team.task.assigned"]
         assigned = out[0][1]
         assert assigned["task_number"] == record["task_number"] and assigned["deadline"]["clock"] == "TASK_DUE"
@@ -263,19 +279,19 @@ def test_a_campaign_task_goes_to_each_group_s_unit() -> None:
         task_publications("heating", campaign="c", description="d", due_days=1, groups=["nope"], at=T0)
     record = {**published[0][1], "team": "nope"}
     with pytest.raises(Refused, match="no team"):
-        C.handle("team.task.published", "e", record, None)
+        handle("team.task.published", "e", record, None)
 
 
 def test_an_unacknowledged_task_is_reminded_once_and_an_acknowledged_one_never() -> None:
     (name, r1), (_, r2) = _tasks(["supply", "complaints"])
-    t1, _ = C.handle(name, r1["event_id"], r1, None)
-    t2, _ = C.handle(name, r2["event_id"], r2, None)
+    t1, _ = handle(name, r1["event_id"], r1, None)
+    t2, _ = handle(name, r2["event_id"], r2, None)
     assert t1 is not None and t2 is not None
     ack = {"event_id": "k1", "occurred_at": T0 + timedelta(hours=3), "task_number": r1["task_number"], "team": "heating",
            "group": "supply", "unit": "HOUSING", "acknowledged_by": "王科长"}
     with pytest.raises(Refused, match="belongs to HOUSING"):
-        C.handle("team.task.acknowledged", "k0", {**ack, "unit": "POLICE"}, t1)
-    t1, _ = C.handle("team.task.acknowledged", "k1", ack, t1)
+        handle("team.task.acknowledged", "k0", {**ack, "unit": "POLICE"}, t1)
+    t1, _ = handle("team.task.acknowledged", "k1", ack, t1)
     assert t1 is not None and t1["status"] == "ACKNOWLEDGED"
     due = T0 + timedelta(days=CONFIG.task_ack_days)
     assert C.task_tick(t1, due)[1] == [] and C.task_tick(t2, due - timedelta(minutes=1))[1] == []
@@ -284,7 +300,7 @@ def test_an_unacknowledged_task_is_reminded_once_and_an_acknowledged_one_never()
     assert C.task_tick(t2, due + timedelta(days=3))[1] == []
     done = {**ack, "event_id": "d1", "report": "已排查 12 个小区"}
     del done["acknowledged_by"]
-    t1, _ = C.handle("team.task.completed", "d1", done, t1)
+    t1, _ = handle("team.task.completed", "d1", done, t1)
     assert t1 is not None and t1["status"] == "COMPLETED"
 
 
@@ -329,7 +345,7 @@ def test_ledger_package_staleness_and_team_aggregates() -> None:
     # teams: two groups, one slow
     task_views = []
     for name, record in _tasks(["supply", "complaints"]):
-        _, assigned = C.handle(name, record["event_id"], record, None)
+        _, assigned = handle(name, record["event_id"], record, None)
         v: dict[str, Any] = {}
         fold(v, "team.task.assigned", assigned[0][1], assigned[0][1]["event_id"])
         task_views.append(v)
@@ -356,9 +372,9 @@ def test_every_emitted_record_fits_its_schema(schemas_bus: Bus) -> None:
     pkgs, out, pid = _package()
     records += out + C.package_tick(pkgs, T0 + timedelta(days=7))[1]
     name, record = package_extension(CASE, pid, days=5, reason="r", at=T0)
-    records += [(name, record)] + C.handle(name, record["event_id"], record, pkgs)[1]
+    records += [(name, record)] + handle(name, record["event_id"], record, pkgs)[1]
     for name, record in _tasks(["supply"]):
-        task, out = C.handle(name, record["event_id"], record, None)
+        task, out = handle(name, record["event_id"], record, None)
         assert task is not None
         records += [(name, record)] + out + C.task_tick(task, T0 + timedelta(days=2))[1]
     kinds = set()

@@ -4,6 +4,7 @@ integration tests)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +23,7 @@ from liandong_sdk.events import (
 from liandong import EVENT_TYPES, Codec, SchemaCatalogue, get_settings
 from liandong.domain import ClockConfig
 from liandong.domain.triage import Triage
-from liandong.service import InMemory, Service
+from liandong.service import InMemory, Service, Table
 from services.triage.app import TRIAGE, load_routing
 
 CODEC = Codec(SchemaCatalogue(get_settings().schemas_dir))
@@ -49,27 +50,27 @@ def test_a_registered_petition_is_routed_and_its_state_kept() -> None:
     handoffs = [e for e in out if e.type == "case.handoff.requested"]
     lead = out[0].payload.lead_unit
     assert [h.topic for h in handoffs if h.data["role"] == "LEAD"] == [f"liandong.unit.{lead.lower()}.inbox"]
-    state = d.state[CASE.case_number]
-    assert state["lead"] == lead and len(state["handled"]) == 1
+    assert d.state(CASE.case_number)["lead"] == lead
 
 
 def test_a_redelivered_event_changes_nothing() -> None:
     d = driver()
     event = registered()
     first = d.send(event)
+    kept = d.stores["triage-cases"][CASE.case_number.encode()]
     assert first and d.send(event) == []
-    assert len(d.state[CASE.case_number]["handled"]) == 1
+    assert d.stores["triage-cases"][CASE.case_number.encode()] == kept
 
 
 def test_the_lead_units_objection_reroutes_the_case() -> None:
     d = driver()
     d.send(registered())
-    lead = d.state[CASE.case_number]["lead"]
+    lead = d.state(CASE.case_number)["lead"]
     objection = CaseHandoffRejected(event_id=uuid.uuid4(), occurred_at=T0 + timedelta(days=1), case=CASE,
                                     unit=Unit(lead), reason="不属于本单位职责")
     out = d.send(objection)
     assert [e.type for e in out] == ["case.handoff.requested"]
-    assert out[0].data["unit"] != lead and d.state[CASE.case_number]["lead"] == out[0].data["unit"]
+    assert out[0].data["unit"] != lead and d.state(CASE.case_number)["lead"] == out[0].data["unit"]
 
 
 def test_an_event_on_a_topic_the_service_does_not_read_is_refused() -> None:
@@ -88,7 +89,7 @@ def test_a_handler_that_publishes_what_its_declaration_does_not_emit_fails() -> 
                                           "co_units": [], "mode": "FORWARD", "rationale": "x"})]
 
     sloppy = Service("sloppy", topics_in=TRIAGE.topics_in, topics_out=TRIAGE.topics_out, emits=(),
-                     handlers={PetitionRegistered: echo})
+                     tables=(Table("sloppy", {PetitionRegistered: echo}),))
     with pytest.raises(AssertionError, match="does not emit"):
         InMemory(sloppy, None, CODEC).send(registered())
 
@@ -101,7 +102,60 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     objection = rows["case.handoff.rejected"]
     assert objection.topic == "liandong.unit.{unit}.replies"
     assert "triage: Triage.rejected" in objection.consumers  # declared: the handler itself
-    assert "ledger (reads the topic)" in objection.consumers
+    assert "ledger: Ledger.record" in objection.consumers
+    assert "supervision (reads the topic)" in objection.consumers  # not declared yet: its ACL says it reads the topic
+    joined = rows["mediation.joined"].consumers
+    assert "coordination: Coordination.mediation" in joined and "ledger: record_view" in joined
     assert objection.producers == ("units (writes the topic)",)
     assert "triage" in rows["case.handoff.requested"].producers
     assert not any(c.startswith("triage") for c in rows["case.accepted"].consumers)  # read, but not handled
+
+
+# -- a service of several tables, with ticks: coordination's own declaration ----------------------
+def coordination() -> InMemory:
+    from liandong.domain.coordination import Coordination
+    from services.coordination.app import COORDINATION
+    from services.coordination.config import load_config
+
+    return InMemory(COORDINATION, Coordination(load_config()), CODEC)
+
+
+def test_coordination_fans_out_an_invitation_and_reminds_when_it_falls_due() -> None:
+    from services.coordination.requests import mediation_proposal
+
+    d = coordination()
+    case = "140214-2026-000555"
+    out = d.send(mediation_proposal(case, convener="JUSTICE", participants=["HRSS", "HOUSING"], subject="欠薪纠纷",
+                                    legal_advisers=[], at=T0))
+    assert sorted(e.topic for e in out) == [f"liandong.unit.{u}.inbox" for u in ("housing", "hrss", "justice")]
+    (mediation,) = d.state(case, "coordination-mediations").values()
+    assert d.state(case, "coordination-packages") is None  # only the table that handles the type changed
+    assert d.tick(T0 + timedelta(days=1)) == []  # not due yet
+    due = T0 + timedelta(days=d.decisions.config.mediation_answer_days)
+    reminded = d.tick(due)
+    assert sorted((e.type, e.data["unit"]) for e in reminded) == [("mediation.reminder", "HOUSING"),
+                                                                  ("mediation.reminder", "HRSS")]
+    assert d.tick(due) == []  # once per stage: the tick's state was kept
+    assert mediation["status"] == "OPEN"
+
+
+def test_a_refused_event_changes_nothing_and_is_reported() -> None:
+    from services.coordination.requests import mediation_proposal
+
+    d = coordination()
+    case = "140214-2026-000556"
+    d.send(mediation_proposal(case, convener="JUSTICE", participants=["HRSS"], subject="欠薪纠纷", legal_advisers=[],
+                              at=T0))
+    kept = d.stores["coordination-mediations"][case.encode()]
+    (mid,) = d.state(case, "coordination-mediations")
+    session = ("mediation.session_held", {
+        "event_id": str(uuid.uuid4()), "occurred_at": T0 + timedelta(days=1),
+        "case": d.state(case, "coordination-mediations")[mid]["case"], "deadline": None, "mediation_id": mid,
+        "unit": "HRSS", "held_at": T0 + timedelta(days=1), "attendees": ["王科长"], "summary": "未到场"})
+    assert d.send(session) == []
+    ((event, reason),) = d.refused
+    assert event.type == "mediation.session_held" and "only the convener JUSTICE" in reason
+    stored = json.loads(d.stores["coordination-mediations"][case.encode()])
+    assert stored["state"] == json.loads(kept)["state"]  # the state as it was
+    assert event.id in stored["handled"]  # remembered: a redelivery is not judged again
+    assert d.send(event) == [] and len(d.refused) == 1

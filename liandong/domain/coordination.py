@@ -1,5 +1,6 @@
 """Coordination's decisions, as plain functions: joint mediation (联合调处), responsibility
-packages (包案, 五包一) and joint task teams (一办五组). State in, events out, no Kafka here.
+packages (包案, 五包一) and joint task teams (一办五组). State in, events out, no Kafka here;
+``services/coordination`` maps event types to these methods and loads the configuration.
 
 State is JSON-ready: times are ISO 8601 strings. Three kinds of entries, each kept under its
 message key (so the table is partitioned like the topics it is built from):
@@ -7,43 +8,37 @@ message key (so the table is partitioned like the topics it is built from):
   a case's packages     {package_id: package}     (the key case of the package)
   one task              task                      (keyed by task number)
 
-Time is injected: ``tick(..., now)`` decides the reminders and escalations due at ``now``;
-each is issued once per stage (recorded in the state) and its event id is derived from the
-entity and the stage, so a retry after a crash publishes the same ids again.
+Time is injected: the ``*_tick(state, now)`` methods decide the reminders and escalations due at
+``now``; each is issued once per stage (recorded in the state) and its event id is derived from
+the entity and the stage, so a retry after a crash publishes the same ids again. What the state
+or the configuration does not allow raises ``Refused``: nothing changes and nothing is published.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import yaml
-from liandong_sdk.events import PackageResult, known
+from liandong_sdk.events import DiversionChannel, MediationResult, PackageResult, known
 from liandong_sdk.records import case_ref, utc_iso
+from liandong_sdk.rules import HANDLING_UNITS, Refused
 
-from liandong import HANDLING_UNITS, MEDIATION_RESULTS, REFERRAL_CHANNELS
+from .incoming import Incoming
 
 Out = list[tuple[str, dict[str, Any]]]
 State = dict[str, Any]
 _IDS = uuid.UUID("6f1d0c2a-7b3e-4d8a-9c5f-2e4b8a1d3c70")
-HERE = Path(__file__).parent
-CONFIG_FILE = HERE / "config.yaml"
-TEAMS_FILE = HERE / "teams.yaml"
 
+MEDIATION_RESULTS = known(MediationResult)
 PACKAGE_RESULTS = known(PackageResult)
+REFERRAL_CHANNELS = tuple(c for c in known(DiversionChannel) if c != DiversionChannel.DISCIPLINE)
 DEFAULT_ROLES = ("leading_official", "responsible_unit_head", "street_cadre", "police_officer", "legal_adviser")
 
-MEDIATION_EVENTS = frozenset({"mediation.proposed", "mediation.request.submitted", "mediation.joined",
-                              "mediation.declined", "mediation.session_held", "mediation.concluded"})
-PACKAGE_EVENTS = frozenset({"package.ordered", "package.progress", "package.extension.requested", "package.closed"})
-TASK_EVENTS = frozenset({"team.task.published", "team.task.acknowledged", "team.task.completed"})
-
-
-class Refused(ValueError):
-    """An event the entity's state or the configuration does not allow; nothing is published."""
+__all__ = ["DEFAULT_ROLES", "PACKAGE_RESULTS", "Coordination", "CoordinationConfig", "Group", "Refused", "Team",
+           "teams_from_data"]
 
 
 @dataclass(frozen=True)
@@ -70,10 +65,9 @@ class CoordinationConfig:
     teams: dict[str, Team] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, config: Path = CONFIG_FILE, teams: Path = TEAMS_FILE) -> CoordinationConfig:
-        c = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        t = yaml.safe_load(teams.read_text(encoding="utf-8")) or {}
-        m, p, k = c.get("mediation", {}), c.get("packages", {}), c.get("tasks", {})
+    def from_data(cls, config: dict[str, Any], teams: dict[str, Any]) -> CoordinationConfig:
+        """From the parsed ``config.yaml`` and ``teams.yaml`` (``services/coordination/config.py`` reads them)."""
+        m, p, k = config.get("mediation", {}), config.get("packages", {}), config.get("tasks", {})
         return cls(
             mediation_answer_days=int(m.get("answer_days", 3)),
             mediation_reminder_days=int(m.get("reminder_days", 2)),
@@ -81,7 +75,7 @@ class CoordinationConfig:
             package_cadence_days=int(p.get("progress_cadence_days", 7)),
             package_max_extension_days=int(p.get("max_extension_days", 30)),
             task_ack_days=int(k.get("ack_days", 1)),
-            teams=teams_from_data(t),
+            teams=teams_from_data(teams),
         )
 
 
@@ -101,19 +95,10 @@ def teams_from_data(data: dict[str, Any]) -> dict[str, Team]:
 class Coordination:
     config: CoordinationConfig
 
-    # == dispatch ==========================================================================
-    def handle(self, event_type: str, event_id: str, data: dict[str, Any], state: State | None) -> tuple[State | None, Out]:
-        """The entry under the event's key after ``event_type``, and what to publish."""
-        if event_type in MEDIATION_EVENTS:
-            return self.mediation(event_type, event_id, data, dict(state or {}))
-        if event_type in PACKAGE_EVENTS:
-            return self.package(event_type, event_id, data, dict(state or {}))
-        if event_type in TASK_EVENTS:
-            return self.task(event_type, event_id, data, state)
-        return state, []
-
     # == joint mediation ===================================================================
-    def mediation(self, event_type: str, event_id: str, data: dict[str, Any], book: State) -> tuple[State, Out]:
+    def mediation(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        """A case's mediations after a request, an answer, a session or a conclusion."""
+        event_type, event_id, data, book = event.type, event.id, event.data, dict(book or {})
         at: datetime = data["occurred_at"]
         mid = str(data["mediation_id"])
         if event_type in ("mediation.proposed", "mediation.request.submitted"):
@@ -219,7 +204,9 @@ class Coordination:
         return changed, out
 
     # == responsibility packages ===========================================================
-    def package(self, event_type: str, event_id: str, data: dict[str, Any], pkgs: State) -> tuple[State, Out]:
+    def package(self, pkgs: State | None, event: Incoming) -> tuple[State, Out]:
+        """A case's packages after an order, a progress report, an extension or the closing."""
+        event_type, event_id, data, pkgs = event.type, event.id, event.data, dict(pkgs or {})
         at: datetime = data["occurred_at"]
         pid = str(data["package_id"])
         if event_type == "package.ordered":
@@ -311,7 +298,9 @@ class Coordination:
         return changed, out
 
     # == joint task teams ==================================================================
-    def task(self, event_type: str, event_id: str, data: dict[str, Any], t: State | None) -> tuple[State | None, Out]:
+    def task(self, t: State | None, event: Incoming) -> tuple[State | None, Out]:
+        """A team task after its publication, acknowledgement or completion."""
+        event_type, event_id, data = event.type, event.id, event.data
         at: datetime = data["occurred_at"]
         if event_type == "team.task.published":
             if t is not None:
@@ -374,6 +363,4 @@ def _dt(s: str) -> datetime:
 
 
 def _copy(d: State) -> State:
-    import copy
-
     return copy.deepcopy(d)
