@@ -13,10 +13,18 @@ stops working.
 2. A table write picks its changelog partition from the faust event being processed (a private
    context variable). Batched writes happen after the batch's events were taken, so
    ``processing(source)`` makes the event that caused a write current again while it is written.
+3. A table write (``Table.__setitem__``: ``on_key_set`` hands the changelog record to faust's send
+   buffer, then the store is written) keeps no handle on that record: when the broker refuses it
+   faust only logs a warning (``Topic._on_published``), and the offsets of the events that made the
+   write are committed anyway, so after a crash the state is restored without it. ``write`` does
+   what ``__setitem__`` does but sends the record itself and returns the broker's acknowledgement:
+   a batch waits for it, and sends again what was refused, before its events are acked. (The
+   changelog-sent callback only records offsets for RocksDB stores; ours are in memory.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,9 +40,15 @@ INTERNALS = (
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.start",
     "faust.streams:current_event",
+    "mode.utils.collections:ManagedUserDict.__setitem__",
+    "faust.tables.table:Table.on_key_set",
+    "faust.tables.base:Collection.send_changelog",
+    "faust.tables.base:Collection.partition_for_key",
+    "faust.tables.base:Collection._on_changelog_sent",
+    "faust.topics:Topic._on_published",
 )
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "current_event", "install", "processing"]
+__all__ = ["INTERNALS", "WRITTEN_FOR", "current_event", "install", "processing", "write"]
 
 
 def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,3 +77,16 @@ def processing(source: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+async def write(app: Any, table: Any, key: Any, value: bytes) -> asyncio.Future[Any]:
+    """``table[key] = value`` with the changelog record sent by us, not through faust's send buffer
+    (patch 3): returns the broker's acknowledgement (a future that fails with the broker's error)."""
+    if table._should_expire_keys():
+        raise TypeError(f"{table.name}: windowed tables are not written this way")  # no key ttl kept here
+    partition = table.partition_for_key(key)  # None: the producer's partitioner picks it (use_partitioner)
+    ack = await app.producer.send(table.changelog_topic.get_topic_name(), key, value, partition=partition,
+                                  timestamp=None, headers=None)
+    table._sensor_on_set(table, key, value)
+    table.data[key] = value
+    return ack  # type: ignore[no-any-return]

@@ -70,6 +70,7 @@ def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[st
     types = list(event_types) or list(EVENT_TYPES)
     for t in types:
         PROCESSING.labels(service, t)
+        REFUSED.labels(service, t)
     for topic in topics_in:
         DEAD_LETTERS.labels(service, topic, "UNDECODABLE")
     for unit in HANDLING_UNITS:

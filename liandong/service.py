@@ -45,6 +45,7 @@ from typing import Any
 from aiohttp import web
 from kafka.partitioner.default import murmur2
 from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, Refused, concrete_topics, topic_matches
+from liandong_sdk.events import EVENT_CLASSES
 from liandong_sdk.records import json_default
 
 from ._bus import Bus
@@ -61,7 +62,7 @@ Handler = Callable[[Any, State | None, Event], tuple[State | None, Sequence[Outp
 Tick = Callable[[Any, State, datetime], tuple[State | None, Sequence[Output]]]
 Clock = Callable[[], datetime]
 
-__all__ = ["Clock", "Handler", "InMemory", "Job", "Output", "Service", "State", "Table", "Tick", "View",
+__all__ = ["Clock", "Elsewhere", "Handler", "InMemory", "Job", "Output", "Service", "State", "Table", "Tick", "View",
            "faust_runtime"]
 
 log = get_logger(__name__)
@@ -79,6 +80,8 @@ class Table:
     handlers: Mapping[type[EventRecord], Handler]
     #: Run on every entry the worker owns, every tick, with the time: what falls due (None: nothing does).
     tick: Tick | None = None
+    #: Handlers that act on the state under another key the event names (see ``Elsewhere``).
+    elsewhere: Mapping[type[EventRecord], Elsewhere] = field(default_factory=dict)
     #: What to count (metrics) for an event that changed this table's state: decided as it is applied
     #: (the state as of that event), counted once its batch is complete, so a replayed batch counts once.
     counts: Callable[[Any, State, Event], Callable[[], None]] | None = None
@@ -111,10 +114,11 @@ class Table:
             return self.encode(entry.state)
         return _json({"handled": entry.handled, "state": entry.state})
 
-    def apply(self, decisions: Any, entry: Entry | None, event: Event) -> Applied:
+    def apply(self, decisions: Any, entry: Entry | None, event: Event, handler: Handler | None = None) -> Applied:
         """One event: the entry to store (None: nothing to store) and the outputs. An event this
-        key has already handled, or a type without a handler here, gives nothing."""
-        handler = self.handler(event.type)
+        key has already handled, or a type without a handler here, gives nothing. ``handler``:
+        another than the event type's (an ``Elsewhere`` one)."""
+        handler = handler or self.handler(event.type)
         if handler is None or (entry is not None and event.id in entry.handled):
             return Applied()
         state = entry.state if entry is not None else None
@@ -128,6 +132,17 @@ class Table:
         if new_state is None:
             return Applied(outputs=list(out))
         return Applied(Entry(new_state, handled), list(out))
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """A handler that acts on the state under another key the event names (a repeat petition, on
+    its earlier case), besides or instead of the message key's. That entry is read and written only
+    where this worker owns its partition (with several workers, elsewhere the event is not applied
+    there, and a warning says so)."""
+
+    key: Callable[[Event], str]
+    handler: Handler
 
 
 @dataclass
@@ -188,15 +203,13 @@ class Service:
         """Every event type handled, with the handlers' names (for ``liandong events``)."""
         found: dict[type[EventRecord], list[str]] = {}
         for t in self.tables:
-            for cls, h in t.handlers.items():
+            for cls, h in [*t.handlers.items(), *((c, e.handler) for c, e in t.elsewhere.items())]:
                 found.setdefault(cls, []).append(getattr(h, "__qualname__", repr(h)))
         return found
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)
 
-    def reads(self, event_type: str) -> bool:
-        return any(t.handler(event_type) is not None for t in self.tables)
 
     def encode(self, codec: Codec, output: Output) -> OutgoingMessage:
         source = f"/liandong/{self.name}"
@@ -232,19 +245,28 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
     progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
 
+    def apply(spec: Table, store: Any, key: bytes, event: Event, batch: Batch, handler: Handler | None = None) -> None:
+        applied = spec.apply(decisions, batch.get(store, key, spec.load), event, handler)
+        _refused(service, event, applied)
+        for output in applied.outputs:
+            batch.send(service.encode(bus.codec, output))
+        if applied.entry is not None:  # stored once the outputs are acknowledged
+            batch.put(store, key, applied.entry, spec.dump)
+            if spec.counts is not None:
+                batch.after(spec.counts(decisions, applied.entry.state, event))
+
     async def handle(event: Event, batch: Batch) -> None:
-        key = event.key.encode()
         for spec, store in stores.values():
-            if spec.handler(event.type) is None:
-                continue  # most of what a service reads needs nothing of this table: skip decoding
-            applied = spec.apply(decisions, batch.get(store, key, spec.load), event)
-            _refused(service, event, applied)
-            for output in applied.outputs:
-                batch.send(service.encode(bus.codec, output))
-            if applied.entry is not None:  # stored once the outputs are acknowledged
-                batch.put(store, key, applied.entry, spec.dump)
-                if spec.counts is not None:
-                    batch.after(spec.counts(decisions, applied.entry.state, event))
+            if spec.handler(event.type) is not None:  # most of what a service reads needs nothing of a table
+                apply(spec, store, event.key.encode(), event, batch)
+            other = spec.elsewhere.get(EVENT_CLASSES.get(event.type))  # type: ignore[arg-type]
+            if other is not None:
+                key = other.key(event).encode()
+                if _partition(key, partitions) in owned():
+                    apply(spec, store, key, event, batch, other.handler)
+                else:
+                    log.warning("elsewhere_not_owned", service=service.name, event_type=event.type,
+                                key=key.decode(errors="replace"))
 
     @app.agent(raw_topic(app, *topics_in), name=f"{app_id}.handle")
     async def agent(stream: Any) -> None:
@@ -277,7 +299,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
                 if spec.tick is None:
                     continue
                 for key, raw in list(store.items()):
-                    if (murmur2(key) & 0x7FFFFFFF) % partitions not in mine:
+                    if _partition(key, partitions) not in mine:
                         continue
                     entry = batch.get(store, key, spec.load) or spec.load(raw)
                     if entry is None:
@@ -317,6 +339,11 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         app.timer(interval=job.every)(_job_once(service, job, decisions, view, now))
     runtime.faust_apps.append(app)
     return runtime
+
+
+def _partition(key: bytes, partitions: int) -> int:
+    """The partition of a key, as the bus's producers choose it (murmur2, Kafka's default)."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _job_once(service: Service, job: Job, decisions: Any, view: View, now: Clock) -> Callable[[], Awaitable[None]]:
@@ -389,15 +416,22 @@ class InMemory:
             event = self.codec.decode(msg.topic, msg.key, msg.value, msg.headers)
         if not any(topic_matches(t, event.topic) for t in self.service.topics_in):
             raise ValueError(f"{self.service.name} does not read {event.topic} (it reads {', '.join(self.service.topics_in)})")
-        key, out = event.key.encode(), []
+        out: list[Output] = []
         for spec in self.service.tables:
             store = self.stores[spec.name]
-            applied = spec.apply(self.decisions, spec.load(store.get(key)), event)
-            if applied.refused is not None:
-                self.refused.append((event, applied.refused))
-            if applied.entry is not None:
-                store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
-            out += applied.outputs
+            targets: list[tuple[bytes, Handler | None]] = []
+            if spec.handler(event.type) is not None:
+                targets.append((event.key.encode(), None))
+            other = spec.elsewhere.get(EVENT_CLASSES.get(event.type))  # type: ignore[arg-type]
+            if other is not None:
+                targets.append((other.key(event).encode(), other.handler))
+            for key, handler in targets:
+                applied = spec.apply(self.decisions, spec.load(store.get(key)), event, handler)
+                if applied.refused is not None:
+                    self.refused.append((event, applied.refused))
+                if applied.entry is not None:
+                    store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
+                out += applied.outputs
         return self._publish(out)
 
     def tick(self, at: datetime) -> list[Event]:

@@ -25,7 +25,7 @@ from liandong_sdk import Codec, Event, OutgoingMessage, WireError, dead_letter, 
 
 from ._bus import Bus
 from ._logging import get_logger
-from .faust_patches import current_event, install, processing
+from .faust_patches import current_event, install, processing, write
 from .metrics import CONSUMED, DEAD_LETTERS, OBSERVER, PROCESSING, count_produced
 
 log = get_logger(__name__)
@@ -183,7 +183,7 @@ BATCH_WITHIN = 0.005
 
 class Batch:
     """What the events of one batch lead to: messages to send, table writes to make once the broker
-    has acknowledged every message, and what to count once the writes are made.
+    has acknowledged every message, and what to count once the broker has acknowledged the writes.
 
     Why: one round trip to the broker per batch instead of one per event, and a state read and
     written many times in a batch encoded once. The order that makes a crash harmless stays: the
@@ -221,11 +221,27 @@ class Batch:
     async def complete(self, app: faust.App, *, service: str) -> None:
         if self.messages:
             await retrying(partial(_send_all, app, self.messages), service=service, what="batch")
-        for table, key, value, encode, source in self._writes.values():
-            with processing(source):  # the table writes to the changelog partition of its source event
-                table[key] = encode(value)
+        if self._writes:
+            # Acknowledged before the batch's events are: faust commits their offsets then, and a
+            # state record the broker refused would otherwise be missing after a restart.
+            pending = [(table, key, encode(value), source) for table, key, value, encode, source in self._writes.values()]
+            await retrying(partial(_write_all, app, pending), service=service, what="state")
         for action in self._after:
             action()
+
+
+async def _write_all(app: faust.App, pending: list[tuple[Any, Hashable, bytes, Any]]) -> None:
+    """Writes every table entry and waits for the broker to acknowledge each changelog record; what
+    it refused stays in ``pending`` (the next attempt writes only that) and the first error is raised."""
+    acks = []
+    for table, key, raw, source in pending:
+        with processing(source):  # the table writes to the changelog partition of its source event
+            acks.append(await write(app, table, key, raw))
+    results = await asyncio.gather(*acks, return_exceptions=True)
+    refused = [(w, r) for w, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
+    pending[:] = [w for w, _ in refused]
+    if refused:
+        raise refused[0][1]
 
 
 async def _send_all(app: faust.App, messages: list[OutgoingMessage]) -> None:

@@ -61,7 +61,7 @@ class ServiceSpec:
         return Grant(self.principal, self.reads, self.writes + (DEAD_LETTER,), groups, owned, self.describe_everything)
 
     def runtime(self, bus: Bus) -> Runtime:
-        preset(self.name, self.reads)
+        preset(self.name, self.reads, [cls.TYPE for cls in self.service.handlers] if self.service else ())
         runtime = self.build(bus.as_principal(self.principal))
         explicit = bus.settings.metrics_port
         runtime.metrics_port = explicit if explicit is not None else bus.settings.metrics_port_base + self.metrics_offset
@@ -119,8 +119,7 @@ def _specs() -> list[ServiceSpec]:
     from services.intake.service import TOPICS_IN as INTAKE_IN
     from services.ledger.app import LEDGER
     from services.monitor.app import MONITOR
-    from services.supervision.app import TOPICS_IN as SUPERVISION_IN
-    from services.supervision.app import TOPICS_OUT as SUPERVISION_OUT
+    from services.supervision.app import SUPERVISION
     from services.triage.app import TRIAGE
 
     specs = [
@@ -128,8 +127,7 @@ def _specs() -> list[ServiceSpec]:
         ServiceSpec.declared(TRIAGE, "svc-triage", 2, _triage),
         ServiceSpec.declared(LEDGER, "svc-ledger", 3, _ledger),
         ServiceSpec.declared(MONITOR, "svc-monitor", 4, _monitor, describe_everything=True),
-        ServiceSpec("supervision", "svc-supervision", tuple(SUPERVISION_IN), tuple(SUPERVISION_OUT), 6, _supervision,
-                    faust_app_id="supervision"),
+        ServiceSpec.declared(SUPERVISION, "svc-supervision", 6, _supervision),
         ServiceSpec.declared(COORDINATION, "svc-coordination", 5, _coordination),
     ]
     for i, slug in enumerate(HANDLING_UNITS.values()):
@@ -186,10 +184,8 @@ def event_map() -> list[EventUse]:
             if declared is not None:
                 if any(et.name == cls.TYPE for cls in declared.emits):
                     producers.append(spec.name)
-                for table in declared.tables:
-                    handler = table.handler(et.name)
-                    if handler is not None:
-                        consumers.append(f"{spec.name}: {getattr(handler, '__qualname__', repr(handler))}")
+                handled = {cls.TYPE: names for cls, names in declared.handlers.items()}
+                consumers += [f"{spec.name}: {name}" for name in handled.get(et.name, ())]
                 continue
             if topics & set(spec.writes):
                 producers.append(f"{spec.name} (writes the topic)")

@@ -47,6 +47,8 @@ from liandong_sdk.events import RecommendationKind, SupervisionTrigger, known
 from liandong_sdk.records import case_ref, json_default
 from liandong_sdk.rules import ClockConfig
 
+from .incoming import Incoming
+
 STAGES = ("REMINDER", "NOTICE", "LISTING")
 STAGE_EVENT = {"REMINDER": "supervision.reminder", "NOTICE": "supervision.notice", "LISTING": "supervision.listed"}
 EVENT_STAGE = {v: k for k, v in STAGE_EVENT.items()}
@@ -128,6 +130,21 @@ class Supervisor:
     #: Units that receive letters on an inbox; a clock of any other unit (the bureau's own
     #: forward clock) is only listed publicly once it is late.
     letter_units: Collection[str] = ("JUSTICE", "HRSS", "HOUSING", "POLICE", "STREET_OFFICE")
+
+    # -- the service's handlers: (state, event) -> (state, letters) ------------------------------
+    def watch(self, state: SupervisedCase | None, event: Incoming) -> tuple[SupervisedCase | None, list[Action]]:
+        """The case's clocks after an event that starts, stops or moves one (None: seen before)."""
+        state = state or SupervisedCase(event.data["case"]["case_number"])
+        return (state, []) if self.apply(state, event.type, event.data, event.id) else (None, [])
+
+    def repeated(self, earlier: SupervisedCase | None, event: Incoming) -> tuple[SupervisedCase | None, list[Action]]:
+        """A repeat petition, on the earlier case's record: the notice to the unit that had it (once)."""
+        out = self.repeat(earlier, event.id, event.data)
+        return (earlier if out else None), out
+
+    def tick(self, state: SupervisedCase, now: datetime) -> tuple[SupervisedCase, list[Action]]:
+        """The letters and listings due now for one case (marked issued in its record)."""
+        return state, (self.due(state, now) if state.running() else [])
 
     # -- folding events in ---------------------------------------------------------------------
     def apply(self, state: SupervisedCase, event_type: str, data: dict[str, Any], event_id: str) -> bool:

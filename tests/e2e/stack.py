@@ -1,19 +1,16 @@
-"""Liandong services as real processes (`liandong run <service>`), for fault tests: start,
-SIGKILL, restart, stop; plus the petitions that feed them."""
+"""Liandong services as real processes for the e2e tests: ``liandong.sim.stack.ServiceStack``
+(every port bound by the process itself and reported, process groups, SIGKILL and restart),
+plus what the tests ask of a running bus: petitions in, the ledger's view of them out."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from liandong.broker import free_port
+from liandong.sim.stack import ServiceStack
 from services.registry import SPECS
 from tests.conftest import wait_for
 
@@ -21,84 +18,38 @@ TERMINAL = {"RESOLVED", "DIVERTED", "REPEAT", "ESCALATED", "NOT_ACCEPTED"}
 SETTLED_HANDOFFS = {"RESOLVED", "OBJECTED", "NOT_ACCEPTED"}
 
 
-def _free_port_block(size: int = 20) -> int:
-    """A base port whose next ``size`` ports are free (metrics ports are base + offset)."""
-    import socket
-
-    for _ in range(50):
-        base = free_port() // 100 * 100
-        if base + size > 65000:
-            continue
-        ok = True
-        for p in range(base, base + size):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free block of ports")
-
-
 class ProcessStack:
     def __init__(self, bootstrap: str, secrets_file: Path, run_dir: Path, district: str) -> None:
         self.run_dir = run_dir
-        self.intake_port, self.ledger_port = free_port(), free_port()
-        self.metrics_base = _free_port_block()
-        self.env = {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": bootstrap, "LIANDONG_SECRETS_FILE": str(secrets_file),
-                    "LIANDONG_RUN_DIR": str(run_dir), "LIANDONG_INTAKE_PORT": str(self.intake_port),
-                    "LIANDONG_LEDGER_PORT": str(self.ledger_port), "LIANDONG_METRICS_PORT_BASE": str(self.metrics_base),
-                    "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district,
-                    # No objections: a re-routed case interleaves two units' simulated schedules, which
-                    # depends on timing, so two runs could differ for reasons that are not the bus's.
-                    "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0.2"}
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        run_dir.mkdir(parents=True, exist_ok=True)
-
-    def start(self, name: str) -> None:
-        log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", name], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        port = self.metrics_base + SPECS[name].metrics_offset
-        wait_for(lambda: self._up(port) or self._died(name), timeout=120, interval=0.2, message=f"{name} to serve /metrics")
-        assert self.procs[name].poll() is None, f"{name} exited: see {self.run_dir / f'{name}.log'}"
+        self.services = ServiceStack(bootstrap, run_dir, list(SPECS), secrets_file=secrets_file, extra_env={
+            "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district,
+            # No objections: a re-routed case interleaves two units' simulated schedules, which
+            # depends on timing, so two runs could differ for reasons that are not the bus's.
+            "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0.2"})
 
     def start_all(self) -> None:
         try:
-            for name in SPECS:
-                self.start(name)
+            self.services.start()
         except BaseException:
             self.stop_all()  # what did start is not left behind
             raise
 
+    def start(self, name: str) -> None:
+        self.services.start_one(name)
+
     def kill(self, name: str) -> None:
-        p = self.procs.pop(name)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=30)
+        self.services.kill(name)
 
     def stop_all(self) -> None:
-        for p in self.procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        self.procs.clear()
+        self.services.stop()
+        self.services.procs.clear()
 
-    def _died(self, name: str) -> bool:
-        return self.procs[name].poll() is not None
+    def metrics_port(self, name: str) -> int:
+        return self.services.port(name, "metrics")
 
-    @staticmethod
-    def _up(port: int) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
+    @property
+    def intake_port(self) -> int:
+        return self.services.intake_port
 
     # -- talking to it -------------------------------------------------------------------------
     def submit(self, petitions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -108,10 +59,11 @@ class ProcessStack:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
     def ledger(self, path: str) -> Any:
+        """The ledger's answer (None while it is down or restarting: its port is new each start)."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.ledger_port}{path}", timeout=10) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.services.ledger_port}{path}", timeout=10) as r:
                 return json.loads(r.read())
-        except OSError:
+        except (OSError, KeyError):
             return None
 
     def cases(self, numbers: list[str]) -> dict[str, dict[str, Any]]:

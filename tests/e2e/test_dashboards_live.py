@@ -46,8 +46,8 @@ def prometheus(stack: ProcessStack, tmp_path: Path) -> Iterator[int]:
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(ROOT / "deploy" / "prometheus" / "alerts.yml")],
         "scrape_configs": [
-            {"job_name": name, "static_configs": [{"targets": [f"127.0.0.1:{stack.metrics_base + spec.metrics_offset}"]}]}
-            for name, spec in SPECS.items()
+            {"job_name": name, "static_configs": [{"targets": [f"127.0.0.1:{stack.metrics_port(name)}"]}]}
+            for name in SPECS
         ],
     }
     path = tmp_path / "prometheus.yml"

@@ -167,9 +167,10 @@ def _assert_dead_lettered(bus: Bus, injected: list[tuple[str, str]]) -> None:
 def _assert_replay_gives_the_same_ledger(bus: Bus, stack: ProcessStack, numbers: list[str]) -> None:
     """A fresh ledger (new consumer group, empty table) reading every topic from the beginning."""
     host = ServiceHost()
-    port = free_port()
     try:
-        host.start(build_ledger(bus.as_principal("svc-ledger"), port=port, app_id=f"ledger-replay-{uuid.uuid4().hex[:6]}"))
+        replay = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0,
+                                         app_id=f"ledger-replay-{uuid.uuid4().hex[:6]}"))
+        port = replay.bound["http"]
         running = stack.cases(numbers)
 
         def replayed() -> dict[str, Any] | None:

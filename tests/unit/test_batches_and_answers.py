@@ -48,12 +48,40 @@ class App:
         self.producer = producer
 
 
+class Table:
+    """A faust table as ``faust_patches.write`` sees it: its changelog records go through the app's
+    producer (the same acks as the messages), its store is ``data``."""
+
+    class _Changelog:
+        @staticmethod
+        def get_topic_name() -> str:
+            return "test-changelog"
+
+    name = "test"
+    changelog_topic = _Changelog()
+
+    def __init__(self, data: dict[bytes, bytes] | None = None) -> None:
+        self.data: dict[bytes, bytes] = dict(data or {})
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def _should_expire_keys(self) -> bool:
+        return False
+
+    def partition_for_key(self, key: bytes) -> int:
+        return 0
+
+    def _sensor_on_set(self, table: Any, key: bytes, value: bytes) -> None:
+        pass
+
+
 def message(value: bytes) -> OutgoingMessage:
     return OutgoingMessage("liandong.unit.housing.inbox", b"case-1", value, [("ce_type", b"liandong.x")])
 
 
 def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() -> None:
-    table: dict[bytes, bytes] = {}
+    table = Table()
     producer = Producer()
     batch = streams.Batch()
     counted: list[str] = []
@@ -63,31 +91,57 @@ def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() ->
 
     async def run() -> None:
         done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        for _ in range(5):
+            await asyncio.sleep(0)
         assert producer.sent == [b"handoff"]
-        assert table == {} and counted == []  # not acknowledged yet: nothing says it was sent
+        assert table.data == {} and counted == []  # not acknowledged yet: nothing says it was sent
+        producer.ack()
+        while len(producer.sent) < 2:
+            await asyncio.sleep(0)
+        assert producer.sent[1] == b"{'handled': ['e1']}"  # the state's changelog record
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not done.done() and counted == []  # the batch waits for the state's acknowledgement too
         producer.ack()
         await done
 
     asyncio.run(run())
-    assert table == {b"case-1": b"{'handled': ['e1']}"}
+    assert table.data == {b"case-1": b"{'handled': ['e1']}"}
     assert counted == ["e1"]
 
 
+def test_a_state_record_the_broker_refused_is_sent_again_before_the_batch_completes() -> None:
+    table = Table()
+    producer = Producer(failures=1)  # the changelog record's first send fails (a broker restart)
+    batch = streams.Batch()
+    batch.put(table, b"case-1", "one", str.encode)
+    batch.put(table, b"case-2", "two", str.encode)
+
+    async def run() -> None:
+        done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
+        while not done.done():  # the broker acknowledges whatever reaches it
+            producer.ack()
+            await asyncio.sleep(0)
+        await done
+
+    asyncio.run(run())
+    assert producer.sent == [b"one", b"two", b"one"]  # only the refused record again
+    assert table.data == {b"case-1": b"one", b"case-2": b"two"}
+
+
 def test_a_later_event_of_the_same_case_reads_what_the_batch_wrote() -> None:
-    table = {b"case-1": b"1"}
+    table = Table({b"case-1": b"1"})
     batch = streams.Batch()
     decode = int
     assert batch.get(table, b"case-1", decode) == 1
     batch.put(table, b"case-1", 2, lambda v: str(v).encode())
     assert batch.get(table, b"case-1", decode) == 2
     assert batch.get(table, b"case-2", decode) is None
-    assert table == {b"case-1": b"1"}  # the table itself is written only on completion
+    assert table.data == {b"case-1": b"1"}  # the table itself is written only on completion
 
 
 def test_a_broker_away_is_waited_for_and_the_whole_batch_sent_again() -> None:
-    table: dict[bytes, bytes] = {}
+    table = Table()
     producer = Producer(failures=1)
     batch = streams.Batch()
     batch.send(message(b"a"))
@@ -99,11 +153,14 @@ def test_a_broker_away_is_waited_for_and_the_whole_batch_sent_again() -> None:
         while len(producer.sent) < 4:
             await asyncio.sleep(0)
         producer.ack()
+        while len(producer.sent) < 5:
+            await asyncio.sleep(0)
+        producer.ack()
         await done
 
     asyncio.run(run())
-    assert producer.sent == [b"a", b"b", b"a", b"b"]  # same messages again: readers drop the copies by id
-    assert table == {b"case-1": b"state"}
+    assert producer.sent == [b"a", b"b", b"a", b"b", b"state"]  # same messages again: readers drop the copies by id
+    assert table.data == {b"case-1": b"state"}
 
 
 # -- the SDK's answers: sent at once, confirmed before the inbox is marked read ----------------

@@ -19,6 +19,12 @@ FINGERPRINTS = {
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.start": "2f1ba70443327538",
     "faust.streams:current_event": "3b821f1a78d86a58",
+    "mode.utils.collections:ManagedUserDict.__setitem__": "f3bdf602abc08dd1",
+    "faust.tables.table:Table.on_key_set": "a370e35ca55c2c7e",
+    "faust.tables.base:Collection.send_changelog": "3dd3884e1b5fc0e1",
+    "faust.topics:Topic._on_published": "7cfe9ebd65964b0a",
+    "faust.tables.base:Collection.partition_for_key": "3b2291811b8dd791",
+    "faust.tables.base:Collection._on_changelog_sent": "60122c86a120d82c",
 }
 
 
@@ -53,3 +59,23 @@ def test_the_fetch_wait_reaches_the_consumer_the_patch_sets() -> None:
     assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.__init__)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
     assert FETCH_MAX_WAIT_MS < 1500
+
+
+def test_write_does_what_a_table_assignment_does_but_sends_the_changelog_record_itself() -> None:
+    """Patch 3 mirrors ``Table.__setitem__`` (on_key_set's steps, then the store), sending the
+    record where ``send_changelog`` would."""
+    from faust.tables.base import Collection
+    from faust.tables.table import Table
+    from mode.utils.collections import ManagedUserDict
+
+    body = [line.strip() for line in inspect.getsource(ManagedUserDict.__setitem__).splitlines()[1:]]
+    assert body == ["self.on_key_set(key, value)", "self.data[key] = value"]
+    steps = inspect.getsource(Table.on_key_set)
+    ours = inspect.getsource(faust_patches.write)
+    assert "self.send_changelog(self.partition_for_key(key), key, value)" in steps
+    assert "table.partition_for_key(key)" in ours and "table.changelog_topic.get_topic_name()" in ours
+    assert "return self.changelog_topic.send_soon(" in inspect.getsource(Collection.send_changelog)
+    assert "self._maybe_set_key_ttl(key, partition)" in steps and "table._should_expire_keys()" in ours
+    assert "self._sensor_on_set(self, key, value)" in steps and "table._sensor_on_set(table, key, value)" in ours
+    assert "table.data[key] = value" in ours
+    assert "RocksDB" in inspect.getsource(Collection._on_changelog_sent)  # what skipping it leaves out

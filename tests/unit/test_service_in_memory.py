@@ -103,7 +103,9 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     assert objection.topic == "liandong.unit.{unit}.replies"
     assert "triage: Triage.rejected" in objection.consumers  # declared: the handler itself
     assert "ledger: Ledger.record" in objection.consumers
-    assert "supervision (reads the topic)" in objection.consumers  # not declared yet: its ACL says it reads the topic
+    assert "supervision: Supervisor.watch" in objection.consumers
+    assert "intake (reads the topic)" in objection.consumers  # not declared: its ACL says it reads the topic
+    assert "supervision: Supervisor.repeated" in rows["petition.repeat.detected"].consumers  # on the earlier case
     joined = rows["mediation.joined"].consumers
     assert "coordination: Coordination.mediation" in joined and "ledger: record_view" in joined
     assert objection.producers == ("units (writes the topic)",)
@@ -159,3 +161,35 @@ def test_a_refused_event_changes_nothing_and_is_reported() -> None:
     assert stored["state"] == json.loads(kept)["state"]  # the state as it was
     assert event.id in stored["handled"]  # remembered: a redelivery is not judged again
     assert d.send(event) == [] and len(d.refused) == 1
+
+
+# -- a handler on another key the event names: supervision's repeat petition --------------------
+def test_a_repeat_petition_is_judged_on_the_earlier_cases_record_and_ticks_issue_the_ladder() -> None:
+    from liandong_sdk.events import CaseAccepted, CaseHandoffRequested, HandoffMode, HandoffRole, PetitionRepeatDetected
+
+    from liandong import load_clocks
+    from liandong.domain.supervision import Supervisor
+    from services.supervision.app import SUPERVISION
+
+    d = InMemory(SUPERVISION, Supervisor(load_clocks()), CODEC)
+    d.send(registered())
+    d.send(CaseHandoffRequested(event_id=uuid.uuid4(), occurred_at=T0 + timedelta(hours=1), case=CASE, deadline=None,
+                                unit=Unit.HRSS, role=HandoffRole.LEAD, mode=HandoffMode.FORWARD, attempt=1,
+                                petitioner=Petitioner(name="赵建国", phone="13500001111"), summary="欠薪",
+                                category=MatterCategory.WAGE_ARREARS))
+    assert d.tick(T0 + timedelta(days=1)) == []  # nothing due yet
+    letters = d.tick(T0 + timedelta(days=40))  # the acceptance notice clock long past: the ladder, at once
+    assert {e.type for e in letters} >= {"supervision.notice", "supervision.listed"}
+    assert d.tick(T0 + timedelta(days=41)) == []  # each letter once
+    d.send(CaseAccepted(event_id=uuid.uuid4(), occurred_at=T0 + timedelta(days=41), case=CASE, deadline=None,
+                        unit=Unit.HRSS, notice_no="受理告知〔2026〕1号"))
+    later = CaseRef(case_number="140214-2026-000999", petition_id=uuid.uuid4(), district_code="140214")
+    repeat = PetitionRepeatDetected(event_id=uuid.uuid4(), occurred_at=T0 + timedelta(days=45), case=later,
+                                    deadline=None, earlier_case_number=CASE.case_number, earlier_closed=False,
+                                    reason="同一信访人同一事项")
+    (notice,) = d.send(repeat)
+    assert notice.type == "supervision.notice" and notice.key == CASE.case_number
+    assert notice.data["unit"] == "HRSS" and notice.data["trigger"] == "SHOULD_HANDLE_NOT_HANDLED"
+    assert str(notice.id) in d.state(CASE.case_number).issued  # kept on the earlier case's record
+    assert d.state(later.case_number) is not None  # the new case's own record: its forward clock stopped
+    assert d.send(repeat) == []  # the same repeat again: no second notice
