@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     #: <run_dir>/ports.json and the service_started log line). intake_port and ledger_port take 0 too.
     metrics_port: int | None = None
     intake_port: int = 8081
+    #: How long a starting service waits for the broker before it exits naming the cause (seconds).
+    startup_timeout: float = 20.0
     ledger_port: int = 8082
     #: The regulation's clocks, escalation ladder and holidays (default services/supervision/clocks.yaml).
     clocks_file: Path | None = None

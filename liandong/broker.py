@@ -169,7 +169,7 @@ def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[byte
         if proc is not None and proc.poll() is not None:
             raise BrokerError(f"broker exited with code {proc.returncode}")
         # Wait for the listener first: kafka-python backs off for seconds after a refused connection.
-        if not _accepts(host, int(port)):
+        if not accepts(host, int(port)):
             time.sleep(0.1)
             continue
         try:
@@ -187,7 +187,8 @@ def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[byte
     raise BrokerError(f"no metadata answer from {bootstrap} within {timeout:.0f}s: {last}")
 
 
-def _accepts(host: str, port: int) -> bool:
+def accepts(host: str, port: int) -> bool:
+    """Something accepts connections there (the Kafka handshake is the client's to try)."""
     try:
         with socket.create_connection((host, port), timeout=1):
             return True

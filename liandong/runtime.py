@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,15 @@ class Runtime:
     web_apps: list[tuple[web.Application, int]] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: The topics it reads and writes: checked before it starts (``Bus.check``), so that an absent
+    #: broker, refused credentials or a missing topic or ACL stop it at once, named.
+    topics: tuple[str, ...] = ()
+    #: False: start without that check (a unit test's runtime with no broker behind it).
+    preflight: bool = True
     #: Where /metrics is served (None: not served, e.g. several services in one test process).
     metrics_port: int | None = None
-    #: The ports actually bound, by name ("metrics", "http"): known once ``start`` has bound them.
+    #: The ports actually bound, by name ("metrics", "http"): known once ``start`` has bound them
+    #: (reported in ``ports_file`` once the service has started).
     bound: dict[str, int] = field(default_factory=dict)
     #: Where to report them (JSON), for whoever started this process with port 0.
     ports_file: Path | None = None
@@ -42,32 +49,55 @@ class Runtime:
 
     async def start(self) -> None:
         # Ports first: a port that is taken fails the start at once, before any consumer has joined.
-        await self._bind()
-        for hook in self.on_start:
-            await hook()
-        for app in self.faust_apps:
-            # Tables' changelogs are created up front, compacted, with their source topics' partition
-            # count: faust would otherwise race its own topic creation on a first start.
-            await asyncio.to_thread(self.bus.provision_topics, changelog_topics(app))
-            await app.start()
+        # The HTTP APIs answer only once the service has started (intake's registry rebuilt from the
+        # log, say): until then a connection waits in the listening socket's backlog. The ports are
+        # reported (ports.json) once the service is ready, so whoever waits for that file waits for it.
+        pending: list[tuple[web.AppRunner, socket.socket]] = []
+        try:
+            await self._bind(pending)
+            if self.preflight:
+                await asyncio.to_thread(self.bus.check, self.topics, service=self.name)
+            for hook in self.on_start:
+                await hook()
+            for app in self.faust_apps:
+                # Tables' changelogs are created up front, compacted, with their source topics' partition
+                # count: faust would otherwise race its own topic creation on a first start.
+                await asyncio.to_thread(self.bus.provision_topics, changelog_topics(app))
+                await app.start()
+        except BaseException:
+            for _, sock in pending:
+                sock.close()
+            for runner in self._runners:
+                await runner.cleanup()
+            self._runners.clear()
+            raise
+        for runner, sock in pending:
+            await web.SockSite(runner, sock).start()
+        self._report()
         log.info("service_started", service=self.name, ports=self.bound)
 
-    async def _bind(self) -> None:
+    async def _bind(self, pending: list[tuple[web.AppRunner, socket.socket]]) -> None:
+        """Binds every port; serves /metrics at once; adds the HTTP APIs' runners and sockets to ``pending``."""
+        host = self.bus.settings.bind_host
         sites = [("http" if i == 0 else f"http{i}", app, port) for i, (app, port) in enumerate(self.web_apps)]
         if self.metrics_port is not None:
             sites.append(("metrics", metrics_app(), self.metrics_port))
-        host = self.bus.settings.bind_host
         for name, web_app, port in sites:
+            try:
+                sock = _listening(host, port)
+            except OSError as exc:
+                raise StartupError(f"{self.name} cannot serve {name} on {host}:{port}: {exc.strerror or exc}; "
+                                   f"free the port or choose another (0: any free port)") from None
             runner = web.AppRunner(web_app, access_log=None)
             await runner.setup()
-            try:
-                await web.TCPSite(runner, host, port).start()
-            except OSError as exc:
-                await runner.cleanup()
-                raise StartupError(f"{self.name} cannot serve {name} on {host}:{port}: {exc.strerror or exc}; "
-                                  f"free the port or choose another (0: any free port)") from None
             self._runners.append(runner)
-            self.bound[name] = _port_of(runner)
+            self.bound[name] = sock.getsockname()[1]
+            if name == "metrics":
+                await web.SockSite(runner, sock).start()
+            else:
+                pending.append((runner, sock))
+
+    def _report(self) -> None:
         if self.ports_file is not None:
             self.ports_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.ports_file.with_suffix(".tmp")
@@ -99,9 +129,18 @@ class Runtime:
             await self.stop()
 
 
-def _port_of(runner: web.AppRunner) -> int:
-    (address, *_) = runner.addresses
-    return int(address[1])
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket bound and listening (as aiohttp's TCPSite would make it), served later."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 def changelog_topics(app: Any) -> list[TopicSpec]:

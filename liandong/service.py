@@ -225,7 +225,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     for the ticks and each job, and the HTTP API on ``port`` (0: any free port)."""
     app_id = app_id or service.name
     now: Clock = clock or wall_clock  # the wall clock, or a simulation's compressed one
-    runtime = Runtime(service.name, bus)
+    runtime = Runtime(service.name, bus, topics=tuple(concrete_topics(*service.topics_in, *service.topics_out)))
     stores: dict[str, tuple[Table, Any]] = {}
     view = View(stores)
     if service.http is not None:

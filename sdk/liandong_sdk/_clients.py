@@ -9,6 +9,7 @@ its reason and goes on, and commits only when asked (at-least-once). What they c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from kafka.errors import (
 )
 
 from ._deadletter import dead_letter
-from ._errors import AuthorizationDenied, WireError
+from ._errors import AuthorizationDenied, StartupError, WireError
 from ._typed import EventRecord
 from ._wire import Codec, Event, Headers, OutgoingMessage
 
@@ -193,11 +194,26 @@ class Subscriber:
         self.observer.dead_lettered(self.service, r.topic, getattr(exc, "reason", "HANDLER_ERROR"))
         self.dead_lettered += 1
 
-    def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True) -> None:
-        """Reads every partition of ``topics`` without a consumer group (to rebuild state from a log)."""
+    def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True, timeout: float = 30.0) -> None:
+        """Reads every partition of ``topics`` without a consumer group (to rebuild state from a log).
+
+        Waits up to ``timeout`` seconds for every topic's partitions to be known: a metadata answer
+        that is late or lacks a topic would otherwise make an empty log look read to its end (and
+        intake would hand out case numbers again). Raises ``StartupError`` naming the topics."""
         topics = list(topics)
         self._topics |= set(topics)
-        parts = [TopicPartition(t, p) for t in topics for p in sorted(self._consumer.partitions_for_topic(t) or ())]
+        deadline = time.monotonic() + timeout
+        while True:
+            known = {t: sorted(self._consumer.partitions_for_topic(t)) for t in topics}
+            missing = [t for t, p in known.items() if not p]
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                raise StartupError(f"{self.service}: the partitions of {', '.join(missing)} are not known after "
+                                   f"{timeout:.0f} s: is the topic provisioned (liandong provision), and may this "
+                                   f"principal describe it?")
+            time.sleep(0.2)
+        parts = [TopicPartition(t, p) for t, ps in known.items() for p in ps]
         self._consumer.assign(parts)
         if from_beginning:
             self._consumer.seek_to_beginning(*parts)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from liandong import Bus, load_clocks
+from liandong import BUREAU_PETITIONS, Bus, load_clocks
 from liandong.runtime import Runtime
 from services.triage.app import load_routing
 
 from .http import make_web_app
-from .service import SERVICE, IntakeService
+from .service import SERVICE, TOPICS_IN, IntakeService
 
 
 def build(bus: Bus, *, port: int | None = None) -> Runtime:
@@ -22,4 +22,4 @@ def build(bus: Bus, *, port: int | None = None) -> Runtime:
         await asyncio.to_thread(service.stop)
 
     return Runtime(SERVICE, bus, web_apps=[(make_web_app(service), port if port is not None else bus.settings.intake_port)],
-                   on_start=[start], on_stop=[stop])
+                   on_start=[start], on_stop=[stop], topics=(*TOPICS_IN, BUREAU_PETITIONS))

@@ -73,10 +73,15 @@ class ProcessStack:
         """Why the run has not settled: the cases still moving, for a failure message."""
         found = self.cases(numbers)
         out = [f"{n}: not in the ledger" for n in numbers if n not in found]
-        for n, c in found.items():
-            if c["status"] not in TERMINAL or any(h["status"] not in SETTLED_HANDOFFS for h in c["handoffs"].values()):
-                out.append(f"{n}: {c['status']} {({u: h['status'] for u, h in c['handoffs'].items()})} "
-                           f"last: {[t['event'] + '/' + (t['unit'] or '') for t in c['timeline'][-3:]]}")
+        stuck = [(n, c) for n, c in found.items()
+                 if c["status"] not in TERMINAL or any(h["status"] not in SETTLED_HANDOFFS for h in c["handoffs"].values())]
+        for i, (n, c) in enumerate(stuck):
+            out.append(f"{n}: {c['status']} {({u: h['status'] for u, h in c['handoffs'].items()})} "
+                       f"last: {[t['event'] + '/' + (t['unit'] or '') for t in c['timeline'][-3:]]}")
+            if i < 2:  # the whole story of the first ones: what arrived, in what order, and what was ignored
+                out += [f"    {t['at']} {t['event']} {t['unit'] or ''} {t['detail']} ({t['event_id'][:8]})"
+                        for t in c["timeline"]]
+                out += [f"    pending: {p['event_type']} {p['data'].get('unit')}" for p in c.get("pending", [])]
         return out
 
     def wait_settled(self, numbers: list[str], timeout: float, limit: float = 900.0) -> dict[str, dict[str, Any]]:
@@ -93,7 +98,7 @@ class ProcessStack:
             if view != progress["view"]:
                 progress.update(view=view, moved=time.monotonic())
             elif time.monotonic() - progress["moved"] > timeout:
-                raise AssertionError("stuck:\n" + "\n".join(self.unsettled(numbers)[:30]))
+                raise AssertionError("stuck:\n" + "\n".join(self.unsettled(numbers)[:80]))
             return None
 
         try:

@@ -237,3 +237,56 @@ def test_the_state_file_keeps_mediations_packages_and_tasks_across_a_restart(tmp
     assert after.mediations == before.mediations
     assert after.packages == before.packages
     assert after.tasks == before.tasks
+
+
+# -- rebuilding from a log: an unknown topic is not an empty one ----------------------------------
+class Consumer:
+    """Metadata that comes late (``late`` empty answers first), or never (``late`` None)."""
+
+    def __init__(self, late: int | None) -> None:
+        self.late = late
+        self.assigned: list[Any] = []
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        if self.late is None:
+            return set()
+        if self.late:
+            self.late -= 1
+            return set()
+        return {0, 1}
+
+    def assign(self, parts: list[Any]) -> None:
+        self.assigned = parts
+
+    def seek_to_beginning(self, *parts: Any) -> None:
+        pass
+
+    def end_offsets(self, parts: list[Any]) -> dict[Any, int]:
+        return {p: 5 for p in parts}
+
+    def position(self, tp: Any) -> int:
+        return 0
+
+
+def subscriber(consumer: Consumer) -> Any:
+    from liandong_sdk import Subscriber
+
+    sub = object.__new__(Subscriber)  # no broker: only the assignment logic
+    sub._consumer, sub._topics, sub.service = consumer, set(), "intake"
+    return sub
+
+
+def test_assign_all_waits_for_metadata_that_comes_late() -> None:
+    consumer = Consumer(late=1)
+    sub = subscriber(consumer)
+    sub.assign_all(["liandong.bureau.petitions"], timeout=5)
+    assert [(tp.topic, tp.partition) for tp in consumer.assigned] == [("liandong.bureau.petitions", 0),
+                                                                         ("liandong.bureau.petitions", 1)]
+    assert not sub.caught_up()  # five records to read in each partition, not an empty log
+
+
+def test_assign_all_refuses_a_topic_whose_partitions_never_become_known() -> None:
+    from liandong_sdk import StartupError
+
+    with pytest.raises(StartupError, match=r"intake: the partitions of liandong\.bureau\.petitions are not known"):
+        subscriber(Consumer(late=None)).assign_all(["liandong.bureau.petitions"], timeout=0)

@@ -25,7 +25,7 @@ def test_a_taken_port_fails_the_start_and_names_it(schemas_bus: Bus) -> None:
         held.bind(("127.0.0.1", 0))
         held.listen()
         taken = held.getsockname()[1]
-        runtime = Runtime("probe", schemas_bus, web_apps=[(web.Application(), taken)], on_start=[hook])
+        runtime = Runtime("probe", schemas_bus, web_apps=[(web.Application(), taken)], on_start=[hook], preflight=False)
         with pytest.raises(StartupError, match=f"probe cannot serve http on 127.0.0.1:{taken}"):
             asyncio.run(runtime.start())
     assert started == [], "the service went on starting after its port was refused"
@@ -33,7 +33,8 @@ def test_a_taken_port_fails_the_start_and_names_it(schemas_bus: Bus) -> None:
 
 def test_port_zero_binds_a_free_port_and_reports_it(schemas_bus: Bus, tmp_path: Path) -> None:
     ports_file = tmp_path / "ports.json"
-    runtime = Runtime("probe", schemas_bus, web_apps=[(web.Application(), 0)], metrics_port=0, ports_file=ports_file)
+    runtime = Runtime("probe", schemas_bus, web_apps=[(web.Application(), 0)], metrics_port=0, ports_file=ports_file,
+                      preflight=False)
 
     async def run() -> tuple[int, int]:
         await runtime.start()
@@ -48,3 +49,51 @@ def test_port_zero_binds_a_free_port_and_reports_it(schemas_bus: Bus, tmp_path: 
     http, metrics = asyncio.run(run())
     assert 0 not in (http, metrics) and http != metrics
     assert json.loads(ports_file.read_text()) == {"http": http, "metrics": metrics}
+
+
+def test_the_http_api_answers_only_once_the_service_has_started(schemas_bus: Bus, tmp_path: Path) -> None:
+    """A request that arrives while the service is still starting (intake rebuilding its registry)
+    waits and is answered by the started service; ports.json appears only then."""
+    ports_file = tmp_path / "ports.json"
+    ready = asyncio.Event()
+    release = asyncio.Event()
+    answered_when: list[bool] = []
+
+    async def hook() -> None:
+        await release.wait()  # still starting: e.g. reading the log
+        ready.set()
+
+    async def handler(_: web.Request) -> web.Response:
+        answered_when.append(ready.is_set())
+        return web.Response(text="ok")
+
+    api = web.Application()
+    api.router.add_get("/", handler)
+    runtime = Runtime("probe", schemas_bus, web_apps=[(api, 0)], metrics_port=0, ports_file=ports_file, on_start=[hook],
+                      preflight=False)
+
+    async def get(port: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        body = await reader.read()
+        writer.close()
+        return body
+
+    async def run() -> bytes:
+        starting = asyncio.ensure_future(runtime.start())
+        while "http" not in runtime.bound:  # bound at once, before the hook
+            await asyncio.sleep(0)
+        assert not ports_file.exists()  # not reported: not ready
+        request = asyncio.ensure_future(get(runtime.bound["http"]))  # accepted by the socket, not yet served
+        _, writer = await asyncio.open_connection("127.0.0.1", runtime.bound["metrics"])  # /metrics is up already
+        writer.close()
+        release.set()
+        await starting
+        assert json.loads(ports_file.read_text())["http"] == runtime.bound["http"]
+        try:
+            return await request
+        finally:
+            await runtime.stop()
+
+    body = asyncio.run(run())
+    assert body.startswith(b"HTTP/1.1 200") and answered_when == [True]
