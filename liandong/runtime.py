@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,8 @@ class Runtime:
     topics: tuple[str, ...] = ()
     #: False: start without that check (a unit test's runtime with no broker behind it).
     preflight: bool = True
+    #: Seconds a stop may take (``run_forever``) before the process exits anyway.
+    stop_timeout: float = 8.0
     #: Where /metrics is served (None: not served, e.g. several services in one test process).
     metrics_port: int | None = None
     #: The ports actually bound, by name ("metrics", "http"): known once ``start`` has bound them
@@ -115,9 +120,19 @@ class Runtime:
         log.info("service_stopped", service=self.name)
 
     def run_forever(self) -> None:
-        asyncio.run(self._main())
+        """Runs until SIGINT or SIGTERM, then stops within ``stop_timeout`` seconds whatever the broker's
+        state; exits the process (without waiting for threads still blocked on an absent broker)."""
+        # Not asyncio.run: its shutdown joins the executor's threads, and one blocked on an absent
+        # broker (the lag scrape, a kafka-python bootstrap) would hold the exit for half a minute.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        code = loop.run_until_complete(self._main())
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
-    async def _main(self) -> None:
+    async def _main(self) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,7 +141,14 @@ class Runtime:
         try:
             await stop.wait()
         finally:
-            await self.stop()
+            try:
+                await asyncio.wait_for(self.stop(), timeout=self.stop_timeout)
+            except TimeoutError:
+                # A broker that is away can hold faust's last commit and flush for minutes. What was not
+                # committed is read again by the next worker (the order of acks makes that safe).
+                log.warning("stop_timed_out", service=self.name, after_s=self.stop_timeout,
+                            note="uncommitted events are redelivered to the next worker")
+        return 0
 
 
 def _listening(host: str, port: int) -> socket.socket:

@@ -263,11 +263,24 @@ async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, a
     ``lock``: held for each batch (whatever else writes the same tables waits for it);
     ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included."""
     async for messages in stream.take_events(max_batch, within):
-        async with lock or contextlib.nullcontext():
-            await _consume_batch(messages, codec, handler, app=app, service=service)
+        work = asyncio.ensure_future(_locked_batch(messages, codec, handler, app=app, service=service, lock=lock))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # Stopping mid-batch: faust acks the batch's events as this loop unwinds, so the batch is
+            # finished first (or the stop's time limit ends the process before anything is committed).
+            with contextlib.suppress(Exception):
+                await work
+            raise
         if progress is not None:
             for m in messages:
                 progress[(m.message.topic, m.message.partition)] = m.message.offset
+
+
+async def _locked_batch(messages: list[Any], codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
+                        lock: asyncio.Lock | None) -> None:
+    async with lock or contextlib.nullcontext():
+        await _consume_batch(messages, codec, handler, app=app, service=service)
 
 
 async def _consume_batch(messages: list[Any], codec: Codec, handler: BatchHandler, *, app: faust.App,

@@ -4,6 +4,7 @@ folder), or the cluster named by LIANDONG_BOOTSTRAP_SERVERS."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -127,3 +128,26 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1, messa
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+@contextlib.contextmanager
+def provisioned_broker(folder: Path) -> Iterator[tuple[LocalBroker, Bus]]:
+    """A broker of its own under ``folder`` (its own secrets), provisioned; stopped afterwards."""
+    from services.registry import provision
+
+    secrets = folder / "secrets.json"
+    broker = LocalBroker(folder / "broker", port=free_port(), controller_port=free_port(), secrets_file=secrets)
+    info = broker.start()
+    try:
+        bus = Bus.from_settings(info.bootstrap_servers, get_settings().model_copy(update={"secrets_file": secrets}))
+        provision(bus)
+        yield broker, bus
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def fresh_broker(tmp_path: Path) -> Iterator[tuple[LocalBroker, Bus]]:
+    """A broker of the test's own (it may stop and start it), provisioned; stopped after the test."""
+    with provisioned_broker(tmp_path) as both:
+        yield both

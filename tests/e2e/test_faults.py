@@ -11,36 +11,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from liandong import REASON_HEADER, SOURCE_HEADER, Bus, OutgoingMessage, get_settings
-from liandong.broker import LocalBroker, free_port
+from liandong import REASON_HEADER, SOURCE_HEADER, Bus, OutgoingMessage
+from liandong.broker import LocalBroker
 from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
-from services.registry import SPECS, provision
-from tests.conftest import ServiceHost, wait_for
+from services.registry import SPECS
+from tests.conftest import ServiceHost, provisioned_broker, wait_for
 from tests.e2e.stack import ProcessStack, normalise, petitions
 
 pytestmark = pytest.mark.fault
 
 N, BATCHES = 80, 10
-
-
-@pytest.fixture
-def fresh_broker(tmp_path: Path) -> Iterator[tuple[LocalBroker, Bus]]:
-    secrets = tmp_path / "secrets.json"
-    broker = LocalBroker(tmp_path / "broker", port=free_port(), controller_port=free_port(), secrets_file=secrets)
-    info = broker.start()
-    bus = Bus.from_settings(info.bootstrap_servers, get_settings().model_copy(update={"secrets_file": secrets}))
-    provision(bus)
-    try:
-        yield broker, bus
-    finally:
-        broker.stop()
 
 
 def _run(bus: Bus, run_dir: Path, district: str, between_batches: Any = None) -> tuple[ProcessStack, list[str]]:
@@ -73,19 +59,13 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
     broker, bus = fresh_broker
 
     # -- the reference: an undisturbed run on its own broker --------------------------------
-    ref_secrets = tmp_path / "ref-secrets.json"
-    ref_broker = LocalBroker(tmp_path / "ref-broker", port=free_port(), controller_port=free_port(), secrets_file=ref_secrets)
-    ref_info = ref_broker.start()
-    try:
-        ref_bus = Bus.from_settings(ref_info.bootstrap_servers, get_settings().model_copy(update={"secrets_file": ref_secrets}))
-        provision(ref_bus)
+    (tmp_path / "reference").mkdir()
+    with provisioned_broker(tmp_path / "reference") as (_, ref_bus):
         ref_stack, ref_numbers = _run(ref_bus, tmp_path / "ref", "140201")
         try:
             reference = ref_stack.wait_settled(ref_numbers, timeout=180, limit=480)
         finally:
             ref_stack.stop_all()
-    finally:
-        ref_broker.stop()
 
     # -- the disturbed run ----------------------------------------------------------------------
     victims = list(SPECS)  # intake, triage, ledger, monitor and the five departments
