@@ -279,8 +279,9 @@ def intake_submit(file: Path = typer.Argument(..., exists=True, dir_okay=False, 
             body = json.loads(r.read())
     except urllib.error.HTTPError as exc:
         body = json.loads(exc.read())
-    except urllib.error.URLError as exc:
-        console.print(f"intake is not reachable at {endpoint} ({exc.reason}); start it with `liandong run intake`")
+    except OSError as exc:  # not listening, refused, or no answer within the timeout
+        console.print(f"intake is not reachable at {endpoint} ({getattr(exc, 'reason', exc)}); "
+                      f"start it with `liandong run intake`")
         raise typer.Exit(2) from None
     table = Table(title=f"{file.name}: {body['registered']} registered, {body['duplicates']} duplicate(s), "
                         f"{body['rejected']} rejected")

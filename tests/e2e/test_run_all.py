@@ -22,7 +22,7 @@ def _get(port: int, path: str) -> Any:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
             return json.loads(r.read())
-    except (urllib.error.URLError, ConnectionError):
+    except OSError:  # nothing listening, refused, or not answering yet (a service still starting)
         return None
 
 

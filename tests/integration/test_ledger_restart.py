@@ -17,7 +17,7 @@ def _get(port: int, path: str) -> Any:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
             return json.loads(r.read())
-    except urllib.error.URLError:  # 404 (HTTPError is a URLError) or nothing listening
+    except OSError:  # 404 (HTTPError is one), nothing listening, or not answering yet (still starting)
         return None
 
 
