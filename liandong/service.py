@@ -207,9 +207,6 @@ class Service:
                 found.setdefault(cls, []).append(getattr(h, "__qualname__", repr(h)))
         return found
 
-    def table(self, name: str) -> Table:
-        return next(t for t in self.tables if t.name == name)
-
 
     def encode(self, codec: Codec, output: Output) -> OutgoingMessage:
         source = f"/liandong/{self.name}"
@@ -301,7 +298,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
                 for key, raw in list(store.items()):
                     if _partition(key, partitions) not in mine:
                         continue
-                    entry = batch.get(store, key, spec.load) or spec.load(raw)
+                    entry = spec.load(raw)  # each key once per tick: nothing of this batch to read first
                     if entry is None:
                         continue
                     try:

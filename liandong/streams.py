@@ -62,11 +62,6 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
     return faust.App(service, **config)
 
 
-def table(app: faust.App, name: str, partitions: int) -> Any:
-    """A bytes-to-bytes table (each service encodes its own state), changelog ``<app id>-<name>-changelog``."""
-    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes)
-
-
 def raw_topic(app: faust.App, *names: str) -> Any:
     """A topic of raw bytes; the bus's own codec decodes it (see ``decoded``)."""
     return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
@@ -107,7 +102,6 @@ async def _decode(m: Any, codec: Codec, *, app: faust.App, service: str) -> Even
         return None
 
 
-Handler = Callable[[Event], Awaitable[None]]
 AIOKafkaAuthorizationErrors = (TopicAuthorizationFailedError, GroupAuthorizationFailedError)
 #: Backoff between attempts while the broker is unreachable (a restart, a leader election).
 RETRY_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -138,34 +132,6 @@ async def retrying(attempt: Callable[[], Awaitable[Any]], *, service: str, what:
             log.warning("broker_unavailable_retrying", service=service, what=what, attempt=failures, error=repr(exc),
                         retry_in_s=delay)
             await asyncio.sleep(delay)
-
-
-async def consume(stream: Any, codec: Codec, handler: Handler, *, app: faust.App, service: str) -> None:
-    """Runs ``handler`` on every decoded event of ``stream``. A message the handler fails on
-    (a bug or a record it cannot act on) is dead-lettered with the error and the stream goes on;
-    a broker that is unreachable for a while (a restart) is waited for, the same message tried again."""
-    async for event in decoded(stream, codec, app=app, service=service):
-        started = time.perf_counter()
-        outcome = "handled"
-        try:
-            await retrying(partial(handler, event), service=service, what=event.type)
-        except AIOKafkaAuthorizationErrors as exc:
-            # Not this message's fault either, but retrying cannot help until an admin grants the ACL:
-            # count it, keep the message as a dead letter, and go on serving everything else.
-            outcome = "dead_lettered"
-            error: Exception = denied(str(getattr(app.conf.broker_credentials, "username", "anonymous")), service,
-                                      "write", f"({exc})", OBSERVER)
-            await _dead_letter_event(app, codec, error, event, service)
-        except (FaustError, ProducerClosed, asyncio.CancelledError):
-            raise  # the worker is stopping or broken: not this message's fault
-        except Exception as exc:
-            outcome = "dead_lettered"
-            log.error("handler_failed", service=service, event_type=event.type, key=event.key, error=repr(exc))
-            DEAD_LETTERS.labels(service, event.topic, "HANDLER_ERROR").inc()
-            await _dead_letter_event(app, codec, exc, event, service)
-        finally:
-            PROCESSING.labels(service, event.type).observe(time.perf_counter() - started)
-            CONSUMED.labels(service, event.topic, event.type, outcome).inc()
 
 
 async def _dead_letter_event(app: faust.App, codec: Codec, error: Exception, event: Event, service: str) -> None:
@@ -256,7 +222,8 @@ BatchHandler = Callable[[Event, Batch], Awaitable[None]]
 async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
                           max_batch: int = BATCH_MAX, within: float = BATCH_WITHIN, lock: asyncio.Lock | None = None,
                           progress: dict[tuple[str, int], int] | None = None) -> None:
-    """Like ``consume``, a batch of events at a time (see ``Batch``). If anything in a batch fails
+    """Runs ``handler`` on every decoded event of ``stream``, a batch at a time (see ``Batch``);
+    undecodable messages are dead-lettered with their reason. If anything in a batch fails
     but the broker being away (waited for), the batch is done again one event at a time, so the
     one event at fault is dead-lettered alone and every other one is handled.
 

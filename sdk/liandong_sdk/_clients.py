@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -194,7 +194,8 @@ class Subscriber:
         self.observer.dead_lettered(self.service, r.topic, getattr(exc, "reason", "HANDLER_ERROR"))
         self.dead_lettered += 1
 
-    def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True, timeout: float = 30.0) -> None:
+    def assign_all(self, topics: Iterable[str], *, from_beginning: bool = True, timeout: float = 30.0,
+                   wait: Callable[[float], None] = time.sleep) -> None:
         """Reads every partition of ``topics`` without a consumer group (to rebuild state from a log).
 
         Waits up to ``timeout`` seconds for every topic's partitions to be known: a metadata answer
@@ -212,7 +213,7 @@ class Subscriber:
                 raise StartupError(f"{self.service}: the partitions of {', '.join(missing)} are not known after "
                                    f"{timeout:.0f} s: is the topic provisioned (liandong provision), and may this "
                                    f"principal describe it?")
-            time.sleep(0.2)
+            wait(0.2)
         parts = [TopicPartition(t, p) for t, ps in known.items() for p in ps]
         self._consumer.assign(parts)
         if from_beginning:

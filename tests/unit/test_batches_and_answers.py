@@ -279,7 +279,9 @@ def subscriber(consumer: Consumer) -> Any:
 def test_assign_all_waits_for_metadata_that_comes_late() -> None:
     consumer = Consumer(late=1)
     sub = subscriber(consumer)
-    sub.assign_all(["liandong.bureau.petitions"], timeout=5)
+    waited: list[float] = []
+    sub.assign_all(["liandong.bureau.petitions"], timeout=5, wait=waited.append)
+    assert waited == [0.2]  # asked once more after the empty answer
     assert [(tp.topic, tp.partition) for tp in consumer.assigned] == [("liandong.bureau.petitions", 0),
                                                                          ("liandong.bureau.petitions", 1)]
     assert not sub.caught_up()  # five records to read in each partition, not an empty log
