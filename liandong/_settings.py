@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: The repository root: schemas/ and deploy/ live here.
 ROOT = Path(__file__).resolve().parent.parent
 #: The regulation's clocks, escalation ladder and holidays as shipped.
-CLOCKS_FILE = ROOT / "services" / "supervision" / "clocks.yaml"
+CLOCKS_FILE = Path(__file__).with_name("clocks.yaml")
 
 
 class Settings(BaseSettings):
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     #: How long a starting service waits for the broker before it exits naming the cause (seconds).
     startup_timeout: float = 20.0
     ledger_port: int = 8082
-    #: The regulation's clocks, escalation ladder and holidays (default services/supervision/clocks.yaml).
+    #: The regulation's clocks, escalation ladder and holidays (default liandong/clocks.yaml).
     clocks_file: Path | None = None
     #: Reference departments' simulated time: real seconds per simulated day.
     sim_seconds_per_day: float = 2.0

@@ -147,9 +147,9 @@ def _ms(v: float | None) -> str:
 def sample_messages(bus: Bus, limit: int = 5000) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
     """The pipeline's own messages (key, value, headers), read back from every lifecycle topic."""
     from kafka import KafkaConsumer, TopicPartition
-    from liandong_sdk import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
+    from liandong_sdk import BUREAU_ANSWERS, BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_INBOX, UNIT_REPLIES
 
-    topics = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [t.format(unit=s) for s in HANDLING_UNITS.values()
+    topics = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS] + [t.format(unit=s) for s in HANDLING_UNITS.values()
                                                   for t in (UNIT_INBOX, UNIT_REPLIES)]
     consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False, **bus.client_config())
     consumer.assign([TopicPartition(t, p) for t in topics for p in range(bus.settings.topic_partitions)])

@@ -328,7 +328,8 @@ def events(event_type: str = typer.Argument(None, help="One event type, e.g. cas
         raise typer.BadParameter(f"no event type {event_type!r}; see `liandong events`")
     table = Table("event type", "topic", "published by", "consumed by")
     for r in rows:
-        table.add_row(r.event_type, r.topic, "\n".join(r.producers) or "-", "\n".join(r.consumers) or "-")
+        topic = r.topic + (f"\nchecked: {r.checked_on}" if r.checked_on else "")
+        table.add_row(r.event_type, topic, "\n".join(r.producers) or "-", "\n".join(r.consumers) or "-")
     console.print(table)
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 from aiohttp import web
 from kafka.partitioner.default import murmur2
-from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, Refused, concrete_topics, topic_matches
+from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, Refused, concrete_topics, event_type, topic_matches
 from liandong_sdk.events import EVENT_CLASSES
 from liandong_sdk.records import json_default
 
@@ -56,14 +56,17 @@ from .runtime import Runtime
 from .streams import Batch, consume_batches, create_app, raw_topic, retrying
 
 State = Any
+
 #: What a handler may return to publish: a typed event, or an event type's name and plain record.
 Output = EventRecord | tuple[str, dict[str, Any]]
 Handler = Callable[[Any, State | None, Event], tuple[State | None, Sequence[Output]]]
 Tick = Callable[[Any, State, datetime], tuple[State | None, Sequence[Output]]]
 Clock = Callable[[], datetime]
+#: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
+Refusal = Callable[[Any, Event, str], Sequence[Output]]
 
-__all__ = ["Clock", "Elsewhere", "Handler", "InMemory", "Job", "Output", "Service", "State", "Table", "Tick", "View",
-           "faust_runtime"]
+__all__ = ["Clock", "Elsewhere", "Handler", "InMemory", "Job", "Output", "Refusal", "Service", "State", "Table", "Tick",
+           "View", "faust_runtime"]
 
 log = get_logger(__name__)
 
@@ -91,6 +94,8 @@ class Table:
     #: The state's own encoding, when it does not dedupe through the core (else JSON, with the ids handled).
     encode: Callable[[State], bytes] = field(default=_json, repr=False)
     decode: Callable[[bytes], State] = field(default=json.loads, repr=False)
+    #: What to publish when a handler raises ``Refused`` (the sender's notice); None: nothing.
+    refusal: Refusal | None = None
 
     def handler(self, event_type: str) -> Handler | None:
         return self._by_type.get(event_type)
@@ -128,7 +133,8 @@ class Table:
         try:
             new_state, out = handler(decisions, state, event)
         except Refused as exc:  # nothing changes; remembered, so that a redelivery is not judged again
-            return Applied(Entry(state, handled) if self.dedupe and state is not None else None, refused=str(exc))
+            notice = list(self.refusal(decisions, event, str(exc))) if self.refusal is not None else []
+            return Applied(Entry(state, handled) if self.dedupe and state is not None else None, notice, str(exc))
         if new_state is None:
             return Applied(outputs=list(out))
         return Applied(Entry(new_state, handled), list(out))
@@ -210,10 +216,12 @@ class Service:
 
     def encode(self, codec: Codec, output: Output) -> OutgoingMessage:
         source = f"/liandong/{self.name}"
-        if isinstance(output, EventRecord):
-            return codec.encode_event(output, source=source)
-        name, record = output
-        return codec.encode(name, record, source=source)
+        name, record = (output.TYPE, output.to_record()) if isinstance(output, EventRecord) else output
+        msg = codec.encode(name, record, source=source)
+        checked_on = event_type(name).checked_on
+        if checked_on is not None:  # a service never writes a unit's replies: a unit answer it publishes is the checked one
+            return OutgoingMessage(checked_on, msg.key, msg.value, msg.headers)
+        return msg
 
 
 def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | None = None,
@@ -409,7 +417,13 @@ class InMemory:
         """Delivers one event (typed, an event type's name and record, or decoded) as the service
         would consume it; returns what it published."""
         if not isinstance(event, Event):
-            msg = self.service.encode(self.codec, event)
+            # As its sender writes it: a unit's answer on its replies topic, or (for a service that
+            # reads only the checked answers) the referee's copy.
+            name, record = (event.TYPE, event.to_record()) if isinstance(event, EventRecord) else event
+            msg = self.codec.encode(name, record, source="/liandong/test")
+            checked_on = event_type(name).checked_on
+            if checked_on in self.service.topics_in and not any(topic_matches(t, msg.topic) for t in self.service.topics_in):
+                msg = OutgoingMessage(checked_on, msg.key, msg.value, msg.headers)
             event = self.codec.decode(msg.topic, msg.key, msg.value, msg.headers)
         if not any(topic_matches(t, event.topic) for t in self.service.topics_in):
             raise ValueError(f"{self.service.name} does not read {event.topic} (it reads {', '.join(self.service.topics_in)})")

@@ -169,6 +169,8 @@ class EventUse:
     producers: tuple[str, ...]
     #: "service: Handler.name" for a declared handler; "service (reads the topic)" otherwise.
     consumers: tuple[str, ...]
+    #: Where the referee publishes the type again once checked (a unit's answer), if anywhere.
+    checked_on: str | None = None
 
 
 def event_map() -> list[EventUse]:
@@ -177,7 +179,7 @@ def event_map() -> list[EventUse]:
     others are listed by the topics their ACLs let them read or write."""
     rows = []
     for et in EVENT_TYPES.values():
-        topics = set(concrete_topics(et.topic))
+        topics = set(concrete_topics(et.topic)) | ({et.checked_on} if et.checked_on else set())
         producers, consumers = [], []
         for spec in SPECS.values():
             declared = spec.service
@@ -193,7 +195,7 @@ def event_map() -> list[EventUse]:
                 consumers.append(f"{spec.name} (reads the topic)")
         if topics & set(BUREAU_GRANT.writes):
             producers.append("bureau tools (writes the topic)")
-        rows.append(EventUse(et.name, et.topic, _fold_units(producers), _fold_units(consumers)))
+        rows.append(EventUse(et.name, et.topic, _fold_units(producers), _fold_units(consumers), et.checked_on))
     return rows
 
 

@@ -141,7 +141,8 @@ class CaseState:
         elif event_type == "case.handoff.requested":
             assert unit is not None
             self.handoffs[unit] = UnitHandoff(unit, data["role"], H.REQUESTED, at,
-                                              clocks.acceptance_due(at), attempt=data["attempt"])
+                                              _carried(data, "ACCEPTANCE_NOTICE") or clocks.acceptance_due(at),
+                                              attempt=data["attempt"])
             if data["role"] == "LEAD":
                 self.lead_unit = unit
                 self.status = CaseStatus.ROUTED
@@ -151,6 +152,8 @@ class CaseState:
             detail = data.get("reason", "")
         elif event_type in UNIT_TRANSITIONS:
             detail = self._apply_unit_answer(event_type, data, at, clocks)
+        elif event_type == "answer.refused":
+            detail = f"the bus refused {data['refused_type']}: {data['reason']}"
         elif event_type == "case.referred":
             self.referred_to = data["channel"]
             self.status = CaseStatus.REFERRED
@@ -181,22 +184,23 @@ class CaseState:
             detail = data["reason"]
         elif event_type == "case.accepted":
             h.accepted_at = at
-            h.handling_due_at = clocks.handling_due(at)
+            h.handling_due_at = _carried(data, "HANDLING") or clocks.handling_due(at)
         elif event_type == "case.progress":
             self.progress_percent = max(self.progress_percent, data["percent"]) if h.role == "LEAD" else self.progress_percent
             detail = f"{data['percent']}%: {data['note']}"
         elif event_type == "case.extension.approved":
             h.extension_days += data["extra_days"]
             self.extensions += 1
-            if h.accepted_at is not None:
-                h.handling_due_at = clocks.handling_due(h.accepted_at, h.extension_days)
+            if h.accepted_at is not None:  # the moved due date, as the referee carried it
+                h.handling_due_at = _carried(data, "HANDLING") or clocks.handling_due(h.accepted_at, h.extension_days)
             detail = f"+{data['extra_days']} days: {data['reason']}"
         elif event_type == "case.resolved":
             h.resolved_at = at
             detail = f"{data['outcome']} ({data['tag']})"
             if h.role == "LEAD":
                 self.outcome, self.tag, self.resolved_at = data["outcome"], data["tag"], at
-        if h.role == "LEAD" and after in _CASE_STATUS_OF:
+        if h.role == "LEAD" and after in _CASE_STATUS_OF and self.status is not CaseStatus.REFERRED:
+            # A case referred to another channel (arbitration, court) stays so: the units' later answers are its history.
             self.status = _CASE_STATUS_OF[after]
         return detail
 
@@ -259,8 +263,16 @@ class Ledger:
 
     def record(self, state: CaseState | None, event: Incoming) -> tuple[CaseState | None, list[Any]]:
         """The case's record after the event; None (nothing to store) if the record had it already."""
+        if state is None and event.type == "answer.refused":
+            return None, []  # a refusal about a case the ledger does not hold: nothing to show it on
         state = state or CaseState(event.data["case"]["case_number"])
         return (state, []) if state.apply(event.type, event.data, event.id, self.clocks) else (None, [])
+
+
+def _carried(data: dict[str, Any], clock: str) -> datetime | None:
+    """The due date an event carries for ``clock`` (the bus's, computed once where the event was checked)."""
+    deadline = data.get("deadline")
+    return deadline["due_at"] if deadline and deadline.get("clock") == clock else None
 
 
 def coordination_detail(event_type: str, data: dict[str, Any]) -> str:

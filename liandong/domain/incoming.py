@@ -15,3 +15,6 @@ class Incoming(Protocol):
 
     @property
     def data(self) -> dict[str, Any]: ...
+
+    @property
+    def topic(self) -> str: ...

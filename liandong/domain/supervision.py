@@ -180,7 +180,10 @@ class Supervisor:
             c = state.clocks.get(f"HANDLING/{unit}")
             if c is not None and c.base_due_at is not None:
                 c.extension_days += int(data["extra_days"])
-                c.due_at = cfg.calendar.add_days(c.base_due_at, c.extension_days)
+                if carried and carried.get("clock") == "HANDLING":
+                    c.due_at = carried["due_at"]  # the moved due date, as the referee computed it
+                elif c.opened_at is not None:
+                    c.due_at = max(c.base_due_at, cfg.handling_due(c.opened_at, c.extension_days))
         elif event_type == "case.resolved" and unit:
             self._close(state, "HANDLING", unit, unit, at)
             _status(state, unit, "RESOLVED", at)

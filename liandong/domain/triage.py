@@ -2,6 +2,10 @@
 incoming event in, the new state and the events to publish out. No Kafka here, so every rule is
 unit-testable; ``services/triage`` maps event types to these methods.
 
+Triage hands cases to units, so it is also the referee of their answers (``answers``): it keeps
+each unit's handoff, checks every answer against it and publishes what it accepts again (the
+checked copy, with the deadline that now applies), which is what every other service acts on.
+
 Event ids are derived from the incoming event's id: handling the same event twice yields
 the same outgoing ids, which downstream handlers recognise.
 """
@@ -9,6 +13,7 @@ the same outgoing ids, which downstream handlers recognise.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +21,7 @@ from typing import Any
 from liandong_sdk.records import case_ref
 from liandong_sdk.rules import ClockConfig
 
+from . import answers
 from .incoming import Incoming
 from .routing import RoutingMatrix
 
@@ -29,6 +35,8 @@ _IDS = uuid.UUID("0b8a3c6e-2d55-4a0a-8f0e-7c1d7f4e9a21")
 class Triage:
     routing: RoutingMatrix
     clocks: ClockConfig
+    #: The bus's time, to refuse answers dated in the future (None: not checked).
+    now: Callable[[], datetime] | None = None
 
     # -- petition.registered ------------------------------------------------------------
     def registered(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
@@ -49,20 +57,48 @@ class Triage:
             "case": case, "petitioner": data["petitioner"], "summary": data["summary"],
             "category": decision.category, "mode": decision.route.mode, "lead": decision.route.lead,
             "co": list(decision.co_units), "tried": [decision.route.lead], "attempt": 1, "escalated": False,
+            "handoffs": {},
         }
         out: Out = [("petition.triaged", {
             **_base(event_id, "triaged", at, case),
             "category": decision.category, "lead_unit": decision.route.lead, "co_units": list(decision.co_units),
             "mode": decision.route.mode, "rationale": decision.route.rationale or f"route for {decision.category}",
         })]
-        out.append(self._handoff(event_id, at, state, decision.route.lead, "LEAD"))
-        out += [self._handoff(event_id, at, state, unit, "CO") for unit in decision.co_units]
+        for unit, role in [(decision.route.lead, "LEAD"), *((u, "CO") for u in decision.co_units)]:
+            state, handoff = self._handoff(event_id, at, state, unit, role)
+            out.append(handoff)
         return state, out
 
-    # -- case.handoff.rejected ------------------------------------------------------------
-    def rejected(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+    # -- a unit's answer about its handoff (the referee) -------------------------------------
+    def answered(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        """Checks the answer (``answers.check``; raises Refused) and publishes the checked copy;
+        the lead's objection also re-routes the case."""
+        unit = answers.speaker(event)
+        handoffs = (state or {}).get("handoffs", {})
+        handoff, deadline = answers.check(handoffs.get(unit), event, unit, self.clocks, self.now() if self.now else None)
+        assert state is not None  # a handoff was found in it
+        state = {**state, "handoffs": {**handoffs, unit: handoff}}
+        out: Out = [(event.type, {**event.data, "deadline": deadline})]
+        if event.type == "case.handoff.rejected":
+            state, more = self.rejected(state, event)
+            out += more
+        return state, out
+
+    def vouched(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        """A unit's answer the coordination service judges (mediation, package, task, feedback):
+        published again once it is known to speak for the unit whose topic it came on."""
+        answers.speaker(event)
+        return None, [(event.type, event.data)]
+
+    def refused(self, event: Incoming, reason: str) -> Out:
+        """What the unit is told of an answer the bus refused, on its inbox."""
+        at: datetime = self.now() if self.now else event.data["occurred_at"]
+        return [("answer.refused", answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused"))))]
+
+    # -- case.handoff.rejected, once checked ----------------------------------------------------
+    def rejected(self, state: State, event: Incoming) -> tuple[State, Out]:
         event_id, data = event.id, event.data
-        if state is None or state["escalated"] or data["unit"] != state["lead"]:
+        if state["escalated"] or data["unit"] != state["lead"]:
             return state, []  # a co-unit's objection only drops it; the ledger records it
         at: datetime = data["occurred_at"]
         bounces = len(state["tried"])
@@ -77,7 +113,8 @@ class Triage:
             })]
         state = {**state, "lead": nxt, "co": [u for u in state["co"] if u != nxt], "tried": [*state["tried"], nxt],
                  "attempt": state["attempt"] + 1}
-        return state, [self._handoff(event_id, at, state, nxt, "LEAD")]
+        state, handoff = self._handoff(event_id, at, state, nxt, "LEAD")
+        return state, [handoff]
 
     # -- case.jurisdiction.decided ---------------------------------------------------------
     def decided(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
@@ -87,14 +124,18 @@ class Triage:
             return state, []  # no such case here, or a unit without an inbox on the bus
         state = {**state, "lead": unit, "mode": "ASSIGN", "escalated": False, "attempt": state["attempt"] + 1,
                  "tried": [*state["tried"], unit], "co": [u for u in state["co"] if u != unit]}
-        return state, [self._handoff(event_id, data["occurred_at"], state, unit, "LEAD")]
+        state, handoff = self._handoff(event_id, data["occurred_at"], state, unit, "LEAD")
+        return state, [handoff]
 
-    def _handoff(self, event_id: str, at: datetime, state: dict[str, Any], unit: str, role: str) -> tuple[str, dict[str, Any]]:
-        due = self.clocks.acceptance_due(at)
-        return ("case.handoff.requested", {
+    def _handoff(self, event_id: str, at: datetime, state: State, unit: str, role: str) -> tuple[State, tuple[str, dict[str, Any]]]:
+        """The case handed to ``unit``: its handoff kept (a new one starts over) and the event."""
+        handoff = answers.handed(self.clocks, at, role)
+        state = {**state, "handoffs": {**state.get("handoffs", {}), unit: handoff}}
+        return state, ("case.handoff.requested", {
             **_base(event_id, f"handoff/{unit}", at, state["case"]),
-            "deadline": {"clock": "ACCEPTANCE_NOTICE", "due_at": due, "days": self.clocks.acceptance_notice_days,
-                         "day_basis": "CALENDAR"},
+            "deadline": {"clock": "ACCEPTANCE_NOTICE", "due_at": datetime.fromisoformat(handoff["acceptance_due_at"]),
+                         "days": self.clocks.acceptance_notice_days, "day_basis": "CALENDAR"},
+            "objection_due_at": datetime.fromisoformat(handoff["objection_due_at"]),
             "unit": unit, "role": role, "mode": state["mode"], "category": state["category"],
             "summary": state["summary"],
             # Contact details go to the handling units of this case only, on their own inbox.

@@ -21,6 +21,7 @@ one definition of the wire format and one exception tree (``LiandongError``, dra
 from . import events, records, rules
 from ._calendar import BUREAU_TZ, BusinessCalendar
 from ._catalogue import (
+    BUREAU_ANSWERS,
     BUREAU_COORDINATION,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
@@ -72,6 +73,7 @@ from ._typed import EventRecord, Record
 from ._wire import CE_SPECVERSION, CONTENT_TYPE, HEADER_LEN, MAGIC, Codec, Event, Headers, OutgoingMessage
 
 __all__ = [
+    "BUREAU_ANSWERS",
     "BUREAU_COORDINATION",
     "BUREAU_PETITIONS",
     "BUREAU_SUPERVISION",

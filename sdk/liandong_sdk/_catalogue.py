@@ -4,6 +4,11 @@ Topic names say who may read them:
 ``liandong.bureau.*`` the bureau only (petitioner personal data lives here),
 ``liandong.unit.<unit>.inbox`` what a unit receives (its own cases' contact details included),
 ``liandong.unit.<unit>.replies`` what a unit answers, ``liandong.deadletter`` operators only.
+
+A unit's answers are claims until the bus has checked them: triage, the referee, reads every
+replies topic, and what it accepts it publishes again, with the deadline that now applies, on
+``liandong.bureau.answers`` (an event type's ``checked_on``), which every other service reads; what
+it refuses it tells the unit on its inbox (``answer.refused``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class EventType:
     schema: str  # Avro fullname
     topic: str  # template; "{unit}" is filled from the record's `unit` field
     key_field: str = "case.case_number"
+    #: Where the bus publishes the event again once it has checked it (a unit's answer), if anywhere.
+    checked_on: str | None = None
 
     @property
     def ce_type(self) -> str:
@@ -76,6 +83,7 @@ BUREAU_COORDINATION = "liandong.bureau.coordination"
 BUREAU_SUPERVISION = "liandong.bureau.supervision"
 UNIT_INBOX = "liandong.unit.{unit}.inbox"
 UNIT_REPLIES = "liandong.unit.{unit}.replies"
+BUREAU_ANSWERS = "liandong.bureau.answers"
 DEAD_LETTER = "liandong.deadletter"
 
 _E = "liandong.events."
@@ -124,9 +132,13 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("supervision.listed", _E + "SupervisionListed", BUREAU_SUPERVISION),
         EventType("supervision.recommendation", _E + "SupervisionRecommendationIssued", UNIT_INBOX),
         EventType("supervision.feedback", _E + "SupervisionFeedbackGiven", UNIT_REPLIES),
+        EventType("answer.refused", _E + "AnswerRefused", UNIT_INBOX, key_field="key"),
         EventType("deadletter", _E + "DeadLetter", DEAD_LETTER, key_field="source_topic"),
     ]
 }
+# Every unit answer is checked by the referee and published again on the bureau's answers topic.
+EVENT_TYPES = {name: EventType(e.name, e.schema, e.topic, e.key_field, BUREAU_ANSWERS) if e.topic == UNIT_REPLIES else e
+               for name, e in EVENT_TYPES.items()}
 _BY_CE_TYPE = {e.ce_type: e for e in EVENT_TYPES.values()}
 
 
@@ -149,6 +161,14 @@ def concrete_topics(*templates: str) -> list[str]:
     return [t.format(unit=slug) for t in templates for slug in (HANDLING_UNITS.values() if "{unit}" in t else ("",))]
 
 
+def replies_unit(topic: str) -> str | None:
+    """The unit whose replies topic this is (``liandong.unit.housing.replies``: HOUSING), else None."""
+    for unit, slug in HANDLING_UNITS.items():
+        if topic == UNIT_REPLIES.format(unit=slug):
+            return unit
+    return None
+
+
 def topic_matches(template: str, topic: str) -> bool:
     pattern = re.escape(template).replace(re.escape("{unit}"), "(" + "|".join(HANDLING_UNITS.values()) + ")")
     return re.fullmatch(pattern, topic) is not None
@@ -161,6 +181,8 @@ def all_topics() -> list[TopicSpec]:
         TopicSpec(BUREAU_TRIAGE, "Triage decisions: routing, diversion, jurisdiction rulings. No personal data."),
         TopicSpec(BUREAU_COORDINATION, "Bureau decisions on packages and teams. No personal data."),
         TopicSpec(BUREAU_SUPERVISION, "Public supervision listings. No personal data."),
+        TopicSpec(BUREAU_ANSWERS, "Units' answers as the bus accepted them (checked by the referee, with the deadline "
+                                  "that applies); what every service but the referee reads. No personal data."),
         TopicSpec(DEAD_LETTER, "Messages that could not be processed, kept whole with the reason; operators only.",
                   pii=True, partitions=3),
     ]

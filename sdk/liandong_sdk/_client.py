@@ -11,7 +11,9 @@
         dept.commit()                                  # answers confirmed, inbox read up to here
 
 Every answer is checked before it is published: a wrong field or an answer the case's
-state does not allow raises at once and publishes nothing. A valid answer is sent at once;
+state does not allow raises at once and publishes nothing. The bus checks every answer again
+where it arrives (whatever client sent it); one it refuses comes back on the inbox as an
+``answer.refused`` event, which ``inbox()`` collects in ``refusals`` (and logs). A valid answer is sent at once;
 ``commit()`` (or ``confirm()``) waits until the broker has acknowledged every answer given so
 far, sending again any it refused, and only then marks the inbox read: a crash before that
 repeats the answers (same ids, so readers drop the copies), it never loses one.
@@ -64,6 +66,8 @@ class Handoff:
     acceptance_due_at: datetime
     case: dict[str, Any]
     handoff_id: str = ""
+    #: The end of the objection window, as the bus carried it on the handoff (None: before it did).
+    objection_due_at: datetime | None = None
     status: HandoffStatus = HandoffStatus.REQUESTED
     extension_days: int = 0
     #: Answers given so far, by event type: derives the next answer's id (see ``_answer``).
@@ -84,6 +88,8 @@ class DepartmentClient(CoordinationMixin):
         self.state_file = state_file
         self.cases: dict[str, Handoff] = {}
         self.other: list[Event] = []  # inbox events other than handoffs, from the last poll
+        #: The answers the bus refused (``answer.refused`` events: ``refused_type``, ``reason``), oldest first.
+        self.refusals: list[Event] = []
         self._init_coordination()  # mediations, packages and team tasks (see coordination.py)
         self.inbox_topic = UNIT_INBOX.format(unit=HANDLING_UNITS[unit])
         slug = HANDLING_UNITS[unit]
@@ -100,6 +106,10 @@ class DepartmentClient(CoordinationMixin):
         new: list[Handoff] = []
         self.other = []
         for ev in self._subscriber.poll(int(timeout * 1000)):
+            if ev.type == "answer.refused":
+                self.refusals.append(ev)
+                log.warning("answer_refused unit=%s case=%s type=%s reason=%s", self.unit, ev.key,
+                            ev.data["refused_type"], ev.data["reason"])
             if ev.type != "case.handoff.requested":
                 self.other.append(ev)
                 self._track(ev)
@@ -111,7 +121,8 @@ class DepartmentClient(CoordinationMixin):
             # A new handoff of a known case (re-routed to us as lead, or after a jurisdiction decision) starts over.
             h = Handoff(ev.key, d["role"], d["mode"], d["category"], d["summary"], d["petitioner"], d["occurred_at"],
                         d["deadline"]["due_at"] if d["deadline"] else self.clocks.acceptance_due(d["occurred_at"]),
-                        {**d["case"], "petition_id": str(d["case"]["petition_id"])}, handoff_id=ev.id)
+                        {**d["case"], "petition_id": str(d["case"]["petition_id"])}, handoff_id=ev.id,
+                        objection_due_at=d.get("objection_due_at"))
             self.cases[ev.key] = h
             new.append(h)
         self._save()
@@ -152,7 +163,7 @@ class DepartmentClient(CoordinationMixin):
 
     def object(self, case_number: str, reason: str, suggested_unit: str | None = None) -> None:
         h = self._case(case_number)
-        window = self.clocks.objection_due(h.requested_at)
+        window = h.objection_due_at or self.clocks.objection_due(h.requested_at)
         if self.now() > window:
             raise ObjectionWindowClosed(f"{case_number}: the objection window closed at {window.isoformat()}")
         if suggested_unit is not None and suggested_unit not in HANDLING_UNITS:
@@ -199,10 +210,7 @@ class DepartmentClient(CoordinationMixin):
         h = self._case(case_number)
         after = check_unit_transition(event_type, h.status)  # raises IllegalTransition, publishing nothing
         at = self.now()
-        deadline = None
-        if event_type == "case.accepted":
-            due = self.clocks.handling_due(at)
-            deadline = {"clock": "HANDLING", "due_at": due, "days": self.clocks.handling_days, "day_basis": "CALENDAR"}
+        deadline = None  # the bus sets the deadline that applies after the answer, as it checks it
         # The id derives from the handoff and how many such answers came before: an answer repeated
         # after a crash (published, state not yet saved) has the same id, and readers drop it.
         n = h.answered.get(event_type, 0)
@@ -229,7 +237,9 @@ class DepartmentClient(CoordinationMixin):
             return
         self._state_dirty = False
         cases = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
-                     "acceptance_due_at": v.acceptance_due_at.isoformat()} for k, v in self.cases.items()}
+                     "acceptance_due_at": v.acceptance_due_at.isoformat(),
+                     "objection_due_at": v.objection_due_at.isoformat() if v.objection_due_at else None}
+                 for k, v in self.cases.items()}
         data = {"cases": cases, **self._coordination_state()}  # mediations, packages and tasks too
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False, default=json_default))
@@ -246,6 +256,8 @@ class DepartmentClient(CoordinationMixin):
             v["status"] = HandoffStatus(v["status"])
             v["requested_at"] = datetime.fromisoformat(v["requested_at"])
             v["acceptance_due_at"] = datetime.fromisoformat(v["acceptance_due_at"])
+            if v.get("objection_due_at"):
+                v["objection_due_at"] = datetime.fromisoformat(v["objection_due_at"])
             self.cases[k] = Handoff(**v)
 
     def close(self) -> None:

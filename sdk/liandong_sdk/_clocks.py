@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ._calendar import BusinessCalendar
@@ -20,13 +20,20 @@ class EscalationLadder:
     working_days: bool = True  # the offsets count working days (else calendar days)
 
     def reminder_at(self, due: datetime, calendar: BusinessCalendar) -> datetime:
-        return calendar.add_days(due, -self.reminder_before, working=self.working_days)
+        """The start (00:00) of the day ``reminder_before`` days before the due date."""
+        day = calendar.add_days(due, -self.reminder_before, working=self.working_days)
+        return calendar.end_of(calendar.day_of(day), due) - _DAY + _MS
 
     def notice_at(self, due: datetime, calendar: BusinessCalendar) -> datetime:
-        return calendar.add_days(due, self.notice_after, working=self.working_days)
+        """Once the period is over (24:00 of its last day), ``notice_after`` days on."""
+        return calendar.add_days(due, self.notice_after, working=self.working_days) + _MS
 
     def listing_at(self, due: datetime, calendar: BusinessCalendar) -> datetime:
-        return calendar.add_days(due, self.listing_after, working=self.working_days)
+        return calendar.add_days(due, self.listing_after, working=self.working_days) + _MS
+
+
+_MS = timedelta(milliseconds=1)
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -45,32 +52,34 @@ class ClockConfig:
     ladder: EscalationLadder = field(default_factory=EscalationLadder)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
 
+    # Every due date below is a period's end by the Civil Code's rule (BusinessCalendar.period_end):
+    # the start day not counted, 24:00 of the last day, a last day on a rest day moved past it.
     def acceptance_due(self, handed_off_at: datetime) -> datetime:
-        return self.calendar.add_days(handed_off_at, self.acceptance_notice_days)
+        return self.calendar.period_end(handed_off_at, self.acceptance_notice_days)
 
     def objection_due(self, handed_off_at: datetime) -> datetime:
-        return self.calendar.add_working_days(handed_off_at, self.objection_working_days)
+        return self.calendar.period_end(handed_off_at, self.objection_working_days, working=True)
 
     def handling_due(self, accepted_at: datetime, extension_days: int = 0) -> datetime:
-        return self.calendar.add_days(accepted_at, self.handling_days + extension_days)
+        return self.calendar.period_end(accepted_at, self.handling_days + extension_days)
 
     def forward_due(self, registered_at: datetime) -> datetime:
-        return self.calendar.add_days(registered_at, self.forward_days)
+        return self.calendar.period_end(registered_at, self.forward_days)
 
     def review_decide_due(self, applied_at: datetime) -> datetime:
-        return self.calendar.add_days(applied_at, self.review_decide_days)
+        return self.calendar.period_end(applied_at, self.review_decide_days)
 
     def recheck_decide_due(self, applied_at: datetime) -> datetime:
-        return self.calendar.add_days(applied_at, self.recheck_decide_days)
+        return self.calendar.period_end(applied_at, self.recheck_decide_days)
 
     def recommendation_due(self, issued_at: datetime) -> datetime:
-        return self.calendar.add_days(issued_at, self.recommendation_answer_days)
+        return self.calendar.period_end(issued_at, self.recommendation_answer_days)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ClockConfig:
         """A configuration from plain data (a YAML file's contents); unknown keys are an error.
 
-        ``calendar: {holidays: [dates], makeup_workdays: [dates]}``, ``ladder: {reminder_before: …}``,
+        ``calendar: {holidays: [dates], makeup_workdays: [dates], years: [covered years]}``, ``ladder: {reminder_before: …}``,
         every other key one of the durations above."""
         data = dict(data)
         known = {f.name for f in fields(cls)} - {"calendar", "ladder"}
@@ -79,7 +88,7 @@ class ClockConfig:
             raise ValueError(f"unknown clock settings: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         cal = dict(data.pop("calendar", None) or {})
         ladder = dict(data.pop("ladder", None) or {})
-        bad = (set(cal) - {"holidays", "makeup_workdays"}) | {f"ladder.{k}" for k in set(ladder) - {
+        bad = (set(cal) - {"holidays", "makeup_workdays", "years"}) | {f"ladder.{k}" for k in set(ladder) - {
             f.name for f in fields(EscalationLadder)}}
         if bad:
             raise ValueError(f"unknown clock settings: {', '.join(sorted(bad))}")
@@ -87,7 +96,8 @@ class ClockConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name}: a whole number of days >= 0, got {value!r}")
         return cls(**data, ladder=EscalationLadder(**ladder),
-                   calendar=BusinessCalendar.of(_dates(cal.get("holidays")), _dates(cal.get("makeup_workdays"))))
+                   calendar=BusinessCalendar.of(_dates(cal.get("holidays")), _dates(cal.get("makeup_workdays")),
+                                                cal.get("years")))
 
 
 def _dates(values: Any) -> list[date]:

@@ -400,6 +400,11 @@ class CaseHandoffRequested(EventRecord):
     attempt: int = 1
     """1 for the first routing, +1 for each re-routing after an objection."""
 
+    objection_due_at: datetime | None = None
+    """End of the unit's objection window (Art. 23: 5 working days, by the Civil Code's rule for periods; UTC); an
+    objection after it is refused. Null on handoffs written before the bus carried it.
+    """
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseHandoffAccepted(EventRecord):
@@ -1588,6 +1593,43 @@ class SupervisionFeedbackGiven(EventRecord):
     """Why not, when not adopted."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerRefused(EventRecord):
+    """The bus refused a unit's answer (the referee): it changed nothing anywhere. Sent on the inbox of the unit whose
+    replies topic the answer came on.
+    """
+
+    TYPE: ClassVar[str] = "answer.refused"
+    SCHEMA: ClassVar[str] = "liandong.events.AnswerRefused"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef | None = None
+    """The case the refused answer named, if it named one."""
+
+    deadline: Deadline | None = None
+    """The deadline that applies after this event, if any."""
+
+    unit: Unit
+    """The unit whose replies topic carried the refused answer (the one told)."""
+
+    key: str
+    """The refused message's key (a case or task number); the message key of this event."""
+
+    refused_event_id: str
+    """The ce_id of the refused answer."""
+
+    refused_type: str
+    """The refused answer's event type, e.g. case.handoff.rejected."""
+
+    reason: str
+    """Why the bus refused it, in words a person can act on."""
+
+
 class DeadLetterReason(StrEnum):
     """Why a message could not be processed."""
 
@@ -1682,11 +1724,13 @@ EVENT_CLASSES: dict[str, type[EventRecord]] = {
     "supervision.listed": SupervisionListed,
     "supervision.recommendation": SupervisionRecommendationIssued,
     "supervision.feedback": SupervisionFeedbackGiven,
+    "answer.refused": AnswerRefused,
     "deadletter": DeadLetter,
 }
 
 __all__ = [
     "EVENT_CLASSES",
+    "AnswerRefused",
     "CaseAccepted",
     "CaseExtensionApproved",
     "CaseHandoffAccepted",

@@ -6,7 +6,7 @@ The bus's domain layer (``liandong.domain``) builds its decisions on this module
 """
 
 from ._calendar import BUREAU_TZ, BusinessCalendar
-from ._catalogue import HANDLING_UNITS
+from ._catalogue import HANDLING_UNITS, replies_unit
 from ._clocks import ClockConfig, EscalationLadder
 from ._errors import IllegalTransition, Refused
 from ._handoff import UNIT_TRANSITIONS, HandoffStatus, check_unit_transition
@@ -22,4 +22,5 @@ __all__ = [
     "IllegalTransition",
     "Refused",
     "check_unit_transition",
+    "replies_unit",
 ]

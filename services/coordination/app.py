@@ -34,7 +34,7 @@ from liandong_sdk.events import (
     TeamTaskReminderIssued,
 )
 
-from liandong import BUREAU_COORDINATION, UNIT_INBOX, UNIT_REPLIES, Bus, concrete_topics
+from liandong import BUREAU_ANSWERS, BUREAU_COORDINATION, UNIT_INBOX, Bus, concrete_topics
 from liandong.domain.coordination import Coordination, CoordinationConfig
 from liandong.runtime import Runtime
 from liandong.service import Clock, Service, Table, faust_runtime
@@ -44,7 +44,7 @@ from .config import load_config
 C = Coordination
 COORDINATION = Service(
     "coordination",
-    topics_in=(BUREAU_COORDINATION, UNIT_REPLIES),
+    topics_in=(BUREAU_COORDINATION, BUREAU_ANSWERS),
     topics_out=(BUREAU_COORDINATION, UNIT_INBOX),
     emits=(MediationRequested, MediationReminderIssued, MediationEscalated, CaseReferred, PackageAssigned,
            PackageReminderIssued, PackageExtended, TeamTaskAssigned, TeamTaskReminderIssued),

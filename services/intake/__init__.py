@@ -1,6 +1,6 @@
 """Intake (登记): petitions enter once, from every channel, and get a case number.
 
-Topics in:  liandong.bureau.petitions (rebuild), liandong.bureau.triage, liandong.unit.*.replies (closures)
+Topics in:  liandong.bureau.petitions (rebuild), liandong.bureau.triage, liandong.bureau.answers (closures)
 Topics out: liandong.bureau.petitions
 HTTP:       POST /petitions, GET /healthz
 """

@@ -1,7 +1,7 @@
 """Intake (登记): validates submissions, numbers cases, flags repeats, publishes registrations.
 
 Topics in:  liandong.bureau.petitions (its own log, to rebuild on start),
-            liandong.bureau.triage and liandong.unit.*.replies (closures, for repeat detection)
+            liandong.bureau.triage and liandong.bureau.answers (closures, for repeat detection)
 Topics out: liandong.bureau.petitions (petition.registered, petition.repeat.detected)
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from liandong import BUREAU_PETITIONS, BUREAU_TRIAGE, HANDLING_UNITS, UNIT_REPLIES, Bus, Event, get_logger
+from liandong import BUREAU_ANSWERS, BUREAU_PETITIONS, BUREAU_TRIAGE, Bus, Event, get_logger
 from liandong.clock import now as bus_now
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
@@ -26,7 +26,7 @@ from .submission import Submission, field_errors
 
 log = get_logger("intake")
 SERVICE = "intake"
-TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE] + [UNIT_REPLIES.format(unit=s) for s in HANDLING_UNITS.values()]
+TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS]
 _CLOSING = {"case.resolved", "case.not_accepted", "petition.diverted"}
 #: Namespace of the deterministic event ids: the same submission always yields the same ids.
 _IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")

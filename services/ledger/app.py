@@ -3,7 +3,7 @@
 Its decision is ``liandong.domain.Ledger.record`` (fold an event into its case's record); this
 module declares the service, counts for the unit SLA board and serves the HTTP API.
 Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, liandong.unit.*.inbox,
-            liandong.unit.*.replies
+            liandong.bureau.answers (the units' answers as the referee accepted them)
 Topics out: none (the tables' changelogs are their state logs)
 State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart;
             table ledger-coordination (case or task number -> mediations, packages, team tasks: coordination.py)
@@ -20,9 +20,10 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from liandong_sdk.events import EVENT_CLASSES
+from liandong_sdk.events import EVENT_CLASSES, AnswerRefused
 
 from liandong import (
+    BUREAU_ANSWERS,
     BUREAU_COORDINATION,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
@@ -30,10 +31,10 @@ from liandong import (
     EVENT_TYPES,
     HANDLING_UNITS,
     UNIT_INBOX,
-    UNIT_REPLIES,
     Bus,
     Event,
     concrete_topics,
+    load_clocks,
 )
 from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger
 from liandong.domain.case import state_from_json, state_to_json
@@ -55,10 +56,11 @@ from liandong.service import Clock, Job, Service, Table, View, faust_runtime
 from . import coordination as views
 from .stats import statistics
 
-TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, UNIT_REPLIES)
+TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS)
 #: Every event of a case on the topics it reads (team tasks are keyed by task, not by case).
 CASE_EVENTS = tuple(cls for name, cls in EVENT_CLASSES.items()
-                    if EVENT_TYPES[name].topic in TOPICS and EVENT_TYPES[name].key_field == "case.case_number")
+                    if (EVENT_TYPES[name].checked_on or EVENT_TYPES[name].topic) in TOPICS
+                    and EVENT_TYPES[name].key_field == "case.case_number")
 CASES, COORDINATION = "ledger-cases", "ledger-coordination"
 
 
@@ -85,7 +87,8 @@ LEDGER = Service(
     emits=(),
     tables=(
         # The case's record recognises an event it has applied (by id): no ids kept beside it.
-        Table(CASES, {cls: Ledger.record for cls in CASE_EVENTS}, counts=counts, dedupe=False,
+        Table(CASES, {**{cls: Ledger.record for cls in CASE_EVENTS}, AnswerRefused: Ledger.record}, counts=counts,
+              dedupe=False,
               encode=state_to_json, decode=state_from_json),
         Table(COORDINATION, {EVENT_CLASSES[name]: views.record_view for name in sorted(views.EVENTS)}, dedupe=False),
     ),
@@ -98,7 +101,7 @@ TOPICS_IN = concrete_topics(*LEDGER.topics_in)
 
 def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = None, clock: Clock | None = None,
           app_id: str = SERVICE) -> Runtime:
-    return faust_runtime(LEDGER, bus, Ledger(clocks or ClockConfig()), app_id=app_id, clock=clock,
+    return faust_runtime(LEDGER, bus, Ledger(clocks or load_clocks()), app_id=app_id, clock=clock,
                          port=port if port is not None else bus.settings.ledger_port)
 
 

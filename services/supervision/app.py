@@ -32,12 +32,12 @@ from liandong_sdk.events import (
 )
 
 from liandong import (
+    BUREAU_ANSWERS,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
     HANDLING_UNITS,
     UNIT_INBOX,
-    UNIT_REPLIES,
     Bus,
     concrete_topics,
     load_clocks,
@@ -50,7 +50,7 @@ from liandong.service import Clock, Elsewhere, Service, Table, faust_runtime
 S = Supervisor
 SUPERVISION = Service(
     "supervision",
-    topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_SUPERVISION, UNIT_INBOX, UNIT_REPLIES),
+    topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS),
     topics_out=(BUREAU_SUPERVISION, UNIT_INBOX),
     emits=(SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed),
     tables=(Table(

@@ -1,8 +1,13 @@
 """Triage (分类 / 分流 / 转送交办): routes each registered petition to its units, re-routes on an
-objection, hands a case on after the bureau's jurisdiction decision.
+objection, hands a case on after the bureau's jurisdiction decision; and, as the one that hands
+cases out, referees every unit's answer (the bus is the referee: ``liandong.domain.answers``).
 
 Its decisions are ``liandong.domain.triage.Triage``; this module only declares the service.
-State: table triage-cases (case number -> routing state; bureau-internal: holds contact details).
+State: table triage-cases (case number -> routing state and each unit's handoff; bureau-internal:
+holds contact details).
+Answers: read on every unit's replies topic; the accepted ones published again on
+liandong.bureau.answers (with the deadline that applies), the refused ones told to the unit on its
+inbox (answer.refused).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from pathlib import Path
 
 import yaml
 from liandong_sdk.events import (
-    CaseHandoffRejected,
+    EVENT_CLASSES,
+    AnswerRefused,
     CaseHandoffRequested,
     CaseJurisdictionDecided,
     CaseJurisdictionEscalated,
@@ -20,23 +26,43 @@ from liandong_sdk.events import (
     PetitionTriaged,
 )
 
-from liandong import BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_INBOX, UNIT_REPLIES, Bus, concrete_topics
+from liandong import (
+    BUREAU_ANSWERS,
+    BUREAU_PETITIONS,
+    BUREAU_TRIAGE,
+    EVENT_TYPES,
+    UNIT_INBOX,
+    UNIT_REPLIES,
+    Bus,
+    concrete_topics,
+    load_clocks,
+)
+from liandong.clock import now
 from liandong.domain import ClockConfig
+from liandong.domain.answers import CASE_ANSWERS
 from liandong.domain.routing import RoutingMatrix
 from liandong.domain.triage import Triage
 from liandong.runtime import Runtime
 from liandong.service import Service, Table, faust_runtime
 
+#: Every answer a unit writes (on its replies topic): the case answers triage referees, and the others.
+ANSWERS = tuple(cls for name, cls in EVENT_CLASSES.items() if EVENT_TYPES[name].topic == UNIT_REPLIES)
+
 TRIAGE = Service(
     "triage",
     topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_REPLIES),
-    topics_out=(BUREAU_TRIAGE, UNIT_INBOX),  # the inbox carries contact details for that unit's case only
-    emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested),
+    # the inbox carries contact details for that unit's case only; the answers topic, the checked answers
+    topics_out=(BUREAU_TRIAGE, UNIT_INBOX, BUREAU_ANSWERS),
+    emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested, AnswerRefused,
+           *ANSWERS),
     tables=(Table("triage-cases", {
         PetitionRegistered: Triage.registered,  # route, or divert to another channel
-        CaseHandoffRejected: Triage.rejected,  # the lead unit objects: the next unit, or escalate
         CaseJurisdictionDecided: Triage.decided,  # the bureau names the unit
-    }),),
+        # A unit's answer about its handoff, checked; the lead's objection re-routes (the next unit, or escalate).
+        **{cls: Triage.answered for cls in ANSWERS if cls.TYPE in CASE_ANSWERS},
+        # Mediation, package, task and feedback answers: checked for who speaks, judged by coordination.
+        **{cls: Triage.vouched for cls in ANSWERS if cls.TYPE not in CASE_ANSWERS},
+    }, refusal=Triage.refused),),
 )
 SERVICE = TRIAGE.name
 TOPICS_IN = concrete_topics(*TRIAGE.topics_in)
@@ -49,4 +75,4 @@ def load_routing(path: Path = ROUTING_FILE) -> RoutingMatrix:
 
 def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix | None = None,
           app_id: str = SERVICE) -> Runtime:
-    return faust_runtime(TRIAGE, bus, Triage(routing or load_routing(), clocks or ClockConfig()), app_id=app_id)
+    return faust_runtime(TRIAGE, bus, Triage(routing or load_routing(), clocks or load_clocks(), now), app_id=app_id)

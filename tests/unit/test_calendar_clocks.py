@@ -7,10 +7,12 @@ Thu 1 Oct .. Wed 7 Oct off, with Sun 20 Sep and Sat 10 Oct as make-up working da
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta, timezone
+import logging
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 
+from liandong import load_clocks
 from liandong.domain import BusinessCalendar, ClockConfig
 
 CST = timezone(timedelta(hours=8))
@@ -20,8 +22,13 @@ CHINA_2026 = BusinessCalendar.of(NATIONAL_DAY_2026, MAKEUP_2026)
 PLAIN = BusinessCalendar()
 
 
-def at(month: int, day: int, hour: int = 10, minute: int = 30) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=CST)
+def at(month: int, day: int, hour: int = 10, minute: int = 30, year: int = 2026) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=CST)
+
+
+def end(month: int, day: int, year: int = 2026) -> datetime:
+    """24:00 of the day (its last millisecond, bureau time): where a period ends."""
+    return datetime.combine(date(year, month, day), time(23, 59, 59, 999000), CST)
 
 
 def test_the_fixture_dates_fall_on_the_weekdays_the_tests_assume() -> None:
@@ -111,28 +118,27 @@ def test_clock_defaults_follow_the_regulation() -> None:
 
 @pytest.mark.parametrize("calendar", [PLAIN, CHINA_2026], ids=["plain", "china-2026"])
 def test_acceptance_due_is_15_calendar_days_even_across_a_holiday(calendar: BusinessCalendar) -> None:
-    assert ClockConfig(calendar=calendar).acceptance_due(at(9, 30)) == at(10, 15)
+    assert ClockConfig(calendar=calendar).acceptance_due(at(9, 30)) == end(10, 15)
 
 
 def test_objection_due_is_5_working_days_on_the_configured_calendar() -> None:
-    assert ClockConfig().objection_due(at(9, 30)) == at(10, 7)
-    assert ClockConfig(calendar=CHINA_2026).objection_due(at(9, 30)) == at(10, 13)
-    assert ClockConfig(calendar=CHINA_2026).objection_due(at(9, 18)) == at(9, 24)
+    assert ClockConfig().objection_due(at(9, 30)) == end(10, 7)
+    assert ClockConfig(calendar=CHINA_2026).objection_due(at(9, 30)) == end(10, 13)
+    assert ClockConfig(calendar=CHINA_2026).objection_due(at(9, 18)) == end(9, 24)
 
 
 def test_handling_due_is_60_calendar_days_plus_extension() -> None:
     clocks = ClockConfig(calendar=CHINA_2026)
     accepted = at(9, 1)
-    assert clocks.handling_due(accepted) == at(10, 31)  # the holiday does not stop the clock
-    assert clocks.handling_due(accepted, 30) == at(11, 30)
-    assert clocks.handling_due(accepted, 30) - clocks.handling_due(accepted) == timedelta(days=30)
+    assert clocks.handling_due(accepted) == end(11, 2)  # day 60 is Sat 31 Oct, a rest day: Mon 2 Nov
+    assert clocks.handling_due(accepted, 30) == end(11, 30)
 
 
 def test_clock_lengths_are_configurable() -> None:
     c = ClockConfig(acceptance_notice_days=10, objection_working_days=3, handling_days=30, calendar=CHINA_2026)
-    assert c.acceptance_due(at(9, 30)) == at(10, 10)
-    assert c.objection_due(at(9, 30)) == at(10, 10)
-    assert c.handling_due(at(9, 30), 5) == at(11, 4)
+    assert c.acceptance_due(at(9, 30)) == end(10, 10)  # Sat 10 Oct is a make-up working day: not moved
+    assert c.objection_due(at(9, 30)) == end(10, 10)
+    assert c.handling_due(at(9, 30), 5) == end(11, 4)
 
 
 def test_clock_config_is_frozen() -> None:
@@ -146,5 +152,70 @@ def test_working_days_are_counted_on_the_bureau_calendar_even_for_utc_times() ->
     handed = datetime(2026, 10, 12, 7, 0, tzinfo=beijing)
     clocks = ClockConfig()
     due_utc = clocks.objection_due(handed.astimezone(UTC))
-    assert due_utc == clocks.objection_due(handed) == datetime(2026, 10, 19, 7, 0, tzinfo=beijing)
+    assert due_utc == clocks.objection_due(handed) == end(10, 19)
     assert due_utc.tzinfo == UTC  # returned in the caller's time zone
+
+
+# -- the Civil Code's rule for periods (Art. 201, 203) on the shipped calendar ------------------
+SHIPPED = load_clocks()
+
+
+def test_the_shipped_calendar_covers_2025_and_2026() -> None:
+    cal = SHIPPED.calendar
+    assert cal.years == {2025, 2026}
+    assert not cal.is_working_day(date(2025, 1, 28)) and cal.is_working_day(date(2025, 1, 26))  # 春节 2025, 调休
+    assert not cal.is_working_day(date(2026, 2, 23)) and cal.is_working_day(date(2026, 2, 28))  # 春节 2026, 调休
+    assert not cal.is_working_day(date(2025, 10, 8)) and cal.is_working_day(date(2025, 10, 11))  # 国庆 2025
+
+
+@pytest.mark.parametrize(("what", "start", "expected"), [
+    # The start day is not counted and the period ends at 24:00: a 10:30 handoff's window lasts all day 5.
+    ("objection", at(3, 2), end(3, 9)),
+    # Fri 13 Feb: Sat 14 (make-up day) is day 1, the Spring Festival rests, then Tue 24 .. Fri 27.
+    ("objection", at(2, 13), end(2, 27)),
+    # Wed 30 Sep: the National Day week rests; Thu 8, Fri 9, Sat 10 (make-up), Mon 12, Tue 13.
+    ("objection", at(9, 30), end(10, 13)),
+    # 15 calendar days from Thu 5 Feb end on Fri 20 Feb, inside the Spring Festival: moved to Tue 24 Feb.
+    ("acceptance", at(2, 5), end(2, 24)),
+    # From Sun 20 Sep (a make-up day): day 15 is Mon 5 Oct, inside National Day: Thu 8 Oct.
+    ("acceptance", at(9, 20), end(10, 8)),
+    # Day 15 on Sat 28 Feb, a make-up working day: it stays.
+    ("acceptance", at(2, 13), end(2, 28)),
+    # Day 15 on an ordinary Sunday (Sun 22 Mar): Mon 23 Mar.
+    ("forward", at(3, 7), end(3, 23)),
+    # Registered Tue 22 Sep: day 15 is Wed 7 Oct (National Day): Thu 8 Oct.
+    ("forward", at(9, 22), end(10, 8)),
+    # Accepted Mon 3 Aug + 60 days: Fri 2 Oct (National Day): Thu 8 Oct.
+    ("handling", at(8, 3), end(10, 8)),
+    # Accepted Fri 19 Dec 2025 + 60 days: Tue 17 Feb 2026 (Spring Festival): Tue 24 Feb.
+    ("handling", at(12, 19, year=2025), end(2, 24)),
+    # 2025's Spring Festival: Fri 24 Jan; Sun 26 (make-up) day 1, Mon 27 day 2, rest to 4 Feb, then 5, 6, 7 Feb.
+    ("objection", at(1, 24, year=2025), end(2, 7, year=2025)),
+])
+def test_periods_end_at_24_00_of_the_last_day_moved_past_rest_days(what: str, start: datetime, expected: datetime) -> None:
+    due = {"objection": SHIPPED.objection_due, "acceptance": SHIPPED.acceptance_due, "forward": SHIPPED.forward_due,
+           "handling": SHIPPED.handling_due}[what](start)
+    assert due == expected
+    assert due.astimezone(CST).time() == time(23, 59, 59, 999000)
+
+
+def test_an_answer_at_16_00_on_the_last_day_is_in_time_and_one_at_midnight_is_not() -> None:
+    due = SHIPPED.objection_due(at(3, 2, 10, 30))
+    assert at(3, 9, 16, 0) <= due
+    assert at(3, 10, 0, 0) > due
+
+
+def test_an_extension_moves_the_end_of_the_whole_period() -> None:
+    # Accepted Mon 3 Aug: 60 days end Thu 8 Oct (moved past National Day); +30 days: 90 days end Sun 1 Nov -> Mon 2 Nov.
+    assert SHIPPED.handling_due(at(8, 3), 30) == end(11, 2)
+
+
+def test_a_year_the_calendar_does_not_cover_is_counted_on_weekends_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    clocks = load_clocks()  # a calendar of its own: its warnings are its own
+    with caplog.at_level(logging.WARNING, logger="liandong_sdk.calendar"):
+        due = clocks.objection_due(at(9, 30, year=2027))  # Thu 30 Sep 2027; no 2027 holidays known
+        clocks.objection_due(at(10, 4, year=2027))
+    assert due == end(10, 7, year=2027)  # Fri 1, Mon 4 .. Thu 7: weekends only
+    warnings = [r.getMessage() for r in caplog.records if "2027" in r.getMessage()]
+    assert len(warnings) == 1 and "weekends only" in warnings[0]
+    assert not clocks.calendar.covers(date(2027, 1, 1)) and clocks.calendar.covers(date(2026, 12, 31))

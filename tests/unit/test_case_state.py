@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,7 +17,12 @@ from liandong.domain.case import UNIT_TRANSITIONS, check_unit_transition, state_
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
-CLOCKS = ClockConfig()
+CLOCKS = ClockConfig()  # weekends only: no holidays in these tests (docs/clocks.md: a period's end)
+
+
+def end(month: int, day: int) -> datetime:
+    """24:00 of a day in 2026 (its last millisecond, Beijing time): where a period ends (Civil Code Art. 201, 203)."""
+    return datetime.combine(date(2026, month, day), time(23, 59, 59, 999000), CST)
 CASE_NUMBER = "140214-2026-000001"
 CASE = {"case_number": CASE_NUMBER, "petition_id": "5b0c7f8e-1f0a-4d44-9f0b-5a4c2b7d9e10", "district_code": "140214"}
 PETITIONER = {"name": "王秀英", "id_number": "14021419800101002X", "phone": "13912345678", "address": "平城区某街1号",
@@ -117,7 +123,7 @@ def test_triage_and_handoffs_route_the_case_to_its_lead() -> None:
     lead = s.lead
     assert lead is not None and lead.unit == "HRSS" and lead.role == "LEAD" and lead.status is H.REQUESTED
     assert lead.requested_at == T0
-    assert lead.acceptance_due_at == T0 + timedelta(days=15)
+    assert lead.acceptance_due_at == end(3, 17)  # Mon 2 Mar 09:00 + 15 days: Tue 17 Mar, 24:00
     assert s.handoffs["HOUSING"].role == "CO"
 
 
@@ -136,7 +142,7 @@ def test_lead_answers_move_the_case_from_routed_to_resolved() -> None:
     h = s.handoffs["HRSS"]
     assert h.signed_at == T0 + timedelta(days=1)
     assert h.accepted_at == T0 + timedelta(days=2)
-    assert h.handling_due_at == T0 + timedelta(days=62)
+    assert h.handling_due_at == end(5, 4)  # accepted Wed 4 Mar + 60 days: Sun 3 May, a rest day: Mon 4 May
     assert h.resolved_at == s.resolved_at == T0 + timedelta(days=30)
     assert (s.outcome, s.tag, s.progress_percent) == ("SUPPORTED", "SOLVED", 80)
     assert s.handoffs["HOUSING"].status is H.REQUESTED
@@ -170,7 +176,7 @@ def test_objection_rerouting_escalation_and_decision() -> None:
                                             decided_by="联席会议", reason="属地")),
          handoff("STREET_OFFICE", at=T0 + timedelta(days=3), attempt=3), state=s)
     assert (s.lead_unit, s.status) == ("STREET_OFFICE", CaseStatus.ROUTED)
-    assert s.lead is not None and s.lead.acceptance_due_at == T0 + timedelta(days=18)
+    assert s.lead is not None and s.lead.acceptance_due_at == end(3, 20)
 
 
 def test_repeat_and_diversion_set_their_status() -> None:
@@ -286,7 +292,7 @@ def test_co_unit_objection_counts_but_keeps_the_lead() -> None:
 # -- clocks: overdue and extension -------------------------------------------------------------
 def test_acceptance_notice_is_overdue_only_after_15_days_and_until_accepted() -> None:
     s = routed()
-    due = T0 + timedelta(days=15)
+    due = end(3, 17)
     assert s.overdue(due) == []
     assert s.overdue(due + timedelta(seconds=1)) == ["ACCEPTANCE_NOTICE"]
     fold(answer("case.handoff.accepted", "HRSS", T0 + timedelta(days=1)), state=s)
@@ -304,8 +310,8 @@ def test_a_late_co_unit_does_not_make_the_case_overdue() -> None:
 def test_handling_is_overdue_after_60_days_until_resolved() -> None:
     accepted_at = T0 + timedelta(days=2)
     s = accepted_by_lead(accepted_at)
-    assert s.overdue(accepted_at + timedelta(days=60)) == []
-    assert s.overdue(accepted_at + timedelta(days=60, seconds=1)) == ["HANDLING"]
+    assert s.overdue(end(5, 4)) == []  # Sun 3 May + the next working day
+    assert s.overdue(end(5, 4) + timedelta(seconds=1)) == ["HANDLING"]
     fold(answer("case.resolved", "HRSS", accepted_at + timedelta(days=70)), state=s)
     assert s.overdue(accepted_at + timedelta(days=71)) == []
 
@@ -317,17 +323,17 @@ def test_no_lead_no_overdue() -> None:
 def test_extension_moves_handling_due() -> None:
     accepted_at = T0 + timedelta(days=2)
     s = accepted_by_lead(accepted_at)
-    assert s.handoffs["HRSS"].handling_due_at == accepted_at + timedelta(days=60)
+    assert s.handoffs["HRSS"].handling_due_at == end(5, 4)
     fold(answer("case.extension.approved", "HRSS", accepted_at + timedelta(days=50), extra_days=20), state=s)
     h = s.handoffs["HRSS"]
     assert (h.extension_days, s.extensions) == (20, 1)
-    assert h.handling_due_at == accepted_at + timedelta(days=80)
+    assert h.handling_due_at == end(5, 25)  # 80 days: Sat 23 May, moved to Mon 25 May
     assert s.status is CaseStatus.ACCEPTED  # an extension is not a state change
     assert s.overdue(accepted_at + timedelta(days=61)) == []
-    assert s.overdue(accepted_at + timedelta(days=80, seconds=1)) == ["HANDLING"]
+    assert s.overdue(end(5, 25) + timedelta(seconds=1)) == ["HANDLING"]
     assert s.timeline[-1].detail == "+20 days: 情况复杂"
     fold(answer("case.extension.approved", "HRSS", accepted_at + timedelta(days=70), extra_days=10), state=s)
-    assert s.handoffs["HRSS"].handling_due_at == accepted_at + timedelta(days=90)
+    assert s.handoffs["HRSS"].handling_due_at == end(6, 2)  # 90 days: Tue 2 Jun
     assert s.extensions == 2
 
 
@@ -337,8 +343,8 @@ def test_handling_due_uses_the_configured_clocks() -> None:
     for event_type, record in (handoff("HRSS"), answer("case.handoff.accepted", "HRSS", T0),
                                answer("case.accepted", "HRSS", T0 + timedelta(days=1))):
         s.apply(event_type, record, record["event_id"], clocks)
-    assert s.handoffs["HRSS"].acceptance_due_at == T0 + timedelta(days=7)
-    assert s.handoffs["HRSS"].handling_due_at == T0 + timedelta(days=31)
+    assert s.handoffs["HRSS"].acceptance_due_at == end(3, 9)
+    assert s.handoffs["HRSS"].handling_due_at == end(4, 2)
 
 
 # -- the ledger's JSON form ------------------------------------------------------------------
@@ -363,10 +369,43 @@ def test_state_from_json_restores_types() -> None:
     back = state_from_json(state_to_json(_full_history()))
     assert back.status is CaseStatus.RESOLVED
     h = back.handoffs["HRSS"]
-    assert h.status is H.RESOLVED and h.handling_due_at == T0 + timedelta(days=2 + 60 + 15)
+    assert h.status is H.RESOLVED and h.handling_due_at == end(5, 18)  # 4 Mar + 75 days
     assert all(isinstance(x, datetime) and x.tzinfo is not None
                for x in (h.requested_at, h.acceptance_due_at, h.signed_at, h.accepted_at, h.resolved_at, back.resolved_at))
     assert all(isinstance(t.at, datetime) for t in back.timeline)
     # The restored state goes on folding: a redelivered event is still recognised.
     event_type, record = answer("case.resolved", "HRSS", T0 + timedelta(days=70), outcome="EXPLAINED", tag="EXPLAINED")
     assert back.apply(event_type, record, record["event_id"], CLOCKS) is False
+
+
+# -- statuses that stay true; the bus's refusals on the timeline --------------------------------------
+def test_a_referred_case_stays_referred_whatever_the_units_answer_later() -> None:
+    s = accepted_by_lead()
+    fold(("case.referred", data("referred", T0 + timedelta(days=20), channel="ARBITRATION",
+                                mediation_id=str(uuid.uuid4()), reason="调解不成，引导劳动仲裁")), state=s)
+    assert s.status is CaseStatus.REFERRED
+    fold(answer("case.progress", "HRSS", T0 + timedelta(days=25), percent=90),
+         answer("case.resolved", "HRSS", T0 + timedelta(days=30)), state=s)
+    assert s.status is CaseStatus.REFERRED and s.handoffs["HRSS"].status is H.RESOLVED  # the unit's own record moves on
+    assert [t.event for t in s.timeline[-2:]] == ["case.progress", "case.resolved"]
+
+
+def test_an_answer_the_bus_refused_shows_on_the_timeline_and_changes_nothing() -> None:
+    from liandong.domain import Ledger
+
+    @dataclass
+    class Refusal:
+        type: str
+        id: str
+        data: dict[str, Any]
+        topic: str = "liandong.unit.housing.inbox"
+
+    s = routed()
+    record = {"event_id": eid("refused"), "occurred_at": T0 + timedelta(days=1), "case": CASE, "deadline": None,
+              "unit": "HOUSING", "key": CASE_NUMBER, "refused_event_id": str(uuid.uuid4()),
+              "refused_type": "case.handoff.rejected", "reason": "a unit answers only for itself"}
+    before = copy.deepcopy(s.handoffs)
+    after, _ = Ledger(CLOCKS).record(s, Refusal("answer.refused", record["event_id"], record))
+    assert after is not None and after.handoffs == before and after.status is CaseStatus.ROUTED
+    assert after.timeline[-1].detail == "the bus refused case.handoff.rejected: a unit answers only for itself"
+    assert Ledger(CLOCKS).record(None, Refusal("answer.refused", record["event_id"], record)) == (None, [])

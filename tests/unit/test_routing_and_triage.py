@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from liandong import HANDLING_UNITS, Codec, SchemaCatalogue, get_settings
-from liandong.domain import ClockConfig
+from liandong.domain import BUREAU_TZ, ClockConfig
 from liandong.domain.routing import RoutingMatrix
 from liandong.domain.triage import Triage
 from services.triage.app import load_routing
@@ -31,10 +31,17 @@ class In:
 
     id: str
     data: dict[str, Any]
+    type: str = ""
+    topic: str = ""
 
 
 def ev(event_id: str, data: dict[str, Any]) -> In:
     return In(event_id, data)
+
+
+def end(month: int, day: int) -> datetime:
+    """24:00 Beijing time of a day in 2026 (its last millisecond), in UTC as the codec decodes it."""
+    return datetime.combine(date(2026, month, day), time(23, 59, 59, 999000), BUREAU_TZ).astimezone(UTC)
 
 
 def _symbols(fullname: str) -> list[str]:
@@ -209,8 +216,10 @@ def test_a_routed_petition_is_triaged_and_handed_to_each_unit() -> None:
     handoffs = [r for _, r in out[1:]]
     assert [(h["unit"], h["role"]) for h in handoffs] == [("HRSS", "LEAD"), ("HOUSING", "CO"), ("POLICE", "CO")]
     for h in handoffs:
-        assert h["deadline"] == {"clock": "ACCEPTANCE_NOTICE", "due_at": T0 + timedelta(days=15), "days": 15,
+        # Fri 20 Nov + 15 days: Sat 5 Dec, a rest day: Mon 7 Dec, 24:00
+        assert h["deadline"] == {"clock": "ACCEPTANCE_NOTICE", "due_at": end(12, 7), "days": 15,
                                  "day_basis": "CALENDAR"}
+        assert h["objection_due_at"] == end(11, 27)  # 5 working days: Mon 23 .. Fri 27 Nov
         assert (h["mode"], h["category"], h["attempt"], h["summary"]) == ("ASSIGN", "WAGE_ARREARS", 1, "施工工地老板恶意欠薪三个月")
         assert h["petitioner"] == PETITIONER
         assert h["case"] == {"case_number": CASE_NUMBER, "petition_id": str(PETITION_ID), "district_code": "140214"}
@@ -277,7 +286,7 @@ def test_lead_objection_with_a_suggestion_reroutes_to_it() -> None:
     assert [name for name, _ in out] == ["case.handoff.requested"]
     h = out[0][1]
     assert (h["unit"], h["role"], h["attempt"], h["mode"]) == ("JUSTICE", "LEAD", 2, "ASSIGN")
-    assert h["deadline"]["due_at"] == at + timedelta(days=15) and h["petitioner"] == PETITIONER
+    assert h["deadline"]["due_at"] == end(12, 7) and h["petitioner"] == PETITIONER  # Sun 22 Nov + 15
     assert new is not None and (new["lead"], new["tried"], new["attempt"]) == ("JUSTICE", ["HRSS", "JUSTICE"], 2)
     assert state["lead"] == "HRSS"  # the old state is not mutated
     assert encode_all(out) == ["liandong.unit.justice.inbox"]
@@ -297,9 +306,8 @@ def test_rerouting_ids_are_deterministic() -> None:
     assert first == again
 
 
-@pytest.mark.parametrize("state", [None, "case"], ids=["unknown-case", "co-unit"])
-def test_a_co_unit_objection_or_an_unknown_case_yields_nothing(state: str | None) -> None:
-    current = wage_case() if state else None
+def test_a_co_unit_objection_yields_nothing() -> None:
+    current = wage_case()
     assert TRIAGE.rejected(current, ev(*rejection("HOUSING", "POLICE"))) == (current, [])
 
 
@@ -357,7 +365,7 @@ def test_the_bureaus_decision_hands_the_case_to_the_decided_unit() -> None:
     assert [name for name, _ in out] == ["case.handoff.requested"]
     h = out[0][1]
     assert (h["unit"], h["role"], h["mode"], h["attempt"]) == ("HOUSING", "LEAD", "ASSIGN", 3)
-    assert h["deadline"]["due_at"] == at + timedelta(days=15) and h["petitioner"] == PETITIONER
+    assert h["deadline"]["due_at"] == end(12, 11) and h["petitioner"] == PETITIONER  # Thu 26 Nov + 15
     assert new is not None and (new["lead"], new["escalated"]) == ("HOUSING", False)
     assert "HOUSING" not in new["co"] and new["tried"] == ["HRSS", "JUSTICE", "HOUSING"]
     assert encode_all(out) == ["liandong.unit.housing.inbox"]

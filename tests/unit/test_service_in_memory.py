@@ -69,8 +69,10 @@ def test_the_lead_units_objection_reroutes_the_case() -> None:
     objection = CaseHandoffRejected(event_id=uuid.uuid4(), occurred_at=T0 + timedelta(days=1), case=CASE,
                                     unit=Unit(lead), reason="不属于本单位职责")
     out = d.send(objection)
-    assert [e.type for e in out] == ["case.handoff.requested"]
-    assert out[0].data["unit"] != lead and d.state(CASE.case_number)["lead"] == out[0].data["unit"]
+    # the referee's checked copy (on the bureau's answers topic), then the handoff to the next unit
+    assert [(e.type, e.topic) for e in out] == [("case.handoff.rejected", "liandong.bureau.answers"),
+                                               ("case.handoff.requested", out[1].topic)]
+    assert out[1].data["unit"] != lead and d.state(CASE.case_number)["lead"] == out[1].data["unit"]
 
 
 def test_an_event_on_a_topic_the_service_does_not_read_is_refused() -> None:
@@ -101,16 +103,18 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     assert set(rows) == set(EVENT_TYPES)
     objection = rows["case.handoff.rejected"]
     assert objection.topic == "liandong.unit.{unit}.replies"
-    assert "triage: Triage.rejected" in objection.consumers  # declared: the handler itself
+    assert objection.checked_on == "liandong.bureau.answers"  # the referee's copy, what the others read
+    assert "triage: Triage.answered" in objection.consumers  # declared: the handler itself (the referee)
+    assert "triage" in objection.producers  # the checked copy
     assert "ledger: Ledger.record" in objection.consumers
     assert "supervision: Supervisor.watch" in objection.consumers
     assert "intake (reads the topic)" in objection.consumers  # not declared: its ACL says it reads the topic
     assert "supervision: Supervisor.repeated" in rows["petition.repeat.detected"].consumers  # on the earlier case
     joined = rows["mediation.joined"].consumers
     assert "coordination: Coordination.mediation" in joined and "ledger: record_view" in joined
-    assert objection.producers == ("units (writes the topic)",)
+    assert objection.producers == ("triage", "units (writes the topic)")
     assert "triage" in rows["case.handoff.requested"].producers
-    assert not any(c.startswith("triage") for c in rows["case.accepted"].consumers)  # read, but not handled
+    assert "triage: Triage.vouched" in rows["mediation.joined"].consumers  # who speaks is checked, coordination judges
 
 
 # -- a service of several tables, with ticks: coordination's own declaration ----------------------

@@ -3,15 +3,14 @@ calendar, extension and resolution, triggers beyond time, recommendations withou
 
 Time is simulated: a fake clock steps hour by hour over months and ``Supervisor.due`` is asked at
 every step, as the service's timer would; each letter's date is the step it first came out at.
-The calendar is the shipped ``services/supervision/clocks.yaml`` (China's 2026 holidays).
+The calendar is the shipped ``liandong/clocks.yaml`` (China's 2026 holidays).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,12 +20,18 @@ from liandong.domain import BusinessCalendar, ClockConfig, EscalationLadder
 from liandong.domain.supervision import STAGE_EVENT, SupervisedCase, Supervisor, recommendation, stage_event_id
 
 CST = timezone(timedelta(hours=8))
-CLOCKS = load_clocks(Path(__file__).resolve().parents[2] / "services" / "supervision" / "clocks.yaml")
+CLOCKS = load_clocks()  # the shipped liandong/clocks.yaml
 SUP = Supervisor(CLOCKS)
 
 
 def at(month: int, day: int, hour: int = 10, minute: int = 30) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=CST)
+
+
+def end(month: int, day: int) -> datetime:
+    """24:00 of the day (its last millisecond): where a period ends. A reminder comes out at the
+    start of its day, a notice once the period is over (the next day's first step, 00:30 here)."""
+    return datetime.combine(date(2026, month, day), time(23, 59, 59, 999000), CST)
 
 
 class Case:
@@ -104,17 +109,17 @@ def test_working_days_count_back_across_a_holiday() -> None:
 # -- the escalation ladder on the calendar -----------------------------------------------------
 def test_acceptance_clock_ladder_lands_on_the_right_working_days_across_the_holidays() -> None:
     case = Case()
-    case.handoff(at(9, 14))  # acceptance due Tue 29 Sep 10:30 (15 calendar days)
+    case.handoff(at(9, 14))  # acceptance due Tue 29 Sep, 24:00 (15 calendar days)
     letters = run(case, at(9, 14), at(11, 30))
     assert kinds(letters) == [
-        ("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 23)),  # 3 working days before, Mid-Autumn skipped
-        ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 29)),  # on the due date
-        # 10 working days after: Sep 30, Oct 8, 9, Sat 10 (make-up), 12, 13, 14, 15, 16, 19
-        ("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 19)),
+        ("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 23, 0)),  # 3 working days before, Mid-Autumn skipped
+        ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 30, 0)),  # once the last day is over
+        # 10 working days after: Sep 30, Oct 8, 9, Sat 10 (make-up), 12, 13, 14, 15, 16, 19; the next day
+        ("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 20, 0)),
     ]
     for _, _, r in letters:
         assert r["unit"] == "HRSS" and r["trigger"] == "OVERDUE" and r["case"]["case_number"] == case.number
-        assert r["deadline"]["clock"] == "ACCEPTANCE_NOTICE" and r["deadline"]["due_at"] == at(9, 29)
+        assert r["deadline"]["clock"] == "ACCEPTANCE_NOTICE" and r["deadline"]["due_at"] == end(9, 29)
     assert "petitioner" not in str(letters)
 
 
@@ -123,9 +128,9 @@ def test_without_the_holiday_calendar_the_same_ladder_lands_elsewhere() -> None:
     case = Case()
     case.handoff(at(9, 14), sup=plain)
     assert kinds(run(case, at(9, 14), at(11, 30), sup=plain)) == [
-        ("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 24)),
-        ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 29)),
-        ("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 13)),
+        ("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 24, 0)),
+        ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 30, 0)),
+        ("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 14, 0)),
     ]
 
 
@@ -135,9 +140,9 @@ def test_calendar_day_offsets_when_configured() -> None:
     case = Case()
     case.handoff(at(9, 14), sup=sup)
     assert kinds(run(case, at(9, 14), at(11, 30), sup=sup)) == [
-        ("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 27)),
-        ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 30)),
-        ("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 6)),
+        ("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 27, 0)),
+        ("supervision.notice", "ACCEPTANCE_NOTICE", at(10, 1, 0)),
+        ("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 7, 0)),
     ]
 
 
@@ -146,31 +151,42 @@ def test_acceptance_in_time_stops_its_clock_and_starts_handling() -> None:
     case.handoff(at(3, 2))
     letters = run(case, at(3, 2), at(7, 31), events=[
         (at(3, 10), "case.handoff.accepted", {"unit": "HRSS", "signed_by": "李"}),
-        (at(3, 12), "case.accepted", {"unit": "HRSS", "notice_no": "n"}),
+        (at(3, 11), "case.accepted", {"unit": "HRSS", "notice_no": "n"}),  # before the reminder (Thu 12 Mar)
     ])
-    # handling due Mon 11 May (12 Mar + 60): reminder Thu 7 May (back: Sat 9 May is a make-up working day,
-    # then Fri 8, Thu 7), notice 11 May, listing 10 working days later: 12-15, 18-22, 25 May
+    # handling due Mon 11 May (11 Mar + 60 is Sun 10 May, a rest day): reminder Thu 7 May (back: Sat 9 May is a
+    # make-up working day, then Fri 8, Thu 7), notice once 11 May is over, listing 10 working days later: 12-15,
+    # 18-22, 25 May, over on the 26th
     assert kinds(letters) == [
-        ("supervision.reminder", "HANDLING", at(5, 7)),
-        ("supervision.notice", "HANDLING", at(5, 11)),
-        ("supervision.listed", "HANDLING", at(5, 25)),
+        ("supervision.reminder", "HANDLING", at(5, 7, 0)),
+        ("supervision.notice", "HANDLING", at(5, 12, 0)),
+        ("supervision.listed", "HANDLING", at(5, 26, 0)),
     ]
 
 
 def test_an_extension_moves_the_clock() -> None:
     case = Case()
     case.handoff(at(3, 2))
-    case.event("case.accepted", at(3, 2), unit="HRSS", notice_no="n")  # handling due Fri 1 May
+    # handling due Wed 6 May: day 60 is Fri 1 May, inside the Labour Day holiday (1-5 May)
+    case.event("case.accepted", at(3, 2), unit="HRSS", notice_no="n")
     letters = run(case, at(3, 2), at(7, 31), events=[
         (at(4, 20), "case.extension.approved", {"unit": "HRSS", "extra_days": 20, "reason": "需现场核查"}),
     ])
-    # without the extension: reminder 28 Apr; with it due Thu 21 May: reminder Mon 18 May, listing 4 Jun
+    # without the extension: reminder 28 Apr; with it due Thu 21 May: reminder Mon 18 May, listing after 4 Jun
     assert kinds(letters) == [
-        ("supervision.reminder", "HANDLING", at(5, 18)),
-        ("supervision.notice", "HANDLING", at(5, 21)),
-        ("supervision.listed", "HANDLING", at(6, 4)),
+        ("supervision.reminder", "HANDLING", at(5, 18, 0)),
+        ("supervision.notice", "HANDLING", at(5, 22, 0)),
+        ("supervision.listed", "HANDLING", at(6, 5, 0)),
     ]
-    assert letters[1][2]["deadline"] == {"clock": "HANDLING", "due_at": at(5, 21), "days": 80, "day_basis": "CALENDAR"}
+    assert letters[1][2]["deadline"] == {"clock": "HANDLING", "due_at": end(5, 21), "days": 80, "day_basis": "CALENDAR"}
+
+
+def test_an_extension_follows_the_moved_due_date_the_referee_carried() -> None:
+    case = Case()
+    case.handoff(at(3, 2))
+    case.event("case.accepted", at(3, 2), unit="HRSS", notice_no="n")
+    carried = {"clock": "HANDLING", "due_at": end(5, 21), "days": 80, "day_basis": "CALENDAR"}
+    case.event("case.extension.approved", at(4, 20), unit="HRSS", extra_days=20, reason="需现场核查", deadline=carried)
+    assert case.state.clocks["HANDLING/HRSS"].due_at == end(5, 21)
 
 
 def test_resolution_stops_the_clock_between_notice_and_listing() -> None:
@@ -178,9 +194,11 @@ def test_resolution_stops_the_clock_between_notice_and_listing() -> None:
     case.handoff(at(3, 2))
     case.event("case.accepted", at(3, 2), unit="HRSS", notice_no="n")
     letters = run(case, at(3, 2), at(8, 31), events=[
-        (at(5, 4), "case.resolved", {"unit": "HRSS", "outcome": "SUPPORTED", "tag": "SOLVED", "opinion": "已支付"}),
+        (at(5, 8), "case.resolved", {"unit": "HRSS", "outcome": "SUPPORTED", "tag": "SOLVED", "opinion": "已支付"}),
     ])
-    assert kinds(letters) == [("supervision.reminder", "HANDLING", at(4, 28)), ("supervision.notice", "HANDLING", at(5, 1))]
+    # due Wed 6 May (moved past Labour Day): reminder Tue 28 Apr, notice once 6 May is over
+    assert kinds(letters) == [("supervision.reminder", "HANDLING", at(4, 28, 0)),
+                              ("supervision.notice", "HANDLING", at(5, 7, 0))]
 
 
 def test_a_resolution_read_before_its_acceptance_never_opens_the_clock() -> None:
@@ -194,11 +212,11 @@ def test_a_resolution_read_before_its_acceptance_never_opens_the_clock() -> None
 
 def test_a_shorter_deadline_carried_by_the_event_wins() -> None:
     case = Case()
-    case.handoff(at(3, 2), deadline={"clock": "ACCEPTANCE_NOTICE", "due_at": at(3, 9), "days": 7,
+    case.handoff(at(3, 2), deadline={"clock": "ACCEPTANCE_NOTICE", "due_at": end(3, 9), "days": 7,
                                      "day_basis": "CALENDAR"})  # assigned from above: 7 days
     letters = run(case, at(3, 2), at(4, 30))
-    assert kinds(letters)[:2] == [("supervision.reminder", "ACCEPTANCE_NOTICE", at(3, 4)),
-                                  ("supervision.notice", "ACCEPTANCE_NOTICE", at(3, 9))]
+    assert kinds(letters)[:2] == [("supervision.reminder", "ACCEPTANCE_NOTICE", at(3, 4, 0)),
+                                  ("supervision.notice", "ACCEPTANCE_NOTICE", at(3, 10, 0))]
 
 
 def test_a_late_tick_sends_the_notice_not_a_stale_reminder() -> None:
@@ -214,20 +232,21 @@ def test_the_bureaus_own_forward_clock_is_only_listed() -> None:
     routed.event("petition.triaged", at(3, 2), lead_unit="HRSS")
     assert run(routed, at(3, 2), at(5, 30), step=timedelta(hours=6)) == []
     letters = run(stuck, at(3, 2), at(5, 30))
-    # due 17 Mar, listed 10 working days later (31 Mar), on the bureau's supervision topic
-    assert [(n, r["unit"], r["stage"], w) for n, w, r in letters] == [("supervision.listed", "BUREAU", "FORWARD", at(3, 31))]
+    # due 17 Mar, listed once 10 working days more are over (31 Mar), on the bureau's supervision topic
+    assert [(n, r["unit"], r["stage"], w) for n, w, r in letters] == [
+        ("supervision.listed", "BUREAU", "FORWARD", at(4, 1, 0))]
 
 
 # -- exactly once ----------------------------------------------------------------------------------
 def test_each_stage_fires_once_also_through_a_restart_from_the_saved_state() -> None:
     case = Case()
     case.handoff(at(9, 14))
-    first = run(case, at(9, 14), at(9, 29, 12))  # reminder and notice
+    first = run(case, at(9, 14), at(9, 30, 12))  # reminder and notice
     case.state = SupervisedCase.from_json(case.state.to_json())  # the table, restored after a restart
     second = run(case, at(9, 14), at(11, 30))  # even re-running the past
-    assert kinds(first) == [("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 23)),
-                            ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 29))]
-    assert kinds(second) == [("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 19))]
+    assert kinds(first) == [("supervision.reminder", "ACCEPTANCE_NOTICE", at(9, 23, 0)),
+                            ("supervision.notice", "ACCEPTANCE_NOTICE", at(9, 30, 0))]
+    assert kinds(second) == [("supervision.listed", "ACCEPTANCE_NOTICE", at(10, 20, 0))]
     ids = [r["event_id"] for _, _, r in first + second]
     assert len(set(ids)) == 3
 
@@ -244,8 +263,8 @@ def test_a_letter_read_back_from_the_bus_is_not_sent_again_and_ids_are_derived()
     b.event(name, at(9, 23), event_id=record["event_id"], **{k: v for k, v in record.items()
                                                             if k not in ("event_id", "occurred_at", "case", "deadline")})
     assert run(b, at(9, 14), at(9, 24)) == []
-    assert [r["event_id"] for _, _, r in run(b, at(9, 29), at(9, 29))] == [
-        r["event_id"] for _, _, r in run(a, at(9, 29), at(9, 29))]
+    notices = [r["event_id"] for _, _, r in run(a, at(9, 30), at(9, 30))]
+    assert len(notices) == 1 and [r["event_id"] for _, _, r in run(b, at(9, 30), at(9, 30))] == notices
 
 
 # -- triggers beyond time ------------------------------------------------------------------------
@@ -299,15 +318,15 @@ def test_the_bureau_can_issue_a_notice_for_irregular_handling_once() -> None:
 def test_a_recommendation_without_an_answer_escalates() -> None:
     case = _earlier("RESOLVED")
     rec = recommendation(case.ref, "HRSS", "IMPROVE_WORK", "建立欠薪案件台账", at(6, 1), CLOCKS)
-    assert rec["deadline"]["due_at"] == at(7, 1)
+    assert rec["deadline"]["due_at"] == end(7, 1)
     case.event("supervision.recommendation", at(6, 1), **{k: v for k, v in rec.items()
                                                          if k not in ("event_id", "occurred_at", "case", "deadline")})
     letters = run(case, at(6, 1), at(8, 31))
-    # due Wed 1 Jul: reminder Fri 26 Jun, notice 1 Jul, listing 10 working days later (15 Jul)
+    # due Wed 1 Jul: reminder Fri 26 Jun, notice once 1 Jul is over, listing 10 working days later (15 Jul)
     assert [(n, r["stage"], r["trigger"], w) for n, w, r in letters] == [
-        ("supervision.reminder", "RECOMMENDATION_FEEDBACK", "MISSING_ANSWER", at(6, 26)),
-        ("supervision.notice", "RECOMMENDATION_FEEDBACK", "MISSING_ANSWER", at(7, 1)),
-        ("supervision.listed", "RECOMMENDATION_FEEDBACK", "MISSING_ANSWER", at(7, 15)),
+        ("supervision.reminder", "RECOMMENDATION_FEEDBACK", "MISSING_ANSWER", at(6, 26, 0)),
+        ("supervision.notice", "RECOMMENDATION_FEEDBACK", "MISSING_ANSWER", at(7, 2, 0)),
+        ("supervision.listed", "RECOMMENDATION_FEEDBACK", "MISSING_ANSWER", at(7, 16, 0)),
     ]
 
 
