@@ -51,6 +51,16 @@ It is written from a department system's point of view: a unit receives on its i
 `{inbox}`, and answers on its replies topic, `{replies}`.
 The other topics are listed for completeness; department systems neither read nor write them.
 
+The bus is the referee of every answer, whatever client wrote it: the record's `unit` must be
+the unit of the replies topic; the case must have been handed to that unit; the step must be
+one the unit's handoff allows; an objection must lie within the `objection_due_at` the handoff
+carries; extensions total at most 30 days; the answer's fields must be complete; `occurred_at`
+must not be before the handoff nor ahead of the bus's clock. A refused answer changes nothing;
+the unit receives `answer.refused` on its inbox (`refused_event_id`, `refused_type`, `reason`).
+An accepted one is published again, same `ce_id`, on `liandong.bureau.answers` with the
+`deadline` that applies after it. Every due date is 24:00 Beijing time of its last day
+(Civil Code Art. 201, 203), carried as `23:59:59.999+08:00`.
+
 Wire format of every message:
 
 - **value**: Avro single-object encoding: the two bytes `0xC3 0x01`, the 8-byte little-endian

@@ -6,7 +6,7 @@ service. State: table supervision-clocks (case number -> running clocks and the 
 issued; no personal data). Every ``tick_seconds`` the tick issues what is due, each letter once
 (derived event ids, remembered in the table and recognised when read back from the bus).
 
-The clocks, the escalation ladder and the holidays come from ``services/supervision/clocks.yaml``
+The clocks, the escalation ladder and the holidays come from ``liandong/clocks.yaml``
 (``LIANDONG_CLOCKS_FILE`` names another). Recommendations (三项建议) are issued by the bureau:
 ``liandong supervise recommend``; a unit answers with ``DepartmentClient.answer_recommendation``.
 """

@@ -1,0 +1,222 @@
+"""The bus is the referee, on the real broker: a department written with plain kafka-python,
+producing raw Avro by the wire contract of docs/departments.md (no SDK), answers for another
+unit, objects late, extends past the cap, answers a case it was never given and resolves before
+accepting. Every one is refused with its reason on the unit's inbox; the ledger, triage and the
+services that read only the checked answers (supervision, coordination, intake) see none of them;
+a valid answer after them is applied."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from liandong import BUREAU_ANSWERS, Bus, get_settings
+from liandong.metrics import REFUSED
+from services.ledger.app import build as build_ledger
+from services.triage.app import build as build_triage
+from tests.conftest import ServiceHost, wait_for
+
+SCHEMAS: Path = get_settings().schemas_dir
+NOW = datetime.now(UTC).replace(microsecond=0)
+HANDED = NOW - timedelta(days=60)  # the case was registered and handed on 60 days ago
+PII = {"name": f"赵{uuid.uuid4().hex[:4]}", "phone": f"135{uuid.uuid4().int % 10**8:08d}"}
+
+
+# -- a department without the SDK: raw Avro single-object encoding and CloudEvents headers -------------
+def _schema(fullname: str) -> Any:
+    return fastavro.schema.load_schema(SCHEMAS / f"{fullname}.avsc")  # named types from the same folder
+
+
+def raw_message(event_type: str, fullname: str, record: dict[str, Any], source: str) -> tuple[bytes, bytes, list]:
+    """(key, value, headers) as docs/departments.md says a client in any language writes them."""
+    parsed = _schema(fullname)
+    canonical = fastavro.schema.to_parsing_canonical_form(parsed)
+    fp = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, parsed, record)
+    key = record["case"]["case_number"].encode()
+    headers = [("ce_specversion", b"1.0"), ("ce_id", str(record["event_id"]).encode()), ("ce_source", source.encode()),
+               ("ce_type", f"liandong.{event_type}".encode()),
+               ("ce_time", record["occurred_at"].strftime("%Y-%m-%dT%H:%M:%S.000Z").encode()),
+               ("ce_subject", key), ("content-type", b"application/avro")]
+    return key, b"\xc3\x01" + fp + body.getvalue(), headers
+
+
+class RawDepartment:
+    def __init__(self, bus: Bus, slug: str) -> None:
+        self.slug = slug
+        self.producer = KafkaProducer(bootstrap_servers=bus.bootstrap_servers,
+                                      **bus.as_principal(f"unit-{slug}").client_config())
+        self.sent: list[str] = []
+
+    def answer(self, event_type: str, fullname: str, case: dict[str, Any], at: datetime, **fields: Any) -> str:
+        record = {"event_id": str(uuid.uuid4()), "occurred_at": at, "case": case, "deadline": None, **fields}
+        key, value, headers = raw_message(event_type, fullname, record, f"/liandong/unit/{self.slug}")
+        self.producer.send(f"liandong.unit.{self.slug}.replies", key=key, value=value, headers=headers).get(30)
+        self.sent.append(record["event_id"])
+        return str(record["event_id"])
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+def read_all(bus: Bus, principal: str, topic: str) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
+    """Every message on ``topic`` so far, read as ``principal`` would (no group)."""
+    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False,
+                             **bus.as_principal(principal).client_config())
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(parts)
+        out = []
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for records in consumer.poll(timeout_ms=500).values():
+                out += [(r.key, r.value, dict(r.headers)) for r in records]
+        return out
+    finally:
+        consumer.close()
+
+
+def _get(port: int, path: str) -> Any:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError:
+        return None
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def stack(bus: Bus) -> Iterator[dict[str, Any]]:
+    host = ServiceHost()
+    tag = uuid.uuid4().hex[:6]
+    try:
+        host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{tag}"))
+        port = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=f"ledger-{tag}")).bound["http"]
+        yield {"ledger_port": port}
+    finally:
+        host.close()
+
+
+def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(stack: dict[str, Any], bus: Bus) -> None:
+    number = f"140214-{NOW.year}-9{uuid.uuid4().int % 10**5:05d}"
+    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
+    intake = bus.as_principal("svc-intake").publisher("intake", linger_ms=0)
+    intake.publish("petition.registered", {
+        "event_id": uuid.uuid4(), "occurred_at": HANDED, "case": case, "deadline": None, "channel": "VISIT",
+        "petitioner": {"name": PII["name"], "id_number": None, "phone": PII["phone"], "address": None, "group_size": 1},
+        "summary": "施工工地老板恶意欠薪三个月", "category_hint": "WAGE_ARREARS", "idempotency_key": f"k-{uuid.uuid4()}",
+        "received_at": HANDED, "repeat_of": None}).get(30)
+    intake.close()
+    routed = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and len(c["handoffs"]) == 3 and c,
+                      message=f"{number} handed to its three units")
+    assert routed["lead_unit"] == "HRSS" and set(routed["handoffs"]) == {"HRSS", "HOUSING", "POLICE"}
+    refused_before = sum(REFUSED.labels("triage", t)._value.get() for t in (
+        "case.handoff.rejected", "case.extension.approved", "case.handoff.accepted", "case.resolved"))
+
+    units = {slug: RawDepartment(bus, slug) for slug in ("housing", "hrss", "justice", "police")}
+    try:
+        E = "liandong.events."
+        housing, hrss, justice, police = units["housing"], units["hrss"], units["justice"], units["police"]
+        bad = {
+            # housing speaks for the lead (HRSS) to take the case over
+            housing.answer("case.handoff.rejected", E + "CaseHandoffRejected", case, HANDED + timedelta(hours=1),
+                           unit="HRSS", reason="不属于本单位职责", suggested_unit="HOUSING"): "answers only for itself",
+            # the lead objects 40 days after the handoff (the window is 5 working days)
+            hrss.answer("case.handoff.rejected", E + "CaseHandoffRejected", case, HANDED + timedelta(days=40),
+                        unit="HRSS", reason="不属于本单位职责", suggested_unit="JUSTICE"): "objection window",
+        }
+        hrss.answer("case.handoff.accepted", E + "CaseHandoffAccepted", case, HANDED + timedelta(days=1), unit="HRSS",
+                    signed_by="李科长")
+        good = [hrss.sent[-1]]
+        hrss.answer("case.accepted", E + "CaseAccepted", case, HANDED + timedelta(days=2), unit="HRSS", notice_no="n1")
+        good.append(hrss.sent[-1])
+        bad |= {
+            hrss.answer("case.extension.approved", E + "CaseExtensionApproved", case, HANDED + timedelta(days=50),
+                        unit="HRSS", extra_days=45, reason="情况复杂"): "at most 30 days",
+            justice.answer("case.handoff.accepted", E + "CaseHandoffAccepted", case, HANDED + timedelta(days=3),
+                           unit="JUSTICE", signed_by="王"): "never handed to JUSTICE",
+            police.answer("case.resolved", E + "CaseResolved", case, HANDED + timedelta(days=4), unit="POLICE",
+                          outcome="SUPPORTED", tag="SOLVED", opinion="已处理"): "not allowed in state REQUESTED",
+        }
+        resolved = hrss.answer("case.resolved", E + "CaseResolved", case, NOW - timedelta(days=1), unit="HRSS",
+                               outcome="SUPPORTED", tag="SOLVED", opinion="工资已足额支付")
+        good.append(resolved)
+    finally:
+        for u in units.values():
+            u.close()
+
+    # the valid answer after them is applied
+    final = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and c["status"] == "RESOLVED" and c,
+                     message=f"{number} resolved by its lead")
+    # every refusal is told to the unit whose topic carried it, on its inbox, with its reason
+    told: dict[str, str] = {}
+
+    def all_told() -> bool:
+        for slug in ("housing", "hrss", "justice", "police"):
+            for _, value, headers in read_all(bus, f"unit-{slug}", f"liandong.unit.{slug}.inbox"):
+                if headers.get("ce_type") == b"liandong.answer.refused":
+                    event = bus.codec.decode(f"liandong.unit.{slug}.inbox", number.encode(), value, list(headers.items()))
+                    told[event.data["refused_event_id"]] = f"{slug}: {event.data['reason']}"
+        return set(bad) <= set(told)
+
+    wait_for(all_told, message="every refusal on its unit's inbox")
+    for event_id, words in bad.items():
+        assert words in told[event_id], told[event_id]
+    assert told[next(iter(bad))].startswith("housing:")  # the writer is told, not the unit it named
+    # nothing refused changed the ledger or triage: the lead stays, no objection, no extension, no justice handoff
+    assert final["lead_unit"] == "HRSS" and final["objections"] == 0 and final["extensions"] == 0
+    assert set(final["handoffs"]) == {"HRSS", "HOUSING", "POLICE"}
+    assert final["handoffs"]["POLICE"]["status"] == "REQUESTED"
+    assert final["handoffs"]["HRSS"]["handling_due_at"] is not None
+    refusals = [t for t in final["timeline"] if t["event"] == "answer.refused"]
+    assert len(refusals) == len(bad)  # each on the case's timeline, the one to justice too
+    # the checked answers (what supervision, coordination and intake read) hold the valid ones, none refused
+    checked = {h["ce_id"].decode() for _, _, h in read_all(bus, "svc-supervision", BUREAU_ANSWERS)}
+    assert set(good) <= checked and not (set(bad) & checked)
+    # no personal data moved: the refusals carry none, and housing got no handoff as lead
+    housing_inbox = read_all(bus, "unit-housing", "liandong.unit.housing.inbox")
+    leads = [bus.codec.decode("liandong.unit.housing.inbox", k, v, list(h.items())) for k, v, h in housing_inbox
+             if k == number.encode() and h.get("ce_type") == b"liandong.case.handoff.requested"]
+    assert [e.data["role"] for e in leads] == ["CO"]
+    assert not any(PII["phone"].encode() in v for _, v, h in housing_inbox if h.get("ce_type") == b"liandong.answer.refused")
+    refused_after = sum(REFUSED.labels("triage", t)._value.get() for t in (
+        "case.handoff.rejected", "case.extension.approved", "case.handoff.accepted", "case.resolved"))
+    assert refused_after - refused_before == len(bad)
+
+
+def test_the_sdk_reports_what_the_bus_refused_to_its_caller(stack: dict[str, Any], bus: Bus) -> None:
+    from liandong_sdk import DepartmentClient
+
+    number = f"140214-{NOW.year}-8{uuid.uuid4().int % 10**5:05d}"
+    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
+    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
+        intake.publish("petition.registered", {
+            "event_id": uuid.uuid4(), "occurred_at": NOW, "case": case, "deadline": None, "channel": "ONLINE",
+            "petitioner": {"name": "钱", "id_number": None, "phone": None, "address": None, "group_size": 1},
+            "summary": "小区冬季供暖温度不达标", "category_hint": "HEATING",
+            "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
+    # a department whose clock runs a day ahead: the SDK accepts its sign-for, the bus does not
+    ahead = NOW + timedelta(days=1)
+    with DepartmentClient("HOUSING", bus, group_id=f"unit-housing-{uuid.uuid4().hex[:6]}", clock=lambda: ahead) as dept:
+        wait_for(lambda: dept.inbox(0.5) is not None and number in dept.cases, message=f"{number} in housing's inbox")
+        handoff = dept.cases[number]
+        assert handoff.objection_due_at is not None and handoff.objection_due_at > NOW  # carried by the handoff
+        dept.sign_for(number, "王科长")
+        dept.commit()
+        wait_for(lambda: dept.inbox(0.5) is not None and any(r.key == number for r in dept.refusals),
+                 message="the refusal reported by the SDK")
+    refusal = next(r for r in dept.refusals if r.key == number)
+    assert refusal.data["refused_type"] == "case.handoff.accepted" and "in the future" in refusal.data["reason"]
