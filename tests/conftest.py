@@ -130,6 +130,18 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1, messa
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
+def publish_checked(bus: Bus, name: str, record: dict[str, Any]) -> None:
+    """Publishes an event as the services downstream of the referee read it: a unit's answer as its
+    checked copy on ``liandong.bureau.answers`` (what triage publishes once it has accepted it),
+    anything else on its own topic. For tests of those services without triage in front of them."""
+    from liandong_sdk import OutgoingMessage, event_type
+
+    with bus.publisher("test") as pub:
+        msg = bus.codec.encode(name, record, source="/liandong/triage")
+        checked_on = event_type(name).checked_on
+        pub.send(OutgoingMessage(checked_on, msg.key, msg.value, msg.headers) if checked_on else msg).get(timeout=30)
+
+
 @contextlib.contextmanager
 def provisioned_broker(folder: Path) -> Iterator[tuple[LocalBroker, Bus]]:
     """A broker of its own under ``folder`` (its own secrets), provisioned; stopped afterwards."""

@@ -13,6 +13,7 @@ from liandong_sdk.rules import (
     EscalationLadder,
     HandoffStatus,
     IllegalTransition,
+    bureau_year,
 )
 
 from .case import CaseState, CaseStatus, Ledger, UnitHandoff
@@ -29,4 +30,5 @@ __all__ = [
     "IllegalTransition",
     "Ledger",
     "UnitHandoff",
+    "bureau_year",
 ]

@@ -45,7 +45,7 @@ from typing import Any
 
 from liandong_sdk.events import RecommendationKind, SupervisionTrigger, known
 from liandong_sdk.records import case_ref, json_default
-from liandong_sdk.rules import ClockConfig
+from liandong_sdk.rules import ClockConfig, bureau_year
 
 from .incoming import Incoming
 
@@ -257,7 +257,7 @@ class Supervisor:
                 "LISTING": f"{name}（{day}到期）逾期未办，予以挂牌督办。"}[stage]
         return {"event_id": eid, "occurred_at": now, "case": state.case, "deadline": c.deadline(), "unit": c.unit,
                 "stage": c.clock, "trigger": c.trigger, "text": text,
-                "letter_no": f"{_LETTER[stage]}〔{c.due_at.year}〕{state.case_number}/{c.key}"}
+                "letter_no": f"{_LETTER[stage]}〔{bureau_year(c.due_at)}〕{state.case_number}/{c.key}"}
 
     # -- triggers beyond time ------------------------------------------------------------------
     def repeat(self, earlier: SupervisedCase | None, event_id: str, data: dict[str, Any]) -> list[Action]:
@@ -298,7 +298,7 @@ class Supervisor:
             "event_id": eid, "occurred_at": now, "case": state.case,
             "deadline": running.deadline() if running is not None and running.running else None,
             "unit": unit, "stage": clock, "trigger": trigger, "text": text,
-            "letter_no": f"督办函〔{now.year}〕{state.case_number}/{trigger}",
+            "letter_no": f"督办函〔{bureau_year(now)}〕{state.case_number}/{trigger}",
         })]
 
 

@@ -26,6 +26,12 @@ END_OF_DAY = time(23, 59, 59, 999000)
 log = logging.getLogger("liandong_sdk.calendar")
 
 
+def bureau_year(at: datetime) -> int:
+    """The year ``at`` falls in at the bureau (1 Jan 07:00 Beijing time is 31 Dec in UTC): the year
+    of case numbers, statistics and letter numbers. A naive time is taken as bureau time."""
+    return (at.astimezone(BUREAU_TZ) if at.tzinfo is not None else at).year
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     holidays: frozenset[date] = field(default_factory=frozenset)

@@ -5,7 +5,7 @@ answers a unit's handoff allows.
 The bus's domain layer (``liandong.domain``) builds its decisions on this module alone.
 """
 
-from ._calendar import BUREAU_TZ, BusinessCalendar
+from ._calendar import BUREAU_TZ, BusinessCalendar, bureau_year
 from ._catalogue import HANDLING_UNITS, replies_unit
 from ._clocks import ClockConfig, EscalationLadder
 from ._errors import IllegalTransition, Refused
@@ -21,6 +21,7 @@ __all__ = [
     "HandoffStatus",
     "IllegalTransition",
     "Refused",
+    "bureau_year",
     "check_unit_transition",
     "replies_unit",
 ]

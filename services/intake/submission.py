@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from liandong.domain import BUREAU_TZ
+from liandong.domain import bureau_year
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Channel = Literal["ONLINE", "VISIT", "LETTER", "HOTLINE_12345"]
@@ -66,7 +66,7 @@ class Submission(BaseModel):
     @property
     def bureau_year(self) -> int:
         """The year in the bureau's own calendar, which numbers the case."""
-        return self.received_at.astimezone(BUREAU_TZ).year
+        return bureau_year(self.received_at)
 
 
 def field_errors(exc: ValidationError) -> list[str]:

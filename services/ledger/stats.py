@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from liandong.domain import CaseState, CaseStatus
+from liandong.domain import CaseState, CaseStatus, bureau_year
 
 from .supervision_stats import supervision_statistics
 
@@ -18,9 +18,10 @@ def _rate(num: int, den: int) -> float | None:
 
 def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = None) -> dict[str, Any]:
     all_cases = [c for c in cases if c.registered_at is not None]
-    years = Counter(c.registered_at.year for c in all_cases if c.registered_at)
-    year = year or (max(years) if years else now.year)
-    this = [c for c in all_cases if c.registered_at and c.registered_at.year == year]
+    # The year in bureau time, as in the case numbers: 1 Jan 07:00 Beijing time is the new year.
+    years = Counter(bureau_year(c.registered_at) for c in all_cases if c.registered_at)
+    year = year or (max(years) if years else bureau_year(now))
+    this = [c for c in all_cases if c.registered_at and bureau_year(c.registered_at) == year]
     routed = [c for c in this if c.lead is not None]
     accepted_on_time = accepted_known = 0
     closed_on_time = closed_known = 0

@@ -65,6 +65,7 @@ def notice(case_number: str, unit: str = typer.Option(..., help="The supervised 
            stage: str = typer.Option("HANDLING", help="The clock concerned (HANDLING, ACCEPTANCE_NOTICE, ...).")) -> None:
     """A supervision notice (督办函) for a trigger other than time."""
     from liandong.clock import now
+    from liandong.domain import bureau_year
     from liandong.domain.supervision import TRIGGERS
 
     if trigger not in TRIGGERS or not text.strip():
@@ -73,6 +74,6 @@ def notice(case_number: str, unit: str = typer.Option(..., help="The supervised 
     at = now()
     record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": _case_ref(case_number), "deadline": None,
               "unit": _unit(unit), "stage": stage, "trigger": trigger, "text": text.strip(),
-              "letter_no": f"督办函〔{at.year}〕{case_number}/{trigger}"}
+              "letter_no": f"督办函〔{bureau_year(at)}〕{case_number}/{trigger}"}
     _publish("supervision.notice", record)
     console.print(f"{case_number}: supervision notice to {unit} ({trigger})")

@@ -61,13 +61,18 @@ def test_services_are_granted_exactly_their_topics_in_and_out() -> None:
     triage = SPECS["triage"].grant()
     assert "liandong.bureau.petitions" in triage.reads and "liandong.bureau.petitions" not in triage.writes
     assert set(triage.writes) >= {f"liandong.unit.{s}.inbox" for s in HANDLING_UNITS.values()}
+    # the referee: it alone reads the units' replies; it writes the checked answers
+    assert set(triage.reads) >= {f"liandong.unit.{s}.replies" for s in HANDLING_UNITS.values()}
+    assert "liandong.bureau.answers" in triage.writes
+    for other in ("ledger", "supervision", "coordination", "intake"):
+        assert not any(t.endswith(".replies") for t in SPECS[other].grant().reads), other
     ledger = SPECS["ledger"].grant()
     assert set(ledger.writes) == {"liandong.deadletter"}  # the ledger publishes nothing
     assert ledger.owned_topic_prefixes == ("ledger-",)  # its table's changelog
     intake = SPECS["intake"].grant()
     assert not any(t.endswith(".inbox") for t in intake.reads)
     coordination = SPECS["coordination"].grant()  # no personal data: neither petitions nor inboxes are read
-    assert set(coordination.reads) == {"liandong.bureau.coordination"} | {f"liandong.unit.{s}.replies" for s in HANDLING_UNITS.values()}
+    assert set(coordination.reads) == {"liandong.bureau.coordination", "liandong.bureau.answers"}  # answers once checked
     assert set(coordination.writes) == ({"liandong.bureau.coordination", "liandong.deadletter"}
                                         | {f"liandong.unit.{s}.inbox" for s in HANDLING_UNITS.values()})
     assert coordination.owned_topic_prefixes == ("coordination-",)  # its tables' changelogs

@@ -27,6 +27,7 @@ from services.coordination import requests as rq
 from services.coordination.app import build as build_coordination
 from services.departments import Behaviour, CoordinationBehaviour, ReferenceDepartment
 from services.ledger.app import build as build_ledger
+from services.triage.app import build as build_triage
 from tests.conftest import ServiceHost, wait_for
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -56,6 +57,8 @@ def stack(bus: Bus) -> Iterator[dict[str, Any]]:
     host = ServiceHost()
     tag = uuid.uuid4().hex[:6]
     clock = FakeClock(T0)
+    # the referee in front: the units' answers reach coordination once checked for who speaks
+    host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{tag}"))
     coordination = host.start(build_coordination(bus.as_principal("svc-coordination"), clock=clock, tick_seconds=0.2,
                                                  app_id=f"coordination-{tag}"))
     port = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, clock=clock, app_id=f"ledger-{tag}")).bound["http"]

@@ -10,7 +10,7 @@ from typing import Any
 from liandong import Bus
 from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
-from tests.conftest import ServiceHost, wait_for
+from tests.conftest import ServiceHost, publish_checked, wait_for
 
 
 def _get(port: int, path: str) -> Any:
@@ -23,15 +23,14 @@ def _get(port: int, path: str) -> Any:
 
 def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:
     number = f"140214-2026-{uuid.uuid4().int % 10**6:06d}"
-    with bus.publisher("test") as pub:
-        for name, unit in (("petition.registered", "JUSTICE"), ("petition.triaged", "JUSTICE"),
-                           ("case.handoff.requested", "JUSTICE"), ("case.handoff.accepted", "JUSTICE")):
-            rec = example_record(bus.schemas, name, case_number=number, unit=unit)
-            if name == "case.handoff.requested":
-                rec["role"] = "LEAD"
-            if name == "petition.triaged":
-                rec["lead_unit"] = "JUSTICE"
-            pub.publish(name, rec).get(timeout=30)
+    for name, unit in (("petition.registered", "JUSTICE"), ("petition.triaged", "JUSTICE"),
+                       ("case.handoff.requested", "JUSTICE"), ("case.handoff.accepted", "JUSTICE")):
+        rec = example_record(bus.schemas, name, case_number=number, unit=unit)
+        if name == "case.handoff.requested":
+            rec["role"] = "LEAD"
+        if name == "petition.triaged":
+            rec["lead_unit"] = "JUSTICE"
+        publish_checked(bus, name, rec)  # the sign-for as the referee passes it on
     app_id = f"ledger-restart-{uuid.uuid4().hex[:6]}"
     host = ServiceHost()
     try:

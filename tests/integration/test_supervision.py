@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -20,7 +20,8 @@ from liandong.domain.supervision import RunningClock, SupervisedCase, recommenda
 from liandong.examples import example_record
 from services.registry import SPECS
 from services.supervision.app import build
-from tests.conftest import ServiceHost, wait_for
+from services.triage.app import build as build_triage
+from tests.conftest import ServiceHost, publish_checked, wait_for
 
 CST = timezone(timedelta(hours=8))
 CLOCKS = load_clocks()
@@ -53,8 +54,7 @@ def _number() -> str:
 def _publish(bus: Bus, name: str, number: str, when: datetime, unit: str = "HRSS", **fields: Any) -> dict[str, Any]:
     rec = example_record(bus.schemas, name, case_number=number, unit=unit)
     rec.update(occurred_at=when, deadline=None, **fields)
-    with bus.publisher("test") as pub:
-        pub.publish(name, rec).get(timeout=30)
+    publish_checked(bus, name, rec)  # an answer as the referee passes it on (supervision reads the checked ones)
     return rec
 
 
@@ -128,19 +128,19 @@ def test_the_ladder_fires_each_letter_once_across_restarts_and_resolution_stops_
         clock.set(at(9, 23))  # 3 working days before the due date (Mid-Autumn Festival 25-27 Sep skipped)
         reminder = letters.wait(late, "supervision.reminder", "the reminder letter")
         assert reminder.data["occurred_at"] >= at(9, 23) and reminder.data["stage"] == "ACCEPTANCE_NOTICE"
-        assert reminder.data["deadline"]["due_at"] == at(9, 29)
+        assert reminder.data["deadline"]["due_at"] == datetime.combine(date(2026, 9, 29), time(23, 59, 59, 999000), CST)
 
         # restart with the clock where it was: the reminder must not come again
         host.stop(runtime)
         runtime = _start(host, bus, clock, app_id)
         letters.barrier(bus, clock)
-        clock.set(at(9, 29, 11))
+        clock.set(at(9, 30, 11))  # the period ended at 24:00 on the 29th
         notice = letters.wait(late, "supervision.notice", "the supervision notice")
         assert notice.data["trigger"] == "OVERDUE"
 
-        # down while the listing falls due (Mon 19 Oct: 10 working days, National Day skipped): not lost
+        # down while the listing falls due (once Mon 19 Oct is over: 10 working days, National Day skipped): not lost
         host.stop(runtime)
-        clock.set(at(10, 19, 11))
+        clock.set(at(10, 20, 11))
         runtime = _start(host, bus, clock, app_id)
         listed = letters.wait(late, "supervision.listed", "the public listing")
         assert listed.topic == "liandong.bureau.supervision" and listed.data["unit"] == "HRSS"
@@ -176,6 +176,8 @@ def test_triggers_and_recommendations(bus: Bus) -> None:
     letters = Letters(bus)
     host = ServiceHost()
     try:
+        # the referee passes the unit's answer to the recommendation on (checked for who speaks)
+        host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{uuid.uuid4().hex[:6]}"))
         runtime = _start(host, bus, clock, f"supervision-{uuid.uuid4().hex[:6]}")
         _read(runtime, earlier, lambda s: s.unit_status.get("HRSS") == "RESOLVED"
               and any(c.clock == "RECOMMENDATION_FEEDBACK" for c in s.running()))
@@ -192,7 +194,7 @@ def test_triggers_and_recommendations(bus: Bus) -> None:
             with pytest.raises(InvalidAnswer, match="reason"):
                 hrss.answer_recommendation(rec_event, adopted=False)  # not adopted: the reason is required
             hrss.answer_recommendation(rec_event, adopted=False, reason="已有相关制度，正在修订")
-        clock.set(at(7, 1, 11))  # answers were due Wed 1 Jul
+        clock.set(at(7, 2, 11))  # answers were due Wed 1 Jul, 24:00
         escalated = wait_for(lambda: next((e for e in letters.of(earlier) if e.type == "supervision.notice"
                                            and e.data["trigger"] == "MISSING_ANSWER"), None),
                              timeout=90, message="the notice on the missing answer")

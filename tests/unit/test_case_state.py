@@ -409,3 +409,86 @@ def test_an_answer_the_bus_refused_shows_on_the_timeline_and_changes_nothing() -
     assert after is not None and after.handoffs == before and after.status is CaseStatus.ROUTED
     assert after.timeline[-1].detail == "the bus refused case.handoff.rejected: a unit answers only for itself"
     assert Ledger(CLOCKS).record(None, Refusal("answer.refused", record["event_id"], record)) == (None, [])
+
+
+# -- the whole state machine: every state, every answer, what follows ---------------------------------
+ANSWERS = ("case.handoff.accepted", "case.handoff.rejected", "case.accepted", "case.not_accepted", "case.progress",
+           "case.extension.approved", "case.resolved")
+S, OBJ, A, N, P, R = H.SIGNED, H.OBJECTED, H.ACCEPTED, H.NOT_ACCEPTED, H.IN_PROGRESS, H.RESOLVED
+#: Written out by hand (not derived from UNIT_TRANSITIONS): per handoff state, the state after each
+#: answer in ANSWERS' order; "-" where the answer is refused, "=" where it is allowed and changes no state.
+HANDOFF_MACHINE: dict[HandoffStatus, tuple[object, ...]] = {
+    H.REQUESTED: (S, OBJ, "-", "-", "-", "-", "-"),
+    H.SIGNED: ("-", OBJ, A, N, "-", "-", "-"),
+    H.OBJECTED: ("-", "-", "-", "-", "-", "-", "-"),
+    H.ACCEPTED: ("-", "-", "-", "-", P, "=", R),
+    H.NOT_ACCEPTED: ("-", "-", "-", "-", "-", "-", "-"),
+    H.IN_PROGRESS: ("-", "-", "-", "-", P, "=", R),
+    H.RESOLVED: ("-", "-", "-", "-", "-", "-", "-"),
+}
+
+
+@pytest.mark.parametrize("current", list(HandoffStatus))
+def test_every_handoff_state_allows_exactly_what_the_table_says(current: HandoffStatus) -> None:
+    assert set(HANDOFF_MACHINE) == set(HandoffStatus)
+    for event_type, expected in zip(ANSWERS, HANDOFF_MACHINE[current], strict=True):
+        if expected == "-":
+            with pytest.raises(IllegalTransition):
+                check_unit_transition(event_type, current)
+        else:
+            assert check_unit_transition(event_type, current) == (None if expected == "=" else expected), event_type
+
+
+def _case_in(status: CaseStatus) -> CaseState:
+    """A case brought into ``status`` by the events that lead there."""
+    lead = lambda t, d: answer(t, "HRSS", T0 + timedelta(days=d))  # noqa: E731
+    steps: dict[CaseStatus, Any] = {
+        CaseStatus.REGISTERED: lambda: fold(registered()),
+        CaseStatus.ROUTED: routed,
+        CaseStatus.SIGNED: lambda: fold(lead("case.handoff.accepted", 1), state=routed()),
+        CaseStatus.ACCEPTED: accepted_by_lead,
+        CaseStatus.IN_PROGRESS: lambda: fold(lead("case.progress", 3), state=accepted_by_lead()),
+        CaseStatus.RESOLVED: lambda: fold(lead("case.resolved", 4), state=accepted_by_lead()),
+        CaseStatus.NOT_ACCEPTED: lambda: fold(lead("case.handoff.accepted", 1), lead("case.not_accepted", 2),
+                                              state=routed()),
+        CaseStatus.REFERRED: lambda: fold(("case.referred", data("referred", T0 + timedelta(days=5), channel="ARBITRATION",
+                                                                  mediation_id=str(uuid.uuid4()), reason="调解不成")),
+                                          state=accepted_by_lead()),
+        CaseStatus.ESCALATED: lambda: fold(lead("case.handoff.rejected", 1), ("case.jurisdiction.escalated", data(
+            "escalated", T0 + timedelta(days=2), units_tried=["HRSS"], reason="职责不明")), state=routed()),
+        CaseStatus.DIVERTED: lambda: fold(registered(), ("petition.diverted", data(
+            "diverted", T0, category="LITIGATION", diversion_channel="LITIGATION", explanation="请向人民法院提出"))),
+        CaseStatus.REPEAT: lambda: fold(registered(), ("petition.repeat.detected", data(
+            "repeat", T0, earlier_case_number="140214-2025-000077", earlier_closed=True, reason="same matter"))),
+    }
+    assert set(steps) == set(CaseStatus)
+    s = steps[status]()
+    assert s.status is status
+    return s
+
+
+#: Per case status, the case's status after each of the lead's answers (ANSWERS' order): what may follow it.
+#: An answer its handoff does not allow changes nothing; a referred case stays referred.
+C = CaseStatus
+CASE_MACHINE: dict[CaseStatus, tuple[CaseStatus, ...]] = {
+    C.REGISTERED: (C.REGISTERED,) * 7,  # no handoff yet: every answer waits for one
+    C.ROUTED: (C.SIGNED, C.ROUTED, C.ROUTED, C.ROUTED, C.ROUTED, C.ROUTED, C.ROUTED),  # an objection: triage re-routes
+    C.SIGNED: (C.SIGNED, C.SIGNED, C.ACCEPTED, C.NOT_ACCEPTED, C.SIGNED, C.SIGNED, C.SIGNED),
+    C.ACCEPTED: (C.ACCEPTED, C.ACCEPTED, C.ACCEPTED, C.ACCEPTED, C.IN_PROGRESS, C.ACCEPTED, C.RESOLVED),
+    C.IN_PROGRESS: (C.IN_PROGRESS,) * 4 + (C.IN_PROGRESS, C.IN_PROGRESS, C.RESOLVED),
+    C.RESOLVED: (C.RESOLVED,) * 7,
+    C.NOT_ACCEPTED: (C.NOT_ACCEPTED,) * 7,
+    C.REFERRED: (C.REFERRED,) * 7,
+    C.ESCALATED: (C.ESCALATED,) * 7,  # the lead objected: only the bureau's decision and a new handoff move it
+    C.DIVERTED: (C.DIVERTED,) * 7,
+    C.REPEAT: (C.REPEAT,) * 7,
+}
+
+
+@pytest.mark.parametrize("status", list(CaseStatus))
+def test_every_case_status_is_followed_only_by_what_the_table_says(status: CaseStatus) -> None:
+    assert set(CASE_MACHINE) == set(CaseStatus)
+    for event_type, expected in zip(ANSWERS, CASE_MACHINE[status], strict=True):
+        s = _case_in(status)
+        fold(answer(event_type, "HRSS", T0 + timedelta(days=10)), state=s)
+        assert s.status is expected, f"{status} + {event_type}: {s.status}, expected {expected}"

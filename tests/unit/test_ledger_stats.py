@@ -55,3 +55,15 @@ def test_annual_figures_and_year_on_year_change() -> None:
 def test_without_last_year_there_is_no_year_on_year_change() -> None:
     s = statistics([case(1, 2026)], datetime(2026, 6, 1, tzinfo=UTC))
     assert s["year"] == 2026 and s["year_on_year_change"] is None
+
+
+def test_the_year_is_the_bureaus_as_in_the_case_numbers() -> None:
+    """1 Jan 2026 07:00 Beijing time is 31 Dec 2025 23:00 UTC: numbered and counted in 2026."""
+    from liandong.domain import BUREAU_TZ, bureau_year
+
+    new_year = datetime(2026, 1, 1, 7, 0, tzinfo=BUREAU_TZ).astimezone(UTC)
+    assert new_year.year == 2025 and bureau_year(new_year) == 2026
+    c = case(1, 2026)
+    c.registered_at = new_year
+    s = statistics([c, case(2, 2025)], datetime(2026, 6, 1, tzinfo=UTC))
+    assert (s["year"], s["total"], s["previous_year_total"]) == (2026, 1, 1)
