@@ -10,7 +10,8 @@ not raises ``Refused`` with a reason the unit can act on, and changes nothing an
 A unit's handoff, as the referee keeps it (plain JSON data, times as ISO strings)::
 
     {"status": "SIGNED", "role": "LEAD", "handed_at": ..., "acceptance_due_at": ...,
-     "objection_due_at": ..., "accepted_at": None, "handling_due_at": None, "extension_days": 0}
+     "objection_due_at": ..., "accepted_at": None, "handling_due_at": None, "extension_days": 0,
+     "cap": None}   # cap: the due date of an item assigned from above, which no clock passes
 """
 
 from __future__ import annotations
@@ -55,12 +56,13 @@ def speaker(event: Incoming) -> str:
     return unit
 
 
-def handed(clocks: ClockConfig, at: datetime, role: str) -> Handoff:
-    """A unit's handoff as the referee records it when the case is handed to the unit at ``at``."""
+def handed(clocks: ClockConfig, at: datetime, role: str, due_from_above: str | None = None) -> Handoff:
+    """A unit's handoff as the referee records it when the case is handed to the unit at ``at``;
+    ``due_from_above``: the due date of an item assigned from above, which no clock may pass."""
     return {"status": HandoffStatus.REQUESTED.value, "role": role, "handed_at": at.isoformat(),
-            "acceptance_due_at": clocks.acceptance_due(at).isoformat(),
+            "acceptance_due_at": _capped(clocks.acceptance_due(at), due_from_above).isoformat(),
             "objection_due_at": clocks.objection_due(at).isoformat(),
-            "accepted_at": None, "handling_due_at": None, "extension_days": 0}
+            "accepted_at": None, "handling_due_at": None, "extension_days": 0, "cap": due_from_above}
 
 
 def check(handoff: Handoff | None, event: Incoming, unit: str, clocks: ClockConfig,
@@ -97,7 +99,7 @@ def check(handoff: Handoff | None, event: Incoming, unit: str, clocks: ClockConf
         deadline = _deadline("OBJECTION", handoff["objection_due_at"], clocks.objection_working_days, working=True)
     elif kind == "case.accepted":
         h["accepted_at"] = at.isoformat()
-        h["handling_due_at"] = clocks.handling_due(at).isoformat()
+        h["handling_due_at"] = _capped(clocks.handling_due(at), h.get("cap")).isoformat()
         deadline = _deadline("HANDLING", h["handling_due_at"], clocks.handling_days)
     elif kind == "case.not_accepted":
         _text(data, "reason", kind)
@@ -108,7 +110,7 @@ def check(handoff: Handoff | None, event: Incoming, unit: str, clocks: ClockConf
                           f"(Art. 32; {used} used), asked {extra}")
         _text(data, "reason", kind)
         h["extension_days"] = used + extra
-        h["handling_due_at"] = clocks.handling_due(_time(h["accepted_at"]), used + extra).isoformat()
+        h["handling_due_at"] = _capped(clocks.handling_due(_time(h["accepted_at"]), used + extra), h.get("cap")).isoformat()
         deadline = _deadline("HANDLING", h["handling_due_at"], clocks.handling_days + used + extra)
     elif kind in ("case.progress", "case.resolved"):
         if kind == "case.progress" and not 0 <= data["percent"] <= 100:
@@ -131,6 +133,11 @@ def refusal(event: Incoming, reason: str, at: datetime, event_id: str) -> dict[s
     return {"event_id": event_id, "occurred_at": at, "case": case if isinstance(case, dict) else None,
             "deadline": None, "unit": unit, "key": key, "refused_event_id": event.id, "refused_type": event.type,
             "reason": reason}
+
+
+def _capped(due: datetime, cap: str | None) -> datetime:
+    """``due``, or the due date from above if that comes first."""
+    return min(due, _time(cap)) if cap else due
 
 
 def _text(data: dict[str, Any], name: str, kind: str) -> None:

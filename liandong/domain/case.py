@@ -15,7 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 from liandong_sdk.records import json_default
-from liandong_sdk.rules import UNIT_TRANSITIONS, ClockConfig, HandoffStatus, IllegalTransition, check_unit_transition
+from liandong_sdk.rules import (
+    BUREAU_TZ,
+    UNIT_TRANSITIONS,
+    ClockConfig,
+    HandoffStatus,
+    IllegalTransition,
+    check_unit_transition,
+)
 
 from .incoming import Incoming
 
@@ -75,6 +82,9 @@ class CaseState:
     category: str = "OTHER"
     registered_at: datetime | None = None
     repeat_of: str | None = None
+    #: An item assigned or supervised from above (上级交办): by whom, and the due date it set.
+    assigned_by: str | None = None
+    assigned_due_at: datetime | None = None
     diverted_to: str | None = None
     referred_to: str | None = None  # arbitration or litigation, after case.referred
     lead_unit: str | None = None
@@ -120,6 +130,9 @@ class CaseState:
             self.channel = data["channel"]
             self.category = data["category_hint"]
             self.repeat_of = data.get("repeat_of")
+            self.assigned_by, self.assigned_due_at = data.get("assigned_by"), data.get("assigned_due_at")
+            if self.assigned_by and self.assigned_due_at:
+                detail = f"assigned by {self.assigned_by}, due {self.assigned_due_at.astimezone(BUREAU_TZ):%Y-%m-%d} (Beijing)"
         elif event_type == "petition.repeat.detected":
             self.repeat_of = data["earlier_case_number"]
             self.status = CaseStatus.REPEAT

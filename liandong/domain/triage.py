@@ -58,6 +58,8 @@ class Triage:
             "category": decision.category, "mode": decision.route.mode, "lead": decision.route.lead,
             "co": list(decision.co_units), "tried": [decision.route.lead], "attempt": 1, "escalated": False,
             "handoffs": {},
+            # An item assigned from above: its due date bounds every unit's clock (ISO text, or None).
+            "due_from_above": data["assigned_due_at"].isoformat() if data.get("assigned_due_at") else None,
         }
         out: Out = [("petition.triaged", {
             **_base(event_id, "triaged", at, case),
@@ -79,6 +81,11 @@ class Triage:
         assert state is not None  # a handoff was found in it
         state = {**state, "handoffs": {**handoffs, unit: handoff}}
         out: Out = [(event.type, {**event.data, "deadline": deadline})]
+        if event.type in ("case.accepted", "case.extension.approved") and deadline is not None:
+            # the unit learns the handling deadline its answer started or moved, on its inbox
+            out.append(("case.deadline.set", {
+                **_base(event.id, "deadline", event.data["occurred_at"], state["case"]), "deadline": deadline,
+                "unit": unit, "cause_event_id": event.id, "cause_type": event.type}))
         if event.type == "case.handoff.rejected":
             state, more = self.rejected(state, event)
             out += more
@@ -129,7 +136,7 @@ class Triage:
 
     def _handoff(self, event_id: str, at: datetime, state: State, unit: str, role: str) -> tuple[State, tuple[str, dict[str, Any]]]:
         """The case handed to ``unit``: its handoff kept (a new one starts over) and the event."""
-        handoff = answers.handed(self.clocks, at, role)
+        handoff = answers.handed(self.clocks, at, role, state.get("due_from_above"))
         state = {**state, "handoffs": {**state.get("handoffs", {}), unit: handoff}}
         return state, ("case.handoff.requested", {
             **_base(event_id, f"handoff/{unit}", at, state["case"]),

@@ -133,6 +133,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("supervision.recommendation", _E + "SupervisionRecommendationIssued", UNIT_INBOX),
         EventType("supervision.feedback", _E + "SupervisionFeedbackGiven", UNIT_REPLIES),
         EventType("answer.refused", _E + "AnswerRefused", UNIT_INBOX, key_field="key"),
+        EventType("case.deadline.set", _E + "CaseDeadlineSet", UNIT_INBOX),
         EventType("deadletter", _E + "DeadLetter", DEAD_LETTER, key_field="source_topic"),
     ]
 }

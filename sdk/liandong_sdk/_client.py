@@ -68,6 +68,8 @@ class Handoff:
     handoff_id: str = ""
     #: The end of the objection window, as the bus carried it on the handoff (None: before it did).
     objection_due_at: datetime | None = None
+    #: The handling deadline once the case is accepted (moved by an extension), as the bus set it.
+    handling_due_at: datetime | None = None
     status: HandoffStatus = HandoffStatus.REQUESTED
     extension_days: int = 0
     #: Answers given so far, by event type: derives the next answer's id (see ``_answer``).
@@ -110,6 +112,9 @@ class DepartmentClient(CoordinationMixin):
                 self.refusals.append(ev)
                 log.warning("answer_refused unit=%s case=%s type=%s reason=%s", self.unit, ev.key,
                             ev.data["refused_type"], ev.data["reason"])
+            if ev.type == "case.deadline.set" and ev.key in self.cases and ev.data["unit"] == self.unit:
+                self.cases[ev.key].handling_due_at = ev.data["deadline"]["due_at"]
+                self._state_dirty = True
             if ev.type != "case.handoff.requested":
                 self.other.append(ev)
                 self._track(ev)
@@ -238,7 +243,8 @@ class DepartmentClient(CoordinationMixin):
         self._state_dirty = False
         cases = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
                      "acceptance_due_at": v.acceptance_due_at.isoformat(),
-                     "objection_due_at": v.objection_due_at.isoformat() if v.objection_due_at else None}
+                     "objection_due_at": v.objection_due_at.isoformat() if v.objection_due_at else None,
+                     "handling_due_at": v.handling_due_at.isoformat() if v.handling_due_at else None}
                  for k, v in self.cases.items()}
         data = {"cases": cases, **self._coordination_state()}  # mediations, packages and tasks too
         tmp = self.state_file.with_suffix(".tmp")
@@ -256,8 +262,9 @@ class DepartmentClient(CoordinationMixin):
             v["status"] = HandoffStatus(v["status"])
             v["requested_at"] = datetime.fromisoformat(v["requested_at"])
             v["acceptance_due_at"] = datetime.fromisoformat(v["acceptance_due_at"])
-            if v.get("objection_due_at"):
-                v["objection_due_at"] = datetime.fromisoformat(v["objection_due_at"])
+            for name in ("objection_due_at", "handling_due_at"):
+                if v.get(name):
+                    v[name] = datetime.fromisoformat(v[name])
             self.cases[k] = Handoff(**v)
 
     def close(self) -> None:

@@ -168,6 +168,14 @@ class PetitionRegistered(EventRecord):
     repeat_of: str | None = None
     """Case number of an earlier case on the same matter, if this is a repeat."""
 
+    assigned_by: str | None = None
+    """Who assigned or supervises the item from above (上级交办/督办), e.g. 市信访局; null for an ordinary petition."""
+
+    assigned_due_at: datetime | None = None
+    """The due date set from above (UTC; 24:00 Beijing time of its last day): every clock of the case ends by it at the
+    latest.
+    """
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PetitionRepeatDetected(EventRecord):
@@ -1630,6 +1638,37 @@ class AnswerRefused(EventRecord):
     """Why the bus refused it, in words a person can act on."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseDeadlineSet(EventRecord):
+    """The bus set or moved a deadline of the unit's handoff (the handling clock once it accepted the case, the moved
+    due date after an extension): sent on the unit's inbox, so that a department needs no calendar of its own.
+    """
+
+    TYPE: ClassVar[str] = "case.deadline.set"
+    SCHEMA: ClassVar[str] = "liandong.events.CaseDeadlineSet"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef
+    """The case this event belongs to; its case number is the message key."""
+
+    deadline: Deadline
+    """The deadline that now applies (due_at: 24:00 Beijing time of its last day, in UTC)."""
+
+    unit: Unit
+    """The unit whose deadline it is."""
+
+    cause_event_id: str
+    """The ce_id of the unit's answer that set it (e.g. its case.accepted)."""
+
+    cause_type: str
+    """That answer's event type."""
+
+
 class DeadLetterReason(StrEnum):
     """Why a message could not be processed."""
 
@@ -1725,6 +1764,7 @@ EVENT_CLASSES: dict[str, type[EventRecord]] = {
     "supervision.recommendation": SupervisionRecommendationIssued,
     "supervision.feedback": SupervisionFeedbackGiven,
     "answer.refused": AnswerRefused,
+    "case.deadline.set": CaseDeadlineSet,
     "deadletter": DeadLetter,
 }
 
@@ -1732,6 +1772,7 @@ __all__ = [
     "EVENT_CLASSES",
     "AnswerRefused",
     "CaseAccepted",
+    "CaseDeadlineSet",
     "CaseExtensionApproved",
     "CaseHandoffAccepted",
     "CaseHandoffRejected",

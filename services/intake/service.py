@@ -139,11 +139,14 @@ class IntakeService:
         now = bus_now()  # the wall clock, or the simulation's compressed one
         case = {"case_number": case_number, "district_code": self.bus.settings.district_code,
                 "petition_id": uuid.uuid5(_IDS, sub.idempotency_key)}
+        # Art. 22: forwarded or assigned within the configured period of its registration; an item
+        # from above by its own due date, if that comes first.
+        forward_due, from_above = self.clocks.forward_due(sub.received_at), sub.due_from_above(self.clocks)
         registered = {
             "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/registered"), "occurred_at": now, "case": case,
-            # Art. 22: forwarded or assigned within the configured period of its registration.
-            "deadline": {"clock": "FORWARD", "due_at": self.clocks.forward_due(sub.received_at),
+            "deadline": {"clock": "FORWARD", "due_at": min(forward_due, from_above) if from_above else forward_due,
                          "days": self.clocks.forward_days, "day_basis": "CALENDAR"},
+            "assigned_by": sub.assigned.by if sub.assigned else None, "assigned_due_at": from_above,
             "channel": sub.channel, "petitioner": sub.petitioner.model_dump(), "summary": sub.summary,
             "category_hint": category, "idempotency_key": sub.idempotency_key, "received_at": sub.received_at,
             "repeat_of": repeat_of,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from liandong.domain import bureau_year
+from liandong.domain import BUREAU_TZ, ClockConfig, bureau_year
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Channel = Literal["ONLINE", "VISIT", "LETTER", "HOTLINE_12345"]
@@ -44,6 +44,24 @@ class PetitionerIn(BaseModel):
         return v.strip() if v else v
 
 
+class FromAbove(BaseModel):
+    """An item assigned or supervised from above (上级交办/督办): who, and its own limit or due date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: Text
+    #: The day it must be done by (it ends at 24:00 Beijing time of that day) ...
+    due_on: date | None = None
+    #: ... or a limit in calendar days from its receipt (by the Civil Code's rule, like every period).
+    limit_days: int | None = Field(default=None, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> FromAbove:
+        if (self.due_on is None) == (self.limit_days is None):
+            raise ValueError("give either due_on or limit_days")
+        return self
+
+
 class Submission(BaseModel):
     """One petition as submitted through a channel."""
 
@@ -55,6 +73,8 @@ class Submission(BaseModel):
     petitioner: PetitionerIn
     summary: Text
     category: Category = "OTHER"
+    #: Set for an item assigned or supervised from above: its deadline binds every clock of the case.
+    assigned: FromAbove | None = None
 
     @field_validator("received_at")
     @classmethod
@@ -62,6 +82,22 @@ class Submission(BaseModel):
         if v.tzinfo is None:
             raise ValueError("must include a time zone offset, e.g. 2026-03-01T09:30:00+08:00")
         return v.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _due_after_receipt(self) -> Submission:
+        if self.assigned is not None and self.assigned.due_on is not None \
+                and self.assigned.due_on < self.received_at.astimezone(BUREAU_TZ).date():
+            raise ValueError("assigned.due_on is before the petition was received")
+        return self
+
+    def due_from_above(self, clocks: ClockConfig) -> datetime | None:
+        """The due date of an item assigned from above (24:00 of its last day), if it is one."""
+        if self.assigned is None:
+            return None
+        if self.assigned.limit_days is not None:
+            return clocks.calendar.period_end(self.received_at, self.assigned.limit_days)
+        assert self.assigned.due_on is not None
+        return clocks.calendar.end_of(self.assigned.due_on, self.received_at)
 
     @property
     def bureau_year(self) -> int:

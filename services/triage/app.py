@@ -18,6 +18,7 @@ import yaml
 from liandong_sdk.events import (
     EVENT_CLASSES,
     AnswerRefused,
+    CaseDeadlineSet,
     CaseHandoffRequested,
     CaseJurisdictionDecided,
     CaseJurisdictionEscalated,
@@ -53,7 +54,7 @@ TRIAGE = Service(
     topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_REPLIES),
     # the inbox carries contact details for that unit's case only; the answers topic, the checked answers
     topics_out=(BUREAU_TRIAGE, UNIT_INBOX, BUREAU_ANSWERS),
-    emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested, AnswerRefused,
+    emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested, AnswerRefused, CaseDeadlineSet,
            *ANSWERS),
     tables=(Table("triage-cases", {
         PetitionRegistered: Triage.registered,  # route, or divert to another channel

@@ -20,7 +20,7 @@ import fastavro
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from liandong import BUREAU_ANSWERS, Bus, get_settings
+from liandong import BUREAU_ANSWERS, BUREAU_TZ, Bus, get_settings, load_clocks
 from liandong.metrics import REFUSED
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
@@ -220,3 +220,50 @@ def test_the_sdk_reports_what_the_bus_refused_to_its_caller(stack: dict[str, Any
                  message="the refusal reported by the SDK")
     refusal = next(r for r in dept.refusals if r.key == number)
     assert refusal.data["refused_type"] == "case.handoff.accepted" and "in the future" in refusal.data["reason"]
+
+
+def test_an_item_assigned_from_above_runs_on_its_own_due_date(stack: dict[str, Any], bus: Bus) -> None:
+    from services.intake import IntakeService
+    from services.triage.app import load_routing
+
+    intake = IntakeService(bus.as_principal("svc-intake"), load_routing())
+    intake.start()
+    try:
+        received = NOW.astimezone(BUREAU_TZ)
+        result = intake.submit({
+            "idempotency_key": f"above-{uuid.uuid4()}", "channel": "LETTER", "received_at": received.isoformat(),
+            "petitioner": {"name": "孙某"}, "summary": "施工工地老板恶意欠薪三个月", "category": "WAGE_ARREARS",
+            "assigned": {"by": "市信访局", "limit_days": 5}})
+        assert result.status == "registered", result
+    finally:
+        intake.stop()
+    due = load_clocks().calendar.period_end(received, 5)
+    case = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{result.case_number}")) and c["handoffs"] and c,
+                    message="the assigned item in the ledger")
+    assert case["assigned_by"] == "市信访局" and datetime.fromisoformat(case["assigned_due_at"]) == due
+    # the acceptance clock of 15 days ends by the due date from above
+    assert datetime.fromisoformat(case["handoffs"]["HRSS"]["acceptance_due_at"]) == due
+
+
+def test_the_sdk_learns_its_handling_deadline_from_the_bus(stack: dict[str, Any], bus: Bus) -> None:
+    from liandong_sdk import DepartmentClient
+
+    number = f"140214-{NOW.year}-7{uuid.uuid4().int % 10**5:05d}"
+    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
+    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
+        intake.publish("petition.registered", {
+            "event_id": uuid.uuid4(), "occurred_at": NOW, "case": case, "deadline": None, "channel": "ONLINE",
+            "petitioner": {"name": "周", "id_number": None, "phone": None, "address": None, "group_size": 1},
+            "summary": "小区冬季供暖温度不达标", "category_hint": "HEATING",
+            "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
+    accepted_at = NOW + timedelta(minutes=1)
+    with DepartmentClient("HOUSING", bus, group_id=f"unit-housing-{uuid.uuid4().hex[:6]}",
+                          clock=lambda: accepted_at) as dept:
+        wait_for(lambda: dept.inbox(0.5) is not None and number in dept.cases, message=f"{number} in housing's inbox")
+        dept.sign_for(number, "王科长")
+        dept.accept(number)
+        dept.commit()
+        wait_for(lambda: dept.inbox(0.5) is not None and dept.cases[number].handling_due_at is not None,
+                 message="the handling deadline on housing's inbox")
+        assert dept.cases[number].handling_due_at == load_clocks().handling_due(accepted_at)
+        assert not [r for r in dept.refusals if r.key == number]

@@ -254,3 +254,31 @@ def test_a_case_is_numbered_in_the_bureau_year() -> None:
     sub = Submission.model_validate(valid(received_at="2027-01-01T05:00:00+08:00"))
     assert sub.received_at.year == 2026  # stored in UTC
     assert sub.bureau_year == 2027
+
+
+# -- items assigned from above (上级交办) --------------------------------------------------------
+def test_an_item_from_above_carries_its_own_due_date_or_limit() -> None:
+    from datetime import date, time
+
+    from liandong import load_clocks
+    from liandong.domain import BUREAU_TZ
+
+    clocks = load_clocks()
+    ordinary = Submission.model_validate(valid())
+    assert ordinary.assigned is None and ordinary.due_from_above(clocks) is None
+    by_date = Submission.model_validate(valid(assigned={"by": "市信访局", "due_on": "2026-03-10"}))
+    assert by_date.due_from_above(clocks) == datetime.combine(date(2026, 3, 10), time(23, 59, 59, 999000), BUREAU_TZ)
+    # received Sun 1 Mar, 7 days: Sun 8 Mar, a rest day, so Mon 9 Mar (the Civil Code's rule, as every period)
+    by_limit = Submission.model_validate(valid(assigned={"by": "省信访局", "limit_days": 7}))
+    assert by_limit.due_from_above(clocks) == datetime.combine(date(2026, 3, 9), time(23, 59, 59, 999000), BUREAU_TZ)
+
+
+@pytest.mark.parametrize(("assigned", "words"), [
+    ({"by": "市信访局"}, "either due_on or limit_days"),
+    ({"by": "市信访局", "due_on": "2026-03-10", "limit_days": 5}, "either due_on or limit_days"),
+    ({"by": "市信访局", "due_on": "2026-02-27"}, "before the petition was received"),
+    ({"by": " ", "limit_days": 5}, "assigned.by"),
+    ({"by": "市信访局", "limit_days": 0}, "assigned.limit_days"),
+])
+def test_an_item_from_above_without_a_clear_limit_is_refused(assigned: dict[str, Any], words: str) -> None:
+    assert any(words in e for e in errors_of(valid(assigned=assigned))), errors_of(valid(assigned=assigned))

@@ -110,12 +110,16 @@ def test_extensions_stay_within_the_cap_and_carry_the_moved_due_date(bus: Bus) -
     bus.answer("HRSS", "case.handoff.accepted", T0 + timedelta(hours=2), signed_by="李科长")
     accepted = bus.answer("HRSS", "case.accepted", T0 + timedelta(hours=3), notice_no="n-1")
     # 13 Feb + 60 days: Tue 14 Apr
-    assert accepted[0].data["deadline"] == {"clock": "HANDLING", "due_at": end(4, 14), "days": 60,
-                                            "day_basis": "CALENDAR"}
+    handling = {"clock": "HANDLING", "due_at": end(4, 14), "days": 60, "day_basis": "CALENDAR"}
+    assert accepted[0].data["deadline"] == handling
+    # the unit is told its handling deadline on its inbox: it needs no calendar of its own
+    assert [(e.type, e.topic) for e in accepted[1:]] == [("case.deadline.set", "liandong.unit.hrss.inbox")]
+    assert accepted[1].data["deadline"] == handling and accepted[1].data["cause_event_id"] == accepted[0].id
     too_long = bus.answer("HRSS", "case.extension.approved", T0 + timedelta(days=50), extra_days=45, reason="复杂")
     assert "at most 30 days" in refusal(too_long, "HRSS")
     ok = bus.answer("HRSS", "case.extension.approved", T0 + timedelta(days=51), extra_days=20, reason="需现场核查")
-    assert ok[0].topic == BUREAU_ANSWERS
+    assert [e.topic for e in ok] == [BUREAU_ANSWERS, "liandong.unit.hrss.inbox"]
+    assert ok[1].data["deadline"] == ok[0].data["deadline"]
     # 80 days: Sun 3 May, inside Labour Day (1-5 May): Wed 6 May
     assert ok[0].data["deadline"] == {"clock": "HANDLING", "due_at": end(5, 6), "days": 80, "day_basis": "CALENDAR"}
     again = bus.answer("HRSS", "case.extension.approved", T0 + timedelta(days=52), extra_days=11, reason="还要")
@@ -139,7 +143,7 @@ def test_resolving_before_accepting_is_refused_then_the_valid_answers_apply(bus:
                                ("case.progress", {"percent": 50, "note": "约谈"}),
                                ("case.resolved", {"outcome": "SUPPORTED", "tag": "SOLVED", "opinion": "已支付"})]:
         out = bus.answer("HRSS", event_type, T0 + timedelta(days=1 + bus.n), **fields)
-        assert [(e.type, e.topic) for e in out] == [(event_type, BUREAU_ANSWERS)]
+        assert (out[0].type, out[0].topic) == (event_type, BUREAU_ANSWERS)
     assert bus.state()["handoffs"]["HRSS"]["status"] == "RESOLVED"
     assert [reason for _, reason in bus.triage.refused][:2] == [early[0].data["reason"], blank[0].data["reason"]]
 
@@ -182,3 +186,29 @@ def test_a_coordination_answer_is_checked_for_who_speaks_and_passed_on() -> None
     assert "a unit answers only for itself" in refusal(wrong, "HOUSING")
     right = b.triage.send(CODEC.decode("liandong.unit.police.replies", msg.key, msg.value, msg.headers))
     assert [(e.type, e.topic, e.id) for e in right] == [("mediation.joined", BUREAU_ANSWERS, str(record["event_id"]))]
+
+
+def test_an_item_assigned_from_above_bounds_every_clock_by_its_due_date() -> None:
+    """上级交办: the bureau above set 20 Mar; the acceptance (15 days: 28 Feb) is within it, the handling
+    clock (60 days) is not: it ends on 20 Mar, and an extension does not move it past that."""
+    b = Bus()
+    above = end(3, 20)
+    out = b.triage.send(("petition.registered", {
+        "event_id": uuid.uuid4(), "occurred_at": T0, "case": CASE, "deadline": None, "channel": "LETTER",
+        "petitioner": {"name": PII[0], "id_number": None, "phone": PII[1], "address": None, "group_size": 1},
+        "summary": "施工工地老板恶意欠薪三个月", "category_hint": "WAGE_ARREARS", "idempotency_key": "above-1",
+        "received_at": T0, "repeat_of": None, "assigned_by": "市信访局", "assigned_due_at": above}))
+    lead = next(e for e in out if e.type == "case.handoff.requested" and e.data["role"] == "LEAD")
+    assert lead.data["deadline"]["due_at"] == end(2, 28)
+    b.answer("HRSS", "case.handoff.accepted", T0 + timedelta(hours=1), signed_by="李")
+    accepted = b.answer("HRSS", "case.accepted", T0 + timedelta(hours=2), notice_no="n")
+    assert accepted[0].data["deadline"]["due_at"] == above
+    extended = b.answer("HRSS", "case.extension.approved", T0 + timedelta(days=20), extra_days=30, reason="复杂")
+    assert extended[0].data["deadline"]["due_at"] == above
+    tight = Bus()
+    tight.triage.send(("petition.registered", {
+        "event_id": uuid.uuid4(), "occurred_at": T0, "case": CASE, "deadline": None, "channel": "LETTER",
+        "petitioner": {"name": PII[0], "id_number": None, "phone": None, "address": None, "group_size": 1},
+        "summary": "施工工地老板恶意欠薪三个月", "category_hint": "WAGE_ARREARS", "idempotency_key": "above-2",
+        "received_at": T0, "repeat_of": None, "assigned_by": "省信访局", "assigned_due_at": end(2, 24)}))
+    assert tight.state()["handoffs"]["HRSS"]["acceptance_due_at"] == end(2, 24).isoformat()
