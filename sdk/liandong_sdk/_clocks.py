@@ -49,6 +49,9 @@ class ClockConfig:
     recheck_apply_days: int = 30  # Art. 36: petitioner may apply for re-check (复核) within
     recheck_decide_days: int = 30  # Art. 36: re-check decided within
     recommendation_answer_days: int = 30  # 三项建议: the unit answers in writing within
+    #: After a case closes, the same person on the same matter is a repeat for this long (the review
+    #: window, Art. 35); later, it is a new case.
+    repeat_window_days: int = 30
     ladder: EscalationLadder = field(default_factory=EscalationLadder)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
 
@@ -71,6 +74,9 @@ class ClockConfig:
 
     def recheck_decide_due(self, applied_at: datetime) -> datetime:
         return self.calendar.period_end(applied_at, self.recheck_decide_days)
+
+    def repeat_window_end(self, closed_at: datetime) -> datetime:
+        return self.calendar.period_end(closed_at, self.repeat_window_days)
 
     def recommendation_due(self, issued_at: datetime) -> datetime:
         return self.calendar.period_end(issued_at, self.recommendation_answer_days)

@@ -7,7 +7,9 @@ so intake keeps no state of its own that could drift from the log.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,18 @@ class Registration:
 
 @dataclass
 class IntakeRegistry:
+    """A repeat is the same person on the same matter while its case is open, or closed no longer
+    ago than the review window (``window_end(closed_at)``: Art. 35's 30 days, configurable as
+    ``repeat_window_days``); after that the matter is a new case, and later repeats link to it."""
+
     district_code: str
     by_key: dict[str, str] = field(default_factory=dict)
     by_matter: dict[str, str] = field(default_factory=dict)
-    closed: set[str] = field(default_factory=set)
+    #: Case number -> when it was closed.
+    closed: dict[str, datetime] = field(default_factory=dict)
     last_seq: dict[int, int] = field(default_factory=dict)
+    #: The end of the repeat window of a case closed at the given time (None: a closed case stays the matter's).
+    window_end: Callable[[datetime], datetime] | None = None
 
     @staticmethod
     def matter_key(name: str, id_number: str | None, phone: str | None, category: str) -> str:
@@ -32,29 +41,39 @@ class IntakeRegistry:
         who = id_number.upper() if id_number else f"{name.strip()}|{phone or ''}"
         return hashlib.sha256(f"{who}|{category}".encode()).hexdigest()[:32]
 
-    def plan(self, idempotency_key: str, matter: str, year: int) -> Registration:
+    def plan(self, idempotency_key: str, matter: str, year: int, received_at: datetime | None = None) -> Registration:
         """What registering would give, changing nothing (``remember`` it once published)."""
         if idempotency_key in self.by_key:
             return Registration(self.by_key[idempotency_key], new=False)
         seq = self.last_seq.get(year, 0) + 1
         case_number = f"{self.district_code}-{year}-{seq:06d}"
         earlier = self.by_matter.get(matter)
-        return Registration(case_number, True, earlier, earlier in self.closed if earlier else False)
+        if earlier is None:
+            return Registration(case_number, True)
+        closed_at = self.closed.get(earlier)
+        if closed_at is not None and received_at is not None and self.window_end is not None \
+                and received_at > self.window_end(closed_at):
+            return Registration(case_number, True)  # closed longer ago than the review window: a new case
+        return Registration(case_number, True, earlier, closed_at is not None)
 
-    def register(self, idempotency_key: str, matter: str, year: int) -> Registration:
-        reg = self.plan(idempotency_key, matter, year)
+    def register(self, idempotency_key: str, matter: str, year: int, received_at: datetime | None = None) -> Registration:
+        reg = self.plan(idempotency_key, matter, year, received_at)
         if reg.new:
-            self.remember(idempotency_key, matter, reg.case_number)
+            self.remember(idempotency_key, matter, reg.case_number, reg.repeat_of)
         return reg
 
-    def remember(self, idempotency_key: str, matter: str, case_number: str) -> None:
-        """Records a registration (a new one, or one read back from the log)."""
+    def remember(self, idempotency_key: str, matter: str, case_number: str, repeat_of: str | None = None) -> None:
+        """Records a registration (a new one, or one read back from the log): a repeat links to the
+        matter's case; a case that is not a repeat becomes the matter's case."""
         self.by_key[idempotency_key] = case_number
-        self.by_matter.setdefault(matter, case_number)  # repeats link to the original case
+        if repeat_of is None:
+            self.by_matter[matter] = case_number
+        else:
+            self.by_matter.setdefault(matter, repeat_of)
         district, _, rest = case_number.partition("-")
         year, _, seq = rest.partition("-")
         if district == self.district_code and year.isdigit() and seq.isdigit():
             self.last_seq[int(year)] = max(self.last_seq.get(int(year), 0), int(seq))
 
-    def close(self, case_number: str) -> None:
-        self.closed.add(case_number)
+    def close(self, case_number: str, at: datetime) -> None:
+        self.closed.setdefault(case_number, at)

@@ -49,7 +49,8 @@ class IntakeService:
         self.bus = bus
         self.routing = routing
         self.clocks = clocks or ClockConfig()
-        self.registry = IntakeRegistry(bus.settings.district_code)
+        # A repeat within the review window after closure (clocks: repeat_window_days), else a new case.
+        self.registry = IntakeRegistry(bus.settings.district_code, window_end=self.clocks.repeat_window_end)
         self._lock = threading.Lock()
         self._publisher = bus.publisher(SERVICE, linger_ms=0)  # each registration waits for its ack: no lingering
         self._follower = bus.subscriber([], group_id=None, service=SERVICE)
@@ -88,7 +89,7 @@ class IntakeService:
                     d = ev.data
                     p = d["petitioner"]
                     matter = IntakeRegistry.matter_key(p["name"], p["id_number"], p["phone"], d["category_hint"])
-                    self.registry.remember(d["idempotency_key"], matter, ev.key)
+                    self.registry.remember(d["idempotency_key"], matter, ev.key, d.get("repeat_of"))
                 elif ev.type == "petition.triaged":
                     self._lead[ev.key] = ev.data["lead_unit"]
                 elif ev.type == "case.jurisdiction.decided":
@@ -96,9 +97,9 @@ class IntakeService:
                 elif ev.type == "case.handoff.rejected" and self._lead.get(ev.key) == ev.data["unit"]:
                     self._lead[ev.key] = None  # re-routed: the next lead is not known here
                 elif ev.type == "petition.diverted":
-                    self.registry.close(ev.key)
+                    self.registry.close(ev.key, ev.data["occurred_at"])
                 elif ev.type in _CLOSING and self._lead.get(ev.key) in (None, ev.data.get("unit")):
-                    self.registry.close(ev.key)  # a co-unit's answer does not close the case
+                    self.registry.close(ev.key, ev.data["occurred_at"])  # a co-unit's answer does not close the case
 
     # -- submissions ----------------------------------------------------------------------
     def submit_lines(self, text: str) -> list[LineResult]:
@@ -127,12 +128,12 @@ class IntakeService:
         p = sub.petitioner
         matter = IntakeRegistry.matter_key(p.name, p.id_number, p.phone, category)
         with self._lock:
-            reg = self.registry.plan(sub.idempotency_key, matter, sub.bureau_year)
+            reg = self.registry.plan(sub.idempotency_key, matter, sub.bureau_year, sub.received_at)
             if not reg.new:
                 return LineResult(line, "duplicate", reg.case_number)
             # Remembered only once published: a failed publish leaves no trace, and a retry is a fresh try.
             self._publish(sub, category, reg.case_number, reg.repeat_of, reg.earlier_closed)
-            self.registry.remember(sub.idempotency_key, matter, reg.case_number)
+            self.registry.remember(sub.idempotency_key, matter, reg.case_number, reg.repeat_of)
         return LineResult(line, "registered", reg.case_number, reg.repeat_of)
 
     def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool) -> None:
@@ -156,7 +157,7 @@ class IntakeService:
             futures.append(self._publisher.publish("petition.repeat.detected", {
                 "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/repeat"), "occurred_at": now, "case": case,
                 "deadline": None, "earlier_case_number": repeat_of, "earlier_closed": closed,
-                "reason": "same petitioner, same kind of matter",
+                "reason": "same petitioner, same matter, its case open or closed within the review window",
             }))
         for f in futures:
             f.get(timeout=30)

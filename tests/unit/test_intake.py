@@ -77,7 +77,7 @@ def test_another_person_or_another_kind_of_matter_is_not_a_repeat(reg: IntakeReg
 def test_earlier_closed_is_reported_after_the_original_closes(reg: IntakeRegistry) -> None:
     reg.register("k1", matter(), 2026)
     assert reg.register("k2", matter(), 2026).earlier_closed is False
-    reg.close("140214-2026-000001")
+    reg.close("140214-2026-000001", datetime(2026, 3, 20, tzinfo=UTC))
     later = reg.register("k3", matter(), 2026)
     assert (later.repeat_of, later.earlier_closed) == ("140214-2026-000001", True)
 
@@ -85,8 +85,40 @@ def test_earlier_closed_is_reported_after_the_original_closes(reg: IntakeRegistr
 def test_closing_a_repeat_does_not_close_the_original(reg: IntakeRegistry) -> None:
     reg.register("k1", matter(), 2026)
     reg.register("k2", matter(), 2026)
-    reg.close("140214-2026-000002")
+    reg.close("140214-2026-000002", datetime(2026, 3, 20, tzinfo=UTC))
     assert reg.register("k3", matter(), 2026).earlier_closed is False
+
+
+def test_a_repeat_is_within_the_review_window_after_closure_and_later_a_new_case() -> None:
+    """Heating next winter: the same household's complaint, a year after its case closed, is a new
+    case; within 30 days of the closure it is a repeat of it (repeat_window_days)."""
+    from liandong import load_clocks
+
+    clocks = load_clocks()
+    reg = IntakeRegistry(DISTRICT, window_end=clocks.repeat_window_end)
+    heating = matter(category="HEATING")
+    first = reg.register("winter-1", heating, 2025, datetime(2025, 12, 1, tzinfo=UTC))
+    closed = datetime(2026, 1, 10, 2, 0, tzinfo=UTC)  # Sat 10 Jan 2026, Beijing morning
+    reg.close(first.case_number, closed)
+    # 30 days: Mon 9 Feb 2026, 24:00 Beijing time
+    soon = reg.register("winter-2", heating, 2026, datetime(2026, 2, 9, 15, 0, tzinfo=UTC))  # 23:00 Beijing
+    assert (soon.repeat_of, soon.earlier_closed) == (first.case_number, True)
+    next_winter = reg.register("winter-3", heating, 2026, datetime(2026, 11, 20, tzinfo=UTC))
+    assert next_winter.repeat_of is None and next_winter.new
+    again = reg.register("winter-4", heating, 2026, datetime(2026, 11, 25, tzinfo=UTC))
+    assert (again.repeat_of, again.earlier_closed) == (next_winter.case_number, False)  # the new case is the matter's now
+    day_after = IntakeRegistry(DISTRICT, window_end=clocks.repeat_window_end)
+    day_after.register("a", heating, 2026, datetime(2026, 1, 1, tzinfo=UTC))
+    day_after.close("140214-2026-000001", closed)
+    assert day_after.register("b", heating, 2026, datetime(2026, 2, 9, 16, 0, tzinfo=UTC)).repeat_of is None  # 00:00 10 Feb
+
+
+def test_an_open_case_takes_repeats_however_long_it_runs() -> None:
+    from liandong import load_clocks
+
+    reg = IntakeRegistry(DISTRICT, window_end=load_clocks().repeat_window_end)
+    first = reg.register("k1", matter(), 2025, datetime(2025, 1, 5, tzinfo=UTC))
+    assert reg.register("k2", matter(), 2026, datetime(2026, 6, 1, tzinfo=UTC)).repeat_of == first.case_number
 
 
 # -- matter keys ---------------------------------------------------------------------------
@@ -139,7 +171,7 @@ def test_remember_ignores_non_conforming_case_numbers_for_the_sequence(reg: Inta
 
 def test_remember_keeps_the_original_case_for_repeats(reg: IntakeRegistry) -> None:
     reg.remember("k1", matter(), "140214-2026-000001")
-    reg.remember("k2", matter(), "140214-2026-000002")  # itself a repeat, read back
+    reg.remember("k2", matter(), "140214-2026-000002", repeat_of="140214-2026-000001")  # itself a repeat, read back
     assert reg.register("k3", matter(), 2026).repeat_of == "140214-2026-000001"
 
 
