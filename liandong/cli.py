@@ -300,6 +300,19 @@ def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit t
                 reason: str = typer.Option(..., help="Grounds of the decision."),
                 decided_by: str = typer.Option("信访局", help="Who decided.")) -> None:
     """The bureau's jurisdiction decision on an escalated case (Art. 24)."""
+    _decide(case_number, unit, reason, decided_by)
+
+
+@case_app.command("route")
+def case_route(case_number: str, unit: str = typer.Option(..., help="The unit that becomes the case's lead."),
+               reason: str = typer.Option(..., help="Why (on the case's timeline)."),
+               decided_by: str = typer.Option("信访局", help="Who decided.")) -> None:
+    """Correct triage: re-route a case to another lead unit, or route a diverted one after all (un-divert)."""
+    _decide(case_number, unit, reason, decided_by)
+
+
+def _decide(case_number: str, unit: str, reason: str, decided_by: str) -> None:
+    """A ``case.jurisdiction.decided``: triage hands the case to ``unit`` as its lead."""
     import uuid
     from datetime import datetime
 

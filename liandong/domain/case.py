@@ -141,16 +141,23 @@ class CaseState:
             self.category = data["category"]
             self.diverted_to = data["diversion_channel"]
             self.status = CaseStatus.DIVERTED
-            detail = f"diverted to {self.diverted_to}"
+            detail = f"diverted to {self.diverted_to}" + (f" (matched {', '.join(data['matched'])})"
+                                                          if data.get("matched") else "")
         elif event_type == "petition.triaged":
             self.category = data["category"]
             self.lead_unit = data["lead_unit"]
             self.co_units = list(data["co_units"])
             self.mode = data["mode"]
             detail = f"lead {self.lead_unit}" + (f", co {', '.join(self.co_units)}" if self.co_units else "")
+            if data.get("matched"):
+                detail += f" (matched {', '.join(data['matched'])})"
+            if data.get("diverted_part_channel"):  # the other part of a mixed petition, named
+                detail += f"; the {data['diverted_part_channel']} part: {data['diverted_part_explanation']}"
         elif event_type == "case.jurisdiction.decided":
             self.lead_unit = unit
-            detail = f"{data['decided_by']} decided: {unit}"
+            detail = f"{data['decided_by']} decided: {unit}" + (f" (was diverted to {self.diverted_to})"
+                                                                 if self.diverted_to else "")
+            self.diverted_to = None  # the bureau routes a diverted case after all
         elif event_type == "case.handoff.requested":
             assert unit is not None
             self.handoffs[unit] = UnitHandoff(unit, data["role"], H.REQUESTED, at,

@@ -31,6 +31,12 @@ class Decision:
     route: Route | None = None
     diversion: Diversion | None = None
     co_units: tuple[str, ...] = ()
+    #: What the classification matched on: the keywords found in the summary (empty: intake's category).
+    matched: tuple[str, ...] = ()
+    #: A routed petition that also raises a matter for another channel: that part, named (its
+    #: petitioner is told where to take it), while the service part is routed.
+    diverted_part: Diversion | None = None
+    diverted_matched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,23 +62,41 @@ class RoutingMatrix:
 
     def classify(self, hint: str, summary: str) -> str:
         """The explicit category if one was given, otherwise the first keyword rule that matches."""
-        if hint and hint != "OTHER":
-            return hint
+        return self.matches(hint, summary)[0][0]
+
+    def matches(self, hint: str, summary: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Every category the petition speaks to, with the keywords it matched: the explicit one
+        first (matched on nothing), then the keyword rules in their order; ``OTHER`` if none."""
+        found = [(hint, ())] if hint and hint != "OTHER" else []
         for category, words in self.keywords:
-            if any(w in summary for w in words):
-                return category
-        return "OTHER"
+            hits = tuple(w for w in words if w in summary)
+            if hits and category not in (c for c, _ in found):
+                found.append((category, hits))
+        return found or [("OTHER", ())]
 
     def decide(self, hint: str, summary: str) -> Decision:
-        category = self.classify(hint, summary)
+        """Where the petition goes. A matter for another channel (litigation, discipline ...) is
+        diverted; one whose summary also raises a service problem has that problem routed and the
+        other part named (never silently dropped). A diversion intake's clerk chose stands."""
+        found = self.matches(hint, summary)
+        category, matched = found[0]
+        service = next(((c, m) for c, m in found if c not in self.diversions), None)
+        if category in self.diversions and (service is None or category == hint):  # a clerk's diversion stands
+            return Decision(category, diversion=self.diversions[category], matched=matched)
+        part: tuple[str, tuple[str, ...]] | None = None
         if category in self.diversions:
-            return Decision(category, diversion=self.diversions[category])
+            assert service is not None
+            part, (category, matched) = (category, matched), service
+        else:
+            part = next(((c, m) for c, m in found if c in self.diversions), None)
         route = self.routes.get(category, self.fallback)
         co = list(route.co)
         for unit, words in route.co_if:
             if unit not in co and unit != route.lead and any(w in summary for w in words):
                 co.append(unit)
-        return Decision(category, route=route, co_units=tuple(co))
+        return Decision(category, route=route, co_units=tuple(co), matched=matched,
+                        diverted_part=self.diversions[part[0]] if part else None,
+                        diverted_matched=part[1] if part else ())
 
     def next_lead(self, category: str, tried: list[str], suggested: str | None, co_units: tuple[str, ...] = ()) -> str | None:
         """Where a case goes after its lead objected: the objector's suggestion if it is a unit

@@ -47,10 +47,15 @@ class Triage:
         case = case_ref(data["case"])
         decision = self.routing.decide(data["category_hint"], data["summary"])
         if decision.diversion is not None:
-            return None, [("petition.diverted", {
+            # Kept, so that the bureau can still route it (``liandong case route``: un-divert).
+            kept = {"case": case, "petitioner": data["petitioner"], "summary": data["summary"],
+                    "category": decision.category, "mode": "ASSIGN", "lead": None, "co": [], "tried": [], "attempt": 0,
+                    "escalated": False, "handoffs": {}, "diverted": decision.diversion.channel,
+                    "due_from_above": data["assigned_due_at"].isoformat() if data.get("assigned_due_at") else None}
+            return kept, [("petition.diverted", {
                 **_base(event_id, "diverted", at, case),
                 "category": decision.category, "diversion_channel": decision.diversion.channel,
-                "explanation": decision.diversion.explanation,
+                "explanation": decision.diversion.explanation, "matched": list(decision.matched),
             })]
         assert decision.route is not None
         state = {
@@ -65,6 +70,9 @@ class Triage:
             **_base(event_id, "triaged", at, case),
             "category": decision.category, "lead_unit": decision.route.lead, "co_units": list(decision.co_units),
             "mode": decision.route.mode, "rationale": decision.route.rationale or f"route for {decision.category}",
+            "matched": list(decision.matched),
+            "diverted_part_channel": decision.diverted_part.channel if decision.diverted_part else None,
+            "diverted_part_explanation": decision.diverted_part.explanation if decision.diverted_part else None,
         })]
         for unit, role in [(decision.route.lead, "LEAD"), *((u, "CO") for u in decision.co_units)]:
             state, handoff = self._handoff(event_id, at, state, unit, role)
@@ -129,8 +137,9 @@ class Triage:
         unit = data["unit"]
         if state is None or unit not in self.routing.handling_units:
             return state, []  # no such case here, or a unit without an inbox on the bus
+        # An escalated case, a routed one the bureau re-routes, or a diverted one it routes after all.
         state = {**state, "lead": unit, "mode": "ASSIGN", "escalated": False, "attempt": state["attempt"] + 1,
-                 "tried": [*state["tried"], unit], "co": [u for u in state["co"] if u != unit]}
+                 "tried": [*state["tried"], unit], "co": [u for u in state["co"] if u != unit], "diverted": None}
         state, handoff = self._handoff(event_id, data["occurred_at"], state, unit, "LEAD")
         return state, [handoff]
 

@@ -9,7 +9,7 @@ Enums are ``StrEnum``: a member equals its symbol, so ``Unit.POLICE == "POLICE"`
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -229,6 +229,16 @@ class HandoffMode(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class DiversionChannel(StrEnum):
+    """The legal channel a non-petition matter belongs to (诉访分离)."""
+
+    LITIGATION = "LITIGATION"
+    ARBITRATION = "ARBITRATION"
+    ADMINISTRATIVE_REVIEW = "ADMINISTRATIVE_REVIEW"
+    DISCIPLINE = "DISCIPLINE"
+    UNKNOWN = "UNKNOWN"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PetitionTriaged(EventRecord):
     """Triage classified the matter and chose the receiving units (分类)."""
@@ -263,15 +273,16 @@ class PetitionTriaged(EventRecord):
     rationale: str
     """Which routing rule applied."""
 
+    matched: list[str] = field(default_factory=list)
+    """What the classification matched on: the keywords found in the summary (empty: the category intake gave)."""
 
-class DiversionChannel(StrEnum):
-    """The legal channel a non-petition matter belongs to (诉访分离)."""
+    diverted_part_channel: DiversionChannel | None = None
+    """A part of the petition for another channel (e.g. a discipline complaint beside a service problem), named while
+    the service part is routed; null if none.
+    """
 
-    LITIGATION = "LITIGATION"
-    ARBITRATION = "ARBITRATION"
-    ADMINISTRATIVE_REVIEW = "ADMINISTRATIVE_REVIEW"
-    DISCIPLINE = "DISCIPLINE"
-    UNKNOWN = "UNKNOWN"
+    diverted_part_explanation: str | None = None
+    """What the petitioner is told about that part: where to take it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,6 +312,9 @@ class PetitionDiverted(EventRecord):
 
     explanation: str
     """What the petitioner is told."""
+
+    matched: list[str] = field(default_factory=list)
+    """What the classification matched on: the keywords found in the summary (empty: the category intake gave)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

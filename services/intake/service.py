@@ -94,6 +94,7 @@ class IntakeService:
                     self._lead[ev.key] = ev.data["lead_unit"]
                 elif ev.type == "case.jurisdiction.decided":
                     self._lead[ev.key] = ev.data["unit"]
+                    self.registry.closed.pop(ev.key, None)  # a diverted case the bureau routes is open again
                 elif ev.type == "case.handoff.rejected" and self._lead.get(ev.key) == ev.data["unit"]:
                     self._lead[ev.key] = None  # re-routed: the next lead is not known here
                 elif ev.type == "petition.diverted":

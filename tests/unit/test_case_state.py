@@ -492,3 +492,15 @@ def test_every_case_status_is_followed_only_by_what_the_table_says(status: CaseS
         s = _case_in(status)
         fold(answer(event_type, "HRSS", T0 + timedelta(days=10)), state=s)
         assert s.status is expected, f"{status} + {event_type}: {s.status}, expected {expected}"
+
+
+def test_a_diverted_case_the_bureau_routes_after_all_is_routed_and_says_so() -> None:
+    d = fold(registered(), ("petition.diverted", data("diverted", T0, category="OFFICIAL_MISCONDUCT",
+                                                     diversion_channel="DISCIPLINE", explanation="请向纪检监察机关反映",
+                                                     matched=["吃拿卡要"])))
+    assert d.status is CaseStatus.DIVERTED and d.timeline[-1].detail == "diverted to DISCIPLINE (matched 吃拿卡要)"
+    fold(("case.jurisdiction.decided", data("undivert", T0 + timedelta(days=1), unit="STREET_OFFICE",
+                                            decided_by="信访局", reason="属服务态度问题")),
+         handoff("STREET_OFFICE", at=T0 + timedelta(days=1)), state=d)
+    assert (d.status, d.lead_unit, d.diverted_to) == (CaseStatus.ROUTED, "STREET_OFFICE", None)
+    assert "信访局 decided: STREET_OFFICE (was diverted to DISCIPLINE)" in [t.detail for t in d.timeline]

@@ -266,7 +266,7 @@ def test_the_same_input_yields_the_same_event_ids() -> None:
 ])
 def test_a_diverted_petition_yields_only_petition_diverted(summary: str, hint: str, channel: str) -> None:
     state, out = TRIAGE.registered(None, ev(*registered(summary, hint)))
-    assert state is None
+    assert state is not None and state["diverted"] == channel and state["lead"] is None  # kept: the bureau may route it
     assert [name for name, _ in out] == ["petition.diverted"]
     record = out[0][1]
     assert record["diversion_channel"] == channel and record["explanation"]
@@ -375,3 +375,55 @@ def test_the_bureaus_decision_hands_the_case_to_the_decided_unit() -> None:
 def test_a_decision_on_an_unknown_case_yields_nothing() -> None:
     event_id, data = reply("case.jurisdiction.decided", "HOUSING", T0, "decided-unknown", decided_by="局务会", reason="r")
     assert TRIAGE.decided(None, ev(event_id, data)) == (None, [])
+
+
+# -- a triage the bureau can correct ------------------------------------------------------------
+def test_classification_carries_what_it_matched_on() -> None:
+    _, out = TRIAGE.registered(None, ev(*registered("小区暖气不热，供暖公司不理", "OTHER")))
+    assert out[0][0] == "petition.triaged" and out[0][1]["matched"] == ["供暖", "暖气"]
+    _, explicit = TRIAGE.registered(None, ev(*registered("小区暖气不热", "HEATING")))
+    assert explicit[0][1]["matched"] == []  # intake's category: matched on nothing
+    _, diverted = TRIAGE.registered(None, ev(*registered("对法院的判决不服", "OTHER")))
+    assert diverted[0][1]["matched"] == ["判决", "法院"]
+    encode_all(out + explicit + diverted)
+
+
+def test_a_discipline_complaint_beside_a_service_problem_gets_both_handled() -> None:
+    """"街道干部作风粗暴，小区供暖一直不达标": the heating problem is routed to housing, the
+    discipline part is named with its channel; neither is dropped."""
+    state, out = TRIAGE.registered(None, ev(*registered("街道干部作风粗暴，小区供暖一直不达标", "OTHER")))
+    names = [name for name, _ in out]
+    assert names[0] == "petition.triaged" and "case.handoff.requested" in names
+    triaged = out[0][1]
+    assert (triaged["category"], triaged["lead_unit"], triaged["matched"]) == ("HEATING", "HOUSING", ["供暖"])
+    assert triaged["diverted_part_channel"] == "DISCIPLINE" and "纪检监察" in triaged["diverted_part_explanation"]
+    assert state is not None and state["lead"] == "HOUSING"
+    encode_all(out)
+
+
+def test_a_clerks_diversion_stands_and_a_plain_petition_names_no_other_part() -> None:
+    _, out = TRIAGE.registered(None, ev(*registered("劳动合同纠纷", "ARBITRATION")))
+    assert [name for name, _ in out] == ["petition.diverted"]
+    _, routed = TRIAGE.registered(None, ev(*registered("拖欠工资三个月", "WAGE_ARREARS")))
+    assert routed[0][1]["diverted_part_channel"] is None
+
+
+def test_the_bureau_routes_a_diverted_case_after_all() -> None:
+    state, _ = TRIAGE.registered(None, ev(*registered("反映某干部吃拿卡要", "OTHER")))
+    event_id, data = reply("case.jurisdiction.decided", "STREET_OFFICE", T0 + timedelta(days=1), "undivert",
+                           decided_by="信访局", reason="经审查属服务态度问题，由街道办理")
+    new, out = TRIAGE.decided(state, ev(event_id, data))
+    assert [name for name, _ in out] == ["case.handoff.requested"]
+    h = out[0][1]
+    assert (h["unit"], h["role"], h["attempt"]) == ("STREET_OFFICE", "LEAD", 1) and h["petitioner"] == PETITIONER
+    assert new is not None and new["diverted"] is None and new["lead"] == "STREET_OFFICE"
+    encode_all(out)
+
+
+def test_the_bureau_re_routes_a_routed_case() -> None:
+    state = wage_case()
+    event_id, data = reply("case.jurisdiction.decided", "STREET_OFFICE", T0 + timedelta(days=1), "reroute",
+                           decided_by="信访局", reason="属地处理")
+    new, out = TRIAGE.decided(state, ev(event_id, data))
+    assert [(r["unit"], r["role"]) for _, r in out] == [("STREET_OFFICE", "LEAD")]
+    assert new is not None and new["lead"] == "STREET_OFFICE" and "STREET_OFFICE" in new["handoffs"]
