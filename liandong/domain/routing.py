@@ -67,7 +67,7 @@ class RoutingMatrix:
     def matches(self, hint: str, summary: str) -> list[tuple[str, tuple[str, ...]]]:
         """Every category the petition speaks to, with the keywords it matched: the explicit one
         first (matched on nothing), then the keyword rules in their order; ``OTHER`` if none."""
-        found = [(hint, ())] if hint and hint != "OTHER" else []
+        found: list[tuple[str, tuple[str, ...]]] = [(hint, ())] if hint and hint != "OTHER" else []
         for category, words in self.keywords:
             hits = tuple(w for w in words if w in summary)
             if hits and category not in (c for c, _ in found):
