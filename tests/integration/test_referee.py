@@ -267,3 +267,28 @@ def test_the_sdk_learns_its_handling_deadline_from_the_bus(stack: dict[str, Any]
                  message="the handling deadline on housing's inbox")
         assert dept.cases[number].handling_due_at == load_clocks().handling_due(accepted_at)
         assert not [r for r in dept.refusals if r.key == number]
+
+
+def test_the_bureau_routes_a_diverted_mixed_petition_from_the_command_line(stack: dict[str, Any], bus: Bus,
+                                                                           service_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    number = f"140214-{NOW.year}-6{uuid.uuid4().int % 10**5:05d}"
+    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
+    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
+        intake.publish("petition.registered", {
+            "event_id": uuid.uuid4(), "occurred_at": NOW, "case": case, "deadline": None, "channel": "VISIT",
+            "petitioner": {"name": "吴", "id_number": None, "phone": None, "address": None, "group_size": 1},
+            "summary": "反映社区干部吃拿卡要", "category_hint": "OTHER",
+            "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
+    diverted = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and c["status"] == "DIVERTED" and c,
+                        message=f"{number} diverted")
+    assert "matched 吃拿卡要" in diverted["timeline"][-1]["detail"]
+    done = subprocess.run([sys.executable, "-m", "liandong.cli", "case", "route", number, "--unit", "STREET_OFFICE",
+                           "--reason", "经审查属服务态度问题"], env=service_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    routed = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and c["status"] == "ROUTED" and c,
+                      message=f"{number} routed after all")
+    assert routed["lead_unit"] == "STREET_OFFICE" and routed["diverted_to"] is None
+    assert any("was diverted to DISCIPLINE" in t["detail"] for t in routed["timeline"])
