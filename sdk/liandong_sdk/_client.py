@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._calendar import BUREAU_TZ
 from ._catalogue import HANDLING_UNITS, UNIT_INBOX
 from ._clocks import ClockConfig
 from ._connection import Connection
@@ -170,7 +171,8 @@ class DepartmentClient(CoordinationMixin):
         h = self._case(case_number)
         window = h.objection_due_at or self.clocks.objection_due(h.requested_at)
         if self.now() > window:
-            raise ObjectionWindowClosed(f"{case_number}: the objection window closed at {window.isoformat()}")
+            closed = window.astimezone(BUREAU_TZ).isoformat(timespec="minutes")  # 24:00 of its last day
+            raise ObjectionWindowClosed(f"{case_number}: the objection window closed at {closed}")
         if suggested_unit is not None and suggested_unit not in HANDLING_UNITS:
             raise InvalidAnswer(f"suggested_unit: unknown unit {suggested_unit!r}")
         self._answer("case.handoff.rejected", case_number, reason=_text("reason", reason),

@@ -17,7 +17,7 @@ from liandong_sdk import (
     UnknownCase,
 )
 
-from liandong import Bus
+from liandong import Bus, load_clocks
 from liandong.examples import example_record
 from services.departments import Behaviour, ReferenceDepartment
 from tests.conftest import wait_for
@@ -28,8 +28,10 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday
 def _hand_off(bus: Bus, unit: str, at: datetime = T0) -> str:
     number = f"140214-2026-{uuid.uuid4().int % 10**6:06d}"
     rec = example_record(bus.schemas, "case.handoff.requested", case_number=number, unit=unit, now=at)
-    rec.update(role="LEAD", mode="ASSIGN", deadline={"clock": "ACCEPTANCE_NOTICE", "due_at": at + timedelta(days=15),
-                                                       "days": 15, "day_basis": "CALENDAR"})
+    clocks = load_clocks()  # the deadlines triage would carry
+    rec.update(role="LEAD", mode="ASSIGN", deadline={"clock": "ACCEPTANCE_NOTICE", "due_at": clocks.acceptance_due(at),
+                                                       "days": 15, "day_basis": "CALENDAR"},
+               objection_due_at=clocks.objection_due(at))
     with bus.publisher("test") as pub:
         pub.publish("case.handoff.requested", rec).get(timeout=30)
     return number
@@ -93,11 +95,14 @@ def test_wrong_states_and_fields_raise_and_publish_nothing(bus: Bus) -> None:
 
 
 def test_objection_window_is_five_working_days(bus: Bus) -> None:
-    number = _hand_off(bus, "POLICE")  # handed off on a Monday: the window ends the next Monday
-    with _client(bus, "POLICE", T0 + timedelta(days=7, hours=1)) as late:
+    number = _hand_off(bus, "POLICE")  # handed off on a Monday: the window ends the next Monday, 24:00
+    with _client(bus, "POLICE", T0 + timedelta(days=8)) as late:  # Tuesday morning
         _receive(late, number)
-        with pytest.raises(ObjectionWindowClosed, match="window closed at 2026-03-09"):
+        with pytest.raises(ObjectionWindowClosed, match=r"window closed at 2026-03-09T23:59\+08:00"):
             late.object(number, "不属于本单位")
+    with _client(bus, "POLICE", T0 + timedelta(days=7, hours=14)) as last_evening:  # Monday 23:00 Beijing
+        _receive(last_evening, number)
+        assert last_evening.cases[number].objection_due_at == load_clocks().objection_due(T0)
     with _client(bus, "POLICE", T0 + timedelta(days=6)) as in_time:  # Sunday: still inside the window
         _receive(in_time, number)
         in_time.object(number, "不属于本单位", suggested_unit="STREET_OFFICE")

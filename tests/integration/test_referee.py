@@ -166,9 +166,9 @@ def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(sta
 
     def all_told() -> bool:
         for slug in ("housing", "hrss", "justice", "police"):
-            for _, value, headers in read_all(bus, f"unit-{slug}", f"liandong.unit.{slug}.inbox"):
-                if headers.get("ce_type") == b"liandong.answer.refused":
-                    event = bus.codec.decode(f"liandong.unit.{slug}.inbox", number.encode(), value, list(headers.items()))
+            for key, value, headers in read_all(bus, f"unit-{slug}", f"liandong.unit.{slug}.inbox"):
+                if key == number.encode() and headers.get("ce_type") == b"liandong.answer.refused":
+                    event = bus.codec.decode(f"liandong.unit.{slug}.inbox", key, value, list(headers.items()))
                     told[event.data["refused_event_id"]] = f"{slug}: {event.data['reason']}"
         return set(bad) <= set(told)
 
