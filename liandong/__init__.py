@@ -17,7 +17,7 @@ from liandong_sdk import *  # noqa: F403  (the contract, defined once: see the d
 from ._bus import Bus
 from ._logging import configure_logging, get_logger
 from ._provisioning import ProvisionReport, provision_topics
-from ._settings import Settings, get_settings, load_clocks
+from ._settings import Settings, get_settings, load_clocks, load_config_file
 
 __all__ = [
     *liandong_sdk.__all__,
@@ -28,5 +28,6 @@ __all__ = [
     "get_logger",
     "get_settings",
     "load_clocks",
+    "load_config_file",
     "provision_topics",
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from liandong_sdk import ClockConfig
+from liandong_sdk import ClockConfig, StartupError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -82,7 +83,27 @@ def get_settings() -> Settings:
     return Settings()
 
 
+T = TypeVar("T")
+
+
+def load_config_file(path: Path, parse: Callable[[dict[str, Any]], T], what: str) -> T:
+    """A YAML configuration file read and parsed, or ``StartupError`` naming the file and what is
+    wrong with it (missing, not YAML, not a mapping, a setting the parser refuses): a service
+    started with a bad file exits at once saying so."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise StartupError(f"{what} file {path}: cannot be read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise StartupError(f"{what} file {path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise StartupError(f"{what} file {path}: must be a mapping of settings, got {type(data).__name__}")
+    try:
+        return parse(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StartupError(f"{what} file {path}: {exc}") from None
+
+
 def load_clocks(path: Path | None = None) -> ClockConfig:
     """The regulation's clocks from a YAML file: ``path``, else ``LIANDONG_CLOCKS_FILE``, else the shipped one."""
-    path = path or get_settings().clocks_file or CLOCKS_FILE
-    return ClockConfig.from_data(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return load_config_file(path or get_settings().clocks_file or CLOCKS_FILE, ClockConfig.from_data, "clocks")

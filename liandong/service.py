@@ -22,7 +22,10 @@ What every service needs lives here once:
 - the derived-id rule's other half: an event id already handled for a key is skipped, so a
   redelivery changes nothing (a table whose state remembers its own ids says ``dedupe=False``);
 - a handler that raises ``Refused`` changes nothing: the event is remembered as handled, logged
-  and counted (``liandong_events_refused_total``);
+  and counted (``liandong_events_refused_total``), and the table's ``refusal`` says what to tell
+  the sender (triage: ``answer.refused`` on the unit's inbox);
+- a unit's answer that a service publishes goes to its event type's ``checked_on`` topic
+  (``liandong.bureau.answers``): a service never writes a unit's replies topic;
 - the order that makes a crash harmless: every output acknowledged by the broker before the state
   that says it was sent, then the offsets (``liandong.streams.Batch``), for events and ticks alike;
   the agent and the ticks never interleave;
@@ -56,7 +59,6 @@ from .runtime import Runtime
 from .streams import Batch, consume_batches, create_app, raw_topic, retrying
 
 State = Any
-
 #: What a handler may return to publish: a typed event, or an event type's name and plain record.
 Output = EventRecord | tuple[str, dict[str, Any]]
 Handler = Callable[[Any, State | None, Event], tuple[State | None, Sequence[Output]]]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from liandong import load_config_file
 from liandong.domain.coordination import CoordinationConfig
 
 HERE = Path(__file__).parent
@@ -15,5 +14,5 @@ TEAMS_FILE = HERE / "teams.yaml"
 
 
 def load_config(config: Path = CONFIG_FILE, teams: Path = TEAMS_FILE) -> CoordinationConfig:
-    return CoordinationConfig.from_data(yaml.safe_load(config.read_text(encoding="utf-8")) or {},
-                                        yaml.safe_load(teams.read_text(encoding="utf-8")) or {})
+    team_data = load_config_file(teams, lambda d: d, "coordination teams")
+    return load_config_file(config, lambda d: CoordinationConfig.from_data(d, team_data), "coordination")

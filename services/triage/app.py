@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from liandong_sdk.events import (
     EVENT_CLASSES,
     AnswerRefused,
@@ -37,6 +36,7 @@ from liandong import (
     Bus,
     concrete_topics,
     load_clocks,
+    load_config_file,
 )
 from liandong.clock import now
 from liandong.domain import ClockConfig
@@ -71,7 +71,7 @@ ROUTING_FILE = Path(__file__).with_name("routing.yaml")
 
 
 def load_routing(path: Path = ROUTING_FILE) -> RoutingMatrix:
-    return RoutingMatrix.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return load_config_file(path, RoutingMatrix.from_data, "routing")
 
 
 def build(bus: Bus, *, clocks: ClockConfig | None = None, routing: RoutingMatrix | None = None,

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -57,4 +58,27 @@ def test_liandong_run_exits_at_once_with_one_line_naming_the_cause(service_env: 
     assert done.returncode == 1, done.stdout + done.stderr
     assert time.monotonic() - started < 30
     assert f"error: triage: no broker answered at 127.0.0.1:{closed_port}" in " ".join(done.stdout.split())
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("handling_dayz: 60\n", "unknown clock settings: handling_dayz"),
+    ("handling_days: [60\n", "not valid YAML"),
+    ("- 60\n", "must be a mapping of settings"),
+    (None, "cannot be read"),
+])
+def test_a_bad_configuration_file_is_named_at_once(service_env: dict[str, str], tmp_path: Any, content: str | None,
+                                                   words: str) -> None:
+    clocks = tmp_path / "clocks.yaml"
+    if content is not None:
+        clocks.write_text(content, encoding="utf-8")
+    env = {**service_env, "LIANDONG_CLOCKS_FILE": str(clocks), "LIANDONG_METRICS_PORT": "0",
+           "LIANDONG_RUN_DIR": str(tmp_path)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "liandong.cli", "run", "triage"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    out = " ".join(done.stdout.split())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert time.monotonic() - started < 30
+    assert f"error: clocks file {clocks}: {words}" in out, out
     assert "Traceback" not in done.stdout + done.stderr
