@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -214,10 +215,36 @@ def _port_free(port: int) -> bool:
     return True
 
 
+_GIVEN: set[int] = set()  # ports this process handed out already
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (what port 0 and client sockets get)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port for a process that cannot bind port 0 itself and report it (a Kafka broker:
+    its quorum and listeners are named before it starts). Chosen below the ephemeral range, so that
+    no client socket of any process takes it by accident between now and the bind (the kernel gives
+    ephemeral ports to connecting sockets at any moment), free now, and never handed out twice by
+    this process. Our own services bind port 0 instead and report the port they got."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = random.randrange(10000, max(low, 10001))
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise OSError(f"no free loopback port below {low}")
 
 
 def _pid_alive(pid: int) -> bool:

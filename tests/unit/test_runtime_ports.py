@@ -97,3 +97,15 @@ def test_the_http_api_answers_only_once_the_service_has_started(schemas_bus: Bus
 
     body = asyncio.run(run())
     assert body.startswith(b"HTTP/1.1 200") and answered_when == [True]
+
+
+def test_free_port_is_below_the_ephemeral_range_free_and_never_given_twice() -> None:
+    import socket
+
+    from liandong.broker import free_port
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50 and all(10000 <= p < low for p in ports)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", ports[-1]))  # really free
