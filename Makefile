@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo smoke bench test test-faults lint typecheck broker-stop clean promtool dashboards
+.PHONY: setup demo smoke bench test test-faults test-loaded lint typecheck broker-stop clean promtool dashboards
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -53,6 +53,13 @@ test: setup promtool lint typecheck
 # poison messages (3-5 minutes).
 test-faults: setup
 	$(BIN)/python -m pytest -m fault tests/e2e/test_faults.py
+
+# The e2e and fault tests with one core kept busy by another process (issue 15: CI that holds under
+# load). The fault run counts as a failure here (--runxfail); the busy loop stops however pytest ends.
+test-loaded: setup promtool
+	@$(BIN)/python -c "while True: pass" & busy=$$!; \
+	trap 'kill $$busy 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python -m pytest tests/e2e --runxfail -p no:cacheprovider
 
 broker-stop: setup
 	$(BIN)/liandong broker stop
