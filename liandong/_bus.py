@@ -82,5 +82,6 @@ class Bus(Connection):
 
     def provision_topics(self, topics: list[TopicSpec] | None = None, *, partitions: int | None = None) -> ProvisionReport:
         return provision_topics(self.bootstrap_servers, topics, partitions=partitions or self.settings.topic_partitions,
-                                **self.client_config())
+                                replication_factor=self.settings.replication_factor,
+                                min_insync=self.settings.min_insync_replicas, **self.client_config())
 

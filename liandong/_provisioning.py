@@ -29,13 +29,20 @@ class ProvisionReport:
 
 
 def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, *,
-                     partitions: int | None = None, **client: Any) -> ProvisionReport:
+                     partitions: int | None = None, replication_factor: int | None = None,
+                     min_insync: int | None = None, **client: Any) -> ProvisionReport:
     """Creates missing topics and brings config and partition counts up to the catalogue.
 
     Idempotent: a second run changes nothing. Partitions are only ever added (Kafka cannot
     remove them).
     """
-    default_partitions = partitions or get_settings().topic_partitions
+    settings = get_settings()
+    default_partitions = partitions or settings.topic_partitions
+    replication = replication_factor or settings.replication_factor
+
+    def want(spec: TopicSpec) -> dict[str, str]:
+        return {**spec.config(), "min.insync.replicas": str(min_insync or settings.min_insync_replicas)}
+
     specs = list(topics if topics is not None else all_topics())
     report = ProvisionReport()
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client)
@@ -43,7 +50,8 @@ def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, 
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            new = [NewTopic(s.name, s.partitions or default_partitions, 1, topic_configs=s.config()) for s in missing]
+            new = [NewTopic(s.name, s.partitions or default_partitions, replication, topic_configs=want(s))
+                   for s in missing]
             # Another provisioner may win the race; the config check of the next run still applies.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
@@ -55,10 +63,10 @@ def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, 
             configs = admin.describe_configs(resources, config_filter="all")
             current = _flatten_configs(configs)
             for s in present:
-                want = s.config()
+                wanted = want(s)
                 have = current.get(s.name, {})
-                if any(have.get(k) != v for k, v in want.items()):
-                    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, configs=want)])
+                if any(have.get(k) != v for k, v in wanted.items()):
+                    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, configs=wanted)])
                     report.reconfigured.append(s.name)
                 wanted_parts = s.partitions or default_partitions
                 if described.get(s.name, wanted_parts) < wanted_parts:

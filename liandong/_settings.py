@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     sim_origin: float | None = None
     district_code: str = "140214"
     topic_partitions: int = 12
+    #: Replicas of every topic the bus creates (its own and faust's changelogs), and how many must
+    #: be in sync for a write (acks=all): 1 and 1 on the single local broker, 3 and 2 on a cluster.
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
     service_name: str = "liandong"
     log_level: str = "INFO"
     log_json: bool = False

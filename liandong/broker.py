@@ -43,13 +43,22 @@ class BrokerInfo:
 
 
 class LocalBroker:
+    """One KRaft node (broker and controller in one JVM) on loopback: the single local broker, or
+    one node of a ``LocalCluster`` (``node_id``, the quorum's ``voters``, a shared ``cluster_id``,
+    the cluster's ``replication`` and ``min_isr``)."""
+
     def __init__(self, run_dir: Path | None = None, *, port: int | None = None, controller_port: int | None = None,
-                 settings: Settings | None = None, secrets_file: Path | None = None) -> None:
+                 settings: Settings | None = None, secrets_file: Path | None = None, node_id: int = 1,
+                 voters: str | None = None, cluster_id: str | None = None, replication: int = 1,
+                 min_isr: int = 1) -> None:
         self.settings = settings or get_settings()
         self.secrets_file = secrets_file or self.settings.secrets_path
         self.run_dir = Path(run_dir or self.settings.run_dir / "broker")
         self.port = port or self.settings.broker_port
         self.controller_port = controller_port or self.settings.controller_port
+        self.node_id, self.cluster_id = node_id, cluster_id
+        self.voters = voters or f"{node_id}@127.0.0.1:{self.controller_port}"
+        self.replication, self.min_isr = replication, min_isr
         self.lib_dir = self.settings.cache_dir / f"kafka-{KAFKA_VERSION}" / "lib"
 
     # -- jars ---------------------------------------------------------------------------
@@ -90,7 +99,9 @@ class LocalBroker:
         return f"127.0.0.1:{self.port}"
 
     # -- lifecycle ----------------------------------------------------------------------
-    def start(self, timeout: float = 90.0) -> BrokerInfo:
+    def start(self, timeout: float = 90.0, *, wait: bool = True) -> BrokerInfo:
+        """Starts the node (formatting its storage the first time); ``wait``: until it answers
+        (a cluster's node cannot answer before a quorum of its voters runs)."""
         running = self.info()
         if running and running.alive():
             return running
@@ -107,7 +118,8 @@ class LocalBroker:
         template = (self.settings.deploy_dir / "kafka" / "server.properties").read_text()
         admin_password = ensure_secrets(self.secrets_file, [ADMIN])[ADMIN]
         config.write_text(string.Template(template).substitute(
-            broker_port=self.port, controller_port=self.controller_port, data_dir=data_dir, admin_password=admin_password))
+            node_id=self.node_id, voters=self.voters, broker_port=self.port, controller_port=self.controller_port,
+            data_dir=data_dir, admin_password=admin_password, replication=self.replication, min_isr=self.min_isr))
         config.chmod(0o600)
         classpath = f"{lib}/*"
         log4j = self.settings.deploy_dir / "kafka" / "log4j2.yaml"
@@ -116,7 +128,8 @@ class LocalBroker:
         if not (data_dir / "meta.properties").exists():
             scram = f"SCRAM-SHA-256=[name={ADMIN},password={admin_password}]"
             fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "--config", str(config),
-                                        f"--cluster-id={_cluster_id()}", "--ignore-formatted", "--add-scram", scram],
+                                        f"--cluster-id={self.cluster_id or _cluster_id()}", "--ignore-formatted",
+                                        "--add-scram", scram],
                                  capture_output=True, text=True, check=False)
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout[-2000:]}{fmt.stderr[-2000:]}")
@@ -126,6 +139,8 @@ class LocalBroker:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         info = BrokerInfo(proc.pid, self.bootstrap_servers, str(self.run_dir), str(log_file))
         self.state_file.write_text(json.dumps(info.__dict__))
+        if not wait:
+            return info
         try:
             wait_until_ready(self.bootstrap_servers, timeout, proc=proc, client=self.admin_client_config())
         except BrokerError:
@@ -155,6 +170,87 @@ class LocalBroker:
                     time.sleep(0.05)
         self.state_file.unlink(missing_ok=True)
         return was_running
+
+
+class LocalCluster:
+    """Three KRaft nodes on loopback, each broker and controller, one quorum: what the cluster tests
+    run and ``liandong cluster start`` starts. Every topic has 3 replicas and needs 2 in sync
+    (``LIANDONG_REPLICATION_FACTOR`` / ``LIANDONG_MIN_INSYNC_REPLICAS`` say so to the services)."""
+
+    def __init__(self, run_dir: Path | None = None, *, nodes: int = 3, settings: Settings | None = None,
+                 secrets_file: Path | None = None, ports: list[tuple[int, int]] | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.run_dir = Path(run_dir or self.settings.run_dir / "cluster")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        layout = self.run_dir / "cluster.json"
+        if layout.exists():  # the same ports and cluster id as when it was made: its storage is formatted so
+            saved = json.loads(layout.read_text())
+            ports, cluster_id = [tuple(p) for p in saved["ports"]], saved["cluster_id"]
+        else:
+            ports = ports or [(free_port(), free_port()) for _ in range(nodes)]
+            cluster_id = _cluster_id()
+            layout.write_text(json.dumps({"ports": ports, "cluster_id": cluster_id}))
+        voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
+        self.replication = min(3, len(ports))
+        self.min_isr = 2 if len(ports) >= 3 else 1
+        self.nodes = [LocalBroker(self.run_dir / f"node{i + 1}", port=b, controller_port=c, settings=self.settings,
+                                  secrets_file=secrets_file, node_id=i + 1, voters=voters, cluster_id=cluster_id,
+                                  replication=self.replication, min_isr=self.min_isr)
+                      for i, (b, c) in enumerate(ports)]
+
+    @staticmethod
+    def made(run_dir: Path | None = None, settings: Settings | None = None) -> bool:
+        """Whether a cluster was started in ``run_dir`` before (its layout is kept there)."""
+        return (Path(run_dir or (settings or get_settings()).run_dir / "cluster") / "cluster.json").exists()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(n.bootstrap_servers for n in self.nodes)
+
+    def start(self, timeout: float = 120.0) -> str:
+        """Starts every node, then waits until the cluster answers with all of them; the bootstrap list."""
+        for node in self.nodes:
+            node.start(wait=False)
+        try:
+            wait_for_brokers(self.bootstrap_servers, len(self.nodes), timeout, self.nodes[0].admin_client_config())
+        except BrokerError:
+            self.stop()
+            raise
+        return self.bootstrap_servers
+
+    def stop(self) -> int:
+        """Stops every node at once (one by one, the last would wait for a quorum that is gone); how
+        many were running."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            return sum(pool.map(lambda n: n.stop(), self.nodes))
+
+    def status(self) -> list[tuple[int, str, bool]]:
+        """(node id, address, running) per node."""
+        return [(n.node_id, n.bootstrap_servers, bool((i := n.info()) and i.alive())) for n in self.nodes]
+
+
+def wait_for_brokers(bootstrap: str, count: int, timeout: float, client: dict[str, str]) -> None:
+    """Waits until the cluster's metadata lists ``count`` brokers."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **client)
+            try:
+                seen = len(admin.describe_cluster().get("brokers") or ())
+                if seen >= count:
+                    return
+            finally:
+                admin.close()
+        except (KafkaError, OSError):
+            pass
+        time.sleep(0.5)
+    raise BrokerError(f"the cluster at {bootstrap} did not show {count} brokers within {timeout:.0f}s (saw {seen})")
 
 
 def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,

@@ -22,6 +22,9 @@ broker_app = typer.Typer(help="The local single-node Kafka broker (127.0.0.1).",
 topics_app = typer.Typer(help="Topics of the catalogue.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Avro schemas under schemas/.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
+cluster_app = typer.Typer(help="A local three-node Kafka cluster (KRaft, 127.0.0.1; replication 3, min ISR 2).",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 principals_app = typer.Typer(help="Principals (SCRAM users) and their ACLs.", no_args_is_help=True)
@@ -70,6 +73,46 @@ def broker_status() -> None:
         console.print("no local broker is running (start one with `liandong broker start`)")
         raise typer.Exit(1)
     print(info.bootstrap_servers)
+
+
+@cluster_app.command("start")
+def cluster_start() -> None:
+    """Start three KRaft nodes (formatted the first time, ports kept in the run folder) and print the
+    settings that point the services at them."""
+    from .broker import LocalCluster
+
+    cluster = LocalCluster()
+    bootstrap = cluster.start()
+    console.print(f"cluster running: {bootstrap}")
+    print(f"LIANDONG_BOOTSTRAP_SERVERS={bootstrap} LIANDONG_REPLICATION_FACTOR={cluster.replication} "
+          f"LIANDONG_MIN_INSYNC_REPLICAS={cluster.min_isr}")
+
+
+@cluster_app.command("stop")
+def cluster_stop() -> None:
+    """Stop every node of the local cluster."""
+    from .broker import LocalCluster
+
+    if not LocalCluster.made():
+        console.print("no cluster was started here")
+        return
+    stopped = LocalCluster().stop()
+    console.print(f"{stopped} node(s) stopped" if stopped else "no cluster node was running")
+
+
+@cluster_app.command("status")
+def cluster_status() -> None:
+    """Each node and whether it runs (exit 1 when none does)."""
+    from .broker import LocalCluster
+
+    if not LocalCluster.made():
+        console.print("no cluster was started here (start one with `liandong cluster start`)")
+        raise typer.Exit(1)
+    rows = LocalCluster().status()
+    for node_id, address, running in rows:
+        console.print(f"node {node_id} {address} {'running' if running else 'stopped'}")
+    if not any(running for _, _, running in rows):
+        raise typer.Exit(1)
 
 
 @topics_app.command("create")

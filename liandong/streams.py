@@ -41,7 +41,7 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
     config: dict[str, Any] = dict(
         broker=f"kafka://{bus.bootstrap_servers}",
         broker_credentials=bus.faust_credentials(),
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,
         store="memory://",

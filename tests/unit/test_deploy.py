@@ -10,6 +10,7 @@ import importlib.util
 import json
 import re
 import shutil
+import string
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -253,7 +254,9 @@ def test_dependencies_wait_for_health_or_completion(services: dict[str, dict[str
 
 def test_compose_kafka_mirrors_the_local_broker_configuration(compose: dict[str, Any]) -> None:
     """The same security and one-node settings as deploy/kafka/server.properties; only where it listens differs."""
-    local = _properties(LOCAL_KAFKA.read_text(encoding="utf-8"))
+    # as `liandong broker start` fills it for its one node
+    one_node = string.Template(LOCAL_KAFKA.read_text(encoding="utf-8")).safe_substitute(node_id=1, replication=1, min_isr=1)
+    local = _properties(one_node)
     container = _properties(compose["configs"]["kafka-server-properties"]["content"])
     start = compose["configs"]["kafka-start"]["content"]
     networking = {"listeners", "advertised.listeners", "controller.quorum.voters", "listener.security.protocol.map",
