@@ -275,6 +275,10 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         events = counts["all"] - base["all"]
         lifecycles = len(cases) * min(1.0, done / expected)
         console.print(f"  {len(cases)} cases: {done}/{expected} resolutions in the ledger after {elapsed:.1f} s")
+        every_worker = ledger_everywhere(stack, [c[0] for c in cases]) if workers > 1 else None
+        if every_worker is not None:
+            console.print(f"  ledger API, the same {every_worker['asked']} cases asked of each worker: answered "
+                          f"{every_worker['answered']}; /stats the same from each: {every_worker['stats_equal']}")
         # (2) latency at a load the pipeline sustains (first: the burst has drained, nothing queued),
         # then at the fixed offered load of the target
         low_sent, low = inbox_latency(bus, driver, cfg.low_rate, cfg.seconds / 2, "m")
@@ -290,10 +294,33 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             "low_rate": cfg.low_rate, "low_rate_cases": len(low_sent), "low_rate_seen": len(low),
             "latency_low_rate_ms": _percentiles(low),
             "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
+            "ledger_every_worker": every_worker,
         }
     finally:
         driver.close()
         stack.stop()
+
+
+def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[str, Any]:
+    """Asks every ledger worker for the same cases (about half owned by another worker) and for
+    /stats: how many each answers, and whether the statistics are the same. Reported, not required:
+    a ledger worker answers for its own partitions only (docs/scale-out.md, issue 15)."""
+    import urllib.request
+
+    def get(port: int, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                return json.loads(r.read())
+        except OSError:
+            return None
+
+    ports = {w.label: w.ports["http"] for w in stack.procs if w.service == "ledger" and "http" in w.ports}
+    asked = numbers[:: max(1, len(numbers) // sample)][:sample]
+    # (every resolution is in the ledgers already: nothing to wait for)
+    answered = {label: sum(get(port, f"/cases/{n}") is not None for n in asked) for label, port in ports.items()}
+    stats = [get(port, "/stats") for port in ports.values()]
+    equal = all(s == stats[0] for s in stats)
+    return {"workers": len(ports), "asked": len(asked), "answered": answered, "stats_equal": equal}
 
 
 def inbox_latency(bus: Bus, driver: Driver, rate: float, seconds: float, tag: str) -> tuple[dict[str, float], list[float]]:
