@@ -284,7 +284,7 @@ def test_the_bureau_routes_a_diverted_mixed_petition_from_the_command_line(stack
             "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
     diverted = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and c["status"] == "DIVERTED" and c,
                         message=f"{number} diverted")
-    assert "matched 吃拿卡要" in diverted["timeline"][-1]["detail"]
+    assert any(t["event"] == "petition.diverted" and "matched 吃拿卡要" in t["detail"] for t in diverted["timeline"])
     done = subprocess.run([sys.executable, "-m", "liandong.cli", "case", "route", number, "--unit", "STREET_OFFICE",
                            "--reason", "经审查属服务态度问题"], env=service_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
