@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
+from kafka.errors import KafkaConnectionError, KafkaError
 from liandong_sdk import MECHANISM, Connection, StartupError, TopicSpec
 
 from ._provisioning import ProvisionReport, provision_topics
@@ -63,7 +63,17 @@ class Bus(Connection):
                                f"{self.principal!r} in ({exc}): check its password in {self.secrets_file} "
                                f"(liandong provision writes it) and that the port is the broker's") from None
         try:
-            missing = [t for t in topics if not consumer.partitions_for_topic(t)]
+            while True:
+                try:
+                    missing = [t for t in topics if not consumer.partitions_for_topic(t)]
+                    break
+                except KafkaConnectionError as exc:
+                    # A node of a cluster that dropped us: just started, or not yet knowing a principal
+                    # created a moment ago on another node. Asked again until the deadline.
+                    if time.monotonic() >= deadline:
+                        raise StartupError(f"{service}: a broker of {self.bootstrap_servers} kept dropping the "
+                                           f"connection ({exc}) for {timeout:.0f} s: see its log") from None
+                    time.sleep(0.5)
         finally:
             consumer.close()
         if missing:

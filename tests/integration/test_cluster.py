@@ -48,10 +48,30 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalClu
         bootstrap = cluster.start()
         bus = Bus.from_settings(bootstrap, settings)
         provision(bus)
+        for node in cluster.nodes:  # every node knows the principals just created (SCRAM users travel in the metadata)
+            for principal in ("svc-triage", "svc-ledger", "svc-intake"):
+                wait_for(lambda n=node, p=principal: _logs_in(Bus.from_settings(n.bootstrap_servers, settings)
+                                                               .as_principal(p)), timeout=60, interval=0.5,
+                         message=f"{principal} accepted by node {node.node_id}")
         yield cluster, bus
     finally:
         cluster.stop()
     assert all(not running for _, _, running in cluster.status())
+
+
+def _logs_in(bus: Bus) -> bool:
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bus.bootstrap_servers, request_timeout_ms=5000, **bus.client_config())
+    except KafkaError:
+        return False
+    try:
+        return bool(admin.describe_cluster().get("brokers"))
+    except KafkaError:
+        return False
+    finally:
+        admin.close()
 
 
 def _admin(bus: Bus) -> KafkaAdminClient:
