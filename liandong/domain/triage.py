@@ -12,14 +12,15 @@ the same outgoing ids, which downstream handlers recognise.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from liandong_sdk.records import case_ref
-from liandong_sdk.rules import ClockConfig
+from liandong_sdk.records import case_ref, json_default
+from liandong_sdk.rules import ClockConfig, Refused
 
 from . import answers
 from .incoming import Incoming
@@ -40,6 +41,14 @@ class Triage:
 
     # -- petition.registered ------------------------------------------------------------
     def registered(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        held = (state or {}).get("held", []) if state is None or "case" not in state else []
+        state, out = self._registered(event)
+        for answer in held:  # answers read before the case (see ``answered``): judged now
+            state, more = self._judge(state, _Held(answer))
+            out += more
+        return state, out
+
+    def _registered(self, event: Incoming) -> tuple[State | None, Out]:
         event_id, data = event.id, event.data
         if data.get("repeat_of"):
             return None, []  # linked to the earlier case by intake; not handled twice (Art. 19)
@@ -84,7 +93,12 @@ class Triage:
         """Checks the answer (``answers.check``; raises Refused) and publishes the checked copy;
         the lead's objection also re-routes the case."""
         unit = answers.speaker(event)
-        handoffs = (state or {}).get("handoffs", {})
+        if state is None or "case" not in state:
+            # Triage knows nothing of the case yet: after a restart its state can lag behind the
+            # handoffs it had published (the redelivered petition read after the units' answers).
+            # Held, and judged once the case is known; never refused for a state not yet restored.
+            return {"held": [*(state or {}).get("held", []), _hold(event)][-50:]}, []
+        handoffs = state.get("handoffs", {})
         handoff, deadline = answers.check(handoffs.get(unit), event, unit, self.clocks, self.now() if self.now else None)
         assert state is not None  # a handoff was found in it
         state = {**state, "handoffs": {**handoffs, unit: handoff}}
@@ -98,6 +112,13 @@ class Triage:
             state, more = self.rejected(state, event)
             out += more
         return state, out
+
+    def _judge(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+        try:
+            new, out = self.answered(state, event)
+        except Refused as exc:
+            return state, self.refused(event, str(exc))
+        return new, out
 
     def vouched(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
         """A unit's answer the coordination service judges (mediation, package, task, feedback):
@@ -135,7 +156,7 @@ class Triage:
     def decided(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
         event_id, data = event.id, event.data
         unit = data["unit"]
-        if state is None or unit not in self.routing.handling_units:
+        if state is None or "case" not in state or unit not in self.routing.handling_units:
             return state, []  # no such case here, or a unit without an inbox on the bus
         # An escalated case, a routed one the bureau re-routes, or a diverted one it routes after all.
         state = {**state, "lead": unit, "mode": "ASSIGN", "escalated": False, "attempt": state["attempt"] + 1,
@@ -158,6 +179,34 @@ class Triage:
             "petitioner": state["petitioner"],
             "attempt": state["attempt"],
         })
+
+
+@dataclass(frozen=True)
+class _Held:
+    """An answer held in the state (JSON), as an incoming event again."""
+
+    held: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.held["type"])
+
+    @property
+    def id(self) -> str:
+        return str(self.held["id"])
+
+    @property
+    def topic(self) -> str:
+        return str(self.held["topic"])
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {**self.held["data"], "occurred_at": datetime.fromisoformat(self.held["data"]["occurred_at"])}
+
+
+def _hold(event: Incoming) -> dict[str, Any]:
+    data = json.loads(json.dumps({k: v for k, v in event.data.items() if k != "deadline"}, default=json_default))
+    return {"type": event.type, "id": event.id, "topic": event.topic, "data": {**data, "deadline": None}}
 
 
 def _base(event_id: str, what: str, at: datetime, case: dict[str, Any]) -> dict[str, Any]:

@@ -212,3 +212,17 @@ def test_an_item_assigned_from_above_bounds_every_clock_by_its_due_date() -> Non
         "summary": "施工工地老板恶意欠薪三个月", "category_hint": "WAGE_ARREARS", "idempotency_key": "above-2",
         "received_at": T0, "repeat_of": None, "assigned_by": "省信访局", "assigned_due_at": end(2, 24)}))
     assert tight.state()["handoffs"]["HRSS"]["acceptance_due_at"] == end(2, 24).isoformat()
+
+
+def test_an_answer_read_before_its_case_is_held_and_judged_once_the_case_is_known() -> None:
+    """After a restart triage's state can lag behind the handoffs it had published: a unit's
+    answer read before the redelivered petition is held, not refused, and judged then."""
+    b = Bus()
+    early = b.answer("HRSS", "case.handoff.accepted", T0 + timedelta(hours=1), signed_by="李")
+    assert early == [] and "held" in b.state()
+    out = b.register()
+    assert ("case.handoff.accepted", BUREAU_ANSWERS) in [(e.type, e.topic) for e in out]
+    assert b.state()["handoffs"]["HRSS"]["status"] == "SIGNED" and "held" not in b.state()
+    c = Bus()
+    c.answer("JUSTICE", "case.handoff.accepted", T0 + timedelta(hours=1), signed_by="王")  # never handed to it
+    assert "never handed to JUSTICE" in refusal([e for e in c.register() if e.type == "answer.refused"], "JUSTICE")
