@@ -55,12 +55,14 @@ class Triage:
         at: datetime = data["occurred_at"]
         case = case_ref(data["case"])
         decision = self.routing.decide(data["category_hint"], data["summary"])
+        # An item assigned from above: its due date bounds every unit's clock (ISO text, or None).
+        due_from_above = data["assigned_due_at"].isoformat() if data.get("assigned_due_at") else None
         if decision.diversion is not None:
             # Kept, so that the bureau can still route it (``liandong case route``: un-divert).
             kept = {"case": case, "petitioner": data["petitioner"], "summary": data["summary"],
                     "category": decision.category, "mode": "ASSIGN", "lead": None, "co": [], "tried": [], "attempt": 0,
                     "escalated": False, "handoffs": {}, "diverted": decision.diversion.channel,
-                    "due_from_above": data["assigned_due_at"].isoformat() if data.get("assigned_due_at") else None}
+                    "due_from_above": due_from_above}
             return kept, [("petition.diverted", {
                 **_base(event_id, "diverted", at, case),
                 "category": decision.category, "diversion_channel": decision.diversion.channel,
@@ -72,8 +74,7 @@ class Triage:
             "category": decision.category, "mode": decision.route.mode, "lead": decision.route.lead,
             "co": list(decision.co_units), "tried": [decision.route.lead], "attempt": 1, "escalated": False,
             "handoffs": {},
-            # An item assigned from above: its due date bounds every unit's clock (ISO text, or None).
-            "due_from_above": data["assigned_due_at"].isoformat() if data.get("assigned_due_at") else None,
+            "due_from_above": due_from_above,
         }
         out: Out = [("petition.triaged", {
             **_base(event_id, "triaged", at, case),

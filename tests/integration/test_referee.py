@@ -98,6 +98,21 @@ def _get(port: int, path: str) -> Any:
         return None
 
 
+def register(bus: Bus, digit: int, summary: str, hint: str, at: datetime = NOW,
+             petitioner: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """A petition registered as intake publishes it (a case number of its own): (number, case ref)."""
+    number = f"140214-{NOW.year}-{digit}{uuid.uuid4().int % 10**5:05d}"
+    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
+    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
+        intake.publish("petition.registered", {
+            "event_id": uuid.uuid4(), "occurred_at": at, "case": case, "deadline": None, "channel": "VISIT",
+            "petitioner": {"name": "钱", "id_number": None, "phone": None, "address": None, "group_size": 1,
+                           **(petitioner or {})},
+            "summary": summary, "category_hint": hint, "idempotency_key": f"k-{uuid.uuid4()}", "received_at": at,
+            "repeat_of": None}).get(30)
+    return number, case
+
+
 @pytest.fixture(scope="module")
 def stack(bus: Bus) -> Iterator[dict[str, Any]]:
     host = ServiceHost()
@@ -111,15 +126,7 @@ def stack(bus: Bus) -> Iterator[dict[str, Any]]:
 
 
 def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(stack: dict[str, Any], bus: Bus) -> None:
-    number = f"140214-{NOW.year}-9{uuid.uuid4().int % 10**5:05d}"
-    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
-    intake = bus.as_principal("svc-intake").publisher("intake", linger_ms=0)
-    intake.publish("petition.registered", {
-        "event_id": uuid.uuid4(), "occurred_at": HANDED, "case": case, "deadline": None, "channel": "VISIT",
-        "petitioner": {"name": PII["name"], "id_number": None, "phone": PII["phone"], "address": None, "group_size": 1},
-        "summary": "施工工地老板恶意欠薪三个月", "category_hint": "WAGE_ARREARS", "idempotency_key": f"k-{uuid.uuid4()}",
-        "received_at": HANDED, "repeat_of": None}).get(30)
-    intake.close()
+    number, case = register(bus, 9, "施工工地老板恶意欠薪三个月", "WAGE_ARREARS", HANDED, PII)
     routed = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and len(c["handoffs"]) == 3 and c,
                       message=f"{number} handed to its three units")
     assert routed["lead_unit"] == "HRSS" and set(routed["handoffs"]) == {"HRSS", "HOUSING", "POLICE"}
@@ -200,14 +207,7 @@ def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(sta
 def test_the_sdk_reports_what_the_bus_refused_to_its_caller(stack: dict[str, Any], bus: Bus) -> None:
     from liandong_sdk import DepartmentClient
 
-    number = f"140214-{NOW.year}-8{uuid.uuid4().int % 10**5:05d}"
-    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
-    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
-        intake.publish("petition.registered", {
-            "event_id": uuid.uuid4(), "occurred_at": NOW, "case": case, "deadline": None, "channel": "ONLINE",
-            "petitioner": {"name": "钱", "id_number": None, "phone": None, "address": None, "group_size": 1},
-            "summary": "小区冬季供暖温度不达标", "category_hint": "HEATING",
-            "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
+    number, _ = register(bus, 8, "小区冬季供暖温度不达标", "HEATING")
     # a department whose clock runs a day ahead: the SDK accepts its sign-for, the bus does not
     ahead = NOW + timedelta(days=1)
     with DepartmentClient("HOUSING", bus, group_id=f"unit-housing-{uuid.uuid4().hex[:6]}", clock=lambda: ahead) as dept:
@@ -248,14 +248,7 @@ def test_an_item_assigned_from_above_runs_on_its_own_due_date(stack: dict[str, A
 def test_the_sdk_learns_its_handling_deadline_from_the_bus(stack: dict[str, Any], bus: Bus) -> None:
     from liandong_sdk import DepartmentClient
 
-    number = f"140214-{NOW.year}-7{uuid.uuid4().int % 10**5:05d}"
-    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
-    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
-        intake.publish("petition.registered", {
-            "event_id": uuid.uuid4(), "occurred_at": NOW, "case": case, "deadline": None, "channel": "ONLINE",
-            "petitioner": {"name": "周", "id_number": None, "phone": None, "address": None, "group_size": 1},
-            "summary": "小区冬季供暖温度不达标", "category_hint": "HEATING",
-            "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
+    number, _ = register(bus, 7, "小区冬季供暖温度不达标", "HEATING")
     accepted_at = NOW + timedelta(minutes=1)
     with DepartmentClient("HOUSING", bus, group_id=f"unit-housing-{uuid.uuid4().hex[:6]}",
                           clock=lambda: accepted_at) as dept:
@@ -274,14 +267,7 @@ def test_the_bureau_routes_a_diverted_mixed_petition_from_the_command_line(stack
     import subprocess
     import sys
 
-    number = f"140214-{NOW.year}-6{uuid.uuid4().int % 10**5:05d}"
-    case = {"case_number": number, "petition_id": str(uuid.uuid4()), "district_code": "140214"}
-    with bus.as_principal("svc-intake").publisher("intake", linger_ms=0) as intake:
-        intake.publish("petition.registered", {
-            "event_id": uuid.uuid4(), "occurred_at": NOW, "case": case, "deadline": None, "channel": "VISIT",
-            "petitioner": {"name": "吴", "id_number": None, "phone": None, "address": None, "group_size": 1},
-            "summary": "反映社区干部吃拿卡要", "category_hint": "OTHER",
-            "idempotency_key": f"k-{uuid.uuid4()}", "received_at": NOW, "repeat_of": None}).get(30)
+    number, _ = register(bus, 6, "反映社区干部吃拿卡要", "OTHER")
     diverted = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{number}")) and c["status"] == "DIVERTED" and c,
                         message=f"{number} diverted")
     assert any(t["event"] == "petition.diverted" and "matched 吃拿卡要" in t["detail"] for t in diverted["timeline"])
