@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     secrets_file: Path | None = None
     #: Interface that HTTP endpoints bind to (0.0.0.0 inside containers only).
     bind_host: str = "127.0.0.1"
+    #: The host name other workers reach this one's HTTP API at (a ledger worker forwards a question
+    #: about a case it does not own to the worker that does); default: bind_host, or this machine's
+    #: name when bind_host is 0.0.0.0.
+    advertised_host: str | None = None
     broker_port: int = 19092
     controller_port: int = 19093
     broker_heap: str = "512m"

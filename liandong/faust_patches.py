@@ -20,17 +20,36 @@ stops working.
    what ``__setitem__`` does but sends the record itself and returns the broker's acknowledgement:
    a batch waits for it, and sends again what was refused, before its events are acked. (The
    changelog-sent callback only records offsets for RocksDB stores; ours are in memory.)
+4. A message faust's stream passes over (fetched before the latest rebalance, or read while the
+   flow is stopped: ``Stream._py_aiter``) is acked there as if it had been handled, so the next
+   commit goes past it, and the seek to the committed offset that ends the rebalance never reads
+   it again: the message is lost to the group (seen after a SIGKILL and restart, when the dead
+   member's leaving makes a second rebalance). A stream tracks every message it takes up before
+   handling it; ``Consumer.ack`` now counts only tracked messages: one no stream took up stays
+   uncommitted and is read again after the seek.
+5. ``committed``, ``set_aside``, ``seek_back`` and ``missing`` serve the consumer's own check that
+   no offset is passed over (``liandong.streams.Continuity``): a message put aside is neither
+   counted as handled nor waited for by a rebalance, and the partition is read again from the
+   offset missed (``seek_wait`` is the consumer-thread-safe seek that also moves faust's read
+   offset, which drops anything below).
+6. Faust takes any jump in the offsets its fetch loop sees as offsets that do not exist (a gap,
+   ``Consumer._add_gap``) and commits past them once a later offset is acked. A jump is also what
+   a message faust dropped around a rebalance leaves, and a gap entry for an offset handled later
+   puts a duplicate in faust's acked list, which stops its commits for the partition. So only the
+   check's confirmed holes (a fetch from the missed offset began past it, ``missing``) are gaps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from faust.streams import _current_event, current_event
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from liandong_sdk import FETCH_MAX_WAIT_MS
 
@@ -46,9 +65,16 @@ INTERNALS = (
     "faust.tables.base:Collection.partition_for_key",
     "faust.tables.base:Collection._on_changelog_sent",
     "faust.topics:Topic._on_published",
+    "faust.streams:Stream._py_aiter",
+    "faust.transport.consumer:Consumer.ack",
+    "faust.transport.consumer:Consumer._drain_messages",
+    "faust.transport.consumer:Consumer._new_offset",
+    "faust.transport.consumer:Consumer._add_gap",
+    "faust.transport.consumer:Consumer.perform_seek",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait",
 )
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "current_event", "install", "processing", "write"]
+__all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "install", "missing", "processing", "seek_back", "set_aside", "write"]
 
 
 def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,11 +87,54 @@ def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any
     return create_worker_consumer
 
 
+def _tracked_only(ack: Callable[..., bool]) -> Callable[..., bool]:
+    def ack_tracked(self: Any, message: Any) -> bool:
+        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+            self._unacked_messages.discard(message)  # nothing waits for it: it is read again
+            return False
+        return ack(self, message)
+
+    ack_tracked.__wrapped__ = ack  # type: ignore[attr-defined]
+    return ack_tracked
+
+
+async def _no_guess(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """A jump in the fetched offsets is not taken for a gap (patch 6)."""
+
+
 def install() -> None:
-    """Applies patch 1 (idempotent)."""
+    """Applies patches 1, 4 and 6 (idempotent)."""
     current = AIOKafkaConsumerThread._create_worker_consumer
     if not hasattr(current, "__wrapped__"):
         AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(current)  # type: ignore[method-assign]
+    if not hasattr(Consumer.ack, "__wrapped__"):
+        Consumer.ack = _tracked_only(Consumer.ack)  # type: ignore[method-assign]
+    if not hasattr(Consumer._add_gap, "__wrapped__"):
+        _no_guess.__wrapped__ = Consumer._add_gap  # type: ignore[attr-defined]
+        Consumer._add_gap = _no_guess  # type: ignore[method-assign]
+
+
+def set_aside(app: Any, message: Any) -> None:
+    """``message`` (taken up by a stream) will not be handled in this fetch: not counted as acked
+    when the stream acks it, not waited for by a rebalance (patch 5)."""
+    message.tracked = False
+    app.consumer._unacked_messages.discard(message)
+
+
+def committed(app: Any, tp: Any) -> int | None:
+    """The group's committed offset for ``tp`` as the consumer last learnt it (None if none): set by
+    the seek that ends a rebalance (``Consumer.perform_seek``) and by each commit."""
+    return app.consumer._committed_offset.get(tp)  # type: ignore[no-any-return]
+
+
+async def missing(app: Any, tp: Any, first: int, last: int) -> None:
+    """Offsets ``first``..``last`` of ``tp`` are not there: committing may pass them (patch 6)."""
+    await inspect.unwrap(Consumer._add_gap)(app.consumer, tp, first, last)
+
+
+async def seek_back(app: Any, tp: Any, offset: int) -> None:
+    """Reads ``tp`` again from ``offset`` (patch 5)."""
+    await app.consumer.seek_wait({tp: offset})
 
 
 @contextmanager

@@ -60,6 +60,10 @@ class Runtime:
         pending: list[tuple[web.AppRunner, socket.socket]] = []
         try:
             await self._bind(pending)
+            if "http" in self.bound:
+                for app in self.faust_apps:
+                    # In the group's metadata: how the other workers reach this one's API (View.owner).
+                    app.conf.canonical_url = self.url
             if self.preflight:
                 await asyncio.to_thread(self.bus.check, self.topics, service=self.name)
             for hook in self.on_start:
@@ -101,6 +105,14 @@ class Runtime:
                 await web.SockSite(runner, sock).start()
             else:
                 pending.append((runner, sock))
+
+    @property
+    def url(self) -> str:
+        """Where this worker's HTTP API is reached from other machines (once bound)."""
+        settings = self.bus.settings
+        host = settings.advertised_host or (socket.getfqdn() if settings.bind_host in ("0.0.0.0", "::", "") else
+                                            settings.bind_host)
+        return f"http://{host}:{self.bound['http']}"
 
     def _report(self) -> None:
         if self.ports_file is not None:

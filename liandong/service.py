@@ -54,6 +54,7 @@ from liandong_sdk.records import json_default
 from ._bus import Bus
 from ._logging import get_logger
 from .clock import now as wall_clock
+from .faust_patches import committed
 from .metrics import REFUSED
 from .runtime import Runtime
 from .streams import Batch, consume_batches, create_app, raw_topic, retrying
@@ -283,14 +284,13 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         """Every input partition handled up to its end: a tick decides on what the bus already holds
         (after a restart, a case's inbox may be read before its replies: a stopped clock must stay so)."""
         consumer = app.consumer
-        committed = getattr(consumer, "_committed_offset", {})  # faust's: where the group resumed
         for tp in consumer.assignment():
             if tp.topic not in topics_in:
                 continue
             end = consumer.highwater(tp)  # the next offset to be written
             if end is None:
                 return False  # not fetched yet
-            if max(progress.get((tp.topic, tp.partition), -1) + 1, committed.get(tp) or 0) < end:
+            if max(progress.get((tp.topic, tp.partition), -1) + 1, committed(app, tp) or 0) < end:
                 return False
         return True
 

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 from aiokafka.errors import GroupAuthorizationFailedError, ProducerClosed, TopicAuthorizationFailedError
@@ -25,8 +26,8 @@ from liandong_sdk import Codec, Event, OutgoingMessage, WireError, dead_letter, 
 
 from ._bus import Bus
 from ._logging import get_logger
-from .faust_patches import current_event, install, processing, write
-from .metrics import CONSUMED, DEAD_LETTERS, OBSERVER, PROCESSING, count_produced
+from .faust_patches import committed, current_event, install, missing, processing, seek_back, set_aside, write
+from .metrics import CONSUMED, DEAD_LETTERS, OBSERVER, PROCESSING, REREADS, count_produced
 
 log = get_logger(__name__)
 
@@ -219,6 +220,93 @@ async def _send_all(app: faust.App, messages: list[OutgoingMessage]) -> None:
 BatchHandler = Callable[[Event, Batch], Awaitable[None]]
 
 
+# -- no offset passed over ---------------------------------------------------------------------
+@dataclass
+class _Reread:
+    offset: int  # the offset missed, asked for again
+    highest: int  # the highest offset put aside since: what was fetched before the seek still comes
+    seeks: int = 1
+
+
+class Verdict(NamedTuple):
+    handle: bool
+    reread_from: int | None = None  # read the partition again from here first
+    missing: tuple[int, int] | None = None  # these offsets (first, last) are not there: committing may pass them
+
+
+class Continuity:
+    """Checks that a worker handles every offset of each input partition, from the committed one on.
+
+    Why: around a rebalance faust can pass a message over (fetched in the generation before, its
+    read offset moved past it by a batch fetched before the seek) and hand on the ones after it;
+    committing those would lose it to the group. A message past the next offset expected is put
+    aside and the partition read again from that offset; what was fetched before the seek still
+    arrives (offsets only rising) and is put aside too. When a fetch from the offset asked for
+    starts past it again, the offsets in between are not there (a transaction marker, a compacted
+    or deleted record): after ``MAX_SEEKS`` such fetches the hole is taken as real.
+
+    ``committed(tp)``: the group's committed offset (where an assignment resumes), None if none; the
+    next offset expected is the higher of it and the one after the last handled here (after a
+    rebalance the partition may have been handled further by another worker)."""
+
+    MAX_SEEKS = 3
+
+    def __init__(self, committed: Callable[[Any], int | None]) -> None:
+        self._committed = committed
+        self._generation: int | None = None
+        self._next: dict[Any, int] = {}
+        self._rereads: dict[Any, _Reread] = {}
+
+    def check(self, tp: Any, offset: int, generation: int | None) -> Verdict:
+        """Whether to handle the message at ``offset`` of ``tp``, and what to do first."""
+        if generation != self._generation:  # a rebalance's seek to the committed offsets starts afresh
+            self._generation = generation
+            self._rereads.clear()
+        known = [o for o in (self._next.get(tp), self._committed(tp)) if o is not None]
+        expected = max(known) if known else None
+        if expected is None or offset <= expected:  # the one expected, or one read again (idempotent)
+            if expected is None or offset == expected:
+                self._next[tp] = offset + 1
+                self._rereads.pop(tp, None)
+            return Verdict(True)
+        reread = self._rereads.get(tp)
+        if reread is None:
+            self._rereads[tp] = _Reread(expected, offset)
+            return Verdict(False, reread_from=expected)
+        if offset > reread.highest:
+            reread.highest = offset
+            return Verdict(False)
+        if reread.seeks >= self.MAX_SEEKS:  # each fetch from `expected` began at `offset`: nothing between
+            self._next[tp] = offset + 1
+            self._rereads.pop(tp)
+            return Verdict(True, missing=(expected, offset - 1))
+        reread.seeks += 1
+        reread.highest = offset
+        return Verdict(False, reread_from=expected)
+
+
+async def _continuous(events: list[Any], continuity: Continuity, *, app: faust.App, service: str) -> list[Any]:
+    """The events of a batch to handle; the others put aside, their partitions read again."""
+    kept = []
+    for ev in events:
+        m = ev.message
+        verdict = continuity.check(m.tp, m.offset, m.generation_id)
+        if verdict.reread_from is not None:
+            log.warning("partition_reread", service=service, topic=m.topic, partition=m.partition,
+                        offset=verdict.reread_from, given=m.offset)
+            REREADS.labels(service, m.topic).inc()
+            await seek_back(app, m.tp, verdict.reread_from)
+        if verdict.missing is not None:
+            log.warning("partition_gap", service=service, topic=m.topic, partition=m.partition,
+                        first=verdict.missing[0], last=verdict.missing[1])
+            await missing(app, m.tp, *verdict.missing)
+        if verdict.handle:
+            kept.append(ev)
+        else:
+            set_aside(app, m)
+    return kept
+
+
 async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
                           max_batch: int = BATCH_MAX, within: float = BATCH_WITHIN, lock: asyncio.Lock | None = None,
                           progress: dict[tuple[str, int], int] | None = None) -> None:
@@ -228,8 +316,13 @@ async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, a
     one event at fault is dead-lettered alone and every other one is handled.
 
     ``lock``: held for each batch (whatever else writes the same tables waits for it);
-    ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included."""
-    async for messages in stream.take_events(max_batch, within):
+    ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included.
+    No offset is passed over (see ``Continuity``)."""
+    continuity = Continuity(partial(committed, app))
+    async for batch in stream.take_events(max_batch, within):
+        messages = await _continuous(batch, continuity, app=app, service=service)
+        if not messages:
+            continue
         work = asyncio.ensure_future(_locked_batch(messages, codec, handler, app=app, service=service, lock=lock))
         try:
             await asyncio.shield(work)

@@ -25,6 +25,13 @@ FINGERPRINTS = {
     "faust.topics:Topic._on_published": "7cfe9ebd65964b0a",
     "faust.tables.base:Collection.partition_for_key": "3b2291811b8dd791",
     "faust.tables.base:Collection._on_changelog_sent": "60122c86a120d82c",
+    "faust.streams:Stream._py_aiter": "3a48ee257a65435b",
+    "faust.transport.consumer:Consumer.ack": "5fcf41cf45153475",
+    "faust.transport.consumer:Consumer._drain_messages": "44a2500309e83c63",
+    "faust.transport.consumer:Consumer._new_offset": "1d2c7ea89a7ad4f1",
+    "faust.transport.consumer:Consumer._add_gap": "4df2573ded7c1c2c",
+    "faust.transport.consumer:Consumer.perform_seek": "0e8c130ff4b0afd8",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait": "9d221e816d940467",
 }
 
 
