@@ -277,8 +277,10 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         console.print(f"  {len(cases)} cases: {done}/{expected} resolutions in the ledger after {elapsed:.1f} s")
         every_worker = ledger_everywhere(stack, [c[0] for c in cases]) if workers > 1 else None
         if every_worker is not None:
+            verdict = "ok" if every_worker["complete"] else "[red]INCOMPLETE[/red]"
             console.print(f"  ledger API, the same {every_worker['asked']} cases asked of each worker: answered "
-                          f"{every_worker['answered']}; /stats the same from each: {every_worker['stats_equal']}")
+                          f"{every_worker['answered']}; /stats the same from each: {every_worker['stats_equal']} "
+                          f"({verdict})")
         # (2) latency at a load the pipeline sustains (first: the burst has drained, nothing queued),
         # then at the fixed offered load of the target
         low_sent, low = inbox_latency(bus, driver, cfg.low_rate, cfg.seconds / 2, "m")
@@ -303,8 +305,8 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
 
 def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[str, Any]:
     """Asks every ledger worker for the same cases (about half owned by another worker) and for
-    /stats: how many each answers, and whether the statistics are the same. Reported, not required:
-    a ledger worker answers for its own partitions only (docs/scale-out.md, issue 15)."""
+    /stats: how many each answers, and whether the statistics are the same (each should answer all,
+    asking the owner of a case it does not own: docs/scale-out.md)."""
     import urllib.request
 
     def get(port: int, path: str) -> Any:
@@ -319,8 +321,10 @@ def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[
     # (every resolution is in the ledgers already: nothing to wait for)
     answered = {label: sum(get(port, f"/cases/{n}") is not None for n in asked) for label, port in ports.items()}
     stats = [get(port, "/stats") for port in ports.values()]
-    equal = all(s == stats[0] for s in stats)
-    return {"workers": len(ports), "asked": len(asked), "answered": answered, "stats_equal": equal}
+    equal = all(s is not None and s == stats[0] for s in stats)
+    complete = equal and all(n == len(asked) for n in answered.values())
+    return {"workers": len(ports), "asked": len(asked), "answered": answered, "stats_equal": equal,
+            "complete": complete}
 
 
 def inbox_latency(bus: Bus, driver: Driver, rate: float, seconds: float, tag: str) -> tuple[dict[str, float], list[float]]:

@@ -9,12 +9,14 @@ import os
 import signal
 import socket
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from faust.exceptions import AlreadyConfiguredWarning
 from liandong_sdk import StartupError, TopicSpec
 from liandong_sdk.records import json_default
 
@@ -63,7 +65,9 @@ class Runtime:
             if "http" in self.bound:
                 for app in self.faust_apps:
                     # In the group's metadata: how the other workers reach this one's API (View.owner).
-                    app.conf.canonical_url = self.url
+                    with warnings.catch_warnings():  # faust's web server, which read it first, is off
+                        warnings.simplefilter("ignore", AlreadyConfiguredWarning)
+                        app.conf.canonical_url = self.url
             if self.preflight:
                 await asyncio.to_thread(self.bus.check, self.topics, service=self.name)
             for hook in self.on_start:

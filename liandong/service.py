@@ -45,6 +45,7 @@ from datetime import datetime
 from functools import cached_property, partial
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from kafka.partitioner.default import murmur2
 from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, Refused, concrete_topics, event_type, topic_matches
@@ -177,11 +178,42 @@ class Job:
     blocking: bool = False
 
 
-class View:
-    """Read-only access to a service's tables, states decoded (for HTTP views and jobs)."""
+class Peers:
+    """The other workers of a service, for answers about keys they own. This one: a single worker
+    (in memory, or the only worker of its group) owns every key."""
 
-    def __init__(self, tables: Mapping[str, tuple[Table, Any]]) -> None:
+    def owner(self, table: str, key: str) -> str | None:
+        """The base URL of the worker that owns ``key``, if it is another one."""
+        return None
+
+    def others(self) -> list[str]:
+        """The base URLs of the group's other workers."""
+        return []
+
+    def owns(self, key: bytes) -> bool:
+        return True
+
+
+class PeerUnavailable(Exception):
+    """Another worker could not be asked (it is restarting, or the group is rebalancing)."""
+
+
+#: The path a worker serves its own entries of a table on, for the group's other workers (View.everywhere).
+OWNED_PATH = "/_workers/owned/{table}"
+#: Set on a question one worker forwards to another: that one answers from what it has.
+FORWARDED = "X-Liandong-Forwarded"
+
+
+class View:
+    """Read-only access to a service's tables, states decoded (for HTTP views and jobs).
+
+    A worker's tables also hold standby copies of partitions other workers own: ``states`` is all a
+    worker has (its jobs' gauges), ``owned`` what it owns, ``everywhere`` what the whole group owns
+    (asked of the others), ``owner`` which worker to ask about one key."""
+
+    def __init__(self, tables: Mapping[str, tuple[Table, Any]], peers: Peers | None = None) -> None:
         self._tables = tables
+        self.peers = peers or Peers()
 
     def states(self, table: str) -> list[State]:
         spec, store = self._tables[table]
@@ -191,6 +223,106 @@ class View:
         spec, store = self._tables[table]
         entry = spec.load(store.get(key.encode()))
         return entry.state if entry is not None else None
+
+    def owner(self, table: str, key: str) -> str | None:
+        return self.peers.owner(table, key)
+
+    def owned_raw(self, table: str) -> list[bytes]:
+        _, store = self._tables[table]
+        return [raw for key, raw in list(store.items()) if self.peers.owns(key)]
+
+    def owned(self, table: str) -> list[State]:
+        spec, _ = self._tables[table]
+        return [entry.state for raw in self.owned_raw(table) if (entry := spec.load(raw)) is not None]
+
+    async def everywhere(self, table: str) -> list[State]:
+        """Every state the group owns: this worker's and the others' (raises PeerUnavailable)."""
+        others = self.peers.others()
+        if not others:
+            return self.owned(table)
+        spec, _ = self._tables[table]
+        path = OWNED_PATH.format(table=table)
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async def fetch(url: str) -> list[str]:
+                try:
+                    async with session.get(url + path, headers={FORWARDED: "1"}) as response:
+                        response.raise_for_status()
+                        return await response.json()  # type: ignore[no-any-return]
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    raise PeerUnavailable(f"worker {url} did not answer ({exc!r}): ask again") from exc
+
+            answers = await asyncio.gather(*(fetch(url) for url in others))
+        states = self.owned(table)
+        for raws in answers:
+            states += [entry.state for raw in raws if (entry := spec.load(raw.encode())) is not None]
+        return states
+
+
+async def forward(request: web.Request, base_url: str) -> web.Response:
+    """Asks the worker at ``base_url`` the same question (GET) and answers with its answer."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session, \
+                session.get(base_url + request.rel_url.path_qs, headers={FORWARDED: "1"}) as response:
+            return web.Response(body=await response.read(), status=response.status,
+                                content_type=response.content_type, charset=response.charset)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        return unavailable(PeerUnavailable(f"worker {base_url} owns it and did not answer ({exc!r}): ask again"))
+
+
+def unavailable(exc: PeerUnavailable) -> web.Response:
+    return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "1"})
+
+
+@web.middleware
+async def peers_unavailable(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                            ) -> web.StreamResponse:
+    """An API that gathers from the group's workers answers 503 (with the cause) when one cannot be asked."""
+    try:
+        return await handler(request)
+    except PeerUnavailable as exc:
+        return unavailable(exc)
+
+
+def forwarded(request: web.Request) -> bool:
+    return FORWARDED in request.headers
+
+
+def _serve_owned(api: web.Application, view: View) -> None:
+    async def owned(request: web.Request) -> web.Response:
+        table = request.match_info["table"]
+        if table not in view._tables:
+            return web.json_response({"error": f"no table {table}"}, status=404)
+        return web.json_response([raw.decode() for raw in view.owned_raw(table)])
+
+    api.router.add_get(OWNED_PATH, owned)
+
+
+class _FaustPeers(Peers):
+    """The group's workers as faust's partition assignor knows them: each one's canonical URL (its
+    HTTP API, set by the runtime) and the table partitions it owns."""
+
+    def __init__(self, app: Any, owned: Callable[[], set[int]], partitions: int) -> None:
+        self._app = app
+        self._owned = owned
+        self._partitions = partitions
+
+    def _me(self) -> str:
+        return str(self._app.conf.canonical_url)
+
+    def owner(self, table: str, key: str) -> str | None:
+        try:
+            url = str(self._app.router.key_store(table, key.encode()))
+        except KeyError:  # not assigned yet (a rebalance): answer from what is here
+            return None
+        return None if url == self._me() else url
+
+    def others(self) -> list[str]:
+        return sorted({str(url) for url in self._app.assignor.tables_metadata()} - {self._me()})
+
+    def owns(self, key: bytes) -> bool:
+        return _partition(key, self._partitions) in self._owned()
 
 
 @dataclass(frozen=True)
@@ -237,7 +369,9 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     stores: dict[str, tuple[Table, Any]] = {}
     view = View(stores)
     if service.http is not None:
-        runtime.web_apps.append((service.http(decisions, view, now), port or 0))  # 0: any free port
+        api = service.http(decisions, view, now)
+        _serve_owned(api, view)
+        runtime.web_apps.append((api, port or 0))  # 0: any free port
     if not service.topics_in:  # nothing to read: the jobs alone, no consumer group
         _loop_jobs(service, runtime, decisions, view, now)
         return runtime
@@ -297,6 +431,8 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     def owned() -> set[int]:
         # Standby copies of other workers' partitions are in the tables too: tick only what is ours.
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics_in}
+
+    view.peers = _FaustPeers(app, owned, partitions)
 
     async def tick(at: datetime) -> int:
         batch = Batch()

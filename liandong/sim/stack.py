@@ -52,6 +52,8 @@ class ServiceStack:
     run_dir: Path
     names: list[str]
     workers: int = 1
+    #: Workers of a service other than ``workers`` (``{"ledger": 3}``).
+    counts: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     per_service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     procs: list[Worker] = field(default_factory=list)
@@ -97,7 +99,7 @@ class ServiceStack:
 
     def start(self, timeout: float = 180.0) -> None:
         for name in self.names:
-            count = 1 if name in ("intake", "monitor") else self.workers
+            count = self.counts.get(name, 1 if name in ("intake", "monitor") else self.workers)
             for i in range(count):
                 self._spawn(name, i)
         deadline = time.monotonic() + timeout

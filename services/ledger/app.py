@@ -51,7 +51,17 @@ from liandong.metrics import (
     SUPERVISION_ACTIONS,
 )
 from liandong.runtime import Runtime, json_response
-from liandong.service import Clock, Job, Service, Table, View, faust_runtime
+from liandong.service import (
+    Clock,
+    Job,
+    Service,
+    Table,
+    View,
+    faust_runtime,
+    forward,
+    forwarded,
+    peers_unavailable,
+)
 
 from . import coordination as views
 from .stats import statistics
@@ -75,8 +85,10 @@ def refresh_gauges(_: Ledger, view: View, at: datetime) -> None:
 
 
 def api(_: Ledger, view: View, now: Clock) -> web.Application:
-    app = make_api(lambda: view.states(CASES), now)
-    views.add_routes(app, lambda: view.states(COORDINATION), now)  # GET /mediations, /packages, /teams
+    # Any worker answers for every case: one case is asked of the worker that owns it, a list or
+    # the statistics gather what every worker owns (a worker's standby copies may lag).
+    app = make_api(view, now)
+    views.add_routes(app, partial(view.everywhere, COORDINATION), now)  # GET /mediations, /packages, /teams
     return app
 
 
@@ -149,7 +161,7 @@ def set_gauges(all_cases: list[CaseState], at: datetime) -> None:
             ON_TIME_ACCEPTANCE.labels(unit).set(on_time[unit] / accepted[unit])
 
 
-def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Application:
+def make_api(cases: View, now: Clock) -> web.Application:
     def view(c: CaseState, at: datetime) -> dict[str, Any]:
         d = c.to_dict()
         d["overdue"] = c.overdue(at)
@@ -157,7 +169,10 @@ def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Applicatio
 
     async def one(request: web.Request) -> web.Response:
         number = request.match_info["case_number"]
-        found = next((c for c in cases() if c.case_number == number), None)
+        owner = None if forwarded(request) else cases.owner(CASES, number)
+        if owner is not None:
+            return await forward(request, owner)
+        found = cases.get(CASES, number)
         if found is None:
             return json_response({"error": f"no case {number}"}, status=404)
         return json_response(view(found, now()))
@@ -165,7 +180,7 @@ def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Applicatio
     async def many(request: web.Request) -> web.Response:
         q = request.query
         at = now()
-        selected = cases()
+        selected = await cases.everywhere(CASES)
         if "unit" in q:
             selected = [c for c in selected if q["unit"] in c.handoffs]
         if "status" in q:
@@ -180,12 +195,12 @@ def make_api(cases: Callable[[], list[CaseState]], now: Clock) -> web.Applicatio
 
     async def stats(request: web.Request) -> web.Response:
         year = int(request.query["year"]) if "year" in request.query else None
-        return json_response(statistics(cases(), now(), year))
+        return json_response(statistics(await cases.everywhere(CASES), now(), year))
 
     async def health(_: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
-    api = web.Application()
+    api = web.Application(middlewares=[peers_unavailable])
     api.router.add_get("/cases/{case_number}", one)
     api.router.add_get("/cases", many)
     api.router.add_get("/stats", stats)

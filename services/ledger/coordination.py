@@ -10,7 +10,7 @@ HTTP: GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /teams?tea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -185,15 +185,15 @@ def record_view(_: object, view: View | None, event: Event) -> tuple[View | None
     return (view, []) if fold(view, event.type, event.data, event.id) else (None, [])
 
 
-def add_routes(api: web.Application, views: Callable[[], list[View]], now: Callable[[], datetime]) -> None:
+def add_routes(api: web.Application, views: Callable[[], Awaitable[list[View]]], now: Callable[[], datetime]) -> None:
     async def get_mediations(request: web.Request) -> web.Response:
         q = request.query
-        found = mediations(views(), open_only=q.get("open") in ("1", "true", "yes"), case=q.get("case"))
+        found = mediations(await views(), open_only=q.get("open") in ("1", "true", "yes"), case=q.get("case"))
         return json_response({"count": len(found), "mediations": found})
 
     async def get_packages(request: web.Request) -> web.Response:
         q = request.query
-        found = packages(views(), now())
+        found = packages(await views(), now())
         if q.get("open") in ("1", "true", "yes"):
             found = [p for p in found if p["status"] == "OPEN"]
         if q.get("stale") in ("1", "true", "yes"):
@@ -202,7 +202,7 @@ def add_routes(api: web.Application, views: Callable[[], list[View]], now: Calla
 
     async def get_teams(request: web.Request) -> web.Response:
         q = request.query
-        found = teams(views(), now())
+        found = teams(await views(), now())
         if "team" in q:
             found = {k: v for k, v in found.items() if k == q["team"]}
         if "campaign" in q:

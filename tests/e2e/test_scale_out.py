@@ -1,0 +1,74 @@
+"""Scale-out: three ledger workers (each owns a third of the partitions and holds a standby copy of
+another third), and every one of them answers for every case and gives the same statistics."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from liandong import Bus
+from liandong.service import OWNED_PATH
+from liandong.sim.stack import ServiceStack
+from tests.conftest import wait_for
+from tests.e2e.stack import petitions
+
+LEDGERS = 3
+
+
+def _get(port: int, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=15) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+    except OSError:
+        return 0, None
+
+
+def test_every_ledger_worker_answers_for_every_case_and_the_same_statistics(
+        kafka_bootstrap: str, secrets_file: Path, bus: Bus, tmp_path: Path) -> None:
+    district = f"14{uuid.uuid4().int % 10000:04d}"
+    stack = ServiceStack(kafka_bootstrap, tmp_path, ["intake", "triage", "ledger"], counts={"ledger": LEDGERS},
+                         secrets_file=secrets_file, extra_env={"LIANDONG_DISTRICT_CODE": district})
+    try:
+        stack.start()
+        body = "\n".join(json.dumps(p, ensure_ascii=False) for p in petitions(36, "scale")).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{stack.intake_port}/petitions", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            numbers = [a["case_number"] for a in json.loads(r.read())["results"]]
+        assert len(numbers) == 36
+        ports = [w.ports["http"] for w in stack.procs if w.service == "ledger"]
+        assert len(ports) == LEDGERS
+
+        def owned() -> dict[int, set[str]] | None:
+            """Which worker owns which of the cases, once all are in the ledger and owned by one each."""
+            found = {}
+            for port in ports:
+                status, raws = _get(port, OWNED_PATH.format(table="ledger-cases"))
+                if status != 200:
+                    return None
+                found[port] = {json.loads(raw)["case_number"] for raw in raws} & set(numbers)
+            everyone = [n for cases in found.values() for n in cases]
+            return found if sorted(everyone) == sorted(numbers) else None
+
+        ownership = wait_for(owned, timeout=180, interval=1.0, message="every case in the ledger, owned once")
+        # The partitions are spread: no worker owns every case (what it does not own it must ask for).
+        assert all(0 < len(cases) < len(numbers) for cases in ownership.values()), ownership
+
+        for port in ports:
+            answers = {n: _get(port, f"/cases/{n}") for n in numbers}
+            missing = {n: a for n, a in answers.items() if a[0] != 200 or a[1].get("case_number") != n}
+            assert not missing, f"worker :{port} did not answer for {len(missing)} cases: {list(missing.items())[:3]}"
+            status, listed = _get(port, "/cases?limit=1000")
+            assert status == 200
+            assert set(numbers) <= {c["case_number"] for c in listed["cases"]}
+        stats = [_get(port, "/stats") for port in ports]
+        assert all(status == 200 for status, _ in stats)
+        assert all(s == stats[0][1] for _, s in stats), "the workers' statistics differ"
+        assert _get(ports[0], "/cases/140000-2026-999999")[0] == 404  # an unknown case: asked of its owner, not found
+    finally:
+        stack.stop()

@@ -1,0 +1,82 @@
+"""A service's View across its workers: what the others own is asked of them (over HTTP, as the
+ledger API does), and a worker that cannot be asked makes the answer a 503 with the cause."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from liandong.service import Entry, Peers, Table, View, _serve_owned, peers_unavailable
+
+TABLE = Table("things", {})
+
+
+def _store(*keys: str) -> dict[bytes, bytes]:
+    return {k.encode(): TABLE.dump(Entry({"key": k}, [])) for k in keys}
+
+
+class Split(Peers):
+    """This worker owns keys starting with 'a'; the other worker (at ``url``) the rest."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def owner(self, table: str, key: str) -> str | None:
+        return None if key.startswith("a") else self.url
+
+    def others(self) -> list[str]:
+        return [self.url]
+
+    def owns(self, key: bytes) -> bool:
+        return key.startswith(b"a")
+
+
+class Other(Peers):
+    def owns(self, key: bytes) -> bool:
+        return not key.startswith(b"a")
+
+
+def _api(view: View) -> web.Application:
+    async def everything(_: web.Request) -> web.Response:
+        return web.json_response(sorted(s["key"] for s in await view.everywhere(TABLE.name)))
+
+    api = web.Application(middlewares=[peers_unavailable])
+    api.router.add_get("/all", everything)
+    _serve_owned(api, view)
+    return api
+
+
+def test_everywhere_is_what_each_worker_owns_not_its_standby_copies() -> None:
+    async def run() -> Any:
+        # Both hold every key (own + standby copy); each owns half.
+        other = View({TABLE.name: (TABLE, _store("a1", "b1", "b2"))}, Other())
+        async with TestServer(_api(other)) as server:
+            here = View({TABLE.name: (TABLE, _store("a1", "b1", "b2"))}, Split(str(server.make_url("")).rstrip("/")))
+            async with TestClient(TestServer(_api(here))) as client:
+                response = await client.get("/all")
+                return response.status, await response.json()
+
+    assert asyncio.run(run()) == (200, ["a1", "b1", "b2"])
+
+
+def test_a_worker_that_cannot_be_asked_makes_the_answer_unavailable_not_partial() -> None:
+    async def run() -> Any:
+        here = View({TABLE.name: (TABLE, _store("a1", "b1"))}, Split("http://127.0.0.1:1"))  # nothing listens there
+        async with TestClient(TestServer(_api(here))) as client:
+            response = await client.get("/all")
+            return response.status, response.headers.get("Retry-After"), await response.json()
+
+    status, retry, body = asyncio.run(run())
+    assert (status, retry) == (503, "1")
+    assert "http://127.0.0.1:1" in body["error"] and "ask again" in body["error"]
+
+
+def test_a_single_worker_answers_from_what_it_has() -> None:
+    view = View({TABLE.name: (TABLE, _store("a1", "b1"))})
+    assert sorted(s["key"] for s in asyncio.run(view.everywhere(TABLE.name))) == ["a1", "b1"]
+    assert view.owner(TABLE.name, "b1") is None
+    assert json.loads(view.owned_raw(TABLE.name)[0])["state"] == {"key": "a1"}
