@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 from liandong_sdk import ClockConfig, StartupError
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: schemas/ and deploy/ live here.
@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     sim_epoch: datetime | None = None
     sim_origin: float | None = None
     district_code: str = "140214"
+    #: Several intake instances of one district: each gives the numbers of its own stripe (instance i
+    #: of n: sequence numbers i+1, i+1+n, …), so no number is given twice; every instance a distinct
+    #: index, and n changed only with all of them stopped (docs/scale-out.md).
+    intake_instance: int = Field(default=0, ge=0)
+    intake_instances: int = Field(default=1, ge=1)
     topic_partitions: int = 12
     #: Replicas of every topic the bus creates (its own and faust's changelogs), and how many must
     #: be in sync for a write (acks=all): 1 and 1 on the single local broker, 3 and 2 on a cluster.
@@ -81,6 +86,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
+    @model_validator(mode="after")
+    def _one_stripe_each(self) -> Settings:
+        if self.intake_instance >= self.intake_instances:
+            raise ValueError(f"LIANDONG_INTAKE_INSTANCE {self.intake_instance} is not below LIANDONG_INTAKE_INSTANCES "
+                             f"{self.intake_instances} (instances are numbered from 0)")
+        return self
+
     @property
     def secrets_path(self) -> Path:
         return self.secrets_file or self.run_dir / "secrets.json"
@@ -88,7 +100,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:  # the environment is the operator's: name the variable, not a traceback
+        problems = "; ".join((f"LIANDONG_{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "")
+                             + e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise StartupError(f"bad settings: {problems}") from None
 
 
 T = TypeVar("T")

@@ -34,6 +34,16 @@ class IntakeRegistry:
     last_seq: dict[int, int] = field(default_factory=dict)
     #: The end of the repeat window of a case closed at the given time (None: a closed case stays the matter's).
     window_end: Callable[[datetime], datetime] | None = None
+    #: This instance's stripe of the sequence (instance i of n gives i+1, i+1+n, …): several intake
+    #: instances of a district never give the same number.
+    instance: int = 0
+    instances: int = 1
+
+    def next_seq(self, year: int) -> int:
+        """The first number of this instance's stripe after every number given so far (by any instance)."""
+        after = self.last_seq.get(year, 0)
+        seq = after + 1
+        return seq + (self.instance - (seq - 1)) % self.instances
 
     @staticmethod
     def matter_key(name: str, id_number: str | None, phone: str | None, category: str) -> str:
@@ -45,7 +55,7 @@ class IntakeRegistry:
         """What registering would give, changing nothing (``remember`` it once published)."""
         if idempotency_key in self.by_key:
             return Registration(self.by_key[idempotency_key], new=False)
-        seq = self.last_seq.get(year, 0) + 1
+        seq = self.next_seq(year)
         case_number = f"{self.district_code}-{year}-{seq:06d}"
         earlier = self.by_matter.get(matter)
         if earlier is None:

@@ -50,7 +50,8 @@ class IntakeService:
         self.routing = routing
         self.clocks = clocks or ClockConfig()
         # A repeat within the review window after closure (clocks: repeat_window_days), else a new case.
-        self.registry = IntakeRegistry(bus.settings.district_code, window_end=self.clocks.repeat_window_end)
+        self.registry = IntakeRegistry(bus.settings.district_code, window_end=self.clocks.repeat_window_end,
+                                       instance=bus.settings.intake_instance, instances=bus.settings.intake_instances)
         self._lock = threading.Lock()
         self._publisher = bus.publisher(SERVICE, linger_ms=0)  # each registration waits for its ack: no lingering
         self._follower = bus.subscriber([], group_id=None, service=SERVICE)

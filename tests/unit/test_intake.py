@@ -314,3 +314,30 @@ def test_an_item_from_above_carries_its_own_due_date_or_limit() -> None:
 ])
 def test_an_item_from_above_without_a_clear_limit_is_refused(assigned: dict[str, Any], words: str) -> None:
     assert any(words in e for e in errors_of(valid(assigned=assigned))), errors_of(valid(assigned=assigned))
+
+
+def test_each_intake_instance_numbers_from_its_own_stripe_after_every_number_given() -> None:
+    second = IntakeRegistry(DISTRICT, instance=1, instances=3)
+    assert second.register("k1", "m1", 2026).case_number == f"{DISTRICT}-2026-000002"
+    second.remember("k2", "m2", f"{DISTRICT}-2026-000007")  # given by instance 0 meanwhile (read from the log)
+    assert second.register("k3", "m3", 2026).case_number == f"{DISTRICT}-2026-000008"
+    assert IntakeRegistry(DISTRICT).register("k1", "m1", 2026).case_number == f"{DISTRICT}-2026-000001"
+
+
+def test_bad_settings_are_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from liandong import StartupError
+
+    monkeypatch.setenv("LIANDONG_INTAKE_INSTANCE", "2")
+    monkeypatch.setenv("LIANDONG_INTAKE_INSTANCES", "2")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(StartupError, match="LIANDONG_INTAKE_INSTANCE 2 is not below LIANDONG_INTAKE_INSTANCES 2"):
+            get_settings()
+        monkeypatch.setenv("LIANDONG_INTAKE_INSTANCE", "0")
+        monkeypatch.setenv("LIANDONG_TOPIC_PARTITIONS", "twelve")
+        get_settings.cache_clear()
+        with pytest.raises(StartupError, match="LIANDONG_TOPIC_PARTITIONS: Input should be a valid integer"):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
