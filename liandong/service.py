@@ -38,6 +38,7 @@ What every service needs lives here once:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,9 @@ class Table:
     handlers: Mapping[type[EventRecord], Handler]
     #: Run on every entry the worker owns, every tick, with the time: what falls due (None: nothing does).
     tick: Tick | None = None
+    #: When an entry next falls due for ``tick`` (None: never, until an event changes it): a tick then
+    #: visits only the entries due (``DueIndex``), not every one. Without it every entry, every tick.
+    next_due: Callable[[Any, State], datetime | None] | None = None
     #: Handlers that act on the state under another key the event names (see ``Elsewhere``).
     elsewhere: Mapping[type[EventRecord], Elsewhere] = field(default_factory=dict)
     #: What to count (metrics) for an event that changed this table's state: decided as it is applied
@@ -359,6 +363,41 @@ class Service:
         return msg
 
 
+class DueIndex:
+    """When each entry of a ticking table next falls due, earliest first (a heap with stale
+    entries skipped): a tick takes the keys due and looks at nothing else. Rebuilt from the table
+    when the worker's assignment changes (its restored partitions were not written through it)."""
+
+    def __init__(self) -> None:
+        self._due: dict[bytes, datetime] = {}
+        self._heap: list[tuple[datetime, bytes]] = []
+        self.generation: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def set(self, key: bytes, when: datetime | None) -> None:
+        if when is None:
+            self._due.pop(key, None)
+        elif self._due.get(key) != when:
+            self._due[key] = when
+            heapq.heappush(self._heap, (when, key))
+
+    def take(self, at: datetime) -> list[bytes]:
+        """The keys due at ``at``, removed (``set`` them again from their new state)."""
+        due = []
+        while self._heap and self._heap[0][0] <= at:
+            when, key = heapq.heappop(self._heap)
+            if self._due.get(key) == when:
+                del self._due[key]
+                due.append(key)
+        return due
+
+    def clear(self) -> None:
+        self._due.clear()
+        self._heap.clear()
+
+
 def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | None = None,
                   clock: Clock | None = None, tick_seconds: float | None = None, port: int | None = None) -> Runtime:
     """The declaration as a faust app: one agent over ``topics_in``, a faust table per table, a timer
@@ -384,6 +423,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         # from the producer's partitioner (murmur2 of the key, as for every keyed topic of the bus).
         stores[t.name] = (t, app.Table(t.name, partitions=partitions, key_type=bytes, value_type=bytes,
                                        use_partitioner=t.tick is not None))
+    indexes = {t.name: DueIndex() for t in service.tables if t.tick is not None and t.next_due is not None}
     lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
     progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
 
@@ -394,6 +434,9 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
             batch.send(service.encode(bus.codec, output))
         if applied.entry is not None:  # stored once the outputs are acknowledged
             batch.put(store, key, applied.entry, spec.dump)
+            index = indexes.get(spec.name)
+            if index is not None:
+                batch.after(partial(index.set, key, spec.next_due(decisions, applied.entry.state)))  # type: ignore[misc]
             if spec.counts is not None:
                 batch.after(spec.counts(decisions, applied.entry.state, event))
 
@@ -434,32 +477,58 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
 
     view.peers = _FaustPeers(app, owned, partitions)
 
+    def due_keys(spec: Table, store: Any, at: datetime, mine: set[int]) -> list[bytes]:
+        index = indexes.get(spec.name)
+        if index is None:  # no next_due: every entry the worker owns
+            return [key for key in list(store.keys()) if _partition(key, partitions) in mine]
+        if index.generation != app.consumer_generation_id:  # a rebalance: what this worker owns changed
+            index.clear()
+            for key, raw in list(store.items()):
+                if _partition(key, partitions) in mine and (entry := spec.load(raw)) is not None:
+                    index.set(key, spec.next_due(decisions, entry.state))  # type: ignore[misc]
+            index.generation = app.consumer_generation_id
+        return index.take(at)
+
     async def tick(at: datetime) -> int:
         batch = Batch()
+        taken: list[tuple[DueIndex, bytes]] = []
         async with lock:
-            mine = owned()
-            for spec, store in stores.values():
-                if spec.tick is None:
-                    continue
-                for key, raw in list(store.items()):
-                    if _partition(key, partitions) not in mine:
-                        continue
-                    entry = spec.load(raw)  # each key once per tick: nothing of this batch to read first
-                    if entry is None:
-                        continue
-                    try:
-                        new_state, out = spec.tick(decisions, entry.state, at)
-                    except Exception:  # one entry's trouble must not stop the others, nor the timer
-                        log.exception("tick_failed", service=service.name, table=spec.name, key=key.decode())
-                        continue
-                    if not out:
-                        continue
-                    for output in out:
-                        batch.send(service.encode(bus.codec, output))
-                    batch.put(store, key, Entry(new_state if new_state is not None else entry.state, entry.handled),
-                              spec.dump)
-            await batch.complete(app, service=service.name)
+            try:
+                await _tick(at, batch, taken)
+            except BaseException:
+                for index, key in taken:  # not done: due again (the ticker tries again)
+                    index.set(key, at)
+                raise
         return len(batch.messages)
+
+    async def _tick(at: datetime, batch: Batch, taken: list[tuple[DueIndex, bytes]]) -> None:
+        mine = owned()
+        for spec, store in stores.values():
+            if spec.tick is None:
+                continue
+            index = indexes.get(spec.name)
+            for key in due_keys(spec, store, at, mine):
+                if index is not None:
+                    taken.append((index, key))
+                entry = spec.load(store.get(key))  # each key once per tick: nothing of this batch to read first
+                if entry is None:
+                    continue
+                try:
+                    new_state, out = spec.tick(decisions, entry.state, at)
+                except Exception:  # one entry's trouble must not stop the others, nor the timer
+                    log.exception("tick_failed", service=service.name, table=spec.name, key=key.decode())
+                    if index is not None:
+                        index.set(key, at)  # tried again next tick
+                    continue
+                state = new_state if new_state is not None else entry.state
+                if index is not None:
+                    batch.after(partial(index.set, key, spec.next_due(decisions, state)))  # type: ignore[misc]
+                if not out:
+                    continue
+                for output in out:
+                    batch.send(service.encode(bus.codec, output))
+                batch.put(store, key, Entry(state, entry.handled), spec.dump)
+        await batch.complete(app, service=service.name)
 
     if any(t.tick is not None for t in service.tables):
         @app.timer(interval=tick_seconds or service.tick_seconds)  # type: ignore[untyped-decorator]

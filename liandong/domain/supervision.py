@@ -227,6 +227,24 @@ class Supervisor:
         return {"REMINDER": ladder.reminder_at(c.due_at, cal), "NOTICE": ladder.notice_at(c.due_at, cal),
                 "LISTING": ladder.listing_at(c.due_at, cal)}
 
+    def next_due(self, state: SupervisedCase) -> datetime | None:
+        """The earliest moment a letter or listing of ``state`` falls due (None: none will), so a tick
+        visits only the cases due: ``due(state, t)`` finds nothing for any t before it."""
+        if state.case is None:
+            return None
+        times = []
+        for c in state.running():
+            when = self.schedule(c)
+            for stage in STAGES:
+                if stage != "LISTING" and c.unit not in self.letter_units:
+                    continue
+                if stage_event_id(state.case_number, c, stage) in state.issued:
+                    continue
+                if stage == "REMINDER" and stage_event_id(state.case_number, c, "NOTICE") in state.issued:
+                    continue  # passed over for the notice
+                times.append(when[stage])
+        return min(times, default=None)
+
     def due(self, state: SupervisedCase, now: datetime) -> list[Action]:
         """The letters and listings due at ``now`` and not issued yet; marks them issued."""
         out: list[Action] = []

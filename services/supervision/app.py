@@ -70,6 +70,7 @@ SUPERVISION = Service(
         # a repeat petition: a notice to the unit that had the earlier case, on that case's record
         elsewhere={PetitionRepeatDetected: Elsewhere(lambda e: str(e.data["earlier_case_number"]), S.repeated)},
         tick=S.tick,  # the ladder: what is due now
+        next_due=S.next_due,  # a tick visits only the cases due, not every open one
         dedupe=False,  # a case's record remembers the events it has seen
         encode=SupervisedCase.to_json, decode=SupervisedCase.from_json,
     ),),

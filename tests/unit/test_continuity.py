@@ -107,3 +107,4 @@ def test_only_confirmed_holes_are_gaps_faust_may_commit_past() -> None:
     assert not consumer._gap[TP0]
     asyncio.run(faust_patches.missing(app, TP0, 3, 4))
     assert sorted((i.begin, i.end) for i in consumer._gap[TP0]) == [(3, 5)]
+

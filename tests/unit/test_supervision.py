@@ -64,7 +64,10 @@ def run(case: Case, start: datetime, end: datetime, sup: Supervisor = SUP, step:
         while pending and pending[0][0] <= now:
             when, event_type, fields = pending.pop(0)
             case.event(event_type, when, sup, **fields)
-        out += [(name, now, record) for name, record in sup.due(case.state, now)]
+        next_due = sup.next_due(case.state)  # the service's tick visits a case only once this has come
+        due = sup.due(case.state, now)
+        assert not due or (next_due is not None and next_due <= now), (now, next_due, due)
+        out += [(name, now, record) for name, record in due]
         now += step
     return out
 
@@ -420,3 +423,13 @@ def test_a_units_status_does_not_depend_on_the_order_inbox_and_replies_are_read(
     assert earlier.state.unit_status == {"HRSS": "RESOLVED"} and earlier.state.running() == []
     data = {"occurred_at": at(5, 6), "case": Case().ref, "earlier_case_number": earlier.number}
     assert SUP.repeat(earlier.state, "r", data)[0][1]["trigger"] == "OPINION_NOT_IMPLEMENTED"
+
+
+def test_a_case_is_not_due_again_once_its_ladder_is_through() -> None:
+    case = Case()
+    case.handoff(at(3, 2))
+    assert SUP.next_due(case.state) == SUP.schedule(case.state.clocks["ACCEPTANCE_NOTICE/HRSS"])["REMINDER"]
+    run(case, at(3, 2), at(6, 30))  # reminder, notice, listing: all issued
+    assert SUP.next_due(case.state) is None
+    case.event("case.accepted", at(7, 1), unit="HRSS", notice_no="n")  # a new clock: due again
+    assert SUP.next_due(case.state) == SUP.schedule(case.state.clocks["HANDLING/HRSS"])["REMINDER"]
