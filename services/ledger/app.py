@@ -81,7 +81,8 @@ def counts(_: Ledger, state: CaseState, event: Event) -> Callable[[], None]:
 
 
 def refresh_gauges(_: Ledger, view: View, at: datetime) -> None:
-    set_gauges(view.states(CASES), at)
+    # Each worker the cases it owns, not its standby copies: the dashboards sum over workers.
+    set_gauges(view.owned(CASES), at)
 
 
 def api(_: Ledger, view: View, now: Clock) -> web.Application:
