@@ -194,8 +194,9 @@ class Peers:
         """The base URLs of the group's other workers."""
         return []
 
-    def owns(self, key: bytes) -> bool:
-        return True
+    def mine(self) -> Callable[[bytes], bool]:
+        """Whether this worker owns a key (the assignment read once: ask again after a rebalance)."""
+        return lambda key: True
 
 
 class PeerUnavailable(Exception):
@@ -233,7 +234,8 @@ class View:
 
     def owned_raw(self, table: str) -> list[bytes]:
         _, store = self._tables[table]
-        return [raw for key, raw in list(store.items()) if self.peers.owns(key)]
+        mine = self.peers.mine()
+        return [raw for key, raw in list(store.items()) if mine(key)]
 
     def owned(self, table: str) -> list[State]:
         spec, _ = self._tables[table]
@@ -325,8 +327,9 @@ class _FaustPeers(Peers):
     def others(self) -> list[str]:
         return sorted({str(url) for url in self._app.assignor.tables_metadata()} - {self._me()})
 
-    def owns(self, key: bytes) -> bool:
-        return _partition(key, self._partitions) in self._owned()
+    def mine(self) -> Callable[[bytes], bool]:
+        owned, partitions = self._owned(), self._partitions
+        return lambda key: _partition(key, partitions) in owned
 
 
 @dataclass(frozen=True)
@@ -447,7 +450,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
             other = spec.elsewhere.get(EVENT_CLASSES.get(event.type))  # type: ignore[arg-type]
             if other is not None:
                 key = other.key(event).encode()
-                if _partition(key, partitions) in owned():
+                if view.peers.mine()(key):
                     apply(spec, store, key, event, batch, other.handler)
                 else:
                     log.warning("elsewhere_not_owned", service=service.name, event_type=event.type,
@@ -477,14 +480,14 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
 
     view.peers = _FaustPeers(app, owned, partitions)
 
-    def due_keys(spec: Table, store: Any, at: datetime, mine: set[int]) -> list[bytes]:
+    def due_keys(spec: Table, store: Any, at: datetime, mine: Callable[[bytes], bool]) -> list[bytes]:
         index = indexes.get(spec.name)
         if index is None:  # no next_due: every entry the worker owns
-            return [key for key in list(store.keys()) if _partition(key, partitions) in mine]
+            return [key for key in list(store.keys()) if mine(key)]
         if index.generation != app.consumer_generation_id:  # a rebalance: what this worker owns changed
             index.clear()
             for key, raw in list(store.items()):
-                if _partition(key, partitions) in mine and (entry := spec.load(raw)) is not None:
+                if mine(key) and (entry := spec.load(raw)) is not None:
                     index.set(key, spec.next_due(decisions, entry.state))  # type: ignore[misc]
             index.generation = app.consumer_generation_id
         return index.take(at)
@@ -502,7 +505,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         return len(batch.messages)
 
     async def _tick(at: datetime, batch: Batch, taken: list[tuple[DueIndex, bytes]]) -> None:
-        mine = owned()
+        mine = view.peers.mine()
         for spec, store in stores.values():
             if spec.tick is None:
                 continue

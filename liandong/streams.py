@@ -223,7 +223,6 @@ BatchHandler = Callable[[Event, Batch], Awaitable[None]]
 # -- no offset passed over ---------------------------------------------------------------------
 @dataclass
 class _Reread:
-    offset: int  # the offset missed, asked for again
     highest: int  # the highest offset put aside since: what was fetched before the seek still comes
     seeks: int = 1
 
@@ -271,7 +270,7 @@ class Continuity:
             return Verdict(True)
         reread = self._rereads.get(tp)
         if reread is None:
-            self._rereads[tp] = _Reread(expected, offset)
+            self._rereads[tp] = _Reread(highest=offset)
             return Verdict(False, reread_from=expected)
         if offset > reread.highest:
             reread.highest = offset

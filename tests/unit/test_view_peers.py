@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -31,13 +32,13 @@ class Split(Peers):
     def others(self) -> list[str]:
         return [self.url]
 
-    def owns(self, key: bytes) -> bool:
-        return key.startswith(b"a")
+    def mine(self) -> Callable[[bytes], bool]:
+        return lambda key: key.startswith(b"a")
 
 
 class Other(Peers):
-    def owns(self, key: bytes) -> bool:
-        return not key.startswith(b"a")
+    def mine(self) -> Callable[[bytes], bool]:
+        return lambda key: not key.startswith(b"a")
 
 
 def _api(view: View) -> web.Application:
