@@ -1,4 +1,7 @@
-"""Structured logs (structlog): key=value on a terminal, JSON lines when LIANDONG_LOG_JSON=1."""
+"""Structured logs (structlog): key=value on a terminal, JSON lines when LIANDONG_LOG_JSON=1.
+
+The libraries' own logs (kafka-python, aiokafka, faust, aiohttp) go through the same renderer, with
+their logger's name, at WARNING and above: one format to read or to parse."""
 
 from __future__ import annotations
 
@@ -12,17 +15,22 @@ from ._settings import get_settings
 _configured = False
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours, on the root logger."""
+
+
 def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
     global _configured
     settings = get_settings()
     level_no = logging.getLevelName((level or settings.log_level).upper())
     as_json = settings.log_json if json is None else json
     renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -30,8 +38,17 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # kafka-python and aiokafka are chatty at INFO; their warnings still show.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # The standard library's loggers, rendered as ours. kafka-python and aiokafka are chatty at INFO;
+    # their warnings still show.
+    handler = _Handler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, stamp],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
+                    renderer]))
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h, _Handler)]  # configured again: replaced
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     # Their connection-level errors are retried internally (a broker restart, a closed socket);
     # what matters surfaces as an exception to our code.
     for name in ("kafka.net", "kafka.conn", "kafka.cluster", "kafka.client_async", "aiokafka"):

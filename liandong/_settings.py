@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     password: str | None = None
     #: JSON {principal: password}, git-ignored; default <run_dir>/secrets.json.
     secrets_file: Path | None = None
+    #: The token the CLI and the demo present to the HTTP APIs (default: the local bureau token, issued once).
+    api_token: str | None = None
+    #: The HTTP APIs' tokens (hashed) and the workers' peer key; default tokens.json beside the secrets file.
+    tokens_file: Path | None = None
     #: Interface that HTTP endpoints bind to (0.0.0.0 inside containers only).
     bind_host: str = "127.0.0.1"
     #: The host name other workers reach this one's HTTP API at (a ledger worker forwards a question
@@ -96,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def secrets_path(self) -> Path:
         return self.secrets_file or self.run_dir / "secrets.json"
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.tokens_file or self.secrets_path.with_name("tokens.json")
 
 
 @lru_cache(maxsize=1)

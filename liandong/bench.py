@@ -307,14 +307,14 @@ def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[
     """Asks every ledger worker for the same cases (about half owned by another worker) and for
     /stats: how many each answers, and whether the statistics are the same (each should answer all,
     asking the owner of a case it does not own: docs/scale-out.md)."""
-    import urllib.request
+    from .api import call_api
 
     def get(port: int, path: str) -> Any:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-                return json.loads(r.read())
+            status, answer = call_api(f"http://127.0.0.1:{port}{path}", stack.token, timeout=10)
         except OSError:
             return None
+        return answer if status == 200 else None
 
     ports = {w.label: w.ports["http"] for w in stack.procs if w.service == "ledger" and "http" in w.ports}
     asked = numbers[:: max(1, len(numbers) // sample)][:sample]

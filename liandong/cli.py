@@ -31,6 +31,8 @@ principals_app = typer.Typer(help="Principals (SCRAM users) and their ACLs.", no
 app.add_typer(principals_app, name="principals")
 intake_app = typer.Typer(help="Petition intake (登记).", no_args_is_help=True)
 case_app = typer.Typer(help="Bureau decisions on cases.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Tokens for the HTTP APIs (issued per principal, stored hashed).", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(intake_app, name="intake")
 app.add_typer(case_app, name="case")
 from services.coordination.cli import mediation_app, package_app, team_app  # noqa: E402
@@ -272,8 +274,13 @@ def _run_all(names: list[str]) -> None:
         procs = {n: subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", n], env=env) for n in names}
         settings = get_settings()
         console.print(f"running {len(procs)} services on {bootstrap}: {', '.join(procs)}")
+        from .tokens import local_token
+
+        local_token(settings.tokens_path)
         console.print(f"intake  http://127.0.0.1:{settings.intake_port}/petitions   "
                       f"ledger  http://127.0.0.1:{settings.ledger_port}/cases   (Ctrl-C stops everything)")
+        console.print(f"the bureau's token (Authorization: Bearer …) is in "
+                      f"{settings.tokens_path.with_name('svc-bureau.token')}", highlight=False)
         stopping = False
 
         def stop(*_: object) -> None:
@@ -310,22 +317,21 @@ def _run_all(names: list[str]) -> None:
 def intake_submit(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines, one petition each."),
                   url: str = typer.Option(None, help="Intake endpoint (default http://127.0.0.1:<intake port>).")) -> None:
     """Submit a file of petitions to the running intake service; prints each line's result."""
-    import json
-    import urllib.error
-    import urllib.request
+    from .api import call_api
+    from .tokens import tool_token
 
-    endpoint = url or f"http://127.0.0.1:{get_settings().intake_port}/petitions"
-    req = urllib.request.Request(endpoint, data=file.read_bytes(), method="POST",
-                                 headers={"Content-Type": "application/x-ndjson"})
+    settings = get_settings()
+    endpoint = url or f"http://127.0.0.1:{settings.intake_port}/petitions"
     try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            body = json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        body = json.loads(exc.read())
+        status, body = call_api(endpoint, tool_token(settings), file.read_bytes(), content_type="application/x-ndjson",
+                                timeout=120)
     except OSError as exc:  # not listening, refused, or no answer within the timeout
         console.print(f"intake is not reachable at {endpoint} ({getattr(exc, 'reason', exc)}); "
                       f"start it with `liandong run intake`")
         raise typer.Exit(2) from None
+    if "results" not in body:
+        console.print(f"intake answered {status}: {body.get('error')}", highlight=False)
+        raise typer.Exit(1)
     table = Table(title=f"{file.name}: {body['registered']} registered, {body['duplicates']} duplicate(s), "
                         f"{body['rejected']} rejected")
     for col in ("line", "result", "case number", "detail"):
@@ -386,6 +392,67 @@ def events(event_type: str = typer.Argument(None, help="One event type, e.g. cas
     for r in rows:
         topic = r.topic + (f"\nchecked: {r.checked_on}" if r.checked_on else "")
         table.add_row(r.event_type, topic, "\n".join(r.producers) or "-", "\n".join(r.consumers) or "-")
+    console.print(table)
+
+
+@app.command("openapi")
+def openapi(folder: Path = typer.Option(ROOT / "docs" / "openapi", help="Where to write the documents."),
+            check: bool = typer.Option(False, help="Only check that the committed documents are current.")) -> None:
+    """Write the OpenAPI 3.1 document of each HTTP API (intake.json, ledger.json), from the endpoints' declarations."""
+    import json
+
+    from services.registry import apis
+
+    stale = []
+    for name, api in apis().items():
+        path = folder / f"{name}.json"
+        text = json.dumps(api.document(), ensure_ascii=False, indent=2) + "\n"
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        console.print(f"wrote {path}")
+    if stale:
+        console.print(f"out of date (run `liandong openapi`): {', '.join(stale)}")
+        raise typer.Exit(1)
+
+
+@tokens_app.command("issue")
+def tokens_issue(principal: str = typer.Argument(..., help="svc-bureau, operator[-name], unit-<unit> or channel-<name>."),
+                 note: str = typer.Option("", help="What the token is for (shown by `tokens list`).")) -> None:
+    """Issue an HTTP API token for a principal; prints it once (only its hash is kept)."""
+    from .tokens import TokenStore, role_of
+
+    settings = get_settings()
+    token = TokenStore(settings.tokens_path).issue(principal, note)
+    caller = role_of(principal)
+    # The note on stderr, the token alone on stdout: `liandong tokens issue x > x.token` keeps just it.
+    Console(stderr=True).print(f"{principal} ({caller.role.value}{', unit ' + caller.unit if caller.unit else ''}): "
+                               f"send `Authorization: Bearer <token>`; shown only now:", highlight=False)
+    print(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str = typer.Argument(..., help="The id (`tokens list`; the part after ld_).")) -> None:
+    """Revoke a token: every service refuses it from its next request."""
+    from .tokens import TokenStore
+
+    info = TokenStore(get_settings().tokens_path).revoke(token_id)
+    console.print(f"revoked {info.id} ({info.principal}) at {info.revoked_at}")
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every token issued: id, principal, when, note, and whether it is revoked (never the secret)."""
+    from .tokens import TokenStore
+
+    table = Table()
+    for col in ("id", "principal", "issued", "note", "revoked"):
+        table.add_column(col)
+    for t in TokenStore(get_settings().tokens_path).list():
+        table.add_row(t.id, t.principal, t.created_at, t.note, t.revoked_at or "")
     console.print(table)
 
 

@@ -56,6 +56,8 @@ SUPERVISION_ACTIONS = Counter("liandong_supervision_actions",
                               ["unit", "action"], registry=REGISTRY)
 CONSUMER_LAG = Gauge("liandong_consumer_lag_messages", "Messages not yet consumed, per consumer group and topic.",
                      ["group", "topic"], registry=REGISTRY)
+HTTP_REFUSED = Counter("liandong_http_refused_requests", "HTTP requests refused: 401 (no valid token) or 403 (the "
+                       "principal may not call that endpoint).", ["service", "code"], registry=REGISTRY)
 AUTHORIZATION_DENIED = Counter("liandong_authorization_denied", "Requests the broker refused for lack of an ACL.",
                                ["service", "operation"], registry=REGISTRY)
 

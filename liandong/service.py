@@ -55,11 +55,13 @@ from liandong_sdk.records import json_default
 
 from ._bus import Bus
 from ._logging import get_logger
+from .api import Api, problem
 from .clock import now as wall_clock
 from .faust_patches import committed
 from .metrics import REFUSED
 from .runtime import Runtime
 from .streams import Batch, consume_batches, create_app, raw_topic, retrying
+from .tokens import PEER_HEADER, TokenStore
 
 State = Any
 #: What a handler may return to publish: a typed event, or an event type's name and plain record.
@@ -216,9 +218,12 @@ class View:
     worker has (its jobs' gauges), ``owned`` what it owns, ``everywhere`` what the whole group owns
     (asked of the others), ``owner`` which worker to ask about one key."""
 
-    def __init__(self, tables: Mapping[str, tuple[Table, Any]], peers: Peers | None = None) -> None:
+    def __init__(self, tables: Mapping[str, tuple[Table, Any]], peers: Peers | None = None,
+                 peer_key: Callable[[], str] | None = None) -> None:
         self._tables = tables
         self.peers = peers or Peers()
+        #: The key this worker presents to the others (``liandong.tokens``: only workers ask each other).
+        self.peer_key = peer_key or (lambda: "")
 
     def states(self, table: str) -> list[State]:
         spec, store = self._tables[table]
@@ -252,7 +257,7 @@ class View:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async def fetch(url: str) -> list[str]:
                 try:
-                    async with session.get(url + path, headers={FORWARDED: "1"}) as response:
+                    async with session.get(url + path, headers={FORWARDED: "1", PEER_HEADER: self.peer_key()}) as response:
                         response.raise_for_status()
                         return await response.json()  # type: ignore[no-any-return]
                 except (TimeoutError, aiohttp.ClientError) as exc:
@@ -266,11 +271,13 @@ class View:
 
 
 async def forward(request: web.Request, base_url: str) -> web.Response:
-    """Asks the worker at ``base_url`` the same question (GET) and answers with its answer."""
+    """Asks the worker at ``base_url`` the same question (GET), as the same caller (its token goes
+    along), and answers with its answer."""
     timeout = aiohttp.ClientTimeout(total=10)
+    headers = {FORWARDED: "1", **{h: request.headers[h] for h in ("Authorization",) if h in request.headers}}
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session, \
-                session.get(base_url + request.rel_url.path_qs, headers={FORWARDED: "1"}) as response:
+                session.get(base_url + request.rel_url.path_qs, headers=headers) as response:
             return web.Response(body=await response.read(), status=response.status,
                                 content_type=response.content_type, charset=response.charset)
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -278,7 +285,7 @@ async def forward(request: web.Request, base_url: str) -> web.Response:
 
 
 def unavailable(exc: PeerUnavailable) -> web.Response:
-    return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "1"})
+    return problem(503, str(exc), headers={"Retry-After": "1"})
 
 
 @web.middleware
@@ -295,14 +302,14 @@ def forwarded(request: web.Request) -> bool:
     return FORWARDED in request.headers
 
 
-def _serve_owned(api: web.Application, view: View) -> None:
+def _serve_owned(api: Api, view: View) -> None:
     async def owned(request: web.Request) -> web.Response:
         table = request.match_info["table"]
         if table not in view._tables:
-            return web.json_response({"error": f"no table {table}"}, status=404)
+            return problem(404, f"no table {table}")
         return web.json_response([raw.decode() for raw in view.owned_raw(table)])
 
-    api.router.add_get(OWNED_PATH, owned)
+    api.internal.append(("GET", OWNED_PATH, owned))
 
 
 class _FaustPeers(Peers):
@@ -344,7 +351,7 @@ class Service:
     tick_seconds: float = 1.0
     jobs: tuple[Job, ...] = ()
     #: The service's HTTP API: ``http(decisions, view, clock)``, served on the port ``faust_runtime`` is given.
-    http: Callable[[Any, View, Clock], web.Application] | None = None
+    http: Callable[[Any, View, Clock], Api] | None = None
 
     @property
     def handlers(self) -> dict[type[EventRecord], list[str]]:
@@ -409,11 +416,12 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     now: Clock = clock or wall_clock  # the wall clock, or a simulation's compressed one
     runtime = Runtime(service.name, bus, topics=tuple(concrete_topics(*service.topics_in, *service.topics_out)))
     stores: dict[str, tuple[Table, Any]] = {}
-    view = View(stores)
+    tokens = TokenStore(bus.settings.tokens_path)
+    view = View(stores, peer_key=lambda: tokens.peer_key)
     if service.http is not None:
         api = service.http(decisions, view, now)
         _serve_owned(api, view)
-        runtime.web_apps.append((api, port or 0))  # 0: any free port
+        runtime.web_apps.append((api.application(tokens, middlewares=[peers_unavailable]), port or 0))  # 0: any free port
     if not service.topics_in:  # nothing to read: the jobs alone, no consumer group
         _loop_jobs(service, runtime, decisions, view, now)
         return runtime

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from liandong import (
@@ -23,6 +24,7 @@ from liandong import (
     Bus,
     concrete_topics,
 )
+from liandong.api import Api
 from liandong.metrics import preset
 from liandong.runtime import Runtime
 from liandong.security import Grant
@@ -207,3 +209,12 @@ def _fold_units(names: list[str]) -> tuple[str, ...]:
     if units:
         rest.append("units " + units[0].partition(" ")[2] if " " in units[0] else "units")
     return tuple(rest)
+
+
+def apis() -> dict[str, Api]:
+    """Every service's HTTP API as declared (for ``liandong openapi``: its document, no service run)."""
+    from liandong.service import View
+    from services.intake.http import make_api as intake_api
+    from services.ledger.api import make_api as ledger_api
+
+    return {"intake": intake_api(lambda _: []), "ledger": ledger_api(View({}), lambda: datetime.now(UTC))}

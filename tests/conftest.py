@@ -4,17 +4,29 @@ folder), or the cluster named by LIANDONG_BOOTSTRAP_SERVERS."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+# One tokens file for every service a test runs in this process (set before the settings are read).
+if "LIANDONG_TOKENS_FILE" not in os.environ:
+    _tokens_dir = tempfile.mkdtemp(prefix="liandong-tokens-")
+    atexit.register(shutil.rmtree, _tokens_dir, ignore_errors=True)
+    os.environ["LIANDONG_TOKENS_FILE"] = str(Path(_tokens_dir) / "tokens.json")
+
 from liandong import Bus, get_settings
+from liandong.api import call_api
 from liandong.broker import LocalBroker, free_port
+from liandong.tokens import TokenStore, local_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,6 +126,28 @@ def host() -> Iterator[ServiceHost]:
         yield h
     finally:
         h.close()
+
+
+@cache
+def api_token(principal: str = "svc-bureau") -> str:
+    """A token for ``principal``, valid for the services this test process runs."""
+    path = Path(os.environ["LIANDONG_TOKENS_FILE"])
+    return local_token(path) if principal == "svc-bureau" else TokenStore(path).issue(principal, note="tests")
+
+
+def api(port: int, path: str, body: bytes | None = None, *, principal: str = "svc-bureau",
+        content_type: str = "application/x-ndjson") -> tuple[int, Any]:
+    """Calls a service's HTTP API on loopback as ``principal``: the status and the JSON answer."""
+    return call_api(f"http://127.0.0.1:{port}{path}", api_token(principal), body, content_type=content_type, timeout=60)
+
+
+def api_get(port: int, path: str) -> Any:
+    """The answer to a GET as the bureau; None for an error or while nothing answers (starting)."""
+    try:
+        status, answer = api(port, path)
+    except OSError:
+        return None
+    return answer if status == 200 else None
 
 
 def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1, message: str = "condition") -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from liandong._bus import Bus
+from liandong.api import call_api
 from liandong.domain import BUREAU_TZ
 
 from .bureau import Bureau
@@ -178,7 +178,7 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
             due = [p for p in pending if p.received_at <= now]
             if due:
                 pending = pending[len(due):]
-                body = _post(stack.intake_port, "\n".join(json.dumps(p.record, ensure_ascii=False) for p in due))
+                body = _post(stack, "\n".join(json.dumps(p.record, ensure_ascii=False) for p in due))
                 for r in body["results"]:
                     results[r["status"]] += 1
                     results["repeat"] += bool(r.get("repeat_of"))
@@ -190,9 +190,9 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
                 raise RuntimeError(f"service(s) exited: {', '.join(dead)}; logs in {stack.run_dir / 'logs'}")
             if time.monotonic() - last_poll > 2.0:
                 last_poll = time.monotonic()
-                summary = _get(stack.ledger_port, f"/stats?year={min(max(now.year, year - 1), year)}") or summary
+                summary = _get(stack, f"/stats?year={min(max(now.year, year - 1), year)}") or summary
                 if bureau is not None and bureau.open:
-                    resolved = _get(stack.ledger_port, "/cases?status=RESOLVED&limit=10000000") or {"cases": []}
+                    resolved = _get(stack, "/cases?status=RESOLVED&limit=10000000") or {"cases": []}
                     bureau.resolved({c["case_number"] for c in resolved["cases"]}, now)
                     results["packages closed"] = sum(bureau.closed.values())
                 if bureau is not None:
@@ -230,7 +230,7 @@ def collect(stack: ServiceStack, cfg: DemoConfig, petitions: list[Petition], tim
     expected = len(petitions)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        listed = _get(stack.ledger_port, "/cases?limit=10000000") or {"cases": []}
+        listed = _get(stack, "/cases?limit=10000000") or {"cases": []}
         ours = [c for c in listed["cases"] if str(c.get("registered_at") or "")[:4] in (str(cfg.year - 1), str(cfg.year))]
         if len(ours) >= expected:
             break
@@ -239,14 +239,14 @@ def collect(stack: ServiceStack, cfg: DemoConfig, petitions: list[Petition], tim
     stats: dict[str, Any] = {}
     settle = time.monotonic() + 60
     while time.monotonic() < settle:
-        now_stats = _get(stack.ledger_port, f"/stats?year={cfg.year}") or {}
+        now_stats = _get(stack, f"/stats?year={cfg.year}") or {}
         if now_stats and {k: now_stats.get(k) for k in ("by_status", "resolved")} == {k: stats.get(k) for k in ("by_status", "resolved")}:
             break
         stats = now_stats
         time.sleep(3.0)
     stats = now_stats or stats
     # The chart's cases as of the settled figures, not as first listed (answers were still arriving then).
-    listed = _get(stack.ledger_port, "/cases?limit=10000000") or listed
+    listed = _get(stack, "/cases?limit=10000000") or listed
     ours = [c for c in listed["cases"] if str(c.get("registered_at") or "")[:4] in (str(cfg.year - 1), str(cfg.year))]
     cases = [(c["lead_unit"], c["status"]) for c in ours if str(c["registered_at"])[:4] == str(cfg.year)]
     this_year = [p for p in petitions if p.received_at.year == cfg.year]
@@ -283,19 +283,15 @@ def ledger_counters(stack: ServiceStack) -> dict[str, dict[str, float]]:
     return out
 
 
-def _post(port: int, body: str) -> dict[str, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/petitions", data=body.encode(), method="POST",
-                                 headers={"Content-Type": "application/x-ndjson"})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return json.loads(r.read())  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as exc:
-        return json.loads(exc.read())  # type: ignore[no-any-return]
+def _post(stack: ServiceStack, body: str) -> dict[str, Any]:
+    _, answer = call_api(f"http://127.0.0.1:{stack.intake_port}/petitions", stack.token, body.encode(),
+                         content_type="application/x-ndjson", timeout=120)
+    return answer  # type: ignore[no-any-return]
 
 
-def _get(port: int, path: str) -> Any:
+def _get(stack: ServiceStack, path: str) -> Any:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
-            return json.loads(r.read())
+        status, answer = call_api(f"http://127.0.0.1:{stack.ledger_port}{path}", stack.token)
     except (OSError, ValueError):
         return None
+    return answer if status == 200 else None

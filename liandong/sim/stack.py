@@ -15,12 +15,14 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import psutil
 
 from liandong._settings import get_settings
 from liandong.broker import LocalBroker, broker_for, free_port
+from liandong.tokens import local_token
 
 
 @dataclass
@@ -68,6 +70,16 @@ class ServiceStack:
         self._sampler: threading.Thread | None = None
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def tokens_path(self) -> Path:
+        settings = get_settings()
+        return settings.tokens_file or (self.secrets_file or settings.secrets_path).with_name("tokens.json")
+
+    @cached_property
+    def token(self) -> str:
+        """The bureau's token for the services' HTTP APIs (issued once for this stack's tokens file)."""
+        return local_token(self.tokens_path)
+
     def worker_dir(self, service: str, index: int) -> Path:
         return self.run_dir / (service if index == 0 else f"{service}-{index}")
 
@@ -75,6 +87,7 @@ class ServiceStack:
         settings = get_settings()
         return {**os.environ, "LIANDONG_BOOTSTRAP_SERVERS": self.bootstrap,
                 "LIANDONG_SECRETS_FILE": str(self.secrets_file or settings.secrets_path),
+                "LIANDONG_TOKENS_FILE": str(self.tokens_path),
                 "LIANDONG_RUN_DIR": str(self.worker_dir(service, index)),
                 "LIANDONG_INTAKE_PORT": "0", "LIANDONG_LEDGER_PORT": "0", "LIANDONG_METRICS_PORT": "0",
                 "LIANDONG_LOG_JSON": "true", **self.extra_env, **self.per_service_env.get(service, {})}

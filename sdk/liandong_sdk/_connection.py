@@ -124,4 +124,6 @@ class Connection:
 
     def consumer(self, *topics: str, **consumer: Any) -> KafkaConsumer:
         """A raw kafka-python consumer (bytes in, no decoding) with this principal's identity."""
+        if consumer.get("group_id") is None:  # no group, nothing to commit (kafka-python warns each time otherwise)
+            consumer.setdefault("enable_auto_commit", False)
         return KafkaConsumer(*topics, bootstrap_servers=self.bootstrap_servers, **{**self.client_config(), **consumer})

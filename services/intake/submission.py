@@ -19,12 +19,19 @@ Category = Literal[
 ]
 
 
+ID_NUMBER = r"^\d{17}[\dXx]$"
+PHONE = r"^\+?[\d-]{7,20}$"
+#: A case number carries its bureau year in four digits; a receipt outside these years is a typo.
+YEARS = (2000, 2099)
+
+
 class PetitionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text
-    id_number: str | None = None
-    phone: str | None = None
+    # The patterns are for the document (and clients); the validators below check with their own words.
+    id_number: str | None = Field(None, json_schema_extra={"pattern": ID_NUMBER})
+    phone: str | None = Field(None, json_schema_extra={"pattern": PHONE})
     address: Text | None = None
     group_size: int = Field(default=1, ge=1, le=10000)
 
@@ -32,14 +39,14 @@ class PetitionerIn(BaseModel):
     @field_validator("id_number")
     @classmethod
     def _id_number(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"\d{17}[\dXx]", v.strip()):
+        if v is not None and not re.fullmatch(ID_NUMBER, v.strip()):
             raise ValueError("must be an 18-character resident ID number (17 digits, then a digit or X)")
         return v.strip().upper() if v else v
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"\+?[\d-]{7,20}", v.strip()):
+        if v is not None and not re.fullmatch(PHONE, v.strip()):
             raise ValueError("must be a phone number of 7 to 20 digits (dashes and a leading + allowed)")
         return v.strip() if v else v
 
@@ -47,7 +54,9 @@ class PetitionerIn(BaseModel):
 class FromAbove(BaseModel):
     """An item assigned or supervised from above (上级交办/督办): who, and its own limit or due date."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["due_on"], "properties": {"limit_days": {"type": "null"}}},
+                  {"required": ["limit_days"], "properties": {"due_on": {"type": "null"}}}]})
 
     by: Text
     #: The day it must be done by (it ends at 24:00 Beijing time of that day) ...
@@ -69,7 +78,7 @@ class Submission(BaseModel):
 
     idempotency_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     channel: Channel
-    received_at: datetime
+    received_at: datetime = Field(json_schema_extra={"pattern": r"^20\d\d-"})
     petitioner: PetitionerIn
     summary: Text
     category: Category = "OTHER"
@@ -81,6 +90,8 @@ class Submission(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("must include a time zone offset, e.g. 2026-03-01T09:30:00+08:00")
+        if not YEARS[0] <= v.astimezone(BUREAU_TZ).year <= YEARS[1]:
+            raise ValueError(f"must be in the years {YEARS[0]} to {YEARS[1]}")
         return v.astimezone(UTC)
 
     @model_validator(mode="after")

@@ -17,9 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
 
-from aiohttp import web
 from liandong_sdk.events import EVENT_CLASSES, AnswerRefused
 
 from liandong import (
@@ -36,6 +34,7 @@ from liandong import (
     concrete_topics,
     load_clocks,
 )
+from liandong.api import Api
 from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger
 from liandong.domain.case import state_from_json, state_to_json
 from liandong.metrics import (
@@ -50,28 +49,17 @@ from liandong.metrics import (
     SIGNFOR_LATENCY,
     SUPERVISION_ACTIONS,
 )
-from liandong.runtime import Runtime, json_response
-from liandong.service import (
-    Clock,
-    Job,
-    Service,
-    Table,
-    View,
-    faust_runtime,
-    forward,
-    forwarded,
-    peers_unavailable,
-)
+from liandong.runtime import Runtime
+from liandong.service import Clock, Job, Service, Table, View, faust_runtime
 
 from . import coordination as views
-from .stats import statistics
+from .api import CASES, COORDINATION, make_api
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS)
 #: Every event of a case on the topics it reads (team tasks are keyed by task, not by case).
 CASE_EVENTS = tuple(cls for name, cls in EVENT_CLASSES.items()
                     if (EVENT_TYPES[name].checked_on or EVENT_TYPES[name].topic) in TOPICS
                     and EVENT_TYPES[name].key_field == "case.case_number")
-CASES, COORDINATION = "ledger-cases", "ledger-coordination"
 
 
 def counts(_: Ledger, state: CaseState, event: Event) -> Callable[[], None]:
@@ -85,12 +73,8 @@ def refresh_gauges(_: Ledger, view: View, at: datetime) -> None:
     set_gauges(view.owned(CASES), at)
 
 
-def api(_: Ledger, view: View, now: Clock) -> web.Application:
-    # Any worker answers for every case: one case is asked of the worker that owns it, a list or
-    # the statistics gather what every worker owns (a worker's standby copies may lag).
-    app = make_api(view, now)
-    views.add_routes(app, partial(view.everywhere, COORDINATION), now)  # GET /mediations, /packages, /teams
-    return app
+def api(_: Ledger, view: View, now: Clock) -> Api:
+    return make_api(view, now)
 
 
 LEDGER = Service(
@@ -160,50 +144,3 @@ def set_gauges(all_cases: list[CaseState], at: datetime) -> None:
             OVERDUE_CASES.labels(unit, clock).set(overdue[(unit, clock)])
         if accepted[unit]:
             ON_TIME_ACCEPTANCE.labels(unit).set(on_time[unit] / accepted[unit])
-
-
-def make_api(cases: View, now: Clock) -> web.Application:
-    def view(c: CaseState, at: datetime) -> dict[str, Any]:
-        d = c.to_dict()
-        d["overdue"] = c.overdue(at)
-        return d
-
-    async def one(request: web.Request) -> web.Response:
-        number = request.match_info["case_number"]
-        owner = None if forwarded(request) else cases.owner(CASES, number)
-        if owner is not None:
-            return await forward(request, owner)
-        found = cases.get(CASES, number)
-        if found is None:
-            return json_response({"error": f"no case {number}"}, status=404)
-        return json_response(view(found, now()))
-
-    async def many(request: web.Request) -> web.Response:
-        q = request.query
-        at = now()
-        selected = await cases.everywhere(CASES)
-        if "unit" in q:
-            selected = [c for c in selected if q["unit"] in c.handoffs]
-        if "status" in q:
-            selected = [c for c in selected if c.status.value == q["status"]]
-        if q.get("overdue") in ("1", "true", "yes"):
-            selected = [c for c in selected if c.overdue(at)]
-        selected.sort(key=lambda c: c.case_number)
-        limit = int(q.get("limit", "500"))
-        return json_response({"count": len(selected), "cases": [
-            {"case_number": c.case_number, "status": c.status.value, "category": c.category, "lead_unit": c.lead_unit,
-             "channel": c.channel, "registered_at": c.registered_at, "overdue": c.overdue(at)} for c in selected[:limit]]})
-
-    async def stats(request: web.Request) -> web.Response:
-        year = int(request.query["year"]) if "year" in request.query else None
-        return json_response(statistics(await cases.everywhere(CASES), now(), year))
-
-    async def health(_: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
-
-    api = web.Application(middlewares=[peers_unavailable])
-    api.router.add_get("/cases/{case_number}", one)
-    api.router.add_get("/cases", many)
-    api.router.add_get("/stats", stats)
-    api.router.add_get("/healthz", health)
-    return api

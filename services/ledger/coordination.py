@@ -5,21 +5,18 @@ kept in table ledger-coordination under the message key (a case number, or a tas
 team tasks). Topics are not ordered with each other, so an answer may come before the request
 it answers: every fold creates what it needs and fills the rest in when it arrives.
 
-HTTP: GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /teams?team=&campaign=
+HTTP (api.py): GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /teams?team=&campaign=
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from liandong_sdk.records import utc_iso
 
 from liandong import Event
 from liandong.metrics import TEAM_TASKS
-from liandong.runtime import json_response
 
 View = dict[str, Any]
 MEDIATION = ("mediation.requested", "mediation.joined", "mediation.declined", "mediation.reminder",
@@ -183,33 +180,3 @@ def record_view(_: object, view: View | None, event: Event) -> tuple[View | None
     """The view under the event's key after it; None (nothing to store) if seen before."""
     view = view if view is not None else {}
     return (view, []) if fold(view, event.type, event.data, event.id) else (None, [])
-
-
-def add_routes(api: web.Application, views: Callable[[], Awaitable[list[View]]], now: Callable[[], datetime]) -> None:
-    async def get_mediations(request: web.Request) -> web.Response:
-        q = request.query
-        found = mediations(await views(), open_only=q.get("open") in ("1", "true", "yes"), case=q.get("case"))
-        return json_response({"count": len(found), "mediations": found})
-
-    async def get_packages(request: web.Request) -> web.Response:
-        q = request.query
-        found = packages(await views(), now())
-        if q.get("open") in ("1", "true", "yes"):
-            found = [p for p in found if p["status"] == "OPEN"]
-        if q.get("stale") in ("1", "true", "yes"):
-            found = [p for p in found if p["stale"]]
-        return json_response({"count": len(found), "packages": found})
-
-    async def get_teams(request: web.Request) -> web.Response:
-        q = request.query
-        found = teams(await views(), now())
-        if "team" in q:
-            found = {k: v for k, v in found.items() if k == q["team"]}
-        if "campaign" in q:
-            for team in found.values():
-                team["campaigns"] = {k: v for k, v in team["campaigns"].items() if k == q["campaign"]}
-        return json_response({"teams": found})
-
-    api.router.add_get("/mediations", get_mediations)
-    api.router.add_get("/packages", get_packages)
-    api.router.add_get("/teams", get_teams)

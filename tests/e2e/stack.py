@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from liandong.api import call_api
 from liandong.sim.stack import ServiceStack
 from services.registry import SPECS
 from tests.conftest import wait_for
@@ -54,17 +54,19 @@ class ProcessStack:
     # -- talking to it -------------------------------------------------------------------------
     def submit(self, petitions: list[dict[str, Any]]) -> dict[str, Any]:
         body = "\n".join(json.dumps(p, ensure_ascii=False) for p in petitions).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.intake_port}/petitions", data=body, method="POST")
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return json.loads(r.read())  # type: ignore[no-any-return]
+        status, answer = call_api(f"http://127.0.0.1:{self.intake_port}/petitions", self.services.token, body,
+                                  content_type="application/x-ndjson", timeout=120)
+        assert status in (200, 422), answer
+        return answer  # type: ignore[no-any-return]
 
     def ledger(self, path: str) -> Any:
         """The ledger's answer (None while it is down or restarting: its port is new each start)."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.services.ledger_port}{path}", timeout=10) as r:
-                return json.loads(r.read())
+            status, answer = call_api(f"http://127.0.0.1:{self.services.ledger_port}{path}", self.services.token,
+                                      timeout=10)
         except (OSError, KeyError):
             return None
+        return answer if status == 200 else None
 
     def cases(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
         return {n: c for n in numbers if (c := self.ledger(f"/cases/{n}")) and "status" in c}

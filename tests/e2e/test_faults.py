@@ -9,7 +9,6 @@ must give the same ledger again.
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from liandong.broker import LocalBroker
 from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
 from services.registry import SPECS
-from tests.conftest import ServiceHost, provisioned_broker, wait_for
+from tests.conftest import ServiceHost, api_get, provisioned_broker, wait_for
 from tests.e2e.stack import ProcessStack, normalise, petitions
 
 pytestmark = pytest.mark.fault
@@ -154,16 +153,8 @@ def _assert_replay_gives_the_same_ledger(bus: Bus, stack: ProcessStack, numbers:
         running = stack.cases(numbers)
 
         def replayed() -> dict[str, Any] | None:
-            import urllib.request
-
-            out = {}
-            for n in numbers:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/cases/{n}", timeout=10) as r:
-                        out[n] = json.loads(r.read())
-                except OSError:
-                    return None
-            return out if all(_same(out[n], running[n]) for n in numbers) else None
+            out = {n: api_get(port, f"/cases/{n}") for n in numbers}
+            return out if all(out[n] is not None and _same(out[n], running[n]) for n in numbers) else None
 
         wait_for(replayed, timeout=180, interval=1.0, message="the replayed ledger to equal the running one")
     finally:

@@ -3,27 +3,20 @@ the cases show in the ledger API, the reference departments answer, Ctrl-C stops
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from liandong.broker import free_port
 from services.registry import SPECS
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, api_get, wait_for
 
 SAMPLE = ROOT / "deploy" / "samples" / "petitions.jsonl"
 
 
-def _get(port: int, path: str) -> Any:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return json.loads(r.read())
-    except OSError:  # nothing listening, refused, or not answering yet (a service still starting)
-        return None
+_get = api_get  # None while nothing answers (a service still starting)
 
 
 def _children(pid: int) -> list[int]:

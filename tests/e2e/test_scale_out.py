@@ -4,16 +4,16 @@ another third), and every one of them answers for every case and gives the same 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 from liandong import Bus
+from liandong.api import call_api
 from liandong.service import OWNED_PATH
 from liandong.sim.stack import ServiceStack
-from tests.conftest import wait_for
+from liandong.tokens import PEER_HEADER, TokenStore
+from tests.conftest import api, wait_for
 from tests.e2e.stack import petitions
 
 LEDGERS = 3
@@ -21,10 +21,16 @@ LEDGERS = 3
 
 def _get(port: int, path: str) -> tuple[int, Any]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=15) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        return api(port, path)
+    except OSError:
+        return 0, None
+
+
+def _owned(stack: ServiceStack, port: int) -> tuple[int, Any]:
+    """What one worker owns, asked as the workers ask each other (with their peer key)."""
+    try:
+        return call_api(f"http://127.0.0.1:{port}{OWNED_PATH.format(table='ledger-cases')}", None,
+                        headers={PEER_HEADER: TokenStore(stack.tokens_path).peer_key})
     except OSError:
         return 0, None
 
@@ -37,9 +43,10 @@ def test_every_ledger_worker_answers_for_every_case_and_the_same_statistics(
     try:
         stack.start()
         body = "\n".join(json.dumps(p, ensure_ascii=False) for p in petitions(36, "scale")).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{stack.intake_port}/petitions", data=body, method="POST")
-        with urllib.request.urlopen(req, timeout=120) as r:
-            numbers = [a["case_number"] for a in json.loads(r.read())["results"]]
+        status, answer = call_api(f"http://127.0.0.1:{stack.intake_port}/petitions", stack.token, body,
+                                  content_type="application/x-ndjson", timeout=120)
+        assert status == 200, answer
+        numbers = [a["case_number"] for a in answer["results"]]
         assert len(numbers) == 36
         ports = [w.ports["http"] for w in stack.procs if w.service == "ledger"]
         assert len(ports) == LEDGERS
@@ -48,7 +55,7 @@ def test_every_ledger_worker_answers_for_every_case_and_the_same_statistics(
             """Which worker owns which of the cases, once all are in the ledger and owned by one each."""
             found = {}
             for port in ports:
-                status, raws = _get(port, OWNED_PATH.format(table="ledger-cases"))
+                status, raws = _owned(stack, port)
                 if status != 200:
                     return None
                 found[port] = {json.loads(raw)["case_number"] for raw in raws} & set(numbers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,15 +16,12 @@ from services.intake import IntakeService
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
 from services.triage.app import load_routing
-from tests.conftest import ServiceHost, wait_for
+from tests.conftest import ServiceHost, api, wait_for
 
 
 def _get(port: int, path: str) -> Any:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return {"status_code": e.code, **json.loads(e.read())}
+    status, answer = api(port, path)
+    return answer if status == 200 else {"status_code": status, **answer}
 
 
 SUBMITTED: list[dict[str, Any]] = []  # every submission of this module, for the personal-data sweep

@@ -5,10 +5,8 @@ decisions run in memory), with no event applied twice and no case lost."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,7 +25,7 @@ from liandong.service import InMemory
 from services.ledger.app import build as build_ledger
 from services.triage.app import TRIAGE, load_routing
 from services.triage.app import build as build_triage
-from tests.conftest import ServiceHost, wait_for
+from tests.conftest import ServiceHost, api_get, wait_for
 
 pytestmark = pytest.mark.cluster
 N = 40  # petitions; the broker dies after the first third
@@ -124,12 +122,7 @@ def _view(case: dict[str, Any]) -> dict[str, Any]:
             "handoffs": sorted(case["handoffs"]), "timeline": sorted((t["event"], t.get("unit")) for t in case["timeline"])}
 
 
-def _get(port: int, path: str) -> Any:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return json.loads(r.read())
-    except OSError:
-        return None
+_get = api_get
 
 
 def _leader_of(bus: Bus, topic: str, partition: int) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -28,7 +27,7 @@ from services.coordination.app import build as build_coordination
 from services.departments import Behaviour, CoordinationBehaviour, ReferenceDepartment
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
-from tests.conftest import ServiceHost, wait_for
+from tests.conftest import ServiceHost, api, wait_for
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 MEMBERS = [
@@ -69,8 +68,9 @@ def stack(bus: Bus) -> Iterator[dict[str, Any]]:
 
 
 def _get(stack: dict[str, Any], path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack['port']}{path}", timeout=10) as r:
-        return json.loads(r.read())
+    status, answer = api(stack["port"], path)
+    assert status == 200, answer
+    return answer
 
 
 def _state(stack: dict[str, Any], kind: str, key: str) -> Any:

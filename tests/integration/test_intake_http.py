@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +12,7 @@ from kafka import TopicPartition
 
 from liandong import Bus
 from services.intake.app import build as build_intake
-from tests.conftest import ServiceHost
+from tests.conftest import ServiceHost, api
 from tests.integration.test_case_lifecycle import submission
 
 
@@ -29,12 +27,7 @@ def intake(bus: Bus) -> Iterator[int]:
 
 
 def _post(port: int, body: bytes) -> tuple[int, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/petitions", data=body, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return api(port, "/petitions", body)
 
 
 def _published(bus: Bus) -> int:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
-from typing import Any
 
 from liandong import Bus
 from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
-from tests.conftest import ServiceHost, publish_checked, wait_for
+from tests.conftest import ServiceHost, api_get, publish_checked, wait_for
 
-
-def _get(port: int, path: str) -> Any:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return json.loads(r.read())
-    except OSError:  # 404 (HTTPError is one), nothing listening, or not answering yet (still starting)
-        return None
+_get = api_get  # None for a 404, or while nothing answers yet (still starting)
 
 
 def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:

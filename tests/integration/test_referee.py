@@ -8,8 +8,6 @@ a valid answer after them is applied."""
 from __future__ import annotations
 
 import io
-import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +22,7 @@ from liandong import BUREAU_ANSWERS, BUREAU_TZ, Bus, get_settings, load_clocks
 from liandong.metrics import REFUSED
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
-from tests.conftest import ServiceHost, wait_for
+from tests.conftest import ServiceHost, api_get, wait_for
 
 SCHEMAS: Path = get_settings().schemas_dir
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -88,14 +86,7 @@ def read_all(bus: Bus, principal: str, topic: str) -> list[tuple[bytes, bytes, d
         consumer.close()
 
 
-def _get(port: int, path: str) -> Any:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError:
-        return None
-    except OSError:
-        return None
+_get = api_get
 
 
 def register(bus: Bus, digit: int, summary: str, hint: str, at: datetime = NOW,

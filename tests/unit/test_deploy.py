@@ -33,9 +33,16 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARDS = GRAFANA / "dashboards"
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "server.properties"
-#: The one mounted file that is not in the repository: created by the user, git-ignored (README, "Docker Compose").
+#: The one mounted file that is not in the repository: created by the user, git-ignored (docs/operators.md, "docker-compose").
 SECRETS_FILE = "./secrets/liandong.json"
 SECRETS_TARGET = "/run/secrets/liandong.json"
+#: Its folder, mounted whole where the HTTP APIs' tokens file must be (created by `liandong tokens issue`).
+SECRETS_DIR = "./secrets"
+
+
+def _ignored() -> bool:
+    ignored = {line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()}
+    return bool(ignored & {"secrets/", "/secrets/", "secrets"})
 
 #: Every service `liandong run` knows, plus the consumer-lag exporter.
 LIANDONG_SERVICES = sorted({*registry.SERVICES, "monitor"})
@@ -162,7 +169,9 @@ def test_everything_mounted_or_built_exists(compose: dict[str, Any], services: d
             missing += [f"{name}: build {p}" for p in (context, dockerfile) if not p.exists()]
         for volume in service.get("volumes", []):
             source = volume.get("source", "") if isinstance(volume, dict) else str(volume).split(":")[0]
-            if source.startswith((".", "/", "~")):
+            if source == SECRETS_DIR:
+                assert _ignored(), f"{SECRETS_DIR} must stay git-ignored"
+            elif source.startswith((".", "/", "~")):
                 if not (ROOT / source).exists():
                     missing.append(f"{name}: volume {source}")
             else:
@@ -173,11 +182,19 @@ def test_everything_mounted_or_built_exists(compose: dict[str, Any], services: d
             if source is None:
                 assert "content" in entry or "environment" in entry or "external" in entry, f"{section}.{key}: no source"
             elif source == SECRETS_FILE:
-                ignored = {line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()}
-                assert ignored & {"secrets/", "/secrets/", "secrets"}, f"{SECRETS_FILE} must stay git-ignored"
+                assert _ignored(), f"{SECRETS_FILE} must stay git-ignored"
             elif not (ROOT / source).exists():
                 missing.append(f"{section}.{key}: {source}")
     assert not missing, f"not in the repository: {missing}"
+
+
+def test_the_http_apis_read_a_tokens_file_the_host_can_change(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("intake", "ledger"):
+        service = services[name]
+        tokens = Path(_environment(service)["LIANDONG_TOKENS_FILE"])
+        mounts = dict(str(v).split(":")[:2] for v in service.get("volumes", []))
+        # A folder, not the file: the CLI replaces the file (rename), which a file mount would not show.
+        assert mounts.get(SECRETS_DIR) == str(tokens.parent), f"{name}: mount {SECRETS_DIR} at {tokens.parent}"
 
 
 def test_compose_runs_every_liandong_service(services: dict[str, dict[str, Any]]) -> None:

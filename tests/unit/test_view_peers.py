@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from liandong.service import Entry, Peers, Table, View, _serve_owned, peers_unavailable
+from liandong.api import Api, Call, json_response
+from liandong.service import OWNED_PATH, Entry, Peers, Table, View, _serve_owned, peers_unavailable
+from liandong.tokens import PEER_HEADER, TokenStore
 
 TABLE = Table("things", {})
 
@@ -41,33 +45,43 @@ class Other(Peers):
         return lambda key: not key.startswith(b"a")
 
 
-def _api(view: View) -> web.Application:
-    async def everything(_: web.Request) -> web.Response:
-        return web.json_response(sorted(s["key"] for s in await view.everywhere(TABLE.name)))
+@pytest.fixture
+def tokens(tmp_path: Path) -> TokenStore:
+    return TokenStore(tmp_path / "tokens.json")  # the workers of one service share it (and its peer key)
 
-    api = web.Application(middlewares=[peers_unavailable])
-    api.router.add_get("/all", everything)
+
+def _view(tokens: TokenStore, store: dict[bytes, bytes], peers: Peers | None = None) -> View:
+    return View({TABLE.name: (TABLE, store)}, peers, peer_key=lambda: tokens.peer_key)
+
+
+def _api(tokens: TokenStore, view: View) -> web.Application:
+    api = Api("things", "Things", "A test API.")
+
+    @api.get("/all", "Every thing.", response=None, allow=None)
+    async def everything(_: Call) -> web.Response:
+        return json_response(sorted(s["key"] for s in await view.everywhere(TABLE.name)))
+
     _serve_owned(api, view)
-    return api
+    return api.application(tokens, middlewares=[peers_unavailable])
 
 
-def test_everywhere_is_what_each_worker_owns_not_its_standby_copies() -> None:
+def test_everywhere_is_what_each_worker_owns_not_its_standby_copies(tokens: TokenStore) -> None:
     async def run() -> Any:
         # Both hold every key (own + standby copy); each owns half.
-        other = View({TABLE.name: (TABLE, _store("a1", "b1", "b2"))}, Other())
-        async with TestServer(_api(other)) as server:
-            here = View({TABLE.name: (TABLE, _store("a1", "b1", "b2"))}, Split(str(server.make_url("")).rstrip("/")))
-            async with TestClient(TestServer(_api(here))) as client:
+        other = _view(tokens, _store("a1", "b1", "b2"), Other())
+        async with TestServer(_api(tokens, other)) as server:
+            here = _view(tokens, _store("a1", "b1", "b2"), Split(str(server.make_url("")).rstrip("/")))
+            async with TestClient(TestServer(_api(tokens, here))) as client:
                 response = await client.get("/all")
                 return response.status, await response.json()
 
     assert asyncio.run(run()) == (200, ["a1", "b1", "b2"])
 
 
-def test_a_worker_that_cannot_be_asked_makes_the_answer_unavailable_not_partial() -> None:
+def test_a_worker_that_cannot_be_asked_makes_the_answer_unavailable_not_partial(tokens: TokenStore) -> None:
     async def run() -> Any:
-        here = View({TABLE.name: (TABLE, _store("a1", "b1"))}, Split("http://127.0.0.1:1"))  # nothing listens there
-        async with TestClient(TestServer(_api(here))) as client:
+        here = _view(tokens, _store("a1", "b1"), Split("http://127.0.0.1:1"))  # nothing listens there
+        async with TestClient(TestServer(_api(tokens, here))) as client:
             response = await client.get("/all")
             return response.status, response.headers.get("Retry-After"), await response.json()
 
@@ -81,3 +95,15 @@ def test_a_single_worker_answers_from_what_it_has() -> None:
     assert sorted(s["key"] for s in asyncio.run(view.everywhere(TABLE.name))) == ["a1", "b1"]
     assert view.owner(TABLE.name, "b1") is None
     assert json.loads(view.owned_raw(TABLE.name)[0])["state"] == {"key": "a1"}
+
+
+def test_what_a_worker_owns_is_told_only_to_the_workers_of_its_service(tokens: TokenStore) -> None:
+    async def run() -> Any:
+        async with TestClient(TestServer(_api(tokens, _view(tokens, _store("a1"), Other())))) as client:
+            path = OWNED_PATH.format(table=TABLE.name)
+            stranger = await client.get(path)
+            wrong = await client.get(path, headers={PEER_HEADER: "guess"})
+            peer = await client.get(path, headers={PEER_HEADER: tokens.peer_key})
+            return stranger.status, wrong.status, peer.status
+
+    assert asyncio.run(run()) == (403, 403, 200)

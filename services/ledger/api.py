@@ -1,0 +1,343 @@
+"""The ledger's HTTP API: the cases, the statistics, mediations, packages and task teams.
+
+Any worker answers for every case: one case is asked of the worker that owns it, a list or the
+statistics gather what every worker owns. A unit's principal sees the cases handed to it (and
+the mediations, packages and tasks it takes part in); the bureau and operators see everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from aiohttp import web
+from liandong_sdk import HANDLING_UNITS
+from pydantic import BaseModel, ConfigDict, Field
+
+from liandong.api import Api, Call, Handler, Parameters, json_response, problem
+from liandong.domain import CaseState, CaseStatus
+from liandong.service import Clock, View, forward, forwarded
+from liandong.tokens import Caller, Role
+
+from . import coordination as views
+from .stats import statistics
+
+CASES, COORDINATION = "ledger-cases", "ledger-coordination"
+#: Who may read the ledger: not a channel (it registers petitions, it does not follow cases).
+READERS = frozenset({Role.BUREAU, Role.OPERATOR, Role.UNIT})
+CASE_NUMBER = r"^\d{6}-\d{4}-\d{6}$"
+UnitCode = StrEnum("UnitCode", {u: u for u in HANDLING_UNITS})  # type: ignore[misc]
+Status = StrEnum("Status", {s.value: s.value for s in CaseStatus})  # type: ignore[misc]
+CaseNumber = Annotated[str, Field(pattern=CASE_NUMBER, examples=["140214-2026-000123"],
+                                  description="District code, year and sequence.")]
+
+
+# -- parameters ---------------------------------------------------------------------------------
+class CasePath(Parameters):
+    case_number: CaseNumber
+
+
+class CasesQuery(Parameters):
+    unit: UnitCode | None = Field(None, description="Only cases handed to this unit.")
+    status: Status | None = Field(None, description="Only cases in this status.")
+    overdue: bool = Field(False, description="Only cases with a clock past due.")
+    limit: int = Field(500, ge=1, le=10_000_000, description="At most this many cases (by case number).")
+
+
+class StatsQuery(Parameters):
+    year: int | None = Field(None, ge=2000, le=2100, description="The bureau year (default: the latest with cases).")
+
+
+class MediationsQuery(Parameters):
+    open: bool = Field(False, description="Only mediations not concluded.")
+    case: CaseNumber | None = None
+
+
+class PackagesQuery(Parameters):
+    open: bool = Field(False, description="Only packages not closed.")
+    stale: bool = Field(False, description="Only packages whose last progress report is older than their cadence.")
+
+
+class TeamsQuery(Parameters):
+    team: str | None = Field(None, max_length=100, description="Only this team.")
+    campaign: str | None = Field(None, max_length=200, description="Only this campaign.")
+
+
+# -- answers ------------------------------------------------------------------------------------
+class Model(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class Handoff(Model):
+    unit: str
+    role: str
+    """LEAD or CO."""
+    status: str
+    """REQUESTED, SIGNED, OBJECTED, ACCEPTED, NOT_ACCEPTED, IN_PROGRESS or RESOLVED."""
+    requested_at: datetime
+    acceptance_due_at: datetime
+    attempt: int
+    signed_at: datetime | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    handling_due_at: datetime | None
+    extension_days: int
+
+
+class TimelineEntry(Model):
+    at: datetime
+    event: str
+    """The event type, e.g. case.handoff.accepted."""
+    unit: str | None
+    detail: str
+    event_id: str
+
+
+class Recommendation(Model):
+    unit: str
+    kind: str
+    issued_at: datetime | None
+    adopted: bool | None
+    answered_at: datetime | None
+
+
+class Case(Model):
+    """One case as the ledger holds it (no personal data)."""
+
+    case_number: str
+    status: Status
+    channel: str
+    category: str
+    registered_at: datetime | None
+    repeat_of: str | None
+    assigned_by: str | None
+    assigned_due_at: datetime | None
+    diverted_to: str | None
+    referred_to: str | None
+    lead_unit: str | None
+    co_units: list[str]
+    mode: str | None
+    handoffs: dict[str, Handoff]
+    objections: int
+    extensions: int
+    progress_percent: int
+    outcome: str | None
+    tag: str | None
+    resolved_at: datetime | None
+    timeline: list[TimelineEntry]
+    recommendations: dict[str, Recommendation]
+    pending: list[dict[str, Any]]
+    """Unit answers read before the handoff they answer, applied once it arrives."""
+    overdue: list[str]
+    """The lead unit's clocks past due now (ACCEPTANCE_NOTICE, HANDLING)."""
+
+
+class CaseSummary(Model):
+    case_number: str
+    status: Status
+    category: str
+    lead_unit: str | None
+    channel: str
+    registered_at: datetime | None
+    overdue: list[str]
+
+
+class CaseList(Model):
+    count: int
+    """How many cases matched (before ``limit``)."""
+    cases: list[CaseSummary]
+
+
+class Statistics(Model):
+    """The bureau's annual report figures for one year."""
+
+    year: int
+    total: int
+    year_on_year_change: float | None
+    previous_year_total: int | None
+    by_channel: dict[str, int]
+    by_category: dict[str, int]
+    by_lead_unit: dict[str, int]
+    by_unit: dict[str, dict[str, int]]
+    by_status: dict[str, int]
+    diverted: int
+    resolved: int
+    outcomes: dict[str, int]
+    on_time_acceptance_rate: float | None
+    on_time_closing_rate: float | None
+    objection_rate: float | None
+    extension_rate: float | None
+    repeat_rate: float | None
+    overdue: int
+    supervision: dict[str, Any]
+    """督查督办: overdue by unit, letters issued and what followed them, the three recommendations."""
+
+
+class Mediation(Model):
+    mediation_id: str
+    case_number: str
+    convener: str | None
+    participants: list[str]
+    legal_advisers: list[str]
+    subject: str | None
+    requested_by: str | None
+    requested_at: str | None
+    answer_due_at: str | None
+    answers: dict[str, dict[str, Any]]
+    reminded: list[str]
+    escalated: list[str]
+    sessions: list[dict[str, Any]]
+    status: str
+    result: str | None
+    summary: str | None
+    referral: str | None
+    concluded_at: str | None
+
+
+class MediationList(Model):
+    count: int
+    mediations: list[Mediation]
+
+
+class Package(Model):
+    package_id: str
+    case_number: str
+    case_numbers: list[str]
+    members: list[dict[str, Any]]
+    units: list[str]
+    leader_package: bool
+    plan: str | None
+    cadence_days: int | None
+    assigned_at: str | None
+    expected_on: str | None
+    extension_days: int
+    percent: int
+    last_report_at: str | None
+    reports: list[dict[str, Any]]
+    reminders: list[str]
+    status: str
+    result: str | None
+    resolved_on: str | None
+    summary: str | None
+    days_since_report: float | None
+    stale: bool
+    overdue: bool
+
+
+class PackageList(Model):
+    count: int
+    packages: list[Package]
+
+
+class Teams(Model):
+    teams: dict[str, dict[str, Any]]
+    """Per team, per campaign and per group: tasks assigned, acknowledged, completed, overdue."""
+
+
+# -- the API ------------------------------------------------------------------------------------
+def make_api(cases: View, now: Clock) -> Api:
+    api = Api("ledger", "Liandong ledger (台账)", __doc__ or "")
+    errors = (503,)
+
+    def get(path: str, summary: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return api.get(path, summary, allow=READERS, **kw)
+
+    def case(c: CaseState, at: datetime) -> dict[str, Any]:
+        d = c.to_dict()
+        d["overdue"] = c.overdue(at)
+        return d
+
+    async def visible(call: Call) -> list[CaseState]:
+        found = await cases.everywhere(CASES)
+        return found if _sees_all(call.caller) else [c for c in found if _unit(call.caller) in c.handoffs]
+
+    @get("/cases/{case_number}", "One case: its state, handoffs and timeline.", response=Case,
+             path_parameters=CasePath, errors=(404, 503))
+    async def get_case(call: Call) -> web.StreamResponse:
+        number = call.path.case_number
+        owner = None if forwarded(call.request) else cases.owner(CASES, number)
+        if owner is not None:
+            return await forward(call.request, owner)
+        found = cases.get(CASES, number)
+        if found is None or not (_sees_all(call.caller) or _unit(call.caller) in found.handoffs):
+            return problem(404, f"no case {number}" + ("" if _sees_all(call.caller) else f" handed to {_unit(call.caller)}"))
+        return json_response(case(found, now()))
+
+    @get("/cases", "Cases, by case number; a unit's principal sees the cases handed to it.", response=CaseList,
+             query=CasesQuery, errors=(403, 503))
+    async def list_cases(call: Call) -> web.StreamResponse:
+        q: CasesQuery = call.query
+        if q.unit is not None and not _sees_all(call.caller) and q.unit != _unit(call.caller):
+            return problem(403, f"{_principal(call.caller)} sees only the cases of {_unit(call.caller)}")
+        at = now()
+        selected = await visible(call)
+        if q.unit is not None:
+            selected = [c for c in selected if q.unit in c.handoffs]
+        if q.status is not None:
+            selected = [c for c in selected if c.status.value == q.status]
+        if q.overdue:
+            selected = [c for c in selected if c.overdue(at)]
+        selected.sort(key=lambda c: c.case_number)
+        return json_response({"count": len(selected), "cases": [
+            {"case_number": c.case_number, "status": c.status.value, "category": c.category, "lead_unit": c.lead_unit,
+             "channel": c.channel, "registered_at": c.registered_at, "overdue": c.overdue(at)} for c in selected[:q.limit]]})
+
+    @get("/stats", "The annual report's figures (a unit's principal: over its own cases).", response=Statistics,
+             query=StatsQuery, errors=errors)
+    async def stats(call: Call) -> web.StreamResponse:
+        return json_response(statistics(await visible(call), now(), call.query.year))
+
+    async def coordination_views(call: Call) -> list[views.View]:
+        return await cases.everywhere(COORDINATION)
+
+    @get("/mediations", "Joint mediations (联合调处) and their answers.", response=MediationList,
+             query=MediationsQuery, errors=errors)
+    async def list_mediations(call: Call) -> web.StreamResponse:
+        q: MediationsQuery = call.query
+        found = views.mediations(await coordination_views(call), open_only=q.open, case=q.case)
+        if not _sees_all(call.caller):
+            found = [m for m in found if _unit(call.caller) in (m["participants"] or [m["convener"]])]
+        return json_response({"count": len(found), "mediations": found})
+
+    @get("/packages", "Responsibility packages (包案): the dynamic ledger (动态台账).", response=PackageList,
+             query=PackagesQuery, errors=errors)
+    async def list_packages(call: Call) -> web.StreamResponse:
+        q: PackagesQuery = call.query
+        found = views.packages(await coordination_views(call), now())
+        if q.open:
+            found = [p for p in found if p["status"] == "OPEN"]
+        if q.stale:
+            found = [p for p in found if p["stale"]]
+        if not _sees_all(call.caller):
+            found = [p for p in found if _unit(call.caller) in p["units"]]
+        return json_response({"count": len(found), "packages": found})
+
+    @get("/teams", "Joint task teams: tasks per team, campaign and group.", response=Teams, query=TeamsQuery,
+             errors=errors)
+    async def list_teams(call: Call) -> web.StreamResponse:
+        q: TeamsQuery = call.query
+        mine: Callable[[views.View], bool] = (lambda _: True) if _sees_all(call.caller) else \
+            (lambda v: bool(v.get("task")) and v["task"]["unit"] == _unit(call.caller))
+        found = views.teams([v for v in await coordination_views(call) if mine(v)], now())
+        if q.team is not None:
+            found = {k: v for k, v in found.items() if k == q.team}
+        if q.campaign is not None:
+            for team in found.values():
+                team["campaigns"] = {k: v for k, v in team["campaigns"].items() if k == q.campaign}
+        return json_response({"teams": found})
+
+    return api
+
+
+def _sees_all(caller: Caller | None) -> bool:
+    return caller is None or caller.sees_every_case
+
+
+def _unit(caller: Caller | None) -> str | None:
+    return caller.unit if caller else None
+
+
+def _principal(caller: Caller | None) -> str:
+    return caller.principal if caller else "?"
