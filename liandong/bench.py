@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from liandong_sdk.events import CaseResolved, PetitionRegistered
 from rich.console import Console
 from rich.table import Table
 
@@ -265,13 +266,13 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         counts = base
         while time.time() < deadline:
             counts = ledger_counts(stack)
-            if counts["case.resolved"] - base["case.resolved"] >= expected:
+            if counts[CaseResolved.TYPE] - base[CaseResolved.TYPE] >= expected:
                 break
             if stack.dead():
                 raise RuntimeError(f"service(s) exited: {stack.dead()}; logs in {run_dir / 'logs'}")
             time.sleep(0.25)
         elapsed = time.time() - t0
-        done = counts["case.resolved"] - base["case.resolved"]
+        done = counts[CaseResolved.TYPE] - base[CaseResolved.TYPE]
         events = counts["all"] - base["all"]
         lifecycles = len(cases) * min(1.0, done / expected)
         console.print(f"  {len(cases)} cases: {done}/{expected} resolutions in the ledger after {elapsed:.1f} s")
@@ -357,7 +358,7 @@ def ledger_counts(stack: Any) -> dict[str, float]:
     """Events the ledger workers consumed: all, and case.resolved (from their /metrics)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    out = {"all": 0.0, "case.resolved": 0.0}
+    out = {"all": 0.0, CaseResolved.TYPE: 0.0}
     for label, url in stack.metrics_urls().items():
         if not label.startswith("ledger"):
             continue
@@ -372,8 +373,8 @@ def ledger_counts(stack: Any) -> dict[str, float]:
             for s in fam.samples:
                 if s.name.endswith("_total") and s.labels.get("service") == "ledger":
                     out["all"] += s.value
-                    if s.labels.get("event_type") == "case.resolved":
-                        out["case.resolved"] += s.value
+                    if s.labels.get("event_type") == CaseResolved.TYPE:
+                        out[CaseResolved.TYPE] += s.value
     return out
 
 
@@ -426,7 +427,7 @@ class Driver:
                     time.sleep(wait)
             record["occurred_at"] = datetime.now(UTC)
             sent[number] = time.time()
-            self.publisher.publish("petition.registered", record)
+            self.publisher.publish(PetitionRegistered.TYPE, record)
         self.publisher.flush()
         return sent
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from liandong_sdk import LiandongError, SchemaCatalogue
+from liandong_sdk.events import CaseJurisdictionDecided
 from rich.console import Console
 from rich.table import Table
 
@@ -376,7 +377,7 @@ def _decide(case_number: str, unit: str, reason: str, decided_by: str) -> None:
               "case": {"case_number": case_number, "petition_id": uuid.uuid4(), "district_code": district},
               "deadline": None, "unit": unit, "decided_by": decided_by, "reason": reason}
     with bus.publisher("bureau") as pub:
-        pub.publish("case.jurisdiction.decided", record).get(timeout=30)
+        pub.publish(CaseJurisdictionDecided.TYPE, record).get(timeout=30)
     console.print(f"{case_number}: jurisdiction decided for {unit}")
 
 

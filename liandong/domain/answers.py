@@ -16,13 +16,29 @@ A unit's handoff, as the referee keeps it (plain JSON data, times as ISO strings
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from liandong_sdk.events import ResolutionOutcome, ResolutionTag, known
+from liandong_sdk.events import (
+    EVENT_CLASSES,
+    CaseAccepted,
+    CaseExtensionApproved,
+    CaseHandoffAccepted,
+    CaseHandoffRejected,
+    CaseNotAccepted,
+    CaseProgressReported,
+    CaseResolved,
+    EventRecord,
+    ResolutionOutcome,
+    ResolutionTag,
+    known,
+)
 from liandong_sdk.rules import (
     BUREAU_TZ,
     HANDLING_UNITS,
+    UNIT_TRANSITIONS,
     ClockConfig,
     HandoffStatus,
     Refused,
@@ -35,9 +51,6 @@ from .incoming import Incoming
 Handoff = dict[str, Any]
 Deadline = dict[str, Any]
 
-#: The answers about a handoff (the case state machine's unit transitions).
-CASE_ANSWERS = ("case.handoff.accepted", "case.handoff.rejected", "case.accepted", "case.not_accepted",
-                "case.progress", "case.extension.approved", "case.resolved")
 #: A clock skew the referee tolerates between a unit's clock and its own (an answer "from the future").
 SKEW = timedelta(minutes=10)
 OUTCOMES = known(ResolutionOutcome)
@@ -83,45 +96,91 @@ def check(handoff: Handoff | None, event: Incoming, unit: str, clocks: ClockConf
     h = dict(handoff)
     if after is not None:
         h["status"] = after.value
-    deadline: Deadline | None = None
-    if kind == "case.handoff.accepted":
-        _text(data, "signed_by", kind)
-        deadline = _deadline("ACCEPTANCE_NOTICE", h["acceptance_due_at"], clocks.acceptance_notice_days)
-    elif kind == "case.handoff.rejected":
-        window = _time(handoff["objection_due_at"])
-        if at > window:
-            raise Refused(f"the objection window for {case_number} closed at {_local(window)} "
-                          f"({clocks.objection_working_days} working days after the handoff); objected {_local(at)}")
-        _text(data, "reason", kind)
-        suggested = data.get("suggested_unit")
-        if suggested not in (None, "UNKNOWN") and (suggested not in HANDLING_UNITS or suggested == unit):
-            raise Refused(f"suggested_unit {suggested} is not another unit on the bus")
-        deadline = _deadline("OBJECTION", handoff["objection_due_at"], clocks.objection_working_days, working=True)
-    elif kind == "case.accepted":
-        h["accepted_at"] = at.isoformat()
-        h["handling_due_at"] = _capped(clocks.handling_due(at), h.get("cap")).isoformat()
-        deadline = _deadline("HANDLING", h["handling_due_at"], clocks.handling_days)
-    elif kind == "case.not_accepted":
-        _text(data, "reason", kind)
-    elif kind == "case.extension.approved":
-        extra, used = data["extra_days"], h["extension_days"]
-        if extra < 1 or used + extra > clocks.extension_max_days:
-            raise Refused(f"extensions of {case_number} total at most {clocks.extension_max_days} days "
-                          f"(Art. 32; {used} used), asked {extra}")
-        _text(data, "reason", kind)
-        h["extension_days"] = used + extra
-        h["handling_due_at"] = _capped(clocks.handling_due(_time(h["accepted_at"]), used + extra), h.get("cap")).isoformat()
-        deadline = _deadline("HANDLING", h["handling_due_at"], clocks.handling_days + used + extra)
-    elif kind in ("case.progress", "case.resolved"):
-        if kind == "case.progress" and not 0 <= data["percent"] <= 100:
-            raise Refused(f"case.progress: percent must be 0..100, got {data['percent']}")
-        if kind == "case.resolved":
-            if data["outcome"] not in OUTCOMES or data["tag"] not in TAGS:
-                raise Refused(f"case.resolved needs an outcome ({', '.join(OUTCOMES)}) and a tag ({', '.join(TAGS)}), "
-                              f"got {data['outcome']} / {data['tag']}")
-            _text(data, "opinion", kind)
-        deadline = _deadline("HANDLING", h["handling_due_at"], clocks.handling_days + h["extension_days"])
-    return h, deadline
+    return h, _CHECKS[EVENT_CLASSES[kind]](Answer(kind, data, case_number, unit, at, handoff, h, clocks))
+
+
+@dataclass
+class Answer:
+    """One unit answer being checked: ``before`` is the handoff as it was, ``after`` as the answer leaves it."""
+
+    kind: str
+    data: dict[str, Any]
+    case_number: str
+    unit: str
+    at: datetime
+    before: Handoff
+    after: Handoff
+    clocks: ClockConfig
+
+
+def _signed(a: Answer) -> Deadline | None:
+    _text(a.data, "signed_by", a.kind)
+    return _deadline("ACCEPTANCE_NOTICE", a.after["acceptance_due_at"], a.clocks.acceptance_notice_days)
+
+
+def _objected(a: Answer) -> Deadline | None:
+    window = _time(a.before["objection_due_at"])
+    if a.at > window:
+        raise Refused(f"the objection window for {a.case_number} closed at {_local(window)} "
+                      f"({a.clocks.objection_working_days} working days after the handoff); objected {_local(a.at)}")
+    _text(a.data, "reason", a.kind)
+    suggested = a.data.get("suggested_unit")
+    if suggested not in (None, "UNKNOWN") and (suggested not in HANDLING_UNITS or suggested == a.unit):
+        raise Refused(f"suggested_unit {suggested} is not another unit on the bus")
+    return _deadline("OBJECTION", a.before["objection_due_at"], a.clocks.objection_working_days, working=True)
+
+
+def _accepted(a: Answer) -> Deadline | None:
+    h = a.after
+    h["accepted_at"] = a.at.isoformat()
+    h["handling_due_at"] = _capped(a.clocks.handling_due(a.at), h.get("cap")).isoformat()
+    return _deadline("HANDLING", h["handling_due_at"], a.clocks.handling_days)
+
+
+def _not_accepted(a: Answer) -> Deadline | None:
+    _text(a.data, "reason", a.kind)
+    return None
+
+
+def _extended(a: Answer) -> Deadline | None:
+    h, clocks = a.after, a.clocks
+    extra, used = a.data["extra_days"], h["extension_days"]
+    if extra < 1 or used + extra > clocks.extension_max_days:
+        raise Refused(f"extensions of {a.case_number} total at most {clocks.extension_max_days} days "
+                      f"(Art. 32; {used} used), asked {extra}")
+    _text(a.data, "reason", a.kind)
+    h["extension_days"] = used + extra
+    h["handling_due_at"] = _capped(clocks.handling_due(_time(h["accepted_at"]), used + extra), h.get("cap")).isoformat()
+    return _deadline("HANDLING", h["handling_due_at"], clocks.handling_days + used + extra)
+
+
+def _handling(a: Answer) -> Deadline | None:
+    return _deadline("HANDLING", a.after["handling_due_at"], a.clocks.handling_days + a.after["extension_days"])
+
+
+def _progress(a: Answer) -> Deadline | None:
+    if not 0 <= a.data["percent"] <= 100:
+        raise Refused(f"case.progress: percent must be 0..100, got {a.data['percent']}")
+    return _handling(a)
+
+
+def _resolved(a: Answer) -> Deadline | None:
+    if a.data["outcome"] not in OUTCOMES or a.data["tag"] not in TAGS:
+        raise Refused(f"case.resolved needs an outcome ({', '.join(OUTCOMES)}) and a tag ({', '.join(TAGS)}), "
+                      f"got {a.data['outcome']} / {a.data['tag']}")
+    _text(a.data, "opinion", a.kind)
+    return _handling(a)
+
+
+#: What each answer must satisfy beyond its transition, and the deadline that applies after it.
+_CHECKS: dict[type[EventRecord], Callable[[Answer], Deadline | None]] = {
+    CaseHandoffAccepted: _signed, CaseHandoffRejected: _objected, CaseAccepted: _accepted,
+    CaseNotAccepted: _not_accepted, CaseExtensionApproved: _extended, CaseProgressReported: _progress,
+    CaseResolved: _resolved,
+}
+#: The answers about a handoff (the case state machine's unit transitions).
+CASE_ANSWERS = tuple(cls.TYPE for cls in _CHECKS)
+assert set(CASE_ANSWERS) == set(UNIT_TRANSITIONS), "every unit transition the rules know, checked"
 
 
 def refusal(event: Incoming, reason: str, at: datetime, event_id: str) -> dict[str, Any]:

@@ -9,11 +9,49 @@ from __future__ import annotations
 
 import bisect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from liandong_sdk.events import (
+    EVENT_CLASSES,
+    AnswerRefused,
+    CaseAccepted,
+    CaseExtensionApproved,
+    CaseHandoffAccepted,
+    CaseHandoffRejected,
+    CaseHandoffRequested,
+    CaseJurisdictionDecided,
+    CaseJurisdictionEscalated,
+    CaseNotAccepted,
+    CaseProgressReported,
+    CaseReferred,
+    CaseResolved,
+    EventRecord,
+    MediationConcluded,
+    MediationDeclined,
+    MediationEscalated,
+    MediationJoined,
+    MediationReminderIssued,
+    MediationRequested,
+    MediationSessionHeld,
+    PackageAssigned,
+    PackageClosed,
+    PackageExtended,
+    PackageProgressReported,
+    PackageReminderIssued,
+    PetitionDiverted,
+    PetitionRegistered,
+    PetitionRepeatDetected,
+    PetitionTriaged,
+    SupervisionFeedbackGiven,
+    SupervisionListed,
+    SupervisionNoticeIssued,
+    SupervisionRecommendationIssued,
+    SupervisionReminderIssued,
+)
 from liandong_sdk.records import json_default
 from liandong_sdk.rules import (
     BUREAU_TZ,
@@ -108,11 +146,12 @@ class CaseState:
         """Folds one event into the state; False (and no change) if it was applied before."""
         if any(t.event_id == event_id for t in self.timeline) or any(p["event_id"] == event_id for p in self.pending):
             return False
-        if event_type in UNIT_TRANSITIONS and data.get("unit") not in self.handoffs:
+        cls = EVENT_CLASSES[event_type]
+        if cls in _ANSWERS and data.get("unit") not in self.handoffs:
             self.pending.append({"event_type": event_type, "event_id": event_id, "data": _portable(data)})
             return True
         self._apply(event_type, data, event_id, clocks)
-        if event_type == "case.handoff.requested":
+        if cls is CaseHandoffRequested:
             self._replay_pending(clocks)
         return True
 
@@ -123,119 +162,11 @@ class CaseState:
 
     def _apply(self, event_type: str, data: dict[str, Any], event_id: str, clocks: ClockConfig) -> None:
         at: datetime = data["occurred_at"]
-        unit = data.get("unit")
-        detail = ""
-        if event_type == "petition.registered":
-            self.registered_at = data["received_at"]
-            self.channel = data["channel"]
-            self.category = data["category_hint"]
-            self.repeat_of = data.get("repeat_of")
-            self.assigned_by, self.assigned_due_at = data.get("assigned_by"), data.get("assigned_due_at")
-            if self.assigned_by and self.assigned_due_at:
-                detail = f"assigned by {self.assigned_by}, due {self.assigned_due_at.astimezone(BUREAU_TZ):%Y-%m-%d} (Beijing)"
-        elif event_type == "petition.repeat.detected":
-            self.repeat_of = data["earlier_case_number"]
-            self.status = CaseStatus.REPEAT
-            detail = f"repeat of {self.repeat_of}" + (" (closed)" if data["earlier_closed"] else " (open)")
-        elif event_type == "petition.diverted":
-            self.category = data["category"]
-            self.diverted_to = data["diversion_channel"]
-            self.status = CaseStatus.DIVERTED
-            detail = f"diverted to {self.diverted_to}" + (f" (matched {', '.join(data['matched'])})"
-                                                          if data.get("matched") else "")
-        elif event_type == "petition.triaged":
-            self.category = data["category"]
-            self.lead_unit = data["lead_unit"]
-            self.co_units = list(data["co_units"])
-            self.mode = data["mode"]
-            detail = f"lead {self.lead_unit}" + (f", co {', '.join(self.co_units)}" if self.co_units else "")
-            if data.get("matched"):
-                detail += f" (matched {', '.join(data['matched'])})"
-            if data.get("diverted_part_channel"):  # the other part of a mixed petition, named
-                detail += f"; the {data['diverted_part_channel']} part: {data['diverted_part_explanation']}"
-        elif event_type == "case.jurisdiction.decided":
-            self.lead_unit = unit
-            detail = f"{data['decided_by']} decided: {unit}" + (f" (was diverted to {self.diverted_to})"
-                                                                 if self.diverted_to else "")
-            self.diverted_to = None  # the bureau routes a diverted case after all
-        elif event_type == "case.handoff.requested":
-            assert unit is not None
-            self.handoffs[unit] = UnitHandoff(unit, data["role"], H.REQUESTED, at,
-                                              _carried(data, "ACCEPTANCE_NOTICE") or clocks.acceptance_due(at),
-                                              attempt=data["attempt"])
-            if data["role"] == "LEAD":
-                self.lead_unit = unit
-                self.status = CaseStatus.ROUTED
-            detail = f"{data['mode'].lower()} to {unit} as {data['role'].lower()}"
-        elif event_type == "case.jurisdiction.escalated":
-            self.status = CaseStatus.ESCALATED
-            detail = data.get("reason", "")
-        elif event_type in UNIT_TRANSITIONS:
-            detail = self._apply_unit_answer(event_type, data, at, clocks)
-        elif event_type == "answer.refused":
-            detail = f"the bus refused {data['refused_type']}: {data['reason']}"
-        elif event_type == "case.referred":
-            self.referred_to = data["channel"]
-            self.status = CaseStatus.REFERRED
-            detail = f"referred to {self.referred_to}: {data['reason']}"
-        elif event_type.startswith(("mediation.", "package.")):
-            detail = coordination_detail(event_type, data)
-        elif event_type.startswith("supervision."):
-            detail = self._apply_supervision(event_type, data, at)
+        fold = _FOLDS.get(EVENT_CLASSES[event_type])
+        detail = fold(self, data, at, clocks) if fold is not None else ""  # others: on the timeline as they are
         # Kept in time order whatever order the topics were read in, so a replay gives the same timeline.
-        bisect.insort(self.timeline, TimelineEntry(at, event_type, unit, detail, event_id),
+        bisect.insort(self.timeline, TimelineEntry(at, event_type, data.get("unit"), detail, event_id),
                       key=lambda t: (t.at, t.event_id))
-
-    def _apply_unit_answer(self, event_type: str, data: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-        h = self.handoffs.get(data["unit"])
-        if h is None:
-            return "answer from a unit without a handoff (ignored)"
-        try:
-            after = check_unit_transition(event_type, h.status)
-        except IllegalTransition as exc:
-            return f"ignored: {exc}"
-        if after is not None:
-            h.status = after
-        detail = ""
-        if event_type == "case.handoff.accepted":
-            h.signed_at = at
-        elif event_type == "case.handoff.rejected":
-            self.objections += 1
-            detail = data["reason"]
-        elif event_type == "case.accepted":
-            h.accepted_at = at
-            h.handling_due_at = _carried(data, "HANDLING") or clocks.handling_due(at)
-        elif event_type == "case.progress":
-            self.progress_percent = max(self.progress_percent, data["percent"]) if h.role == "LEAD" else self.progress_percent
-            detail = f"{data['percent']}%: {data['note']}"
-        elif event_type == "case.extension.approved":
-            h.extension_days += data["extra_days"]
-            self.extensions += 1
-            if h.accepted_at is not None:  # the moved due date, as the referee carried it
-                h.handling_due_at = _carried(data, "HANDLING") or clocks.handling_due(h.accepted_at, h.extension_days)
-            detail = f"+{data['extra_days']} days: {data['reason']}"
-        elif event_type == "case.resolved":
-            h.resolved_at = at
-            detail = f"{data['outcome']} ({data['tag']})"
-            if h.role == "LEAD":
-                self.outcome, self.tag, self.resolved_at = data["outcome"], data["tag"], at
-        if h.role == "LEAD" and after in _CASE_STATUS_OF and self.status is not CaseStatus.REFERRED:
-            # A case referred to another channel (arbitration, court) stays so: the units' later answers are its history.
-            self.status = _CASE_STATUS_OF[after]
-        return detail
-
-    def _apply_supervision(self, event_type: str, data: dict[str, Any], at: datetime) -> str:
-        """Supervision on the timeline (督查督办): letters, listings, recommendations and answers."""
-        if event_type in ("supervision.reminder", "supervision.notice", "supervision.listed"):
-            return f"{data['letter_no']}: {data['stage']} ({data['trigger']})"
-        rid = str(data["recommendation_id"])
-        r = self.recommendations.setdefault(rid, {"unit": data["unit"], "kind": "UNKNOWN", "issued_at": None,
-                                                  "adopted": None, "answered_at": None})
-        if event_type == "supervision.recommendation":
-            r.update(kind=data["kind"], issued_at=at)
-            return f"{data['kind']}: {data['text']}"
-        r.update(adopted=bool(data["adopted"]), answered_at=at)
-        return "adopted" if data["adopted"] else f"not adopted: {data.get('reason') or ''}"
 
     # -- questions --------------------------------------------------------------------------
     @property
@@ -283,10 +214,169 @@ class Ledger:
 
     def record(self, state: CaseState | None, event: Incoming) -> tuple[CaseState | None, list[Any]]:
         """The case's record after the event; None (nothing to store) if the record had it already."""
-        if state is None and event.type == "answer.refused":
+        if state is None and event.type == AnswerRefused.TYPE:
             return None, []  # a refusal about a case the ledger does not hold: nothing to show it on
         state = state or CaseState(event.data["case"]["case_number"])
         return (state, []) if state.apply(event.type, event.data, event.id, self.clocks) else (None, [])
+
+
+# -- what each event does to a case's record, and the words on its timeline ----------------------
+#: A fold changes the record for one event and returns the timeline's detail.
+Fold = Callable[[CaseState, dict[str, Any], datetime, ClockConfig], str]
+_FOLDS: dict[type[EventRecord], Fold] = {}
+
+
+def _folds(*classes: type[EventRecord]) -> Callable[[Fold], Fold]:
+    def register(fold: Fold) -> Fold:
+        for cls in classes:
+            _FOLDS[cls] = fold
+        return fold
+
+    return register
+
+
+@_folds(PetitionRegistered)
+def _registered(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.registered_at, c.channel, c.category = d["received_at"], d["channel"], d["category_hint"]
+    c.repeat_of = d.get("repeat_of")
+    c.assigned_by, c.assigned_due_at = d.get("assigned_by"), d.get("assigned_due_at")
+    if c.assigned_by and c.assigned_due_at:
+        return f"assigned by {c.assigned_by}, due {c.assigned_due_at.astimezone(BUREAU_TZ):%Y-%m-%d} (Beijing)"
+    return ""
+
+
+@_folds(PetitionRepeatDetected)
+def _repeat(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.repeat_of, c.status = d["earlier_case_number"], CaseStatus.REPEAT
+    return f"repeat of {c.repeat_of}" + (" (closed)" if d["earlier_closed"] else " (open)")
+
+
+@_folds(PetitionDiverted)
+def _diverted(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.category, c.diverted_to, c.status = d["category"], d["diversion_channel"], CaseStatus.DIVERTED
+    return f"diverted to {c.diverted_to}" + (f" (matched {', '.join(d['matched'])})" if d.get("matched") else "")
+
+
+@_folds(PetitionTriaged)
+def _triaged(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.category, c.lead_unit, c.co_units, c.mode = d["category"], d["lead_unit"], list(d["co_units"]), d["mode"]
+    detail = f"lead {c.lead_unit}" + (f", co {', '.join(c.co_units)}" if c.co_units else "")
+    if d.get("matched"):
+        detail += f" (matched {', '.join(d['matched'])})"
+    if d.get("diverted_part_channel"):  # the other part of a mixed petition, named
+        detail += f"; the {d['diverted_part_channel']} part: {d['diverted_part_explanation']}"
+    return detail
+
+
+@_folds(CaseJurisdictionDecided)
+def _decided(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.lead_unit = d["unit"]
+    detail = f"{d['decided_by']} decided: {c.lead_unit}" + (f" (was diverted to {c.diverted_to})" if c.diverted_to else "")
+    c.diverted_to = None  # the bureau routes a diverted case after all
+    return detail
+
+
+@_folds(CaseHandoffRequested)
+def _handed(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    unit = d["unit"]
+    c.handoffs[unit] = UnitHandoff(unit, d["role"], H.REQUESTED, at,
+                                   _carried(d, "ACCEPTANCE_NOTICE") or clocks.acceptance_due(at), attempt=d["attempt"])
+    if d["role"] == "LEAD":
+        c.lead_unit, c.status = unit, CaseStatus.ROUTED
+    return f"{d['mode'].lower()} to {unit} as {d['role'].lower()}"
+
+
+@_folds(CaseJurisdictionEscalated)
+def _escalated(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.status = CaseStatus.ESCALATED
+    return str(d.get("reason", ""))
+
+
+@_folds(AnswerRefused)
+def _refused(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    return f"the bus refused {d['refused_type']}: {d['reason']}"
+
+
+@_folds(CaseReferred)
+def _referred(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.referred_to, c.status = d["channel"], CaseStatus.REFERRED
+    return f"referred to {c.referred_to}: {d['reason']}"
+
+
+# -- a unit's answers: the handoff's transition (the referee checked it), then what each one adds --
+Answer = Callable[[CaseState, UnitHandoff, dict[str, Any], datetime, ClockConfig], str]
+
+
+def _signed(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    h.signed_at = at
+    return ""
+
+
+def _objected(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    c.objections += 1
+    return str(d["reason"])
+
+
+def _accepted(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    h.accepted_at = at
+    h.handling_due_at = _carried(d, "HANDLING") or clocks.handling_due(at)
+    return ""
+
+
+def _progress(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    if h.role == "LEAD":
+        c.progress_percent = max(c.progress_percent, d["percent"])
+    return f"{d['percent']}%: {d['note']}"
+
+
+def _extended(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    h.extension_days += d["extra_days"]
+    c.extensions += 1
+    if h.accepted_at is not None:  # the moved due date, as the referee carried it
+        h.handling_due_at = _carried(d, "HANDLING") or clocks.handling_due(h.accepted_at, h.extension_days)
+    return f"+{d['extra_days']} days: {d['reason']}"
+
+
+def _resolved(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    h.resolved_at = at
+    if h.role == "LEAD":
+        c.outcome, c.tag, c.resolved_at = d["outcome"], d["tag"], at
+    return f"{d['outcome']} ({d['tag']})"
+
+
+def _no_detail(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    return ""
+
+
+_ANSWERS: dict[type[EventRecord], Answer] = {
+    CaseHandoffAccepted: _signed, CaseHandoffRejected: _objected, CaseAccepted: _accepted,
+    CaseNotAccepted: _no_detail, CaseProgressReported: _progress, CaseExtensionApproved: _extended,
+    CaseResolved: _resolved,
+}
+assert {cls.TYPE for cls in _ANSWERS} == set(UNIT_TRANSITIONS), "every unit answer the rules know, folded"
+
+
+def _answer_fold(cls: type[EventRecord], answer: Answer) -> Fold:
+    def fold(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+        h = c.handoffs.get(d["unit"])
+        if h is None:
+            return "answer from a unit without a handoff (ignored)"
+        try:
+            after = check_unit_transition(cls.TYPE, h.status)
+        except IllegalTransition as exc:
+            return f"ignored: {exc}"
+        if after is not None:
+            h.status = after
+        detail = answer(c, h, d, at, clocks)
+        if h.role == "LEAD" and after in _CASE_STATUS_OF and c.status is not CaseStatus.REFERRED:
+            # A case referred to another channel (arbitration, court) stays so: the units' later answers are its history.
+            c.status = _CASE_STATUS_OF[after]
+        return detail
+
+    return fold
+
+
+_FOLDS.update({cls: _answer_fold(cls, answer) for cls, answer in _ANSWERS.items()})
 
 
 def _carried(data: dict[str, Any], clock: str) -> datetime | None:
@@ -295,25 +385,54 @@ def _carried(data: dict[str, Any], clock: str) -> datetime | None:
     return deadline["due_at"] if deadline and deadline.get("clock") == clock else None
 
 
-def coordination_detail(event_type: str, data: dict[str, Any]) -> str:
-    """The timeline's words for a mediation or package event (联合调处 / 包案)."""
-    d = data
-    details = {
-        "mediation.requested": lambda: f"joint mediation {d['mediation_id']} convened by {d['convener']}: {d['subject']}",
-        "mediation.joined": lambda: f"{d['unit']} joins mediation {d['mediation_id']}",
-        "mediation.declined": lambda: f"{d['unit']} declines mediation {d['mediation_id']}: {d['reason']}",
-        "mediation.reminder": lambda: f"{d['unit']} reminded to answer mediation {d['mediation_id']}",
-        "mediation.escalated": lambda: f"{d['unit']} did not answer mediation {d['mediation_id']}: bureau told",
-        "mediation.session_held": lambda: f"session: {d['summary']}",
-        "mediation.concluded": lambda: f"{d['result']}: {d['summary']}",
-        "package.assigned": lambda: f"package {d['package_id']} assigned" + (" (leader's)" if d["leader_package"] else ""),
-        "package.progress": lambda: f"{d['unit']} {d['percent']}%: {'; '.join(d['actions'])}",
-        "package.reminder": lambda: f"{d['unit']} reminded: progress report {d['period']} missing",
-        "package.extended": lambda: f"+{d['days']} days to {d['expected_resolution_on']}: {d['reason']}",
-        "package.closed": lambda: f"package closed: {d['result']}",
-    }
-    make = details.get(event_type)
-    return make() if make else ""
+#: The timeline's words for a mediation or package event (联合调处 / 包案): nothing else changes.
+_COORDINATION: dict[type[EventRecord], Callable[[dict[str, Any]], str]] = {
+    MediationRequested: lambda d: f"joint mediation {d['mediation_id']} convened by {d['convener']}: {d['subject']}",
+    MediationJoined: lambda d: f"{d['unit']} joins mediation {d['mediation_id']}",
+    MediationDeclined: lambda d: f"{d['unit']} declines mediation {d['mediation_id']}: {d['reason']}",
+    MediationReminderIssued: lambda d: f"{d['unit']} reminded to answer mediation {d['mediation_id']}",
+    MediationEscalated: lambda d: f"{d['unit']} did not answer mediation {d['mediation_id']}: bureau told",
+    MediationSessionHeld: lambda d: f"session: {d['summary']}",
+    MediationConcluded: lambda d: f"{d['result']}: {d['summary']}",
+    PackageAssigned: lambda d: f"package {d['package_id']} assigned" + (" (leader's)" if d["leader_package"] else ""),
+    PackageProgressReported: lambda d: f"{d['unit']} {d['percent']}%: {'; '.join(d['actions'])}",
+    PackageReminderIssued: lambda d: f"{d['unit']} reminded: progress report {d['period']} missing",
+    PackageExtended: lambda d: f"+{d['days']} days to {d['expected_resolution_on']}: {d['reason']}",
+    PackageClosed: lambda d: f"package closed: {d['result']}",
+}
+
+
+def _words_only(words: Callable[[dict[str, Any]], str]) -> Fold:
+    def fold(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+        return words(d)
+
+    return fold
+
+
+_FOLDS.update({cls: _words_only(words) for cls, words in _COORDINATION.items()})
+
+
+# -- supervision (督查督办): letters, listings, the three recommendations and their answers ---------
+@_folds(SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed)
+def _letter(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    return f"{d['letter_no']}: {d['stage']} ({d['trigger']})"
+
+
+def _recommendation(c: CaseState, d: dict[str, Any]) -> dict[str, Any]:
+    return c.recommendations.setdefault(str(d["recommendation_id"]), {
+        "unit": d["unit"], "kind": "UNKNOWN", "issued_at": None, "adopted": None, "answered_at": None})
+
+
+@_folds(SupervisionRecommendationIssued)
+def _recommended(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    _recommendation(c, d).update(kind=d["kind"], issued_at=at)
+    return f"{d['kind']}: {d['text']}"
+
+
+@_folds(SupervisionFeedbackGiven)
+def _feedback(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+    _recommendation(c, d).update(adopted=bool(d["adopted"]), answered_at=at)
+    return "adopted" if d["adopted"] else f"not adopted: {d.get('reason') or ''}"
 
 
 def _portable(data: dict[str, Any]) -> dict[str, Any]:

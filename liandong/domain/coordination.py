@@ -22,7 +22,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from liandong_sdk.events import DiversionChannel, MediationResult, PackageResult, known
+from liandong_sdk.events import (
+    CaseReferred,
+    DiversionChannel,
+    MediationEscalated,
+    MediationReminderIssued,
+    MediationRequested,
+    MediationResult,
+    PackageAssigned,
+    PackageExtended,
+    PackageReminderIssued,
+    PackageResult,
+    TeamTaskAssigned,
+    TeamTaskReminderIssued,
+    known,
+)
 from liandong_sdk.records import case_ref, utc_iso
 from liandong_sdk.rules import HANDLING_UNITS, Refused
 
@@ -96,51 +110,78 @@ class Coordination:
     config: CoordinationConfig
 
     # == joint mediation ===================================================================
-    def mediation(self, book: State | None, event: Incoming) -> tuple[State, Out]:
-        """A case's mediations after a request, an answer, a session or a conclusion."""
-        event_type, event_id, data, book = event.type, event.id, event.data, dict(book or {})
-        at: datetime = data["occurred_at"]
+    def proposed(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        """The bureau convenes a mediation: an invitation to every participant."""
+        return self._request(book, event, event.data["requested_by"])
+
+    def submitted(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        """A unit holding the case asks for one: the same, in its name."""
+        return self._request(book, event, event.data["unit"])
+
+    def _request(self, book: State | None, event: Incoming, requester: str) -> tuple[State, Out]:
+        book, mid = dict(book or {}), str(event.data["mediation_id"])
+        if mid in book:
+            return book, []  # the same request again
+        opened, fanout = self._open_mediation(event.id, event.data, event.data["occurred_at"], requester)
+        return {**book, mid: opened}, fanout
+
+    @staticmethod
+    def _open_one(book: State | None, event: Incoming) -> tuple[State, str, State]:
+        """The case's mediations, the id and a copy of the open mediation the event is about (or Refused)."""
+        book, data = dict(book or {}), event.data
         mid = str(data["mediation_id"])
-        if event_type in ("mediation.proposed", "mediation.request.submitted"):
-            if mid in book:
-                return book, []  # the same request again
-            requester = data["requested_by"] if event_type == "mediation.proposed" else data["unit"]
-            opened, fanout = self._open_mediation(event_id, data, at, requester)
-            return {**book, mid: opened}, fanout
         found = book.get(mid)
         if found is None:
-            raise Refused(f"{event_type}: no mediation {mid} on case {data['case']['case_number']}")
-        unit = data["unit"]
+            raise Refused(f"{event.type}: no mediation {mid} on case {data['case']['case_number']}")
         if found["status"] != "OPEN":
-            raise Refused(f"{event_type}: mediation {mid} is already concluded")
-        m = _copy(found)
+            raise Refused(f"{event.type}: mediation {mid} is already concluded")
+        return book, mid, _copy(found)
+
+    def joined(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        return self._answered(book, event, "JOINED")
+
+    def declined(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        return self._answered(book, event, "DECLINED")
+
+    def _answered(self, book: State | None, event: Incoming, new: str) -> tuple[State, Out]:
+        """An invited unit's answer: once (the same answer again changes nothing; another is refused)."""
+        book, mid, m = self._open_one(book, event)
+        unit = event.data["unit"]
+        answer = m["answers"].get(unit)
+        if answer is None:
+            raise Refused(f"{event.type}: {unit} is not invited to mediation {mid}")
+        if answer["answer"] == new:
+            return book, []
+        if answer["answer"] != "PENDING":
+            raise Refused(f"{event.type}: {unit} already answered {answer['answer']}")
+        answer.update(answer=new, at=utc_iso(event.data["occurred_at"]), reason=event.data.get("reason"))
+        return {**book, mid: m}, []
+
+    def session_held(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        """The convener records a session."""
+        book, mid, m = self._open_one(book, event)
+        data = event.data
+        self._convener_only(m, data["unit"], event.type)
+        m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
+                              "summary": data["summary"]})
+        return {**book, mid: m}, []
+
+    def concluded(self, book: State | None, event: Incoming) -> tuple[State, Out]:
+        """The convener concludes; without an agreement the case is referred (arbitration, court)."""
+        book, mid, m = self._open_one(book, event)
+        data, at = event.data, event.data["occurred_at"]
+        self._convener_only(m, data["unit"], event.type)
+        result = data["result"]
+        if result not in MEDIATION_RESULTS:
+            raise Refused(f"{event.type}: result {result!r} is not one of {', '.join(MEDIATION_RESULTS)}")
+        m.update(status="CONCLUDED", result=result, concluded_at=utc_iso(at), summary=data["summary"])
         out: Out = []
-        if event_type in ("mediation.joined", "mediation.declined"):
-            answer = m["answers"].get(unit)
-            if answer is None:
-                raise Refused(f"{event_type}: {unit} is not invited to mediation {mid}")
-            new = "JOINED" if event_type == "mediation.joined" else "DECLINED"
-            if answer["answer"] == new:
-                return book, []
-            if answer["answer"] != "PENDING":
-                raise Refused(f"{event_type}: {unit} already answered {answer['answer']}")
-            answer.update(answer=new, at=utc_iso(at), reason=data.get("reason"))
-        elif event_type == "mediation.session_held":
-            self._convener_only(m, unit, event_type)
-            m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
-                                  "summary": data["summary"]})
-        elif event_type == "mediation.concluded":
-            self._convener_only(m, unit, event_type)
-            result = data["result"]
-            if result not in MEDIATION_RESULTS:
-                raise Refused(f"{event_type}: result {result!r} is not one of {', '.join(MEDIATION_RESULTS)}")
-            m.update(status="CONCLUDED", result=result, concluded_at=utc_iso(at), summary=data["summary"])
-            if result == "NO_AGREEMENT":
-                channel = data.get("referral") if data.get("referral") in REFERRAL_CHANNELS else "LITIGATION"
-                m["referral"] = channel
-                out.append(("case.referred", {
-                    **_base(event_id, "referred", at, m["case"]), "channel": channel, "mediation_id": mid,
-                    "reason": f"联合调处未达成协议: {data['summary']}"}))
+        if result == "NO_AGREEMENT":
+            channel = data.get("referral") if data.get("referral") in REFERRAL_CHANNELS else "LITIGATION"
+            m["referral"] = channel
+            out.append((CaseReferred.TYPE, {
+                **_base(event.id, "referred", at, m["case"]), "channel": channel, "mediation_id": mid,
+                "reason": f"联合调处未达成协议: {data['summary']}"}))
         return {**book, mid: m}, out
 
     def _open_mediation(self, event_id: str, data: dict[str, Any], at: datetime, requester: str) -> tuple[State, Out]:
@@ -164,7 +205,7 @@ class Coordination:
              "answers": {u: {"answer": "JOINED" if u == convener else "PENDING", "at": utc_iso(at) if u == convener else None,
                              "reason": None, "reminder_due_at": None, "escalated": False} for u in participants},
              "sessions": [], "result": None, "referral": None}
-        out: Out = [("mediation.requested", {
+        out: Out = [(MediationRequested.TYPE, {
             **_base(event_id, f"requested/{u}", at, case),
             "deadline": _deadline("MEDIATION_ANSWER", due, days), "mediation_id": m["mediation_id"], "unit": u,
             "convener": convener, "participants": participants, "legal_advisers": m["legal_advisers"],
@@ -190,13 +231,13 @@ class Coordination:
                 if a["reminder_due_at"] is None and now >= _dt(m2["answer_due_at"]):
                     due = now + timedelta(days=self.config.mediation_reminder_days)
                     a["reminder_due_at"] = utc_iso(due)
-                    out.append(("mediation.reminder", {
+                    out.append((MediationReminderIssued.TYPE, {
                         **_base(mid, f"reminder/{unit}", now, m2["case"]),
                         "deadline": _deadline("MEDIATION_ANSWER", due, self.config.mediation_reminder_days),
                         "mediation_id": mid, "unit": unit, "convener": m2["convener"]}))
                 elif a["reminder_due_at"] is not None and not a["escalated"] and now >= _dt(a["reminder_due_at"]):
                     a["escalated"] = True
-                    out.append(("mediation.escalated", {
+                    out.append((MediationEscalated.TYPE, {
                         **_base(mid, f"escalated/{unit}", now, m2["case"]), "mediation_id": mid, "unit": unit,
                         "reason": f"{unit} 未在期限内答复联合调处邀请（已提醒）"}))
             if m2 != m:
@@ -204,44 +245,57 @@ class Coordination:
         return changed, out
 
     # == responsibility packages ===========================================================
-    def package(self, pkgs: State | None, event: Incoming) -> tuple[State, Out]:
-        """A case's packages after an order, a progress report, an extension or the closing."""
-        event_type, event_id, data, pkgs = event.type, event.id, event.data, dict(pkgs or {})
-        at: datetime = data["occurred_at"]
+    def ordered(self, pkgs: State | None, event: Incoming) -> tuple[State, Out]:
+        """The bureau assigns a package: every member unit told."""
+        pkgs, pid = dict(pkgs or {}), str(event.data["package_id"])
+        if pid in pkgs:
+            return pkgs, []
+        assigned, fanout = self._assign_package(event.id, event.data, event.data["occurred_at"])
+        return {**pkgs, pid: assigned}, fanout
+
+    @staticmethod
+    def _open_package(pkgs: State | None, event: Incoming) -> tuple[State, str, State]:
+        """The case's packages, the id and a copy of the open package the event is about (or Refused)."""
+        pkgs, data = dict(pkgs or {}), event.data
         pid = str(data["package_id"])
-        if event_type == "package.ordered":
-            if pid in pkgs:
-                return pkgs, []
-            assigned, fanout = self._assign_package(event_id, data, at)
-            return {**pkgs, pid: assigned}, fanout
         found = pkgs.get(pid)
         if found is None:
-            raise Refused(f"{event_type}: no package {pid} on case {data['case']['case_number']}")
+            raise Refused(f"{event.type}: no package {pid} on case {data['case']['case_number']}")
         if found["status"] != "OPEN":
-            raise Refused(f"{event_type}: package {pid} is closed")
-        p = _copy(found)
-        out: Out = []
-        if event_type == "package.progress":
-            if data["unit"] not in p["units"]:
-                raise Refused(f"package.progress: {data['unit']} has no member in package {pid}")
-            if not 0 <= data["percent"] <= 100:
-                raise Refused("package.progress: percent must be 0 to 100")
-            p.update(percent=data["percent"], last_report_at=utc_iso(at), reports=p["reports"] + 1)
-            p["actions"] = [*p["actions"], *data["actions"]][-50:]
-        elif event_type == "package.extension.requested":
-            days = data["days"]
-            total = p["extension_days"] + days
-            if days < 1 or total > self.config.package_max_extension_days:
-                raise Refused(f"package.extension.requested: extensions total at most "
-                              f"{self.config.package_max_extension_days} days ({p['extension_days']} used), asked {days}")
-            expected = date.fromisoformat(p["expected_on"]) + timedelta(days=days)
-            p.update(extension_days=total, expected_on=expected.isoformat())
-            out.append(("package.extended", {
-                **_base(event_id, "extended", at, p["case"]), "package_id": pid, "days": days, "total_days": total,
-                "expected_resolution_on": expected, "reason": data["reason"]}))
-        elif event_type == "package.closed":
-            p.update(status="CLOSED", result=data["result"], resolved_on=data["resolved_on"].isoformat())
-        return {**pkgs, pid: p}, out
+            raise Refused(f"{event.type}: package {pid} is closed")
+        return pkgs, pid, _copy(found)
+
+    def reported(self, pkgs: State | None, event: Incoming) -> tuple[State, Out]:
+        """A member unit's progress report."""
+        pkgs, pid, p = self._open_package(pkgs, event)
+        data = event.data
+        if data["unit"] not in p["units"]:
+            raise Refused(f"{event.type}: {data['unit']} has no member in package {pid}")
+        if not 0 <= data["percent"] <= 100:
+            raise Refused(f"{event.type}: percent must be 0 to 100")
+        p.update(percent=data["percent"], last_report_at=utc_iso(data["occurred_at"]), reports=p["reports"] + 1)
+        p["actions"] = [*p["actions"], *data["actions"]][-50:]
+        return {**pkgs, pid: p}, []
+
+    def extension_requested(self, pkgs: State | None, event: Incoming) -> tuple[State, Out]:
+        """Within the cap: the package's expected date moves, and everyone is told."""
+        pkgs, pid, p = self._open_package(pkgs, event)
+        data, at = event.data, event.data["occurred_at"]
+        days = data["days"]
+        total = p["extension_days"] + days
+        if days < 1 or total > self.config.package_max_extension_days:
+            raise Refused(f"{event.type}: extensions total at most "
+                          f"{self.config.package_max_extension_days} days ({p['extension_days']} used), asked {days}")
+        expected = date.fromisoformat(p["expected_on"]) + timedelta(days=days)
+        p.update(extension_days=total, expected_on=expected.isoformat())
+        return {**pkgs, pid: p}, [(PackageExtended.TYPE, {
+            **_base(event.id, "extended", at, p["case"]), "package_id": pid, "days": days, "total_days": total,
+            "expected_resolution_on": expected, "reason": data["reason"]})]
+
+    def closed(self, pkgs: State | None, event: Incoming) -> tuple[State, Out]:
+        pkgs, pid, p = self._open_package(pkgs, event)
+        p.update(status="CLOSED", result=event.data["result"], resolved_on=event.data["resolved_on"].isoformat())
+        return {**pkgs, pid: p}, []
 
     def _assign_package(self, event_id: str, data: dict[str, Any], at: datetime) -> tuple[State, Out]:
         roles = self.config.package_roles
@@ -270,7 +324,7 @@ class Coordination:
              "extension_days": 0, "last_report_at": None, "percent": 0, "reports": 0, "actions": [],
              "reminded": {}, "status": "OPEN", "result": None, "resolved_on": None}
         due = at + timedelta(days=cadence)
-        out: Out = [("package.assigned", {
+        out: Out = [(PackageAssigned.TYPE, {
             **_base(event_id, f"assigned/{u}", at, case), "deadline": _deadline("PACKAGE_PROGRESS", due, cadence),
             "package_id": p["package_id"], "unit": u, "case_numbers": numbers, "members": members,
             "leader_package": p["leader_package"], "plan": p["plan"], "progress_cadence_days": cadence,
@@ -290,7 +344,7 @@ class Coordination:
                 continue
             due = _dt(anchor) + timedelta(days=p["cadence_days"] * (period + 1))
             for u in p["units"]:
-                out.append(("package.reminder", {
+                out.append((PackageReminderIssued.TYPE, {
                     **_base(pid, f"reminder/{anchor}/{period}/{u}", now, p["case"]),
                     "deadline": _deadline("PACKAGE_PROGRESS", due, p["cadence_days"]), "package_id": pid, "unit": u,
                     "period": period, "last_report_at": _dt(p["last_report_at"]) if p["last_report_at"] else None}))
@@ -298,48 +352,59 @@ class Coordination:
         return changed, out
 
     # == joint task teams ==================================================================
-    def task(self, t: State | None, event: Incoming) -> tuple[State | None, Out]:
-        """A team task after its publication, acknowledgement or completion."""
-        event_type, event_id, data = event.type, event.id, event.data
+    def published(self, t: State | None, event: Incoming) -> tuple[State | None, Out]:
+        """A task for a team's group, i.e. its unit."""
+        if t is not None:
+            return t, []
+        event_id, data = event.id, event.data
         at: datetime = data["occurred_at"]
-        if event_type == "team.task.published":
-            if t is not None:
-                return t, []
-            team = self.config.teams.get(data["team"])
-            if team is None:
-                raise Refused(f"team.task.published: no team {data['team']!r}; teams: {', '.join(self.config.teams)}")
-            group = team.groups.get(data["group"])
-            if group is None:
-                raise Refused(f"team.task.published: team {data['team']} has no group {data['group']!r}")
-            if data["due_days"] < 1:
-                raise Refused("team.task.published: due_days must be at least 1")
-            due = at + timedelta(days=data["due_days"])
-            t = {"task_number": data["task_number"], "team": data["team"], "group": data["group"], "unit": group.unit,
-                 "campaign": data["campaign"], "description": data["description"], "published_at": utc_iso(at),
-                 "due_at": utc_iso(due), "ack_due_at": utc_iso(at + timedelta(days=self.config.task_ack_days)),
-                 "status": "ASSIGNED", "reminded": False, "acknowledged_at": None, "completed_at": None}
-            return t, [("team.task.assigned", {
-                "event_id": _id(event_id, "assigned"), "occurred_at": at, "task_number": t["task_number"],
-                "team": t["team"], "group": t["group"], "unit": group.unit, "campaign": t["campaign"],
-                "description": t["description"], "deadline": _deadline("TASK_DUE", due, data["due_days"])})]
+        team = self.config.teams.get(data["team"])
+        if team is None:
+            raise Refused(f"team.task.published: no team {data['team']!r}; teams: {', '.join(self.config.teams)}")
+        group = team.groups.get(data["group"])
+        if group is None:
+            raise Refused(f"team.task.published: team {data['team']} has no group {data['group']!r}")
+        if data["due_days"] < 1:
+            raise Refused("team.task.published: due_days must be at least 1")
+        due = at + timedelta(days=data["due_days"])
+        t = {"task_number": data["task_number"], "team": data["team"], "group": data["group"], "unit": group.unit,
+             "campaign": data["campaign"], "description": data["description"], "published_at": utc_iso(at),
+             "due_at": utc_iso(due), "ack_due_at": utc_iso(at + timedelta(days=self.config.task_ack_days)),
+             "status": "ASSIGNED", "reminded": False, "acknowledged_at": None, "completed_at": None}
+        return t, [(TeamTaskAssigned.TYPE, {
+            "event_id": _id(event_id, "assigned"), "occurred_at": at, "task_number": t["task_number"],
+            "team": t["team"], "group": t["group"], "unit": group.unit, "campaign": t["campaign"],
+            "description": t["description"], "deadline": _deadline("TASK_DUE", due, data["due_days"])})]
+
+    @staticmethod
+    def _group_task(t: State | None, event: Incoming) -> State:
+        """The task the group's unit answers about (or Refused)."""
+        data = event.data
         if t is None:
-            raise Refused(f"{event_type}: no task {data['task_number']}")
+            raise Refused(f"{event.type}: no task {data['task_number']}")
         if data["unit"] != t["unit"]:
-            raise Refused(f"{event_type}: task {t['task_number']} belongs to {t['unit']}'s group, not {data['unit']}")
-        if event_type == "team.task.acknowledged":
-            if t["status"] != "ASSIGNED":
-                return t, []  # acknowledged (or done) already
-            return {**t, "status": "ACKNOWLEDGED", "acknowledged_at": utc_iso(at)}, []
+            raise Refused(f"{event.type}: task {t['task_number']} belongs to {t['unit']}'s group, not {data['unit']}")
+        return t
+
+    def acknowledged(self, t: State | None, event: Incoming) -> tuple[State | None, Out]:
+        t = self._group_task(t, event)
+        if t["status"] != "ASSIGNED":
+            return t, []  # acknowledged (or done) already
+        return {**t, "status": "ACKNOWLEDGED", "acknowledged_at": utc_iso(event.data["occurred_at"])}, []
+
+    def completed(self, t: State | None, event: Incoming) -> tuple[State | None, Out]:
+        t = self._group_task(t, event)
         if t["status"] == "COMPLETED":
             return t, []
-        return {**t, "status": "COMPLETED", "completed_at": utc_iso(at), "acknowledged_at": t["acknowledged_at"] or utc_iso(at)}, []
+        at = utc_iso(event.data["occurred_at"])
+        return {**t, "status": "COMPLETED", "completed_at": at, "acknowledged_at": t["acknowledged_at"] or at}, []
 
     def task_tick(self, t: State, now: datetime) -> tuple[State, Out]:
         """One reminder to a group that has not acknowledged its task by the acknowledgement deadline."""
         if t["status"] != "ASSIGNED" or t["reminded"] or now < _dt(t["ack_due_at"]):
             return t, []
         days = self.config.task_ack_days
-        return {**t, "reminded": True}, [("team.task.reminder", {
+        return {**t, "reminded": True}, [(TeamTaskReminderIssued.TYPE, {
             "event_id": _id(t["task_number"], "reminder"), "occurred_at": now, "task_number": t["task_number"],
             "team": t["team"], "group": t["group"], "unit": t["unit"], "campaign": t["campaign"],
             "deadline": _deadline("TASK_ACK", now + timedelta(days=days), days)})]

@@ -38,19 +38,41 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from liandong_sdk.events import RecommendationKind, SupervisionTrigger, known
+from liandong_sdk.events import (
+    EVENT_CLASSES,
+    CaseAccepted,
+    CaseExtensionApproved,
+    CaseHandoffRejected,
+    CaseHandoffRequested,
+    CaseNotAccepted,
+    CaseResolved,
+    EventRecord,
+    PetitionDiverted,
+    PetitionRegistered,
+    PetitionRepeatDetected,
+    PetitionTriaged,
+    RecommendationKind,
+    SupervisionFeedbackGiven,
+    SupervisionListed,
+    SupervisionNoticeIssued,
+    SupervisionRecommendationIssued,
+    SupervisionReminderIssued,
+    SupervisionTrigger,
+    known,
+)
 from liandong_sdk.records import case_ref, json_default
 from liandong_sdk.rules import ClockConfig, bureau_year
 
 from .incoming import Incoming
 
 STAGES = ("REMINDER", "NOTICE", "LISTING")
-STAGE_EVENT = {"REMINDER": "supervision.reminder", "NOTICE": "supervision.notice", "LISTING": "supervision.listed"}
+STAGE_EVENT = {"REMINDER": SupervisionReminderIssued.TYPE, "NOTICE": SupervisionNoticeIssued.TYPE,
+               "LISTING": SupervisionListed.TYPE}
 EVENT_STAGE = {v: k for k, v in STAGE_EVENT.items()}
 CLOCK_NAMES = {
     "FORWARD": "转送交办期限", "ACCEPTANCE_NOTICE": "受理告知期限", "HANDLING": "办理期限",
@@ -154,49 +176,63 @@ class Supervisor:
         state.seen = [*state.seen[-(_SEEN_KEEP - 1):], event_id]
         if state.case is None:
             state.case = case_ref(data["case"])
-        at: datetime = data["occurred_at"]
-        unit = data.get("unit")
-        carried = data.get("deadline")
-        cfg = self.clocks
-        if event_type == "petition.registered":
-            if not data.get("repeat_of"):
-                self._open(state, "FORWARD", "BUREAU", "BUREAU", at, cfg.forward_due(at), cfg.forward_days, carried)
-        elif event_type in ("petition.triaged", "petition.diverted", "petition.repeat.detected"):
-            self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
-        elif event_type == "case.handoff.requested" and unit:
-            self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
-            _status(state, unit, "REQUESTED", at)
-            if data.get("role") == "LEAD":
-                state.lead_unit = unit
-            self._open(state, "ACCEPTANCE_NOTICE", unit, unit, at, cfg.acceptance_due(at), cfg.acceptance_notice_days,
-                       carried)
-        elif event_type in ("case.accepted", "case.not_accepted", "case.handoff.rejected") and unit:
-            self._close(state, "ACCEPTANCE_NOTICE", unit, unit, at)
-            _status(state, unit, {"case.accepted": "ACCEPTED", "case.not_accepted": "NOT_ACCEPTED",
-                                  "case.handoff.rejected": "OBJECTED"}[event_type], at)
-            if event_type == "case.accepted":
-                self._open(state, "HANDLING", unit, unit, at, cfg.handling_due(at), cfg.handling_days, carried)
-        elif event_type == "case.extension.approved" and unit:
-            c = state.clocks.get(f"HANDLING/{unit}")
-            if c is not None and c.base_due_at is not None:
-                c.extension_days += int(data["extra_days"])
-                if carried and carried.get("clock") == "HANDLING":
-                    c.due_at = carried["due_at"]  # the moved due date, as the referee computed it
-                elif c.opened_at is not None:
-                    c.due_at = max(c.base_due_at, cfg.handling_due(c.opened_at, c.extension_days))
-        elif event_type == "case.resolved" and unit:
-            self._close(state, "HANDLING", unit, unit, at)
-            _status(state, unit, "RESOLVED", at)
-            state.outcomes[unit] = str(data.get("outcome"))
-        elif event_type == "supervision.recommendation" and unit:
-            rid = str(data["recommendation_id"])
-            self._open(state, "RECOMMENDATION_FEEDBACK", rid, unit, at, cfg.recommendation_due(at),
-                       cfg.recommendation_answer_days, carried, trigger="MISSING_ANSWER")
-        elif event_type == "supervision.feedback" and unit:
-            self._close(state, "RECOMMENDATION_FEEDBACK", str(data["recommendation_id"]), unit, at)
+        observe = _OBSERVERS.get(EVENT_CLASSES[event_type])
+        if observe is not None:
+            observe(self, state, data, data["occurred_at"], data.get("unit"), data.get("deadline"))
         elif event_type in EVENT_STAGE and event_id not in state.issued:
             state.issued.append(event_id)  # our own letter read back (e.g. after a restart)
         return True
+
+    # What each event does to the case's clocks (``unit``: the unit it names; ``carried``: its deadline).
+    def _registered(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                    carried: dict[str, Any] | None) -> None:
+        if not data.get("repeat_of"):
+            self._open(state, "FORWARD", "BUREAU", "BUREAU", at, self.clocks.forward_due(at), self.clocks.forward_days,
+                       carried)
+
+    def _forwarded(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                   carried: dict[str, Any] | None) -> None:
+        self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
+
+    def _handed(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                carried: dict[str, Any] | None) -> None:
+        if not unit:
+            return
+        self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
+        _status(state, unit, "REQUESTED", at)
+        if data.get("role") == "LEAD":
+            state.lead_unit = unit
+        self._open(state, "ACCEPTANCE_NOTICE", unit, unit, at, self.clocks.acceptance_due(at),
+                   self.clocks.acceptance_notice_days, carried)
+
+    def _extended(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                  carried: dict[str, Any] | None) -> None:
+        c = state.clocks.get(f"HANDLING/{unit}") if unit else None
+        if c is not None and c.base_due_at is not None:
+            c.extension_days += int(data["extra_days"])
+            if carried and carried.get("clock") == "HANDLING":
+                c.due_at = carried["due_at"]  # the moved due date, as the referee computed it
+            elif c.opened_at is not None:
+                c.due_at = max(c.base_due_at, self.clocks.handling_due(c.opened_at, c.extension_days))
+
+    def _resolved(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                  carried: dict[str, Any] | None) -> None:
+        if unit:
+            self._close(state, "HANDLING", unit, unit, at)
+            _status(state, unit, "RESOLVED", at)
+            state.outcomes[unit] = str(data.get("outcome"))
+
+    def _recommended(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                     carried: dict[str, Any] | None) -> None:
+        if unit:
+            self._open(state, "RECOMMENDATION_FEEDBACK", str(data["recommendation_id"]), unit, at,
+                       self.clocks.recommendation_due(at), self.clocks.recommendation_answer_days, carried,
+                       trigger="MISSING_ANSWER")
+
+    def _answered(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                  carried: dict[str, Any] | None) -> None:
+        if unit:
+            self._close(state, "RECOMMENDATION_FEEDBACK", str(data["recommendation_id"]), unit, at)
 
     def _open(self, state: SupervisedCase, clock: str, scope: str, unit: str, at: datetime, due: datetime, days: int,
               carried: dict[str, Any] | None, trigger: str = "OVERDUE") -> None:
@@ -312,7 +348,7 @@ class Supervisor:
             return []
         state.issued.append(eid)
         running = state.clocks.get(f"{clock}/{unit}")
-        return [("supervision.notice", {
+        return [(SupervisionNoticeIssued.TYPE, {
             "event_id": eid, "occurred_at": now, "case": state.case,
             "deadline": running.deadline() if running is not None and running.running else None,
             "unit": unit, "stage": clock, "trigger": trigger, "text": text,
@@ -341,6 +377,39 @@ def recommendation(case: dict[str, Any], unit: str, kind: str, text: str, now: d
 
 
 _RANK = {"REQUESTED": 0, "OBJECTED": 1, "ACCEPTED": 1, "NOT_ACCEPTED": 1, "RESOLVED": 2}
+
+
+Observer = Callable[[Supervisor, SupervisedCase, dict[str, Any], datetime, str | None, dict[str, Any] | None], None]
+
+
+def _acceptance_decided(status: str) -> Observer:
+    """A unit's decision on acceptance (accepted, not accepted, objected): its notice clock stops;
+    an acceptance starts the handling clock."""
+    def observe(sup: Supervisor, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
+                carried: dict[str, Any] | None) -> None:
+        if not unit:
+            return
+        sup._close(state, "ACCEPTANCE_NOTICE", unit, unit, at)
+        _status(state, unit, status, at)
+        if status == "ACCEPTED":
+            sup._open(state, "HANDLING", unit, unit, at, sup.clocks.handling_due(at), sup.clocks.handling_days, carried)
+
+    return observe
+
+
+#: The events supervision reads, each to what it does to the case's clocks (in one place).
+_OBSERVERS: dict[type[EventRecord], Observer] = {
+    PetitionRegistered: Supervisor._registered,
+    PetitionTriaged: Supervisor._forwarded, PetitionDiverted: Supervisor._forwarded,
+    PetitionRepeatDetected: Supervisor._forwarded,
+    CaseHandoffRequested: Supervisor._handed,
+    CaseAccepted: _acceptance_decided("ACCEPTED"), CaseNotAccepted: _acceptance_decided("NOT_ACCEPTED"),
+    CaseHandoffRejected: _acceptance_decided("OBJECTED"),
+    CaseExtensionApproved: Supervisor._extended,
+    CaseResolved: Supervisor._resolved,
+    SupervisionRecommendationIssued: Supervisor._recommended,
+    SupervisionFeedbackGiven: Supervisor._answered,
+}
 
 
 def _status(state: SupervisedCase, unit: str, status: str, at: datetime) -> None:

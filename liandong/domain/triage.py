@@ -19,6 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from liandong_sdk.events import (
+    AnswerRefused,
+    CaseAccepted,
+    CaseDeadlineSet,
+    CaseExtensionApproved,
+    CaseHandoffRejected,
+    CaseHandoffRequested,
+    CaseJurisdictionEscalated,
+    PetitionDiverted,
+    PetitionTriaged,
+)
 from liandong_sdk.records import case_ref, json_default
 from liandong_sdk.rules import ClockConfig, Refused
 
@@ -63,7 +74,7 @@ class Triage:
                     "category": decision.category, "mode": "ASSIGN", "lead": None, "co": [], "tried": [], "attempt": 0,
                     "escalated": False, "handoffs": {}, "diverted": decision.diversion.channel,
                     "due_from_above": due_from_above}
-            return kept, [("petition.diverted", {
+            return kept, [(PetitionDiverted.TYPE, {
                 **_base(event_id, "diverted", at, case),
                 "category": decision.category, "diversion_channel": decision.diversion.channel,
                 "explanation": decision.diversion.explanation, "matched": list(decision.matched),
@@ -76,7 +87,7 @@ class Triage:
             "handoffs": {},
             "due_from_above": due_from_above,
         }
-        out: Out = [("petition.triaged", {
+        out: Out = [(PetitionTriaged.TYPE, {
             **_base(event_id, "triaged", at, case),
             "category": decision.category, "lead_unit": decision.route.lead, "co_units": list(decision.co_units),
             "mode": decision.route.mode, "rationale": decision.route.rationale or f"route for {decision.category}",
@@ -104,12 +115,12 @@ class Triage:
         assert state is not None  # a handoff was found in it
         state = {**state, "handoffs": {**handoffs, unit: handoff}}
         out: Out = [(event.type, {**event.data, "deadline": deadline})]
-        if event.type in ("case.accepted", "case.extension.approved") and deadline is not None:
+        if event.type in (CaseAccepted.TYPE, CaseExtensionApproved.TYPE) and deadline is not None:
             # the unit learns the handling deadline its answer started or moved, on its inbox
-            out.append(("case.deadline.set", {
+            out.append((CaseDeadlineSet.TYPE, {
                 **_base(event.id, "deadline", event.data["occurred_at"], state["case"]), "deadline": deadline,
                 "unit": unit, "cause_event_id": event.id, "cause_type": event.type}))
-        if event.type == "case.handoff.rejected":
+        if event.type == CaseHandoffRejected.TYPE:
             state, more = self.rejected(state, event)
             out += more
         return state, out
@@ -130,7 +141,7 @@ class Triage:
     def refused(self, event: Incoming, reason: str) -> Out:
         """What the unit is told of an answer the bus refused, on its inbox."""
         at: datetime = self.now() if self.now else event.data["occurred_at"]
-        return [("answer.refused", answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused"))))]
+        return [(AnswerRefused.TYPE, answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused"))))]
 
     # -- case.handoff.rejected, once checked ----------------------------------------------------
     def rejected(self, state: State, event: Incoming) -> tuple[State, Out]:
@@ -144,7 +155,7 @@ class Triage:
                                                                                      tuple(state["co"]))
         if nxt is None:
             state = {**state, "escalated": True}
-            return state, [("case.jurisdiction.escalated", {
+            return state, [(CaseJurisdictionEscalated.TYPE, {
                 **_base(event_id, "escalated", at, state["case"]),
                 "units_tried": list(state["tried"]), "reason": data["reason"],
             })]
@@ -169,7 +180,7 @@ class Triage:
         """The case handed to ``unit``: its handoff kept (a new one starts over) and the event."""
         handoff = answers.handed(self.clocks, at, role, state.get("due_from_above"))
         state = {**state, "handoffs": {**state.get("handoffs", {}), unit: handoff}}
-        return state, ("case.handoff.requested", {
+        return state, (CaseHandoffRequested.TYPE, {
             **_base(event_id, f"handoff/{unit}", at, state["case"]),
             "deadline": {"clock": "ACCEPTANCE_NOTICE", "due_at": datetime.fromisoformat(handoff["acceptance_due_at"]),
                          "days": self.clocks.acceptance_notice_days, "day_basis": "CALENDAR"},

@@ -45,7 +45,23 @@ from ._errors import (
 )
 from ._handoff import HandoffStatus, check_unit_transition
 from ._wire import Event
-from .events import ResolutionOutcome, ResolutionTag, known
+from .events import (
+    AnswerRefused,
+    CaseAccepted,
+    CaseDeadlineSet,
+    CaseExtensionApproved,
+    CaseHandoffAccepted,
+    CaseHandoffRejected,
+    CaseHandoffRequested,
+    CaseNotAccepted,
+    CaseProgressReported,
+    CaseResolved,
+    ResolutionOutcome,
+    ResolutionTag,
+    SupervisionFeedbackGiven,
+    SupervisionRecommendationIssued,
+    known,
+)
 from .records import json_default
 
 log = logging.getLogger("liandong_sdk")
@@ -109,14 +125,14 @@ class DepartmentClient(CoordinationMixin):
         new: list[Handoff] = []
         self.other = []
         for ev in self._subscriber.poll(int(timeout * 1000)):
-            if ev.type == "answer.refused":
+            if ev.type == AnswerRefused.TYPE:
                 self.refusals.append(ev)
                 log.warning("answer_refused unit=%s case=%s type=%s reason=%s", self.unit, ev.key,
                             ev.data["refused_type"], ev.data["reason"])
-            if ev.type == "case.deadline.set" and ev.key in self.cases and ev.data["unit"] == self.unit:
+            if ev.type == CaseDeadlineSet.TYPE and ev.key in self.cases and ev.data["unit"] == self.unit:
                 self.cases[ev.key].handling_due_at = ev.data["deadline"]["due_at"]
                 self._state_dirty = True
-            if ev.type != "case.handoff.requested":
+            if ev.type != CaseHandoffRequested.TYPE:
                 self.other.append(ev)
                 self._track(ev)
                 continue
@@ -165,7 +181,7 @@ class DepartmentClient(CoordinationMixin):
 
     # -- answering ------------------------------------------------------------------------
     def sign_for(self, case_number: str, signed_by: str = "收件人") -> None:
-        self._answer("case.handoff.accepted", case_number, signed_by=_text("signed_by", signed_by))
+        self._answer(CaseHandoffAccepted.TYPE, case_number, signed_by=_text("signed_by", signed_by))
 
     def object(self, case_number: str, reason: str, suggested_unit: str | None = None) -> None:
         h = self._case(case_number)
@@ -175,19 +191,19 @@ class DepartmentClient(CoordinationMixin):
             raise ObjectionWindowClosed(f"{case_number}: the objection window closed at {closed}")
         if suggested_unit is not None and suggested_unit not in HANDLING_UNITS:
             raise InvalidAnswer(f"suggested_unit: unknown unit {suggested_unit!r}")
-        self._answer("case.handoff.rejected", case_number, reason=_text("reason", reason),
+        self._answer(CaseHandoffRejected.TYPE, case_number, reason=_text("reason", reason),
                      suggested_unit=suggested_unit or "UNKNOWN")
 
     def accept(self, case_number: str, notice_no: str | None = None) -> None:
-        self._answer("case.accepted", case_number, notice_no=notice_no or f"{case_number}-受理")
+        self._answer(CaseAccepted.TYPE, case_number, notice_no=notice_no or f"{case_number}-受理")
 
     def not_accept(self, case_number: str, reason: str) -> None:
-        self._answer("case.not_accepted", case_number, reason=_text("reason", reason))
+        self._answer(CaseNotAccepted.TYPE, case_number, reason=_text("reason", reason))
 
     def report_progress(self, case_number: str, percent: int, note: str) -> None:
         if not isinstance(percent, int) or not 0 <= percent <= 100:
             raise InvalidAnswer(f"percent: must be a whole number from 0 to 100, got {percent!r}")
-        self._answer("case.progress", case_number, percent=percent, note=_text("note", note))
+        self._answer(CaseProgressReported.TYPE, case_number, percent=percent, note=_text("note", note))
 
     def request_extension(self, case_number: str, days: int, reason: str) -> None:
         """Records the extension the unit's head approved (Art. 32: at most 30 days in all, with reasons)."""
@@ -195,7 +211,7 @@ class DepartmentClient(CoordinationMixin):
         if not isinstance(days, int) or days < 1 or h.extension_days + days > self.clocks.extension_max_days:
             raise InvalidAnswer(f"days: extensions total at most {self.clocks.extension_max_days} days "
                                 f"({h.extension_days} used), got {days!r}")
-        self._answer("case.extension.approved", case_number, extra_days=days, reason=_text("reason", reason))
+        self._answer(CaseExtensionApproved.TYPE, case_number, extra_days=days, reason=_text("reason", reason))
         h.extension_days += days
         self._save()
 
@@ -204,7 +220,7 @@ class DepartmentClient(CoordinationMixin):
             raise InvalidAnswer(f"outcome: must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
         if tag not in TAGS:
             raise InvalidAnswer(f"tag: must be one of {', '.join(TAGS)}, got {tag!r}")
-        self._answer("case.resolved", case_number, outcome=outcome, tag=tag, opinion=_text("opinion", opinion))
+        self._answer(CaseResolved.TYPE, case_number, outcome=outcome, tag=tag, opinion=_text("opinion", opinion))
 
     # -- plumbing -------------------------------------------------------------------------
     def _case(self, case_number: str) -> Handoff:
@@ -290,12 +306,12 @@ class DepartmentClient(CoordinationMixin):
     # -- supervision (三项建议) -------------------------------------------------------------
     def recommendations(self) -> list[Event]:
         """Recommendations (supervision.recommendation) from the last poll of the inbox."""
-        return [ev for ev in self.other if ev.type == "supervision.recommendation"]
+        return [ev for ev in self.other if ev.type == SupervisionRecommendationIssued.TYPE]
 
     def answer_recommendation(self, recommendation: Event, adopted: bool, reason: str | None = None) -> None:
         """The written answer to a recommendation: adopted, or not adopted with the reason."""
         d = recommendation.data
-        if recommendation.type != "supervision.recommendation" or d.get("unit") != self.unit:
+        if recommendation.type != SupervisionRecommendationIssued.TYPE or d.get("unit") != self.unit:
             raise InvalidAnswer(f"not a recommendation to {self.unit}: {recommendation.type}")
         if not adopted:
             reason = _text("reason", reason)  # not adopted: the reason is required
@@ -304,7 +320,7 @@ class DepartmentClient(CoordinationMixin):
                   "case": {**d["case"], "petition_id": str(d["case"]["petition_id"])}, "deadline": None,
                   "recommendation_id": rid, "unit": self.unit, "adopted": bool(adopted),
                   "reason": reason.strip() if reason else None}
-        self._publish("supervision.feedback", record)
+        self._publish(SupervisionFeedbackGiven.TYPE, record)
 
 
 def _wall_clock() -> datetime:

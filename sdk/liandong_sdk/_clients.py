@@ -96,7 +96,7 @@ class Publisher:
 
     def publish(self, event: str | EventRecord, record: dict[str, Any] | None = None) -> _Delivery:
         """Encodes and sends a typed event (``publish(CaseAccepted(...))``) or an event type's plain
-        record (``publish("case.accepted", {...})``); ``.get()`` on the result waits for the ack."""
+        record (``publish(CaseAccepted.TYPE, {...})``); ``.get()`` on the result waits for the ack."""
         if isinstance(event, EventRecord):
             return self.send(self.codec.encode_event(event, source=self.source))
         if record is None:

@@ -27,7 +27,25 @@ from typing import Any
 from ._catalogue import HANDLING_UNITS
 from ._errors import IllegalTransition, InvalidAnswer
 from ._wire import Event
-from .events import DiversionChannel, MediationResult, known
+from .events import (
+    DiversionChannel,
+    MediationConcluded,
+    MediationDeclined,
+    MediationJoined,
+    MediationReminderIssued,
+    MediationRequested,
+    MediationRequestSubmitted,
+    MediationResult,
+    MediationSessionHeld,
+    PackageAssigned,
+    PackageProgressReported,
+    PackageReminderIssued,
+    TeamTaskAcknowledged,
+    TeamTaskAssigned,
+    TeamTaskCompleted,
+    TeamTaskReminderIssued,
+    known,
+)
 from .records import case_ref
 
 _IDS = uuid.UUID("8e0c4f1b-5a2d-4c7e-9b36-1d7a2f5c8e93")
@@ -118,32 +136,32 @@ class CoordinationMixin:
     def _track(self, ev: Event) -> None:
         """Keeps what the inbox brought besides handoffs."""
         d = ev.data
-        if ev.type == "mediation.requested":
+        if ev.type == MediationRequested.TYPE:
             mid = str(d["mediation_id"])
             if mid not in self.mediations:
                 self.mediations[mid] = Mediation(
                     mid, ev.key, case_ref(d["case"]), d["convener"], list(d["participants"]), list(d["legal_advisers"]),
                     d["subject"], d["deadline"]["due_at"] if d["deadline"] else None,
                     answer="JOINED" if d["convener"] == self.unit else "PENDING")
-        elif ev.type == "mediation.reminder":
+        elif ev.type == MediationReminderIssued.TYPE:
             m = self.mediations.get(str(d["mediation_id"]))
             if m is not None:
                 m.reminders += 1
-        elif ev.type == "package.assigned":
+        elif ev.type == PackageAssigned.TYPE:
             pid = str(d["package_id"])
             if pid not in self.packages:
                 self.packages[pid] = Package(pid, ev.key, case_ref(d["case"]), list(d["case_numbers"]),
                                              [dict(m) for m in d["members"]], d["plan"], d["progress_cadence_days"],
                                              d["expected_resolution_on"], d["leader_package"])
-        elif ev.type == "package.reminder":
+        elif ev.type == PackageReminderIssued.TYPE:
             p = self.packages.get(str(d["package_id"]))
             if p is not None:
                 p.reminders += 1
-        elif ev.type == "team.task.assigned":
+        elif ev.type == TeamTaskAssigned.TYPE:
             if ev.key not in self.tasks:
                 self.tasks[ev.key] = Task(ev.key, d["team"], d["group"], d["campaign"], d["description"],
                                           d["deadline"]["due_at"] if d["deadline"] else None)
-        elif ev.type == "team.task.reminder":
+        elif ev.type == TeamTaskReminderIssued.TYPE:
             t = self.tasks.get(ev.key)
             if t is not None:
                 t.reminders += 1
@@ -166,7 +184,7 @@ class CoordinationMixin:
         if not isinstance(answer_days, int) or answer_days < 1:
             raise InvalidAnswer(f"answer_days: must be a whole number of days >= 1, got {answer_days!r}")
         mid = mediation_id or str(uuid.uuid5(_IDS, f"{h.handoff_id or case_number}/mediation/{subject}"))
-        self._publish("mediation.request.submitted", {
+        self._publish(MediationRequestSubmitted.TYPE, {
             "event_id": uuid.uuid5(_IDS, f"{mid}/submitted"), "occurred_at": self.now(), "case": h.case,
             "deadline": None, "unit": self.unit, "mediation_id": mid, "convener": convener, "participants": units,
             "legal_advisers": [_text("legal_advisers", a) for a in legal_advisers or []],
@@ -175,13 +193,13 @@ class CoordinationMixin:
 
     def join_mediation(self, mediation_id: str) -> None:
         m = self._pending(mediation_id)
-        self._publish("mediation.joined", {**self._m_base(m, "joined"), "unit": self.unit})
+        self._publish(MediationJoined.TYPE, {**self._m_base(m, "joined"), "unit": self.unit})
         m.answer = "JOINED"
 
     def decline_mediation(self, mediation_id: str, reason: str) -> None:
         reason = _text("reason", reason)
         m = self._pending(mediation_id)
-        self._publish("mediation.declined", {**self._m_base(m, "declined"), "unit": self.unit, "reason": reason})
+        self._publish(MediationDeclined.TYPE, {**self._m_base(m, "declined"), "unit": self.unit, "reason": reason})
         m.answer = "DECLINED"
 
     def record_session(self, mediation_id: str, held_at: datetime, attendees: list[str], summary: str) -> None:
@@ -192,7 +210,7 @@ class CoordinationMixin:
             raise InvalidAnswer("attendees: at least one")
         record = {**self._m_base(m, f"session/{m.sessions}"), "unit": self.unit, "held_at": held_at,
                   "attendees": [_text("attendees", a) for a in attendees], "summary": _text("summary", summary)}
-        self._publish("mediation.session_held", record)
+        self._publish(MediationSessionHeld.TYPE, record)
         m.sessions += 1
 
     def conclude_mediation(self, mediation_id: str, result: str, summary: str, referral: str | None = None) -> None:
@@ -204,7 +222,7 @@ class CoordinationMixin:
             raise InvalidAnswer(f"referral: without agreement name one of {', '.join(REFERRAL_CHANNELS)}, got {referral!r}")
         if result != "NO_AGREEMENT" and referral is not None:
             raise InvalidAnswer("referral: only a mediation without agreement refers the case on")
-        self._publish("mediation.concluded", {**self._m_base(m, "concluded"), "unit": self.unit, "result": result,
+        self._publish(MediationConcluded.TYPE, {**self._m_base(m, "concluded"), "unit": self.unit, "result": result,
                                               "summary": _text("summary", summary), "referral": referral})
         m.concluded = True
 
@@ -242,7 +260,7 @@ class CoordinationMixin:
             raise InvalidAnswer(f"percent: must be a whole number from 0 to 100, got {percent!r}")
         if not actions:
             raise InvalidAnswer("actions: name at least one action taken")
-        self._publish("package.progress", {
+        self._publish(PackageProgressReported.TYPE, {
             "event_id": uuid.uuid5(_IDS, f"{package_id}/{self.unit}/progress/{p.reports}"), "occurred_at": self.now(),
             "case": p.case, "deadline": None, "package_id": package_id, "unit": self.unit, "percent": percent,
             "actions": [_text("actions", a) for a in actions]})
@@ -253,7 +271,7 @@ class CoordinationMixin:
         t = self._task(task_number)
         if t.status != "ASSIGNED":
             raise IllegalTransition(f"task {task_number} is {t.status.lower()} already")
-        self._publish("team.task.acknowledged", {**self._t_base(t, "acknowledged"),
+        self._publish(TeamTaskAcknowledged.TYPE, {**self._t_base(t, "acknowledged"),
                                                  "acknowledged_by": _text("acknowledged_by", acknowledged_by)})
         t.status = "ACKNOWLEDGED"
 
@@ -261,7 +279,7 @@ class CoordinationMixin:
         t = self._task(task_number)
         if t.status == "COMPLETED":
             raise IllegalTransition(f"task {task_number} is completed already")
-        self._publish("team.task.completed", {**self._t_base(t, "completed"), "report": _text("report", report)})
+        self._publish(TeamTaskCompleted.TYPE, {**self._t_base(t, "completed"), "report": _text("report", report)})
         t.status = "COMPLETED"
 
     def _task(self, task_number: str) -> Task:

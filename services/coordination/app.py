@@ -50,21 +50,21 @@ COORDINATION = Service(
            PackageReminderIssued, PackageExtended, TeamTaskAssigned, TeamTaskReminderIssued),
     tables=(
         Table("coordination-mediations", {
-            MediationProposed: C.mediation,  # the bureau convenes: an invitation to every participant
-            MediationRequestSubmitted: C.mediation,  # a unit asks for one
-            MediationJoined: C.mediation, MediationDeclined: C.mediation,  # the invited answer
-            MediationSessionHeld: C.mediation,  # the convener records a session
-            MediationConcluded: C.mediation,  # the convener concludes; no agreement: the case is referred
+            MediationProposed: C.proposed,  # the bureau convenes: an invitation to every participant
+            MediationRequestSubmitted: C.submitted,  # a unit asks for one
+            MediationJoined: C.joined, MediationDeclined: C.declined,  # the invited answer
+            MediationSessionHeld: C.session_held,  # the convener records a session
+            MediationConcluded: C.concluded,  # the convener concludes; no agreement: the case is referred
         }, tick=C.mediation_tick),  # unanswered invitations: a reminder, then the bureau is told
         Table("coordination-packages", {
-            PackageOrdered: C.package,  # the bureau assigns a package: every member unit told
-            PackageProgressReported: C.package,
-            PackageExtensionRequested: C.package,  # within the cap: extended
-            PackageClosed: C.package,
+            PackageOrdered: C.ordered,  # the bureau assigns a package: every member unit told
+            PackageProgressReported: C.reported,
+            PackageExtensionRequested: C.extension_requested,  # within the cap: extended
+            PackageClosed: C.closed,
         }, tick=C.package_tick),  # a reporting period without a report: every member reminded
         Table("coordination-tasks", {
-            TeamTaskPublished: C.task,  # to the team's group, i.e. its unit
-            TeamTaskAcknowledged: C.task, TeamTaskCompleted: C.task,
+            TeamTaskPublished: C.published,  # to the team's group, i.e. its unit
+            TeamTaskAcknowledged: C.acknowledged, TeamTaskCompleted: C.completed,
         }, tick=C.task_tick),  # not acknowledged in time: one reminder
     ),
 )

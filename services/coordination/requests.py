@@ -12,6 +12,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from liandong_sdk.events import MediationProposed, PackageClosed, PackageExtensionRequested, PackageOrdered, TeamTaskPublished
+
 from liandong import HANDLING_UNITS
 from liandong.domain.coordination import PACKAGE_RESULTS, CoordinationConfig
 
@@ -43,7 +45,7 @@ def mediation_proposal(case_number: str, *, convener: str, participants: list[st
     if not subject.strip():
         raise ValueError("subject: must be a non-empty text")
     mid = mediation_id or _id("mediation", case_number, subject, convener, *participants)
-    return "mediation.proposed", {
+    return MediationProposed.TYPE, {
         "event_id": _id(mid, "proposed"), "occurred_at": at, "case": case_ref(case_number), "deadline": None,
         "requested_by": requested_by, "mediation_id": mid, "convener": convener,
         "participants": list(dict.fromkeys([convener, *participants])), "legal_advisers": list(legal_advisers or []),
@@ -64,7 +66,7 @@ def package_order(case_number: str, *, members: list[dict[str, str]], plan: str,
         if m["unit"] not in UNITS or not m["person"].strip():
             raise ValueError(f"slot {m['role']}: a named person from a unit ({', '.join(UNITS)})")
     pid = package_id or _id("package", case_number, *sorted(linked_cases or []))
-    return "package.ordered", {
+    return PackageOrdered.TYPE, {
         "event_id": _id(pid, "ordered"), "occurred_at": at, "case": case_ref(case_number), "deadline": None,
         "package_id": pid, "case_numbers": list(dict.fromkeys([case_number, *(linked_cases or [])])),
         "members": members, "leader_package": leader_package, "plan": plan,
@@ -74,7 +76,7 @@ def package_order(case_number: str, *, members: list[dict[str, str]], plan: str,
 def package_extension(case_number: str, package_id: str, *, days: int, reason: str, at: datetime) -> Request:
     if days < 1 or not reason.strip():
         raise ValueError("an extension needs days >= 1 and a reason")
-    return "package.extension.requested", {
+    return PackageExtensionRequested.TYPE, {
         "event_id": _id(package_id, "extension", at.isoformat()), "occurred_at": at, "case": case_ref(case_number),
         "deadline": None, "package_id": package_id, "days": days, "reason": reason}
 
@@ -83,7 +85,7 @@ def package_closing(case_number: str, package_id: str, *, result: str, summary: 
                     at: datetime) -> Request:
     if result not in PACKAGE_RESULTS:
         raise ValueError(f"result: one of {', '.join(PACKAGE_RESULTS)}")
-    return "package.closed", {
+    return PackageClosed.TYPE, {
         "event_id": _id(package_id, "closed"), "occurred_at": at, "case": case_ref(case_number), "deadline": None,
         "package_id": package_id, "result": result, "resolved_on": resolved_on, "summary": summary}
 
@@ -101,6 +103,6 @@ def task_publications(team: str, *, campaign: str, description: str, due_days: i
     if unknown:
         raise ValueError(f"team {team} has no group(s) {', '.join(unknown)}; groups: {', '.join(t.groups)}")
     prefix = number or f"{campaign}-{_id(team, campaign, description)[:8]}"
-    return [("team.task.published", {
+    return [(TeamTaskPublished.TYPE, {
         "event_id": _id(prefix, g, "published"), "occurred_at": at, "task_number": f"{prefix}-{g}", "team": team,
         "group": g, "campaign": campaign, "description": description, "due_days": due_days}) for g in chosen]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from liandong_sdk import DepartmentClient, DepartmentError, Handoff
+from liandong_sdk.events import CaseExtensionApproved
 
 from liandong import get_logger
 from liandong.domain import HandoffStatus, IllegalTransition
@@ -131,7 +132,7 @@ class ReferenceDepartment:
         for action, days in steps:
             if action in done and order.index(done[action]) <= reached:
                 continue
-            if action == "extend" and h.answered.get("case.extension.approved"):
+            if action == "extend" and h.answered.get(CaseExtensionApproved.TYPE):
                 continue
             self._at(now, days, action, h)
 

@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from liandong_sdk.events import (
+    CaseHandoffRejected,
+    CaseJurisdictionDecided,
+    CaseNotAccepted,
+    CaseResolved,
+    PetitionDiverted,
+    PetitionRegistered,
+    PetitionRepeatDetected,
+    PetitionTriaged,
+)
 from pydantic import ValidationError
 
 from liandong import BUREAU_ANSWERS, BUREAU_PETITIONS, BUREAU_TRIAGE, Bus, Event, get_logger
@@ -27,7 +37,7 @@ from .submission import Submission, field_errors
 log = get_logger("intake")
 SERVICE = "intake"
 TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS]
-_CLOSING = {"case.resolved", "case.not_accepted", "petition.diverted"}
+_CLOSING = {CaseResolved.TYPE, CaseNotAccepted.TYPE, PetitionDiverted.TYPE}
 #: Namespace of the deterministic event ids: the same submission always yields the same ids.
 _IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")
 
@@ -86,19 +96,19 @@ class IntakeService:
     def _absorb(self, events: list[Event]) -> None:
         with self._lock:
             for ev in events:
-                if ev.type == "petition.registered":
+                if ev.type == PetitionRegistered.TYPE:
                     d = ev.data
                     p = d["petitioner"]
                     matter = IntakeRegistry.matter_key(p["name"], p["id_number"], p["phone"], d["category_hint"])
                     self.registry.remember(d["idempotency_key"], matter, ev.key, d.get("repeat_of"))
-                elif ev.type == "petition.triaged":
+                elif ev.type == PetitionTriaged.TYPE:
                     self._lead[ev.key] = ev.data["lead_unit"]
-                elif ev.type == "case.jurisdiction.decided":
+                elif ev.type == CaseJurisdictionDecided.TYPE:
                     self._lead[ev.key] = ev.data["unit"]
                     self.registry.closed.pop(ev.key, None)  # a diverted case the bureau routes is open again
-                elif ev.type == "case.handoff.rejected" and self._lead.get(ev.key) == ev.data["unit"]:
+                elif ev.type == CaseHandoffRejected.TYPE and self._lead.get(ev.key) == ev.data["unit"]:
                     self._lead[ev.key] = None  # re-routed: the next lead is not known here
-                elif ev.type == "petition.diverted":
+                elif ev.type == PetitionDiverted.TYPE:
                     self.registry.close(ev.key, ev.data["occurred_at"])
                 elif ev.type in _CLOSING and self._lead.get(ev.key) in (None, ev.data.get("unit")):
                     self.registry.close(ev.key, ev.data["occurred_at"])  # a co-unit's answer does not close the case
@@ -154,9 +164,9 @@ class IntakeService:
             "category_hint": category, "idempotency_key": sub.idempotency_key, "received_at": sub.received_at,
             "repeat_of": repeat_of,
         }
-        futures = [self._publisher.publish("petition.registered", registered)]
+        futures = [self._publisher.publish(PetitionRegistered.TYPE, registered)]
         if repeat_of:
-            futures.append(self._publisher.publish("petition.repeat.detected", {
+            futures.append(self._publisher.publish(PetitionRepeatDetected.TYPE, {
                 "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/repeat"), "occurred_at": now, "case": case,
                 "deadline": None, "earlier_case_number": repeat_of, "earlier_closed": closed,
                 "reason": "same petitioner, same matter, its case open or closed within the review window",

@@ -17,8 +17,23 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import Any
 
-from liandong_sdk.events import EVENT_CLASSES, AnswerRefused
+from liandong_sdk.events import (
+    EVENT_CLASSES,
+    AnswerRefused,
+    CaseExtensionApproved,
+    CaseHandoffAccepted,
+    CaseHandoffRejected,
+    CaseResolved,
+    EventRecord,
+    MediationConcluded,
+    PackageClosed,
+    SupervisionListed,
+    SupervisionNoticeIssued,
+    SupervisionRecommendationIssued,
+    SupervisionReminderIssued,
+)
 
 from liandong import (
     BUREAU_ANSWERS,
@@ -87,7 +102,7 @@ LEDGER = Service(
         Table(CASES, {**{cls: Ledger.record for cls in CASE_EVENTS}, AnswerRefused: Ledger.record}, counts=counts,
               dedupe=False,
               encode=state_to_json, decode=state_from_json),
-        Table(COORDINATION, {EVENT_CLASSES[name]: views.record_view for name in sorted(views.EVENTS)}, dedupe=False),
+        Table(COORDINATION, dict.fromkeys(views.EVENTS, views.record_view), dedupe=False),
     ),
     jobs=(Job(5.0, refresh_gauges),),
     http=api,
@@ -104,22 +119,31 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
 
 def count(event: Event, lead_unit: str | None, registered_at: datetime | None) -> None:
     """Counters for the unit SLA board, once per newly applied event."""
-    unit = event.data.get("unit")
-    if event.type == "case.handoff.accepted" and unit == lead_unit and registered_at:
-        signed = event.data["occurred_at"]
-        SIGNFOR_LATENCY.labels(unit).observe(max(0.0, (signed - registered_at).total_seconds()))
-    elif event.type == "case.handoff.rejected":
-        OBJECTIONS.labels(unit).inc()
-    elif event.type == "case.extension.approved":
-        EXTENSIONS.labels(unit).inc()
-    elif event.type == "case.resolved":
-        RESOLUTIONS.labels(unit, event.data["outcome"]).inc()
-    elif event.type == "mediation.concluded":
-        MEDIATION_OUTCOMES.labels(event.data["result"]).inc()
-    elif event.type == "package.closed":
-        PACKAGE_OUTCOMES.labels(event.data["result"]).inc()
-    elif event.type.startswith("supervision.") and event.type != "supervision.feedback":
-        SUPERVISION_ACTIONS.labels(event.data["unit"], event.type.removeprefix("supervision.")).inc()
+    counter = _COUNTERS.get(EVENT_CLASSES[event.type])
+    if counter is not None:
+        counter(event.data, lead_unit, registered_at)
+
+
+def _signed(d: dict[str, Any], lead_unit: str | None, registered_at: datetime | None) -> None:
+    if d["unit"] == lead_unit and registered_at:
+        SIGNFOR_LATENCY.labels(d["unit"]).observe(max(0.0, (d["occurred_at"] - registered_at).total_seconds()))
+
+
+def _supervised(action: str) -> Callable[[dict[str, Any], str | None, datetime | None], None]:
+    return lambda d, _, __: SUPERVISION_ACTIONS.labels(d["unit"], action).inc()
+
+
+#: Per event type, what it counts (the SLA board's counters).
+_COUNTERS: dict[type[EventRecord], Callable[[dict[str, Any], str | None, datetime | None], None]] = {
+    CaseHandoffAccepted: _signed,
+    CaseHandoffRejected: lambda d, _, __: OBJECTIONS.labels(d["unit"]).inc(),
+    CaseExtensionApproved: lambda d, _, __: EXTENSIONS.labels(d["unit"]).inc(),
+    CaseResolved: lambda d, _, __: RESOLUTIONS.labels(d["unit"], d["outcome"]).inc(),
+    MediationConcluded: lambda d, _, __: MEDIATION_OUTCOMES.labels(d["result"]).inc(),
+    PackageClosed: lambda d, _, __: PACKAGE_OUTCOMES.labels(d["result"]).inc(),
+    **{cls: _supervised(cls.TYPE.removeprefix("supervision.")) for cls in (
+        SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed, SupervisionRecommendationIssued)},
+}
 
 
 def set_gauges(all_cases: list[CaseState], at: datetime) -> None:

@@ -10,102 +10,198 @@ HTTP (api.py): GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from liandong_sdk.events import (
+    EVENT_CLASSES,
+    CaseReferred,
+    EventRecord,
+    MediationConcluded,
+    MediationDeclined,
+    MediationEscalated,
+    MediationJoined,
+    MediationReminderIssued,
+    MediationRequested,
+    MediationSessionHeld,
+    PackageAssigned,
+    PackageClosed,
+    PackageExtended,
+    PackageProgressReported,
+    PackageReminderIssued,
+    TeamTaskAcknowledged,
+    TeamTaskAssigned,
+    TeamTaskCompleted,
+    TeamTaskReminderIssued,
+)
 from liandong_sdk.records import utc_iso
 
 from liandong import Event
 from liandong.metrics import TEAM_TASKS
 
 View = dict[str, Any]
-MEDIATION = ("mediation.requested", "mediation.joined", "mediation.declined", "mediation.reminder",
-             "mediation.escalated", "mediation.session_held", "mediation.concluded", "case.referred")
-PACKAGE = ("package.assigned", "package.progress", "package.reminder", "package.extended", "package.closed")
-TASK = ("team.task.assigned", "team.task.acknowledged", "team.task.completed", "team.task.reminder")
-EVENTS = frozenset(MEDIATION + PACKAGE + TASK)
 _KEEP = 500  # event ids remembered per key
+
+#: A fold changes the view under the event's key; ``at`` is when the event happened (ISO, UTC).
+Fold = Callable[[View, dict[str, Any], str], None]
+_FOLDS: dict[type[EventRecord], Fold] = {}
+
+
+def _folds(*classes: type[EventRecord]) -> Callable[[Fold], Fold]:
+    def register(fold: Fold) -> Fold:
+        _FOLDS.update(dict.fromkeys(classes, fold))
+        return fold
+
+    return register
 
 
 def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bool:
     """Applies one event to the view of its key; False (no change) if seen before or not a view event."""
-    if event_type not in EVENTS or event_id in view.setdefault("handled", []):
+    apply = _FOLDS.get(EVENT_CLASSES[event_type])
+    if apply is None or event_id in view.setdefault("handled", []):
         return False
     view["handled"] = [*view["handled"][-_KEEP:], event_id]
-    at = utc_iso(data["occurred_at"])
-    if event_type in MEDIATION:
-        if event_type == "case.referred":
-            if data.get("mediation_id"):
-                _mediation(view, str(data["mediation_id"]), data)["referral"] = data["channel"]
-            return True
-        m = _mediation(view, str(data["mediation_id"]), data)
-        unit = data["unit"]
-        if event_type == "mediation.requested":
-            m.update(convener=data["convener"], participants=list(data["participants"]),
-                     legal_advisers=list(data["legal_advisers"]), subject=data["subject"],
-                     requested_by=data["requested_by"], requested_at=at,
-                     answer_due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
-            for u in data["participants"]:
-                m["answers"].setdefault(u, {"answer": "JOINED" if u == data["convener"] else "PENDING",
-                                            "at": at if u == data["convener"] else None, "reason": None})
-        elif event_type in ("mediation.joined", "mediation.declined"):
-            m["answers"][unit] = {"answer": "JOINED" if event_type == "mediation.joined" else "DECLINED", "at": at,
-                                  "reason": data.get("reason")}
-        elif event_type == "mediation.reminder":
-            m["reminded"] = sorted({*m["reminded"], unit})
-        elif event_type == "mediation.escalated":
-            m["escalated"] = sorted({*m["escalated"], unit})
-        elif event_type == "mediation.session_held":
-            m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
-                                  "summary": data["summary"]})
-            m["sessions"].sort(key=lambda s: s["held_at"])
-        elif event_type == "mediation.concluded":
-            m.update(status="CONCLUDED", result=data["result"], summary=data["summary"], concluded_at=at)
-            m["referral"] = m["referral"] or data.get("referral")
-        return True
-    if event_type in PACKAGE:
-        p = _package(view, str(data["package_id"]), data)
-        if event_type == "package.assigned":
-            p.update(case_numbers=list(data["case_numbers"]), members=[dict(x) for x in data["members"]],
-                     leader_package=data["leader_package"], plan=data["plan"],
-                     cadence_days=data["progress_cadence_days"], assigned_at=p["assigned_at"] or at,
-                     expected_on=p["expected_on"] or data["expected_resolution_on"].isoformat())
-            p["units"] = sorted({*p["units"], data["unit"]})
-        elif event_type == "package.progress":
-            p["reports"].append({"at": at, "unit": data["unit"], "percent": data["percent"],
-                                 "actions": list(data["actions"])})
-            p["reports"].sort(key=lambda r: r["at"])
-            p["percent"] = p["reports"][-1]["percent"]
-            p["last_report_at"] = p["reports"][-1]["at"]
-        elif event_type == "package.reminder":
-            p["reminders"] = sorted({*p["reminders"], f"{utc_iso(data['last_report_at']) if data['last_report_at'] else '-'}"
-                                                      f"/{data['period']}"})
-        elif event_type == "package.extended":
-            p.update(extension_days=data["total_days"], expected_on=data["expected_resolution_on"].isoformat())
-        elif event_type == "package.closed":
-            p.update(status="CLOSED", result=data["result"], resolved_on=data["resolved_on"].isoformat(),
-                     summary=data["summary"])
-        return True
-    t = view.setdefault("task", {"task_number": data["task_number"], "team": data["team"], "group": data["group"],
-                                 "unit": data["unit"], "campaign": None, "description": None, "assigned_at": None,
-                                 "due_at": None, "status": "ASSIGNED", "reminders": 0, "acknowledged_at": None,
-                                 "completed_at": None})
-    if event_type == "team.task.assigned":
-        t.update(campaign=data["campaign"], description=data["description"], assigned_at=at,
-                 due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
-        TEAM_TASKS.labels("assigned").inc()
-    elif event_type == "team.task.reminder":
-        t["campaign"] = t["campaign"] or data["campaign"]
-        t["reminders"] += 1
-    elif event_type == "team.task.acknowledged":
-        t["acknowledged_at"] = t["acknowledged_at"] or at
-        t["status"] = "COMPLETED" if t["status"] == "COMPLETED" else "ACKNOWLEDGED"
-        TEAM_TASKS.labels("acknowledged").inc()
-    elif event_type == "team.task.completed":
-        t.update(status="COMPLETED", completed_at=at)
-        t["acknowledged_at"] = t["acknowledged_at"] or at
-        TEAM_TASKS.labels("completed").inc()
+    apply(view, data, utc_iso(data["occurred_at"]))
     return True
+
+
+# -- joint mediation (联合调处) -------------------------------------------------------------------
+@_folds(CaseReferred)
+def _referred(view: View, data: dict[str, Any], at: str) -> None:
+    if data.get("mediation_id"):
+        _mediation(view, str(data["mediation_id"]), data)["referral"] = data["channel"]
+
+
+@_folds(MediationRequested)
+def _requested(view: View, data: dict[str, Any], at: str) -> None:
+    m = _mediation(view, str(data["mediation_id"]), data)
+    m.update(convener=data["convener"], participants=list(data["participants"]),
+             legal_advisers=list(data["legal_advisers"]), subject=data["subject"],
+             requested_by=data["requested_by"], requested_at=at,
+             answer_due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+    for u in data["participants"]:
+        m["answers"].setdefault(u, {"answer": "JOINED" if u == data["convener"] else "PENDING",
+                                    "at": at if u == data["convener"] else None, "reason": None})
+
+
+@_folds(MediationJoined)
+def _joined(view: View, data: dict[str, Any], at: str) -> None:
+    _mediation(view, str(data["mediation_id"]), data)["answers"][data["unit"]] = {"answer": "JOINED", "at": at, "reason": None}
+
+
+@_folds(MediationDeclined)
+def _declined(view: View, data: dict[str, Any], at: str) -> None:
+    _mediation(view, str(data["mediation_id"]), data)["answers"][data["unit"]] = {
+        "answer": "DECLINED", "at": at, "reason": data.get("reason")}
+
+
+@_folds(MediationReminderIssued)
+def _reminded(view: View, data: dict[str, Any], at: str) -> None:
+    m = _mediation(view, str(data["mediation_id"]), data)
+    m["reminded"] = sorted({*m["reminded"], data["unit"]})
+
+
+@_folds(MediationEscalated)
+def _mediation_escalated(view: View, data: dict[str, Any], at: str) -> None:
+    m = _mediation(view, str(data["mediation_id"]), data)
+    m["escalated"] = sorted({*m["escalated"], data["unit"]})
+
+
+@_folds(MediationSessionHeld)
+def _session(view: View, data: dict[str, Any], at: str) -> None:
+    m = _mediation(view, str(data["mediation_id"]), data)
+    m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
+                          "summary": data["summary"]})
+    m["sessions"].sort(key=lambda s: s["held_at"])
+
+
+@_folds(MediationConcluded)
+def _concluded(view: View, data: dict[str, Any], at: str) -> None:
+    m = _mediation(view, str(data["mediation_id"]), data)
+    m.update(status="CONCLUDED", result=data["result"], summary=data["summary"], concluded_at=at)
+    m["referral"] = m["referral"] or data.get("referral")
+
+
+# -- responsibility packages (包案) --------------------------------------------------------------
+@_folds(PackageAssigned)
+def _assigned(view: View, data: dict[str, Any], at: str) -> None:
+    p = _package(view, str(data["package_id"]), data)
+    p.update(case_numbers=list(data["case_numbers"]), members=[dict(x) for x in data["members"]],
+             leader_package=data["leader_package"], plan=data["plan"],
+             cadence_days=data["progress_cadence_days"], assigned_at=p["assigned_at"] or at,
+             expected_on=p["expected_on"] or data["expected_resolution_on"].isoformat())
+    p["units"] = sorted({*p["units"], data["unit"]})
+
+
+@_folds(PackageProgressReported)
+def _reported(view: View, data: dict[str, Any], at: str) -> None:
+    p = _package(view, str(data["package_id"]), data)
+    p["reports"].append({"at": at, "unit": data["unit"], "percent": data["percent"], "actions": list(data["actions"])})
+    p["reports"].sort(key=lambda r: r["at"])
+    p["percent"] = p["reports"][-1]["percent"]
+    p["last_report_at"] = p["reports"][-1]["at"]
+
+
+@_folds(PackageReminderIssued)
+def _package_reminded(view: View, data: dict[str, Any], at: str) -> None:
+    p = _package(view, str(data["package_id"]), data)
+    last = utc_iso(data["last_report_at"]) if data["last_report_at"] else "-"
+    p["reminders"] = sorted({*p["reminders"], f"{last}/{data['period']}"})
+
+
+@_folds(PackageExtended)
+def _package_extended(view: View, data: dict[str, Any], at: str) -> None:
+    _package(view, str(data["package_id"]), data).update(
+        extension_days=data["total_days"], expected_on=data["expected_resolution_on"].isoformat())
+
+
+@_folds(PackageClosed)
+def _closed(view: View, data: dict[str, Any], at: str) -> None:
+    _package(view, str(data["package_id"]), data).update(
+        status="CLOSED", result=data["result"], resolved_on=data["resolved_on"].isoformat(), summary=data["summary"])
+
+
+# -- joint task teams (一办五组) -------------------------------------------------------------------
+def _task(view: View, data: dict[str, Any]) -> View:
+    return view.setdefault("task", {  # type: ignore[no-any-return]
+        "task_number": data["task_number"], "team": data["team"], "group": data["group"], "unit": data["unit"],
+        "campaign": None, "description": None, "assigned_at": None, "due_at": None, "status": "ASSIGNED",
+        "reminders": 0, "acknowledged_at": None, "completed_at": None})
+
+
+@_folds(TeamTaskAssigned)
+def _task_assigned(view: View, data: dict[str, Any], at: str) -> None:
+    _task(view, data).update(campaign=data["campaign"], description=data["description"], assigned_at=at,
+                             due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+    TEAM_TASKS.labels("assigned").inc()
+
+
+@_folds(TeamTaskReminderIssued)
+def _task_reminded(view: View, data: dict[str, Any], at: str) -> None:
+    t = _task(view, data)
+    t["campaign"] = t["campaign"] or data["campaign"]
+    t["reminders"] += 1
+
+
+@_folds(TeamTaskAcknowledged)
+def _acknowledged(view: View, data: dict[str, Any], at: str) -> None:
+    t = _task(view, data)
+    t["acknowledged_at"] = t["acknowledged_at"] or at
+    t["status"] = "COMPLETED" if t["status"] == "COMPLETED" else "ACKNOWLEDGED"
+    TEAM_TASKS.labels("acknowledged").inc()
+
+
+@_folds(TeamTaskCompleted)
+def _completed(view: View, data: dict[str, Any], at: str) -> None:
+    t = _task(view, data)
+    t.update(status="COMPLETED", completed_at=at)
+    t["acknowledged_at"] = t["acknowledged_at"] or at
+    TEAM_TASKS.labels("completed").inc()
+
+
+#: The events the views are built from.
+EVENTS: tuple[type[EventRecord], ...] = tuple(_FOLDS)
 
 
 def _mediation(view: View, mid: str, data: dict[str, Any]) -> View:

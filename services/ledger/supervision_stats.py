@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from liandong_sdk.events import SupervisionListed, SupervisionNoticeIssued, SupervisionReminderIssued
+
 from liandong.domain import CaseState
 
 #: "Closed within N days of a notice": the N of the report.
 CLOSED_WITHIN_DAYS = 15
-LETTERS = {"supervision.reminder": "reminder", "supervision.notice": "notice", "supervision.listed": "listed"}
+LETTERS = {SupervisionReminderIssued.TYPE: "reminder", SupervisionNoticeIssued.TYPE: "notice", SupervisionListed.TYPE: "listed"}
 
 
 def supervision_statistics(cases: Iterable[CaseState], now: datetime, within_days: int = CLOSED_WITHIN_DAYS) -> dict[str, Any]:

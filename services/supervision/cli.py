@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import typer
+from liandong_sdk.events import SupervisionNoticeIssued, SupervisionRecommendationIssued
 from rich.console import Console
 
 supervise_app = typer.Typer(help="Supervision (督查督办): recommendations and notices.", no_args_is_help=True)
@@ -53,7 +54,7 @@ def recommend(case_number: str, unit: str = typer.Option(..., help="The unit tha
     except ValueError as exc:
         console.print(f"[red]refused:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    _publish("supervision.recommendation", record)
+    _publish(SupervisionRecommendationIssued.TYPE, record)
     console.print(f"{case_number}: recommendation {record['recommendation_id']} to {unit}, "
                   f"answer due {record['deadline']['due_at'].isoformat()}")
 
@@ -75,5 +76,5 @@ def notice(case_number: str, unit: str = typer.Option(..., help="The supervised 
     record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": _case_ref(case_number), "deadline": None,
               "unit": _unit(unit), "stage": stage, "trigger": trigger, "text": text.strip(),
               "letter_no": f"督办函〔{bureau_year(at)}〕{case_number}/{trigger}"}
-    _publish("supervision.notice", record)
+    _publish(SupervisionNoticeIssued.TYPE, record)
     console.print(f"{case_number}: supervision notice to {unit} ({trigger})")

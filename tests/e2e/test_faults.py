@@ -83,20 +83,32 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
 
     stack, numbers = _run(bus, tmp_path / "chaos", "140202", disturb)
     try:
-        disturbed = stack.wait_settled(numbers, timeout=180, limit=480)
-        assert [n.split("-", 1)[1] for n in numbers] == [n.split("-", 1)[1] for n in ref_numbers]  # no case lost or added
-        got = {n.split("-", 1)[1]: normalise(c) for n, c in disturbed.items()}
-        want = {n.split("-", 1)[1]: normalise(c) for n, c in reference.items()}
-        differences = {k: {f: (got[k][f], want[k][f]) for f in want[k] if got[k][f] != want[k][f]}
-                       for k in want if got.get(k) != want[k]}
-        assert not differences, f"disturbed vs undisturbed: {differences}"
-        for c in disturbed.values():  # nothing applied twice
-            ids = [t["event_id"] for t in c["timeline"]]
-            assert len(ids) == len(set(ids))
-        _assert_dead_lettered(bus, injected)
-        _assert_replay_gives_the_same_ledger(bus, stack, numbers)
+        _compare(bus, stack, numbers, ref_numbers, reference, injected)
+    except AssertionError as exc:
+        # While the mark stands, an XFAIL would hide the cause: say it in the report's reason (and keep
+        # it beside the run's logs and broker data). Under --runxfail pytest.xfail does nothing.
+        (tmp_path / "failure.txt").write_text(str(exc), encoding="utf-8")
+        pytest.xfail(f"{str(exc)[:600]} (run dir {tmp_path})")
+        raise
     finally:
         stack.stop_all()
+
+
+def _compare(bus: Bus, stack: ProcessStack, numbers: list[str], ref_numbers: list[str],
+             reference: dict[str, dict[str, Any]], injected: list[tuple[str, str]]) -> None:
+    """The disturbed run against the reference: every case the same, nothing twice, poison dead-lettered."""
+    disturbed = stack.wait_settled(numbers, timeout=180, limit=480)
+    assert [n.split("-", 1)[1] for n in numbers] == [n.split("-", 1)[1] for n in ref_numbers]  # no case lost or added
+    got = {n.split("-", 1)[1]: normalise(c) for n, c in disturbed.items()}
+    want = {n.split("-", 1)[1]: normalise(c) for n, c in reference.items()}
+    differences = {k: {f: (got[k][f], want[k][f]) for f in want[k] if got[k][f] != want[k][f]}
+                   for k in want if got.get(k) != want[k]}
+    assert not differences, f"disturbed vs undisturbed: {differences}"
+    for c in disturbed.values():  # nothing applied twice
+        ids = [t["event_id"] for t in c["timeline"]]
+        assert len(ids) == len(set(ids))
+    _assert_dead_lettered(bus, injected)
+    _assert_replay_gives_the_same_ledger(bus, stack, numbers)
 
 
 def _inject_poison(bus: Bus) -> list[tuple[str, str]]:

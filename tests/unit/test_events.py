@@ -84,3 +84,24 @@ def test_a_record_with_an_unknown_field_or_symbol_is_refused() -> None:
     with pytest.raises(ValueError):
         events.Deadline.from_record({"clock": "TOMORROW", "due_at": datetime.now(UTC), "days": 1,
                                      "day_basis": "CALENDAR"})
+
+
+def test_code_names_an_event_type_by_its_class_not_by_a_string() -> None:
+    """Outside the catalogue (the type names' one home) and the transition table of the rules, an
+    event type is ``SomeEvent.TYPE``: a typo is then an AttributeError at import, not a silent miss."""
+    import ast
+    from pathlib import Path
+
+    from liandong_sdk.events import EVENT_CLASSES
+
+    root = Path(__file__).resolve().parents[2]
+    homes = {"sdk/liandong_sdk/_catalogue.py", "sdk/liandong_sdk/events.py", "sdk/liandong_sdk/_handoff.py"}
+    found = []
+    for path in [*root.glob("liandong/**/*.py"), *root.glob("services/**/*.py"), *root.glob("sdk/liandong_sdk/**/*.py")]:
+        rel = str(path.relative_to(root))
+        if rel in homes:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in EVENT_CLASSES and "." in str(node.value):
+                found.append(f"{rel}:{node.lineno} {node.value!r}")
+    assert not found, "name these by their class (.TYPE):\n" + "\n".join(found)

@@ -111,7 +111,7 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     assert "intake (reads the topic)" in objection.consumers  # not declared: its ACL says it reads the topic
     assert "supervision: Supervisor.repeated" in rows["petition.repeat.detected"].consumers  # on the earlier case
     joined = rows["mediation.joined"].consumers
-    assert "coordination: Coordination.mediation" in joined and "ledger: record_view" in joined
+    assert "coordination: Coordination.joined" in joined and "ledger: record_view" in joined
     assert objection.producers == ("triage", "units (writes the topic)")
     assert "triage" in rows["case.handoff.requested"].producers
     assert "triage: Triage.vouched" in rows["mediation.joined"].consumers  # who speaks is checked, coordination judges
