@@ -13,6 +13,7 @@ import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import fields
+from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, Self
 
@@ -31,7 +32,8 @@ class Record:
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Self:
-        """The typed record of a plain one (as fastavro reads it, or as a handler built it).
+        """The typed record of a plain one (as fastavro reads it, as a handler built it, or kept as
+        JSON: ids, times and dates as text).
         A field missing from ``data`` takes its schema default; an unknown one is a TypeError."""
         plan = _plan(cls)
         unknown = set(data) - set(plan)
@@ -94,4 +96,7 @@ def _converter(hint: Any) -> Convert:
         return hint
     if hint is uuid.UUID:
         return lambda v: v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))
+    if hint is datetime or hint is date:  # a record kept as JSON has its times and dates as ISO text
+        parse = hint.fromisoformat
+        return lambda v: parse(v) if isinstance(v, str) else v
     return lambda v: v
