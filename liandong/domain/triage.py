@@ -21,7 +21,6 @@ from typing import Any
 
 from liandong_sdk.events import (
     EVENT_CLASSES,
-    AnswerRefused,
     CaseAccepted,
     CaseDeadlineSet,
     CaseExtensionApproved,
@@ -38,8 +37,8 @@ from liandong_sdk.events import (
     HandoffMode,
     HandoffRole,
     MatterCategory,
-    Petitioner,
     PetitionDiverted,
+    Petitioner,
     PetitionRegistered,
     PetitionTriaged,
     Unit,
@@ -102,7 +101,8 @@ class Triage:
             category=MatterCategory(decision.category), lead_unit=Unit(route.lead),
             co_units=[Unit(u) for u in decision.co_units], mode=HandoffMode(route.mode),
             rationale=route.rationale or f"route for {decision.category}", matched=list(decision.matched),
-            diverted_part_channel=DiversionChannel(part.channel) if part else None, diverted_part_explanation=part.explanation if part else None,
+            diverted_part_channel=DiversionChannel(part.channel) if part else None,
+            diverted_part_explanation=part.explanation if part else None,
         )]
         for unit, role in [(route.lead, "LEAD"), *((u, "CO") for u in decision.co_units)]:
             state, handoff = self._handoff(event.id, at, state, unit, role)
@@ -130,7 +130,7 @@ class Triage:
                 event_id=_id(event.id, "deadline"), occurred_at=p.occurred_at, case=p.case, deadline=deadline,
                 unit=unit, cause_event_id=event.id, cause_type=p.TYPE))
         if isinstance(p, CaseHandoffRejected):
-            state, more = self.rejected(state, p, event.id)
+            state, more = self._rerouted(state, p, event.id)
             out += more
         return state, out
 
@@ -153,7 +153,11 @@ class Triage:
         return [answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused")))]
 
     # -- case.handoff.rejected, once checked ----------------------------------------------------
-    def rejected(self, state: State, p: CaseHandoffRejected, event_id: str) -> tuple[State, Out]:
+    def rejected(self, state: State, event: Incoming[CaseHandoffRejected]) -> tuple[State, Out]:
+        """The lead's objection (checked): the case handed to the next unit, or escalated to the bureau."""
+        return self._rerouted(state, event.payload, event.id)
+
+    def _rerouted(self, state: State, p: CaseHandoffRejected, event_id: str) -> tuple[State, Out]:
         if state["escalated"] or p.unit != state["lead"]:
             return state, []  # a co-unit's objection only drops it; the ledger records it
         at = p.occurred_at

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from services.coordination.app import COORDINATION
 from services.coordination.config import load_config
 from services.coordination.requests import mediation_proposal, package_closing, package_extension, package_order, task_publications
 from services.ledger.coordination import fold, mediations, packages, teams
+from tests.stand_ins import In
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 CASE = "140214-2026-000101"
@@ -22,17 +22,11 @@ CONFIG = load_config()
 C = Coordination(CONFIG)
 
 
-@dataclass(frozen=True)
-class Incoming:
-    type: str
-    id: str
-    data: dict[str, Any]
-
 
 def handle(event_type: str, event_id: str, data: dict[str, Any], state: Any, decisions: Coordination = C) -> Any:
     """The event through the service's own handler map (the table that handles its type)."""
     (handler,) = [h for t in COORDINATION.tables if (h := t.handler(event_type)) is not None]
-    return handler(decisions, state, Incoming(event_type, event_id, data))
+    return handler(decisions, state, In(event_type, event_id, data))
 MEMBERS = [
     {"role": "leading_official", "person": "张副区长", "unit": "BUREAU"},
     {"role": "responsible_unit_head", "person": "李局长", "unit": "HRSS"},

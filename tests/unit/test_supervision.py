@@ -18,6 +18,7 @@ import pytest
 from liandong import load_clocks
 from liandong.domain import BusinessCalendar, ClockConfig, EscalationLadder
 from liandong.domain.supervision import STAGE_EVENT, SupervisedCase, Supervisor, recommendation, stage_event_id
+from tests.stand_ins import typed
 
 CST = timezone(timedelta(hours=8))
 CLOCKS = load_clocks()  # the shipped liandong/clocks.yaml
@@ -46,7 +47,7 @@ class Case:
               **fields: Any) -> str:
         eid = event_id or str(uuid.uuid4())
         data = {"event_id": eid, "occurred_at": when, "case": self.ref, "deadline": None, **fields}
-        sup.apply(self.state, event_type, data, eid)
+        sup.apply(self.state, typed(event_type, data), eid)
         return eid
 
     def handoff(self, when: datetime, unit: str = "HRSS", role: str = "LEAD", **kw: Any) -> str:
@@ -295,19 +296,19 @@ def test_a_repeat_petition_triggers_a_notice_naming_why(status: str, outcome: st
     new = Case()
     data = {"occurred_at": at(5, 6), "case": new.ref, "deadline": None, "earlier_case_number": earlier.number,
             "earlier_closed": status == "RESOLVED", "reason": "same matter"}
-    out = SUP.repeat(earlier.state, "repeat-1", data)
+    out = SUP.repeat(earlier.state, "repeat-1", typed("petition.repeat.detected", data))
     assert [(n, r["trigger"], r["stage"], r["unit"], r["case"]["case_number"]) for n, r in out] == [
         ("supervision.notice", trigger, clock, "HRSS", earlier.number)]
     assert new.number in out[0][1]["text"]
-    assert SUP.repeat(earlier.state, "repeat-1", data) == []  # the same repeat event again: nothing new
+    assert SUP.repeat(earlier.state, "repeat-1", typed("petition.repeat.detected", data)) == []  # the same repeat event again: nothing new
 
 
 def test_a_repeat_of_a_case_nobody_handled_triggers_nothing() -> None:
     diverted = Case()
     diverted.event("petition.diverted", at(3, 2), category="LITIGATION")
     data = {"occurred_at": at(5, 6), "case": Case().ref, "earlier_case_number": diverted.number}
-    assert SUP.repeat(diverted.state, "r", data) == []
-    assert SUP.repeat(None, "r", data) == []
+    assert SUP.repeat(diverted.state, "r", typed("petition.repeat.detected", data)) == []
+    assert SUP.repeat(None, "r", typed("petition.repeat.detected", data)) == []
 
 
 def test_the_bureau_can_issue_a_notice_for_irregular_handling_once() -> None:
@@ -368,7 +369,7 @@ def _ledger_case(resolved_after_notice: int | None, recs: Iterable[tuple[str, bo
 
     def apply(event_type: str, when: datetime, **fields: Any) -> None:
         data = {"occurred_at": when, "case": c.ref, "deadline": None, **fields}
-        assert state.apply(event_type, data, f"{c.number}/{next(n)}", CLOCKS)
+        assert state.apply(typed(event_type, data), f"{c.number}/{next(n)}", CLOCKS)
 
     apply("petition.registered", at(3, 2), received_at=at(3, 2), channel="ONLINE", category_hint="WAGE_ARREARS")
     apply("case.handoff.requested", at(3, 2), unit="HRSS", role="LEAD", mode="ASSIGN", attempt=1)
@@ -422,7 +423,7 @@ def test_a_units_status_does_not_depend_on_the_order_inbox_and_replies_are_read(
     earlier.handoff(at(3, 2))  # the inbox read last
     assert earlier.state.unit_status == {"HRSS": "RESOLVED"} and earlier.state.running() == []
     data = {"occurred_at": at(5, 6), "case": Case().ref, "earlier_case_number": earlier.number}
-    assert SUP.repeat(earlier.state, "r", data)[0][1]["trigger"] == "OPINION_NOT_IMPLEMENTED"
+    assert SUP.repeat(earlier.state, "r", typed("petition.repeat.detected", data))[0][1]["trigger"] == "OPINION_NOT_IMPLEMENTED"
 
 
 def test_a_case_is_not_due_again_once_its_ladder_is_through() -> None:

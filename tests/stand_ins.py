@@ -1,0 +1,72 @@
+"""Events as the domain reads them, built from plain records in unit tests (no broker, no codec).
+
+A test gives the fields a decision reads; ``typed`` completes the rest of a record with neutral
+values (empty text, zero, the first symbol, the event's own time), so that a test of supervision's
+clocks need not spell out a petitioner.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+import uuid
+from dataclasses import MISSING, dataclass, fields
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from liandong_sdk.events import EVENT_CLASSES, EventRecord, Record
+
+_IDS = uuid.UUID("9c1f0a3e-5b7d-4e2a-8f61-3d2c1b0a9e87")
+
+
+def typed(event_type: str, data: dict[str, Any]) -> EventRecord:
+    """The payload of ``event_type`` for a plain record (as the codec would decode it); an event id
+    that is no UUID (a test's name for it) becomes one derived from it."""
+    cls = EVENT_CLASSES[event_type]
+    data = dict(data)
+    event_id = data.get("event_id")
+    if isinstance(event_id, str):
+        try:
+            uuid.UUID(event_id)
+        except ValueError:
+            data["event_id"] = uuid.uuid5(_IDS, event_id)
+    return cls.from_record(_complete(cls, data, data.get("occurred_at")))
+
+
+def _complete(cls: type[Record], data: dict[str, Any], at: datetime | None) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    missing = [f for f in fields(cls) if f.name not in data  # type: ignore[arg-type]
+               and f.default is MISSING and f.default_factory is MISSING]
+    return {**data, **{f.name: _neutral(hints[f.name], at) for f in missing}}
+
+
+def _neutral(hint: Any, at: datetime | None) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return None
+    if origin is list:
+        return []
+    if origin is dict:
+        return {}
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return _complete(hint, {}, at)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return next(iter(hint))
+    neutral = {str: "", int: 0, bool: False, uuid.UUID: uuid.UUID(int=0), datetime: at,
+               date: at.date() if at else None}
+    return neutral[hint]
+
+
+@dataclass(frozen=True)
+class In:
+    """An incoming event (``liandong.domain.incoming.Incoming``): its type, id, record and topic."""
+
+    type: str
+    id: str
+    data: dict[str, Any]
+    topic: str = ""
+
+    @property
+    def payload(self) -> EventRecord:
+        return typed(self.type, self.data)
