@@ -21,24 +21,33 @@ _IDS = uuid.UUID("9c1f0a3e-5b7d-4e2a-8f61-3d2c1b0a9e87")
 
 
 def typed(event_type: str, data: dict[str, Any]) -> EventRecord:
-    """The payload of ``event_type`` for a plain record (as the codec would decode it); an event id
-    that is no UUID (a test's name for it) becomes one derived from it."""
+    """The payload of ``event_type`` for a plain record (as the codec would decode it); an id that
+    is no UUID (a test's name for it, e.g. ``"e1"``) becomes one derived from that name."""
     cls = EVENT_CLASSES[event_type]
-    data = dict(data)
-    event_id = data.get("event_id")
-    if isinstance(event_id, str):
-        try:
-            uuid.UUID(event_id)
-        except ValueError:
-            data["event_id"] = uuid.uuid5(_IDS, event_id)
     return cls.from_record(_complete(cls, data, data.get("occurred_at")))
 
 
 def _complete(cls: type[Record], data: dict[str, Any], at: datetime | None) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
+    given = {name: _named(hints[name], value, at) for name, value in data.items() if name in hints}
     missing = [f for f in fields(cls) if f.name not in data  # type: ignore[arg-type]
                and f.default is MISSING and f.default_factory is MISSING]
-    return {**data, **{f.name: _neutral(hints[f.name], at) for f in missing}}
+    return {**data, **given, **{f.name: _neutral(hints[f.name], at) for f in missing}}
+
+
+def _named(hint: Any, value: Any, at: datetime | None) -> Any:
+    """``value`` with test names for ids made UUIDs and nested records completed."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        inner = [h for h in typing.get_args(hint) if h is not type(None)]
+        return value if value is None or len(inner) != 1 else _named(inner[0], value, at)
+    if hint is uuid.UUID and isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return uuid.uuid5(_IDS, value)
+    if isinstance(hint, type) and issubclass(hint, Record) and isinstance(value, dict):
+        return _complete(hint, value, at)
+    return value
 
 
 def _neutral(hint: Any, at: datetime | None) -> Any:
