@@ -79,3 +79,33 @@ class In:
     @property
     def payload(self) -> EventRecord:
         return typed(self.type, self.data)
+
+
+def plain(out: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Typed events out as (event type, plain record with ids as text), the way tests compare them."""
+    return [(o.TYPE, _text_ids(o.to_record())) if isinstance(o, EventRecord) else o for o in out]
+
+
+class Plain:
+    """A decisions object (``Coordination``, ``Triage``) whose (state, events) answers give their
+    events as ``plain`` records."""
+
+    def __init__(self, decisions: Any) -> None:
+        self.decisions = decisions
+
+    def __getattr__(self, name: str) -> Any:
+        decide = getattr(self.decisions, name)
+
+        def call(*args: Any) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+            state, out = decide(*args)
+            return state, plain(out)
+
+        return call
+
+
+def _text_ids(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _text_ids(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_text_ids(v) for v in node]
+    return str(node) if isinstance(node, uuid.UUID) else node

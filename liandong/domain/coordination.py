@@ -10,7 +10,8 @@ message key (so the table is partitioned like the topics it is built from):
 
 Time is injected: the ``*_tick(state, now)`` methods decide the reminders and escalations due at
 ``now``; each is issued once per stage (recorded in the state) and its event id is derived from
-the entity and the stage, so a retry after a crash publishes the same ids again. What the state
+the entity and the stage, so a retry after a crash publishes the same ids again. Events out are
+typed records, built from the plain record (``from_record``: a missing or unknown field fails here). What the state
 or the configuration does not allow raises ``Refused``: nothing changes and nothing is published.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 from liandong_sdk.events import (
     CaseReferred,
     DiversionChannel,
+    EventRecord,
     MediationConcluded,
     MediationDeclined,
     MediationEscalated,
@@ -55,7 +57,7 @@ from liandong_sdk.rules import HANDLING_UNITS, Refused
 
 from .incoming import Incoming
 
-Out = list[tuple[str, dict[str, Any]]]
+Out = list[EventRecord]
 State = dict[str, Any]
 _IDS = uuid.UUID("6f1d0c2a-7b3e-4d8a-9c5f-2e4b8a1d3c70")
 
@@ -192,7 +194,7 @@ class Coordination:
         if result == "NO_AGREEMENT":
             channel = p.referral if p.referral in REFERRAL_CHANNELS else "LITIGATION"
             m["referral"] = channel
-            out.append((CaseReferred.TYPE, {
+            out.append(CaseReferred.from_record({
                 **_base(event.id, "referred", at, m["case"]), "channel": channel, "mediation_id": mid,
                 "reason": f"联合调处未达成协议: {p.summary}"}))
         return {**book, mid: m}, out
@@ -218,7 +220,7 @@ class Coordination:
              "answers": {u: {"answer": "JOINED" if u == convener else "PENDING", "at": utc_iso(at) if u == convener else None,
                              "reason": None, "reminder_due_at": None, "escalated": False} for u in participants},
              "sessions": [], "result": None, "referral": None}
-        out: Out = [(MediationRequested.TYPE, {
+        out: Out = [MediationRequested.from_record({
             **_base(event_id, f"requested/{u}", at, case),
             "deadline": _deadline("MEDIATION_ANSWER", due, days), "mediation_id": m["mediation_id"], "unit": u,
             "convener": convener, "participants": participants, "legal_advisers": m["legal_advisers"],
@@ -244,13 +246,13 @@ class Coordination:
                 if a["reminder_due_at"] is None and now >= _dt(m2["answer_due_at"]):
                     due = now + timedelta(days=self.config.mediation_reminder_days)
                     a["reminder_due_at"] = utc_iso(due)
-                    out.append((MediationReminderIssued.TYPE, {
+                    out.append(MediationReminderIssued.from_record({
                         **_base(mid, f"reminder/{unit}", now, m2["case"]),
                         "deadline": _deadline("MEDIATION_ANSWER", due, self.config.mediation_reminder_days),
                         "mediation_id": mid, "unit": unit, "convener": m2["convener"]}))
                 elif a["reminder_due_at"] is not None and not a["escalated"] and now >= _dt(a["reminder_due_at"]):
                     a["escalated"] = True
-                    out.append((MediationEscalated.TYPE, {
+                    out.append(MediationEscalated.from_record({
                         **_base(mid, f"escalated/{unit}", now, m2["case"]), "mediation_id": mid, "unit": unit,
                         "reason": f"{unit} 未在期限内答复联合调处邀请（已提醒）"}))
             if m2 != m:
@@ -301,7 +303,7 @@ class Coordination:
                           f"{self.config.package_max_extension_days} days ({pkg['extension_days']} used), asked {days}")
         expected = date.fromisoformat(pkg["expected_on"]) + timedelta(days=days)
         pkg.update(extension_days=total, expected_on=expected.isoformat())
-        return {**pkgs, pid: pkg}, [(PackageExtended.TYPE, {
+        return {**pkgs, pid: pkg}, [PackageExtended.from_record({
             **_base(event.id, "extended", at, pkg["case"]), "package_id": pid, "days": days, "total_days": total,
             "expected_resolution_on": expected, "reason": p.reason})]
 
@@ -337,7 +339,7 @@ class Coordination:
              "extension_days": 0, "last_report_at": None, "percent": 0, "reports": 0, "actions": [],
              "reminded": {}, "status": "OPEN", "result": None, "resolved_on": None}
         due = at + timedelta(days=cadence)
-        out: Out = [(PackageAssigned.TYPE, {
+        out: Out = [PackageAssigned.from_record({
             **_base(event_id, f"assigned/{u}", at, case), "deadline": _deadline("PACKAGE_PROGRESS", due, cadence),
             "package_id": p["package_id"], "unit": u, "case_numbers": numbers, "members": members,
             "leader_package": p["leader_package"], "plan": p["plan"], "progress_cadence_days": cadence,
@@ -357,7 +359,7 @@ class Coordination:
                 continue
             due = _dt(anchor) + timedelta(days=p["cadence_days"] * (period + 1))
             for u in p["units"]:
-                out.append((PackageReminderIssued.TYPE, {
+                out.append(PackageReminderIssued.from_record({
                     **_base(pid, f"reminder/{anchor}/{period}/{u}", now, p["case"]),
                     "deadline": _deadline("PACKAGE_PROGRESS", due, p["cadence_days"]), "package_id": pid, "unit": u,
                     "period": period, "last_report_at": _dt(p["last_report_at"]) if p["last_report_at"] else None}))
@@ -384,7 +386,7 @@ class Coordination:
              "campaign": p.campaign, "description": p.description, "published_at": utc_iso(at),
              "due_at": utc_iso(due), "ack_due_at": utc_iso(at + timedelta(days=self.config.task_ack_days)),
              "status": "ASSIGNED", "reminded": False, "acknowledged_at": None, "completed_at": None}
-        return t, [(TeamTaskAssigned.TYPE, {
+        return t, [TeamTaskAssigned.from_record({
             "event_id": _id(event_id, "assigned"), "occurred_at": at, "task_number": t["task_number"],
             "team": t["team"], "group": t["group"], "unit": group.unit, "campaign": t["campaign"],
             "description": t["description"], "deadline": _deadline("TASK_DUE", due, p.due_days)})]
@@ -417,7 +419,7 @@ class Coordination:
         if t["status"] != "ASSIGNED" or t["reminded"] or now < _dt(t["ack_due_at"]):
             return t, []
         days = self.config.task_ack_days
-        return {**t, "reminded": True}, [(TeamTaskReminderIssued.TYPE, {
+        return {**t, "reminded": True}, [TeamTaskReminderIssued.from_record({
             "event_id": _id(t["task_number"], "reminder"), "occurred_at": now, "task_number": t["task_number"],
             "team": t["team"], "group": t["group"], "unit": t["unit"], "campaign": t["campaign"],
             "deadline": _deadline("TASK_ACK", now + timedelta(days=days), days)})]

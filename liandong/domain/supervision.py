@@ -72,8 +72,8 @@ from liandong_sdk.rules import ClockConfig, bureau_year
 from .incoming import Incoming
 
 STAGES = ("REMINDER", "NOTICE", "LISTING")
-STAGE_EVENT = {"REMINDER": SupervisionReminderIssued.TYPE, "NOTICE": SupervisionNoticeIssued.TYPE,
-               "LISTING": SupervisionListed.TYPE}
+STAGE_EVENT: dict[str, type[EventRecord]] = {
+    "REMINDER": SupervisionReminderIssued, "NOTICE": SupervisionNoticeIssued, "LISTING": SupervisionListed}
 EVENT_STAGE = {v: k for k, v in STAGE_EVENT.items()}
 CLOCK_NAMES = {
     "FORWARD": "转送交办期限", "ACCEPTANCE_NOTICE": "受理告知期限", "HANDLING": "办理期限",
@@ -85,7 +85,7 @@ _LETTER = {"REMINDER": "提醒函", "NOTICE": "督办函", "LISTING": "挂牌督
 _IDS = uuid.UUID("6f1d3b52-8a47-4c1e-9e2b-2d5a7c9f0b83")
 _SEEN_KEEP = 200  # input event ids remembered per case (a redelivered event is applied once)
 
-Action = tuple[str, dict[str, Any]]  # (event type, record)
+Action = EventRecord  # a letter or listing to publish
 
 
 @dataclass
@@ -186,7 +186,7 @@ class Supervisor:
         if observe is not None:
             observe(self, state, record, record.occurred_at, getattr(record, "unit", None),  # type: ignore[attr-defined]
                     record.deadline)  # type: ignore[attr-defined]
-        elif record.TYPE in EVENT_STAGE and event_id not in state.issued:
+        elif type(record) in EVENT_STAGE and event_id not in state.issued:
             state.issued.append(event_id)  # our own letter read back (e.g. after a restart)
         return True
 
@@ -306,7 +306,7 @@ class Supervisor:
                 if eid in state.issued:
                     continue
                 state.issued.append(eid)
-                out.append((STAGE_EVENT[stage], self._letter(state, c, stage, eid, now)))
+                out.append(STAGE_EVENT[stage].from_record(self._letter(state, c, stage, eid, now)))
         return out
 
     def _letter(self, state: SupervisedCase, c: RunningClock, stage: str, eid: str, now: datetime) -> dict[str, Any]:
@@ -355,7 +355,7 @@ class Supervisor:
             return []
         state.issued.append(eid)
         running = state.clocks.get(f"{clock}/{unit}")
-        return [(SupervisionNoticeIssued.TYPE, {
+        return [SupervisionNoticeIssued.from_record({
             "event_id": eid, "occurred_at": now, "case": state.case,
             "deadline": running.deadline() if running is not None and running.running else None,
             "unit": unit, "stage": clock, "trigger": trigger, "text": text,

@@ -14,19 +14,21 @@ from services.coordination.app import COORDINATION
 from services.coordination.config import load_config
 from services.coordination.requests import mediation_proposal, package_closing, package_extension, package_order, task_publications
 from services.ledger.coordination import fold, mediations, packages, teams
-from tests.stand_ins import In, typed
+from tests.stand_ins import In, Plain, plain, typed
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 CASE = "140214-2026-000101"
 CONFIG = load_config()
-C = Coordination(CONFIG)
+C = Plain(Coordination(CONFIG))  # its events out as (type, plain record)
 
 
 
-def handle(event_type: str, event_id: str, data: dict[str, Any], state: Any, decisions: Coordination = C) -> Any:
+def handle(event_type: str, event_id: str, data: dict[str, Any], state: Any,
+           decisions: Coordination = C.decisions) -> Any:
     """The event through the service's own handler map (the table that handles its type)."""
     (handler,) = [h for t in COORDINATION.tables if (h := t.handler(event_type)) is not None]
-    return handler(decisions, state, In(event_type, event_id, data))
+    state, out = handler(decisions, state, In(event_type, event_id, data))
+    return state, plain(out)
 MEMBERS = [
     {"role": "leading_official", "person": "张副区长", "unit": "BUREAU"},
     {"role": "responsible_unit_head", "person": "李局长", "unit": "HRSS"},

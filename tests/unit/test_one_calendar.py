@@ -17,7 +17,7 @@ from liandong.domain.supervision import SupervisedCase, Supervisor
 from liandong.domain.triage import Triage
 from liandong.service import InMemory
 from services.triage.app import TRIAGE, load_routing
-from tests.stand_ins import typed
+from tests.stand_ins import plain, typed
 
 CODEC = Codec(SchemaCatalogue(get_settings().schemas_dir))
 CLOCKS = load_clocks()
@@ -100,7 +100,7 @@ def test_triage_the_ledger_and_supervision_keep_the_same_deadlines(
         clock = s.clocks["HANDLING/HRSS"]
         assert clock.due_at == handling, carried
         start = datetime.combine(reminder, time(0), BUREAU_TZ)  # the reminder goes out from the start of its day
-        assert [name for name, _ in sup.due(s, start - timedelta(seconds=1))
+        assert [name for name, _ in plain(sup.due(s, start - timedelta(seconds=1)))
                 if name == "supervision.reminder"] == [], carried
-        letters = sup.due(s, start + timedelta(seconds=1))
+        letters = plain(sup.due(s, start + timedelta(seconds=1)))
         assert [(name, r["stage"]) for name, r in letters] == [("supervision.reminder", "HANDLING")], carried

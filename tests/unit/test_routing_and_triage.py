@@ -18,7 +18,7 @@ from liandong.domain import BUREAU_TZ, ClockConfig
 from liandong.domain.routing import RoutingMatrix
 from liandong.domain.triage import Triage
 from services.triage.app import load_routing
-from tests.stand_ins import typed
+from tests.stand_ins import plain, typed
 
 SCHEMAS = get_settings().schemas_dir
 CODEC = Codec(SchemaCatalogue(SCHEMAS))
@@ -28,7 +28,7 @@ ROUTING = load_routing()
 @dataclass(frozen=True)
 class In:
     """An incoming event as triage's decisions read it (``id`` and ``payload``, like the bus's Event),
-    from a plain record; its type is the one the decision called reads (``Plain``)."""
+    from a plain record; its type is the one the decision called reads (``Typed``)."""
 
     id: str
     data: dict[str, Any]
@@ -47,7 +47,7 @@ def ev(event_id: str, data: dict[str, Any]) -> In:
 _READS = {"registered": "petition.registered", "rejected": "case.handoff.rejected", "decided": "case.jurisdiction.decided"}
 
 
-class Plain:
+class Typed:
     """Triage's decisions over plain records: each event typed as the decision called reads it, each
     output as (event type, plain record with ids as text), the way these tests compare them."""
 
@@ -59,20 +59,12 @@ class Plain:
 
         def call(state: Any, event: In) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
             new, out = decide(state, replace(event, type=_READS[name]))
-            return new, [(o.TYPE, _text_ids(o.to_record())) for o in out]
+            return new, plain(out)
 
         return call
 
 
-def _text_ids(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _text_ids(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_text_ids(v) for v in node]
-    return str(node) if isinstance(node, uuid.UUID) else node
-
-
-TRIAGE = Plain(Triage(ROUTING, ClockConfig()))
+TRIAGE = Typed(Triage(ROUTING, ClockConfig()))
 
 
 def end(month: int, day: int) -> datetime:
@@ -354,7 +346,7 @@ def test_an_objection_from_a_former_lead_is_ignored() -> None:
 
 @pytest.mark.parametrize("max_bounces", [1, 2, 3])
 def test_after_max_bounces_objections_jurisdiction_is_escalated(max_bounces: int) -> None:
-    triage = Plain(Triage(ROUTING, ClockConfig(max_bounces=max_bounces)))
+    triage = Typed(Triage(ROUTING, ClockConfig(max_bounces=max_bounces)))
     state, _ = triage.registered(None, ev(*registered("拖欠工资三个月", "WAGE_ARREARS")))
     suggestions = ["JUSTICE", "POLICE", "STREET_OFFICE"]
     out: list[tuple[str, dict[str, Any]]] = []
@@ -382,7 +374,7 @@ def test_default_config_escalates_on_the_second_objection() -> None:
 
 
 def test_exhausted_candidates_escalate_before_max_bounces() -> None:
-    triage = Plain(Triage(ROUTING, ClockConfig(max_bounces=5)))
+    triage = Typed(Triage(ROUTING, ClockConfig(max_bounces=5)))
     state, _ = triage.registered(None, ev(*registered("养老金没有发放", "SOCIAL_SECURITY")))  # HRSS, no co-units
     new, out = triage.rejected(state, ev(*rejection("HRSS")))
     assert [name for name, _ in out] == ["case.jurisdiction.escalated"]
