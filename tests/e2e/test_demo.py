@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import wait_for
@@ -55,9 +54,10 @@ def test_ctrl_c_stops_every_process(service_env: dict[str, str], tmp_path: Path)
                              "--year", "2038", "--out", str(out)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: (out / "pids").exists() and len(_pids(out)) >= 9, timeout=120, interval=0.5,
-                 message="the demo to start its services")
-        time.sleep(2.0)  # let them get going: an interrupt mid-start is a case too, but not this one
+        # Every service started and serving (each reports its bound ports): an interrupt mid-start is
+        # a case too, but not this one.
+        wait_for(lambda: (out / "pids").exists() and len(list(out.glob("*/ports.json"))) >= len(_pids(out)) >= 9,
+                 timeout=120, interval=0.5, message="the demo's services to serve")
         demo.send_signal(signal.SIGINT)
         output, _ = demo.communicate(timeout=120)
     finally:
