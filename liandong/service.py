@@ -66,7 +66,9 @@ from .tokens import PEER_HEADER, TokenStore
 State = Any
 #: What a handler may return to publish: a typed event, or an event type's name and plain record.
 Output = EventRecord | tuple[str, dict[str, Any]]
-Handler = Callable[[Any, State | None, Event], tuple[State | None, Sequence[Output]]]
+#: (decisions, state, event) -> (state, outputs). The event is an ``Incoming[P]`` whose payload is
+#: the class the handler is mapped to; a map keyed by class cannot tell a type checker which, hence Any.
+Handler = Callable[[Any, State | None, Any], tuple[State | None, Sequence[Output]]]
 Tick = Callable[[Any, State, datetime], tuple[State | None, Sequence[Output]]]
 Clock = Callable[[], datetime]
 #: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
@@ -157,7 +159,7 @@ class Elsewhere:
     where this worker owns its partition (with several workers, elsewhere the event is not applied
     there, and a warning says so)."""
 
-    key: Callable[[Event], str]
+    key: Callable[[Any], str]  # of the event (an ``Incoming[P]``, as for a Handler)
     handler: Handler
 
 

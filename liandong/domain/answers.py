@@ -16,23 +16,29 @@ A unit's handoff, as the referee keeps it (plain JSON data, times as ISO strings
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from liandong_sdk.events import (
-    EVENT_CLASSES,
+    AnswerRefused,
     CaseAccepted,
     CaseExtensionApproved,
     CaseHandoffAccepted,
     CaseHandoffRejected,
     CaseNotAccepted,
     CaseProgressReported,
+    CaseRef,
     CaseResolved,
+    Clock,
+    DayBasis,
+    Deadline,
     EventRecord,
     ResolutionOutcome,
     ResolutionTag,
+    Unit,
     known,
 )
 from liandong_sdk.rules import (
@@ -49,7 +55,9 @@ from liandong_sdk.rules import (
 from .incoming import Incoming
 
 Handoff = dict[str, Any]
-Deadline = dict[str, Any]
+#: A unit's answer about its handoff (the case state machine's unit transitions).
+CaseAnswer = (CaseHandoffAccepted | CaseHandoffRejected | CaseAccepted | CaseNotAccepted | CaseExtensionApproved
+              | CaseProgressReported | CaseResolved)
 
 #: A clock skew the referee tolerates between a unit's clock and its own (an answer "from the future").
 SKEW = timedelta(minutes=10)
@@ -57,16 +65,17 @@ OUTCOMES = known(ResolutionOutcome)
 TAGS = known(ResolutionTag)
 
 
-def speaker(event: Incoming) -> str:
+def speaker(event: Incoming[EventRecord]) -> Unit:
     """The unit an answer is from: the unit of its replies topic, which its ``unit`` must name."""
     unit = replies_unit(event.topic)
+    kind = event.payload.TYPE
     if unit is None:
-        raise Refused(f"{event.type} came on {event.topic}, which is no unit's replies topic")
-    named = event.data.get("unit")
+        raise Refused(f"{kind} came on {event.topic}, which is no unit's replies topic")
+    named = getattr(event.payload, "unit", None)
     if named != unit:
-        raise Refused(f"{event.type} names unit {named} but came on {unit}'s replies topic: "
+        raise Refused(f"{kind} names unit {named} but came on {unit}'s replies topic: "
                       f"a unit answers only for itself")
-    return unit
+    return Unit(unit)
 
 
 def handed(clocks: ClockConfig, at: datetime, role: str, due_from_above: str | None = None) -> Handoff:
@@ -78,15 +87,13 @@ def handed(clocks: ClockConfig, at: datetime, role: str, due_from_above: str | N
             "accepted_at": None, "handling_due_at": None, "extension_days": 0, "cap": due_from_above}
 
 
-def check(handoff: Handoff | None, event: Incoming, unit: str, clocks: ClockConfig,
+def check(handoff: Handoff | None, answer: CaseAnswer, unit: str, clocks: ClockConfig,
           now: datetime | None = None) -> tuple[Handoff, Deadline | None]:
     """The unit's handoff after its answer and the deadline that applies after it; raises
     ``Refused`` (``IllegalTransition`` for a step the state does not allow) with the reason."""
-    kind, data = event.type, event.data
-    case_number = data["case"]["case_number"]
+    kind, case_number, at = answer.TYPE, answer.case.case_number, answer.occurred_at
     if handoff is None:
         raise Refused(f"{case_number} was never handed to {unit}")
-    at: datetime = data["occurred_at"]
     handed_at = _time(handoff["handed_at"])
     if at < handed_at:
         raise Refused(f"{kind} at {_local(at)} is dated before {case_number} was handed to {unit} ({_local(handed_at)})")
@@ -96,15 +103,14 @@ def check(handoff: Handoff | None, event: Incoming, unit: str, clocks: ClockConf
     h = dict(handoff)
     if after is not None:
         h["status"] = after.value
-    return h, _CHECKS[EVENT_CLASSES[kind]](Answer(kind, data, case_number, unit, at, handoff, h, clocks))
+    return h, _CHECKS[type(answer)](Checked(answer, case_number, unit, at, handoff, h, clocks))
 
 
 @dataclass
-class Answer:
+class Checked:
     """One unit answer being checked: ``before`` is the handoff as it was, ``after`` as the answer leaves it."""
 
-    kind: str
-    data: dict[str, Any]
+    answer: Any  # the answer's class is the one its check is registered for in ``_CHECKS``
     case_number: str
     unit: str
     at: datetime
@@ -112,86 +118,90 @@ class Answer:
     after: Handoff
     clocks: ClockConfig
 
+    @property
+    def kind(self) -> str:
+        return str(self.answer.TYPE)
 
-def _signed(a: Answer) -> Deadline | None:
-    _text(a.data, "signed_by", a.kind)
-    return _deadline("ACCEPTANCE_NOTICE", a.after["acceptance_due_at"], a.clocks.acceptance_notice_days)
+
+def _signed(a: Checked) -> Deadline | None:
+    _text(a.answer.signed_by, "signed_by", a.kind)
+    return _deadline(Clock.ACCEPTANCE_NOTICE, a.after["acceptance_due_at"], a.clocks.acceptance_notice_days)
 
 
-def _objected(a: Answer) -> Deadline | None:
+def _objected(a: Checked) -> Deadline | None:
     window = _time(a.before["objection_due_at"])
     if a.at > window:
         raise Refused(f"the objection window for {a.case_number} closed at {_local(window)} "
                       f"({a.clocks.objection_working_days} working days after the handoff); objected {_local(a.at)}")
-    _text(a.data, "reason", a.kind)
-    suggested = a.data.get("suggested_unit")
-    if suggested not in (None, "UNKNOWN") and (suggested not in HANDLING_UNITS or suggested == a.unit):
+    _text(a.answer.reason, "reason", a.kind)
+    suggested = a.answer.suggested_unit
+    if suggested not in (None, Unit.UNKNOWN) and (suggested not in HANDLING_UNITS or suggested == a.unit):
         raise Refused(f"suggested_unit {suggested} is not another unit on the bus")
-    return _deadline("OBJECTION", a.before["objection_due_at"], a.clocks.objection_working_days, working=True)
+    return _deadline(Clock.OBJECTION, a.before["objection_due_at"], a.clocks.objection_working_days, working=True)
 
 
-def _accepted(a: Answer) -> Deadline | None:
+def _accepted(a: Checked) -> Deadline | None:
     h = a.after
     h["accepted_at"] = a.at.isoformat()
     h["handling_due_at"] = _capped(a.clocks.handling_due(a.at), h.get("cap")).isoformat()
-    return _deadline("HANDLING", h["handling_due_at"], a.clocks.handling_days)
+    return _deadline(Clock.HANDLING, h["handling_due_at"], a.clocks.handling_days)
 
 
-def _not_accepted(a: Answer) -> Deadline | None:
-    _text(a.data, "reason", a.kind)
+def _not_accepted(a: Checked) -> Deadline | None:
+    _text(a.answer.reason, "reason", a.kind)
     return None
 
 
-def _extended(a: Answer) -> Deadline | None:
+def _extended(a: Checked) -> Deadline | None:
     h, clocks = a.after, a.clocks
-    extra, used = a.data["extra_days"], h["extension_days"]
+    extra, used = a.answer.extra_days, h["extension_days"]
     if extra < 1 or used + extra > clocks.extension_max_days:
         raise Refused(f"extensions of {a.case_number} total at most {clocks.extension_max_days} days "
                       f"(Art. 32; {used} used), asked {extra}")
-    _text(a.data, "reason", a.kind)
+    _text(a.answer.reason, "reason", a.kind)
     h["extension_days"] = used + extra
     h["handling_due_at"] = _capped(clocks.handling_due(_time(h["accepted_at"]), used + extra), h.get("cap")).isoformat()
-    return _deadline("HANDLING", h["handling_due_at"], clocks.handling_days + used + extra)
+    return _deadline(Clock.HANDLING, h["handling_due_at"], clocks.handling_days + used + extra)
 
 
-def _handling(a: Answer) -> Deadline | None:
-    return _deadline("HANDLING", a.after["handling_due_at"], a.clocks.handling_days + a.after["extension_days"])
+def _handling(a: Checked) -> Deadline | None:
+    return _deadline(Clock.HANDLING, a.after["handling_due_at"], a.clocks.handling_days + a.after["extension_days"])
 
 
-def _progress(a: Answer) -> Deadline | None:
-    if not 0 <= a.data["percent"] <= 100:
-        raise Refused(f"case.progress: percent must be 0..100, got {a.data['percent']}")
+def _progress(a: Checked) -> Deadline | None:
+    if not 0 <= a.answer.percent <= 100:
+        raise Refused(f"case.progress: percent must be 0..100, got {a.answer.percent}")
     return _handling(a)
 
 
-def _resolved(a: Answer) -> Deadline | None:
-    if a.data["outcome"] not in OUTCOMES or a.data["tag"] not in TAGS:
+def _resolved(a: Checked) -> Deadline | None:
+    outcome, tag = a.answer.outcome, a.answer.tag
+    if outcome not in OUTCOMES or tag not in TAGS:
         raise Refused(f"case.resolved needs an outcome ({', '.join(OUTCOMES)}) and a tag ({', '.join(TAGS)}), "
-                      f"got {a.data['outcome']} / {a.data['tag']}")
-    _text(a.data, "opinion", a.kind)
+                      f"got {outcome} / {tag}")
+    _text(a.answer.opinion, "opinion", a.kind)
     return _handling(a)
 
 
 #: What each answer must satisfy beyond its transition, and the deadline that applies after it.
-_CHECKS: dict[type[EventRecord], Callable[[Answer], Deadline | None]] = {
+_CHECKS: dict[type[EventRecord], Callable[[Checked], Deadline | None]] = {
     CaseHandoffAccepted: _signed, CaseHandoffRejected: _objected, CaseAccepted: _accepted,
     CaseNotAccepted: _not_accepted, CaseExtensionApproved: _extended, CaseProgressReported: _progress,
     CaseResolved: _resolved,
 }
 #: The answers about a handoff (the case state machine's unit transitions).
-CASE_ANSWERS = tuple(cls.TYPE for cls in _CHECKS)
-assert set(CASE_ANSWERS) == set(UNIT_TRANSITIONS), "every unit transition the rules know, checked"
+CASE_ANSWERS: tuple[type[EventRecord], ...] = tuple(_CHECKS)
+assert {cls.TYPE for cls in CASE_ANSWERS} == set(UNIT_TRANSITIONS), "every unit transition the rules know, checked"
 
 
-def refusal(event: Incoming, reason: str, at: datetime, event_id: str) -> dict[str, Any]:
-    """The ``answer.refused`` record telling the unit whose topic carried ``event`` why it was refused."""
-    data = event.data
-    unit = replies_unit(event.topic) or data.get("unit") or "UNKNOWN"
-    case = data.get("case")
-    key = case["case_number"] if isinstance(case, dict) and "case_number" in case else str(data.get("task_number", ""))
-    return {"event_id": event_id, "occurred_at": at, "case": case if isinstance(case, dict) else None,
-            "deadline": None, "unit": unit, "key": key, "refused_event_id": event.id, "refused_type": event.type,
-            "reason": reason}
+def refusal(event: Incoming[EventRecord], reason: str, at: datetime, event_id: str) -> AnswerRefused:
+    """The ``answer.refused`` telling the unit whose topic carried ``event`` why it was refused."""
+    p = event.payload
+    unit = replies_unit(event.topic) or getattr(p, "unit", None) or Unit.UNKNOWN
+    case: CaseRef | None = getattr(p, "case", None)
+    key = case.case_number if case is not None else str(getattr(p, "task_number", ""))
+    return AnswerRefused(event_id=uuid.UUID(event_id), occurred_at=at, case=case, unit=Unit(unit), key=key,
+                         refused_event_id=event.id, refused_type=p.TYPE, reason=reason)
 
 
 def _capped(due: datetime, cap: str | None) -> datetime:
@@ -199,15 +209,15 @@ def _capped(due: datetime, cap: str | None) -> datetime:
     return min(due, _time(cap)) if cap else due
 
 
-def _text(data: dict[str, Any], name: str, kind: str) -> None:
-    if not str(data.get(name) or "").strip():
+def _text(value: str | None, name: str, kind: str) -> None:
+    if not (value or "").strip():
         raise Refused(f"{kind}: {name} must not be empty")
 
 
-def _deadline(clock: str, due: str | None, days: int, *, working: bool = False) -> Deadline | None:
+def _deadline(clock: Clock, due: str | None, days: int, *, working: bool = False) -> Deadline | None:
     if due is None:
         return None
-    return {"clock": clock, "due_at": _time(due), "days": days, "day_basis": "WORKING" if working else "CALENDAR"}
+    return Deadline(clock=clock, due_at=_time(due), days=days, day_basis=DayBasis.WORKING if working else DayBasis.CALENDAR)
 
 
 def _time(value: str | datetime) -> datetime:

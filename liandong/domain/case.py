@@ -27,8 +27,11 @@ from liandong_sdk.events import (
     CaseJurisdictionEscalated,
     CaseNotAccepted,
     CaseProgressReported,
+    CaseRef,
     CaseReferred,
     CaseResolved,
+    Clock,
+    Deadline,
     EventRecord,
     MediationConcluded,
     MediationDeclined,
@@ -142,30 +145,29 @@ class CaseState:
     pending: list[dict[str, Any]] = field(default_factory=list)
 
     # -- applying events ------------------------------------------------------------------
-    def apply(self, event_type: str, data: dict[str, Any], event_id: str, clocks: ClockConfig) -> bool:
+    def apply(self, record: EventRecord, event_id: str, clocks: ClockConfig) -> bool:
         """Folds one event into the state; False (and no change) if it was applied before."""
         if any(t.event_id == event_id for t in self.timeline) or any(p["event_id"] == event_id for p in self.pending):
             return False
-        cls = EVENT_CLASSES[event_type]
-        if cls in _ANSWERS and data.get("unit") not in self.handoffs:
-            self.pending.append({"event_type": event_type, "event_id": event_id, "data": _portable(data)})
+        if type(record) in _ANSWERS and getattr(record, "unit", None) not in self.handoffs:
+            self.pending.append({"event_type": record.TYPE, "event_id": event_id, "data": record.to_record()})
             return True
-        self._apply(event_type, data, event_id, clocks)
-        if cls is CaseHandoffRequested:
+        self._apply(record, event_id, clocks)
+        if isinstance(record, CaseHandoffRequested):
             self._replay_pending(clocks)
         return True
 
     def _replay_pending(self, clocks: ClockConfig) -> None:
         waiting, self.pending = self.pending, []
         for p in sorted(waiting, key=lambda p: p["data"]["occurred_at"]):
-            self.apply(p["event_type"], p["data"], p["event_id"], clocks)
+            self.apply(EVENT_CLASSES[p["event_type"]].from_record(p["data"]), p["event_id"], clocks)
 
-    def _apply(self, event_type: str, data: dict[str, Any], event_id: str, clocks: ClockConfig) -> None:
-        at: datetime = data["occurred_at"]
-        fold = _FOLDS.get(EVENT_CLASSES[event_type])
-        detail = fold(self, data, at, clocks) if fold is not None else ""  # others: on the timeline as they are
+    def _apply(self, record: EventRecord, event_id: str, clocks: ClockConfig) -> None:
+        at: datetime = record.occurred_at  # type: ignore[attr-defined]  # every event of the catalogue has it
+        fold = _FOLDS.get(type(record))
+        detail = fold(self, record, at, clocks) if fold is not None else ""  # others: on the timeline as they are
         # Kept in time order whatever order the topics were read in, so a replay gives the same timeline.
-        bisect.insort(self.timeline, TimelineEntry(at, event_type, data.get("unit"), detail, event_id),
+        bisect.insort(self.timeline, TimelineEntry(at, record.TYPE, getattr(record, "unit", None), detail, event_id),
                       key=lambda t: (t.at, t.event_id))
 
     # -- questions --------------------------------------------------------------------------
@@ -212,17 +214,22 @@ class Ledger:
 
     clocks: ClockConfig
 
-    def record(self, state: CaseState | None, event: Incoming) -> tuple[CaseState | None, list[Any]]:
+    def record(self, state: CaseState | None, event: Incoming[EventRecord]) -> tuple[CaseState | None, list[Any]]:
         """The case's record after the event; None (nothing to store) if the record had it already."""
-        if state is None and event.type == AnswerRefused.TYPE:
+        p = event.payload
+        case: CaseRef | None = getattr(p, "case", None)
+        if case is None:
+            return None, []  # a refusal about no case (a task's answer): nothing to show it on
+        if state is None and isinstance(p, AnswerRefused):
             return None, []  # a refusal about a case the ledger does not hold: nothing to show it on
-        state = state or CaseState(event.data["case"]["case_number"])
-        return (state, []) if state.apply(event.type, event.data, event.id, self.clocks) else (None, [])
+        state = state or CaseState(case.case_number)
+        return (state, []) if state.apply(p, event.id, self.clocks) else (None, [])
 
 
 # -- what each event does to a case's record, and the words on its timeline ----------------------
 #: A fold changes the record for one event and returns the timeline's detail.
-Fold = Callable[[CaseState, dict[str, Any], datetime, ClockConfig], str]
+#: Each is annotated with the record class it is registered for.
+Fold = Callable[[CaseState, Any, datetime, ClockConfig], str]
 _FOLDS: dict[type[EventRecord], Fold] = {}
 
 
@@ -236,115 +243,116 @@ def _folds(*classes: type[EventRecord]) -> Callable[[Fold], Fold]:
 
 
 @_folds(PetitionRegistered)
-def _registered(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    c.registered_at, c.channel, c.category = d["received_at"], d["channel"], d["category_hint"]
-    c.repeat_of = d.get("repeat_of")
-    c.assigned_by, c.assigned_due_at = d.get("assigned_by"), d.get("assigned_due_at")
+def _registered(c: CaseState, p: PetitionRegistered, at: datetime, clocks: ClockConfig) -> str:
+    c.registered_at, c.channel, c.category = p.received_at, p.channel, p.category_hint
+    c.repeat_of = p.repeat_of
+    c.assigned_by, c.assigned_due_at = p.assigned_by, p.assigned_due_at
     if c.assigned_by and c.assigned_due_at:
         return f"assigned by {c.assigned_by}, due {c.assigned_due_at.astimezone(BUREAU_TZ):%Y-%m-%d} (Beijing)"
     return ""
 
 
 @_folds(PetitionRepeatDetected)
-def _repeat(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    c.repeat_of, c.status = d["earlier_case_number"], CaseStatus.REPEAT
-    return f"repeat of {c.repeat_of}" + (" (closed)" if d["earlier_closed"] else " (open)")
+def _repeat(c: CaseState, p: PetitionRepeatDetected, at: datetime, clocks: ClockConfig) -> str:
+    c.repeat_of, c.status = p.earlier_case_number, CaseStatus.REPEAT
+    return f"repeat of {c.repeat_of}" + (" (closed)" if p.earlier_closed else " (open)")
 
 
 @_folds(PetitionDiverted)
-def _diverted(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    c.category, c.diverted_to, c.status = d["category"], d["diversion_channel"], CaseStatus.DIVERTED
-    return f"diverted to {c.diverted_to}" + (f" (matched {', '.join(d['matched'])})" if d.get("matched") else "")
+def _diverted(c: CaseState, p: PetitionDiverted, at: datetime, clocks: ClockConfig) -> str:
+    c.category, c.diverted_to, c.status = p.category, p.diversion_channel, CaseStatus.DIVERTED
+    return f"diverted to {c.diverted_to}" + (f" (matched {', '.join(p.matched)})" if p.matched else "")
 
 
 @_folds(PetitionTriaged)
-def _triaged(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    c.category, c.lead_unit, c.co_units, c.mode = d["category"], d["lead_unit"], list(d["co_units"]), d["mode"]
+def _triaged(c: CaseState, p: PetitionTriaged, at: datetime, clocks: ClockConfig) -> str:
+    c.category, c.lead_unit, c.co_units, c.mode = p.category, p.lead_unit, list(p.co_units), p.mode
     detail = f"lead {c.lead_unit}" + (f", co {', '.join(c.co_units)}" if c.co_units else "")
-    if d.get("matched"):
-        detail += f" (matched {', '.join(d['matched'])})"
-    if d.get("diverted_part_channel"):  # the other part of a mixed petition, named
-        detail += f"; the {d['diverted_part_channel']} part: {d['diverted_part_explanation']}"
+    if p.matched:
+        detail += f" (matched {', '.join(p.matched)})"
+    if p.diverted_part_channel:  # the other part of a mixed petition, named
+        detail += f"; the {p.diverted_part_channel} part: {p.diverted_part_explanation}"
     return detail
 
 
 @_folds(CaseJurisdictionDecided)
-def _decided(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    c.lead_unit = d["unit"]
-    detail = f"{d['decided_by']} decided: {c.lead_unit}" + (f" (was diverted to {c.diverted_to})" if c.diverted_to else "")
+def _decided(c: CaseState, p: CaseJurisdictionDecided, at: datetime, clocks: ClockConfig) -> str:
+    c.lead_unit = p.unit
+    detail = f"{p.decided_by} decided: {c.lead_unit}" + (f" (was diverted to {c.diverted_to})" if c.diverted_to else "")
     c.diverted_to = None  # the bureau routes a diverted case after all
     return detail
 
 
 @_folds(CaseHandoffRequested)
-def _handed(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    unit = d["unit"]
-    c.handoffs[unit] = UnitHandoff(unit, d["role"], H.REQUESTED, at,
-                                   _carried(d, "ACCEPTANCE_NOTICE") or clocks.acceptance_due(at), attempt=d["attempt"])
-    if d["role"] == "LEAD":
+def _handed(c: CaseState, p: CaseHandoffRequested, at: datetime, clocks: ClockConfig) -> str:
+    unit = p.unit
+    c.handoffs[unit] = UnitHandoff(unit, p.role, H.REQUESTED, at,
+                                   _carried(p, Clock.ACCEPTANCE_NOTICE) or clocks.acceptance_due(at), attempt=p.attempt)
+    if p.role == "LEAD":
         c.lead_unit, c.status = unit, CaseStatus.ROUTED
-    return f"{d['mode'].lower()} to {unit} as {d['role'].lower()}"
+    return f"{p.mode.lower()} to {unit} as {p.role.lower()}"
 
 
 @_folds(CaseJurisdictionEscalated)
-def _escalated(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _escalated(c: CaseState, p: CaseJurisdictionEscalated, at: datetime, clocks: ClockConfig) -> str:
     c.status = CaseStatus.ESCALATED
-    return str(d.get("reason", ""))
+    return p.reason
 
 
 @_folds(AnswerRefused)
-def _refused(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    return f"the bus refused {d['refused_type']}: {d['reason']}"
+def _refused(c: CaseState, p: AnswerRefused, at: datetime, clocks: ClockConfig) -> str:
+    return f"the bus refused {p.refused_type}: {p.reason}"
 
 
 @_folds(CaseReferred)
-def _referred(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    c.referred_to, c.status = d["channel"], CaseStatus.REFERRED
-    return f"referred to {c.referred_to}: {d['reason']}"
+def _referred(c: CaseState, p: CaseReferred, at: datetime, clocks: ClockConfig) -> str:
+    c.referred_to, c.status = p.channel, CaseStatus.REFERRED
+    return f"referred to {c.referred_to}: {p.reason}"
 
 
 # -- a unit's answers: the handoff's transition (the referee checked it), then what each one adds --
-Answer = Callable[[CaseState, UnitHandoff, dict[str, Any], datetime, ClockConfig], str]
+#: Each is annotated with the answer class it is registered for.
+Answer = Callable[[CaseState, UnitHandoff, Any, datetime, ClockConfig], str]
 
 
-def _signed(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _signed(c: CaseState, h: UnitHandoff, p: CaseHandoffAccepted, at: datetime, clocks: ClockConfig) -> str:
     h.signed_at = at
     return ""
 
 
-def _objected(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _objected(c: CaseState, h: UnitHandoff, p: CaseHandoffRejected, at: datetime, clocks: ClockConfig) -> str:
     c.objections += 1
-    return str(d["reason"])
+    return p.reason
 
 
-def _accepted(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _accepted(c: CaseState, h: UnitHandoff, p: CaseAccepted, at: datetime, clocks: ClockConfig) -> str:
     h.accepted_at = at
-    h.handling_due_at = _carried(d, "HANDLING") or clocks.handling_due(at)
+    h.handling_due_at = _carried(p, Clock.HANDLING) or clocks.handling_due(at)
     return ""
 
 
-def _progress(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _progress(c: CaseState, h: UnitHandoff, p: CaseProgressReported, at: datetime, clocks: ClockConfig) -> str:
     if h.role == "LEAD":
-        c.progress_percent = max(c.progress_percent, d["percent"])
-    return f"{d['percent']}%: {d['note']}"
+        c.progress_percent = max(c.progress_percent, p.percent)
+    return f"{p.percent}%: {p.note}"
 
 
-def _extended(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    h.extension_days += d["extra_days"]
+def _extended(c: CaseState, h: UnitHandoff, p: CaseExtensionApproved, at: datetime, clocks: ClockConfig) -> str:
+    h.extension_days += p.extra_days
     c.extensions += 1
     if h.accepted_at is not None:  # the moved due date, as the referee carried it
-        h.handling_due_at = _carried(d, "HANDLING") or clocks.handling_due(h.accepted_at, h.extension_days)
-    return f"+{d['extra_days']} days: {d['reason']}"
+        h.handling_due_at = _carried(p, Clock.HANDLING) or clocks.handling_due(h.accepted_at, h.extension_days)
+    return f"+{p.extra_days} days: {p.reason}"
 
 
-def _resolved(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _resolved(c: CaseState, h: UnitHandoff, p: CaseResolved, at: datetime, clocks: ClockConfig) -> str:
     h.resolved_at = at
     if h.role == "LEAD":
-        c.outcome, c.tag, c.resolved_at = d["outcome"], d["tag"], at
-    return f"{d['outcome']} ({d['tag']})"
+        c.outcome, c.tag, c.resolved_at = p.outcome, p.tag, at
+    return f"{p.outcome} ({p.tag})"
 
 
-def _no_detail(c: CaseState, h: UnitHandoff, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
+def _no_detail(c: CaseState, h: UnitHandoff, p: CaseNotAccepted, at: datetime, clocks: ClockConfig) -> str:
     return ""
 
 
@@ -357,8 +365,8 @@ assert {cls.TYPE for cls in _ANSWERS} == set(UNIT_TRANSITIONS), "every unit answ
 
 
 def _answer_fold(cls: type[EventRecord], answer: Answer) -> Fold:
-    def fold(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-        h = c.handoffs.get(d["unit"])
+    def fold(c: CaseState, p: Any, at: datetime, clocks: ClockConfig) -> str:
+        h = c.handoffs.get(p.unit)
         if h is None:
             return "answer from a unit without a handoff (ignored)"
         try:
@@ -367,7 +375,7 @@ def _answer_fold(cls: type[EventRecord], answer: Answer) -> Fold:
             return f"ignored: {exc}"
         if after is not None:
             h.status = after
-        detail = answer(c, h, d, at, clocks)
+        detail = answer(c, h, p, at, clocks)
         if h.role == "LEAD" and after in _CASE_STATUS_OF and c.status is not CaseStatus.REFERRED:
             # A case referred to another channel (arbitration, court) stays so: the units' later answers are its history.
             c.status = _CASE_STATUS_OF[after]
@@ -379,32 +387,32 @@ def _answer_fold(cls: type[EventRecord], answer: Answer) -> Fold:
 _FOLDS.update({cls: _answer_fold(cls, answer) for cls, answer in _ANSWERS.items()})
 
 
-def _carried(data: dict[str, Any], clock: str) -> datetime | None:
+def _carried(p: Any, clock: Clock) -> datetime | None:
     """The due date an event carries for ``clock`` (the bus's, computed once where the event was checked)."""
-    deadline = data.get("deadline")
-    return deadline["due_at"] if deadline and deadline.get("clock") == clock else None
+    deadline: Deadline | None = p.deadline
+    return deadline.due_at if deadline is not None and deadline.clock == clock else None
 
 
 #: The timeline's words for a mediation or package event (联合调处 / 包案): nothing else changes.
-_COORDINATION: dict[type[EventRecord], Callable[[dict[str, Any]], str]] = {
-    MediationRequested: lambda d: f"joint mediation {d['mediation_id']} convened by {d['convener']}: {d['subject']}",
-    MediationJoined: lambda d: f"{d['unit']} joins mediation {d['mediation_id']}",
-    MediationDeclined: lambda d: f"{d['unit']} declines mediation {d['mediation_id']}: {d['reason']}",
-    MediationReminderIssued: lambda d: f"{d['unit']} reminded to answer mediation {d['mediation_id']}",
-    MediationEscalated: lambda d: f"{d['unit']} did not answer mediation {d['mediation_id']}: bureau told",
-    MediationSessionHeld: lambda d: f"session: {d['summary']}",
-    MediationConcluded: lambda d: f"{d['result']}: {d['summary']}",
-    PackageAssigned: lambda d: f"package {d['package_id']} assigned" + (" (leader's)" if d["leader_package"] else ""),
-    PackageProgressReported: lambda d: f"{d['unit']} {d['percent']}%: {'; '.join(d['actions'])}",
-    PackageReminderIssued: lambda d: f"{d['unit']} reminded: progress report {d['period']} missing",
-    PackageExtended: lambda d: f"+{d['days']} days to {d['expected_resolution_on']}: {d['reason']}",
-    PackageClosed: lambda d: f"package closed: {d['result']}",
+_COORDINATION: dict[type[EventRecord], Callable[[Any], str]] = {
+    MediationRequested: lambda p: f"joint mediation {p.mediation_id} convened by {p.convener}: {p.subject}",
+    MediationJoined: lambda p: f"{p.unit} joins mediation {p.mediation_id}",
+    MediationDeclined: lambda p: f"{p.unit} declines mediation {p.mediation_id}: {p.reason}",
+    MediationReminderIssued: lambda p: f"{p.unit} reminded to answer mediation {p.mediation_id}",
+    MediationEscalated: lambda p: f"{p.unit} did not answer mediation {p.mediation_id}: bureau told",
+    MediationSessionHeld: lambda p: f"session: {p.summary}",
+    MediationConcluded: lambda p: f"{p.result}: {p.summary}",
+    PackageAssigned: lambda p: f"package {p.package_id} assigned" + (" (leader's)" if p.leader_package else ""),
+    PackageProgressReported: lambda p: f"{p.unit} {p.percent}%: {'; '.join(p.actions)}",
+    PackageReminderIssued: lambda p: f"{p.unit} reminded: progress report {p.period} missing",
+    PackageExtended: lambda p: f"+{p.days} days to {p.expected_resolution_on}: {p.reason}",
+    PackageClosed: lambda p: f"package closed: {p.result}",
 }
 
 
-def _words_only(words: Callable[[dict[str, Any]], str]) -> Fold:
-    def fold(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-        return words(d)
+def _words_only(words: Callable[[Any], str]) -> Fold:
+    def fold(c: CaseState, p: Any, at: datetime, clocks: ClockConfig) -> str:
+        return words(p)
 
     return fold
 
@@ -414,30 +422,26 @@ _FOLDS.update({cls: _words_only(words) for cls, words in _COORDINATION.items()})
 
 # -- supervision (督查督办): letters, listings, the three recommendations and their answers ---------
 @_folds(SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed)
-def _letter(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    return f"{d['letter_no']}: {d['stage']} ({d['trigger']})"
+def _letter(c: CaseState, p: SupervisionReminderIssued | SupervisionNoticeIssued | SupervisionListed, at: datetime,
+            clocks: ClockConfig) -> str:
+    return f"{p.letter_no}: {p.stage} ({p.trigger})"
 
 
-def _recommendation(c: CaseState, d: dict[str, Any]) -> dict[str, Any]:
-    return c.recommendations.setdefault(str(d["recommendation_id"]), {
-        "unit": d["unit"], "kind": "UNKNOWN", "issued_at": None, "adopted": None, "answered_at": None})
+def _recommendation(c: CaseState, p: SupervisionRecommendationIssued | SupervisionFeedbackGiven) -> dict[str, Any]:
+    return c.recommendations.setdefault(str(p.recommendation_id), {
+        "unit": p.unit, "kind": "UNKNOWN", "issued_at": None, "adopted": None, "answered_at": None})
 
 
 @_folds(SupervisionRecommendationIssued)
-def _recommended(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    _recommendation(c, d).update(kind=d["kind"], issued_at=at)
-    return f"{d['kind']}: {d['text']}"
+def _recommended(c: CaseState, p: SupervisionRecommendationIssued, at: datetime, clocks: ClockConfig) -> str:
+    _recommendation(c, p).update(kind=p.kind, issued_at=at)
+    return f"{p.kind}: {p.text}"
 
 
 @_folds(SupervisionFeedbackGiven)
-def _feedback(c: CaseState, d: dict[str, Any], at: datetime, clocks: ClockConfig) -> str:
-    _recommendation(c, d).update(adopted=bool(d["adopted"]), answered_at=at)
-    return "adopted" if d["adopted"] else f"not adopted: {d.get('reason') or ''}"
-
-
-def _portable(data: dict[str, Any]) -> dict[str, Any]:
-    """What a unit answer needs kept, JSON-safe (ids and references dropped)."""
-    return {k: v for k, v in data.items() if k not in ("case", "deadline", "event_id")}
+def _feedback(c: CaseState, p: SupervisionFeedbackGiven, at: datetime, clocks: ClockConfig) -> str:
+    _recommendation(c, p).update(adopted=p.adopted, answered_at=at)
+    return "adopted" if p.adopted else f"not adopted: {p.reason or ''}"
 
 
 def state_to_json(state: CaseState) -> bytes:

@@ -1,20 +1,22 @@
 """What a decision reads of an event: the bus's decoded ``liandong_sdk.Event`` is one, and so is
-any test's stand-in. The domain names this much and no more of the wire."""
+any test's stand-in. The domain names this much and no more of the wire: the event's id (its
+``ce_id``), the topic it came on, and its payload as the event type's class."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
+
+from liandong_sdk.events import EventRecord
+
+P = TypeVar("P", bound=EventRecord, covariant=True)
 
 
-class Incoming(Protocol):
-    @property
-    def type(self) -> str: ...
-
+class Incoming(Protocol[P]):
     @property
     def id(self) -> str: ...
 
     @property
-    def data(self) -> dict[str, Any]: ...
+    def topic(self) -> str: ...
 
     @property
-    def topic(self) -> str: ...
+    def payload(self) -> P: ...

@@ -44,13 +44,14 @@ from datetime import datetime
 from typing import Any
 
 from liandong_sdk.events import (
-    EVENT_CLASSES,
     CaseAccepted,
     CaseExtensionApproved,
     CaseHandoffRejected,
     CaseHandoffRequested,
     CaseNotAccepted,
+    CaseRef,
     CaseResolved,
+    Deadline,
     EventRecord,
     PetitionDiverted,
     PetitionRegistered,
@@ -71,8 +72,8 @@ from liandong_sdk.rules import ClockConfig, bureau_year
 from .incoming import Incoming
 
 STAGES = ("REMINDER", "NOTICE", "LISTING")
-STAGE_EVENT = {"REMINDER": SupervisionReminderIssued.TYPE, "NOTICE": SupervisionNoticeIssued.TYPE,
-               "LISTING": SupervisionListed.TYPE}
+STAGE_EVENT: dict[str, type[EventRecord]] = {
+    "REMINDER": SupervisionReminderIssued, "NOTICE": SupervisionNoticeIssued, "LISTING": SupervisionListed}
 EVENT_STAGE = {v: k for k, v in STAGE_EVENT.items()}
 CLOCK_NAMES = {
     "FORWARD": "转送交办期限", "ACCEPTANCE_NOTICE": "受理告知期限", "HANDLING": "办理期限",
@@ -84,7 +85,7 @@ _LETTER = {"REMINDER": "提醒函", "NOTICE": "督办函", "LISTING": "挂牌督
 _IDS = uuid.UUID("6f1d3b52-8a47-4c1e-9e2b-2d5a7c9f0b83")
 _SEEN_KEEP = 200  # input event ids remembered per case (a redelivered event is applied once)
 
-Action = tuple[str, dict[str, Any]]  # (event type, record)
+Action = EventRecord  # a letter or listing to publish
 
 
 @dataclass
@@ -154,14 +155,18 @@ class Supervisor:
     letter_units: Collection[str] = ("JUSTICE", "HRSS", "HOUSING", "POLICE", "STREET_OFFICE")
 
     # -- the service's handlers: (state, event) -> (state, letters) ------------------------------
-    def watch(self, state: SupervisedCase | None, event: Incoming) -> tuple[SupervisedCase | None, list[Action]]:
+    def watch(self, state: SupervisedCase | None, event: Incoming[EventRecord]) -> tuple[SupervisedCase | None, list[Action]]:
         """The case's clocks after an event that starts, stops or moves one (None: seen before)."""
-        state = state or SupervisedCase(event.data["case"]["case_number"])
-        return (state, []) if self.apply(state, event.type, event.data, event.id) else (None, [])
+        case: CaseRef | None = getattr(event.payload, "case", None)
+        if case is None:
+            return None, []
+        state = state or SupervisedCase(case.case_number)
+        return (state, []) if self.apply(state, event.payload, event.id) else (None, [])
 
-    def repeated(self, earlier: SupervisedCase | None, event: Incoming) -> tuple[SupervisedCase | None, list[Action]]:
+    def repeated(self, earlier: SupervisedCase | None,
+                 event: Incoming[PetitionRepeatDetected]) -> tuple[SupervisedCase | None, list[Action]]:
         """A repeat petition, on the earlier case's record: the notice to the unit that had it (once)."""
-        out = self.repeat(earlier, event.id, event.data)
+        out = self.repeat(earlier, event.id, event.payload)
         return (earlier if out else None), out
 
     def tick(self, state: SupervisedCase, now: datetime) -> tuple[SupervisedCase, list[Action]]:
@@ -169,75 +174,77 @@ class Supervisor:
         return state, (self.due(state, now) if state.running() else [])
 
     # -- folding events in ---------------------------------------------------------------------
-    def apply(self, state: SupervisedCase, event_type: str, data: dict[str, Any], event_id: str) -> bool:
+    def apply(self, state: SupervisedCase, record: EventRecord, event_id: str) -> bool:
         """Folds one event into ``state``; False (and no change) if it was applied before."""
-        if event_id in state.seen or "case" not in data:
+        case: CaseRef | None = getattr(record, "case", None)
+        if event_id in state.seen or case is None:
             return False
         state.seen = [*state.seen[-(_SEEN_KEEP - 1):], event_id]
         if state.case is None:
-            state.case = case_ref(data["case"])
-        observe = _OBSERVERS.get(EVENT_CLASSES[event_type])
+            state.case = case_ref(case.to_record())
+        observe = _OBSERVERS.get(type(record))
         if observe is not None:
-            observe(self, state, data, data["occurred_at"], data.get("unit"), data.get("deadline"))
-        elif event_type in EVENT_STAGE and event_id not in state.issued:
+            observe(self, state, record, record.occurred_at, getattr(record, "unit", None),  # type: ignore[attr-defined]
+                    record.deadline)  # type: ignore[attr-defined]
+        elif type(record) in EVENT_STAGE and event_id not in state.issued:
             state.issued.append(event_id)  # our own letter read back (e.g. after a restart)
         return True
 
     # What each event does to the case's clocks (``unit``: the unit it names; ``carried``: its deadline).
-    def _registered(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                    carried: dict[str, Any] | None) -> None:
-        if not data.get("repeat_of"):
+    def _registered(self, state: SupervisedCase, p: PetitionRegistered, at: datetime, unit: str | None,
+                    carried: Deadline | None) -> None:
+        if not p.repeat_of:
             self._open(state, "FORWARD", "BUREAU", "BUREAU", at, self.clocks.forward_due(at), self.clocks.forward_days,
                        carried)
 
-    def _forwarded(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                   carried: dict[str, Any] | None) -> None:
+    def _forwarded(self, state: SupervisedCase, p: EventRecord, at: datetime, unit: str | None,
+                   carried: Deadline | None) -> None:
         self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
 
-    def _handed(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                carried: dict[str, Any] | None) -> None:
+    def _handed(self, state: SupervisedCase, p: CaseHandoffRequested, at: datetime, unit: str | None,
+                carried: Deadline | None) -> None:
         if not unit:
             return
         self._close(state, "FORWARD", "BUREAU", "BUREAU", at)
         _status(state, unit, "REQUESTED", at)
-        if data.get("role") == "LEAD":
+        if p.role == "LEAD":
             state.lead_unit = unit
         self._open(state, "ACCEPTANCE_NOTICE", unit, unit, at, self.clocks.acceptance_due(at),
                    self.clocks.acceptance_notice_days, carried)
 
-    def _extended(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                  carried: dict[str, Any] | None) -> None:
+    def _extended(self, state: SupervisedCase, p: CaseExtensionApproved, at: datetime, unit: str | None,
+                  carried: Deadline | None) -> None:
         c = state.clocks.get(f"HANDLING/{unit}") if unit else None
         if c is not None and c.base_due_at is not None:
-            c.extension_days += int(data["extra_days"])
-            if carried and carried.get("clock") == "HANDLING":
-                c.due_at = carried["due_at"]  # the moved due date, as the referee computed it
+            c.extension_days += p.extra_days
+            if carried and carried.clock == "HANDLING":
+                c.due_at = carried.due_at  # the moved due date, as the referee computed it
             elif c.opened_at is not None:
                 c.due_at = max(c.base_due_at, self.clocks.handling_due(c.opened_at, c.extension_days))
 
-    def _resolved(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                  carried: dict[str, Any] | None) -> None:
+    def _resolved(self, state: SupervisedCase, p: CaseResolved, at: datetime, unit: str | None,
+                  carried: Deadline | None) -> None:
         if unit:
             self._close(state, "HANDLING", unit, unit, at)
             _status(state, unit, "RESOLVED", at)
-            state.outcomes[unit] = str(data.get("outcome"))
+            state.outcomes[unit] = str(p.outcome)
 
-    def _recommended(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                     carried: dict[str, Any] | None) -> None:
+    def _recommended(self, state: SupervisedCase, p: SupervisionRecommendationIssued, at: datetime, unit: str | None,
+                     carried: Deadline | None) -> None:
         if unit:
-            self._open(state, "RECOMMENDATION_FEEDBACK", str(data["recommendation_id"]), unit, at,
+            self._open(state, "RECOMMENDATION_FEEDBACK", str(p.recommendation_id), unit, at,
                        self.clocks.recommendation_due(at), self.clocks.recommendation_answer_days, carried,
                        trigger="MISSING_ANSWER")
 
-    def _answered(self, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                  carried: dict[str, Any] | None) -> None:
+    def _answered(self, state: SupervisedCase, p: SupervisionFeedbackGiven, at: datetime, unit: str | None,
+                  carried: Deadline | None) -> None:
         if unit:
-            self._close(state, "RECOMMENDATION_FEEDBACK", str(data["recommendation_id"]), unit, at)
+            self._close(state, "RECOMMENDATION_FEEDBACK", str(p.recommendation_id), unit, at)
 
     def _open(self, state: SupervisedCase, clock: str, scope: str, unit: str, at: datetime, due: datetime, days: int,
-              carried: dict[str, Any] | None, trigger: str = "OVERDUE") -> None:
-        if carried and carried.get("clock") == clock and carried["due_at"] < due:
-            due = carried["due_at"]  # a shorter deadline travels with the event (assigned from above)
+              carried: Deadline | None, trigger: str = "OVERDUE") -> None:
+        if carried and carried.clock == clock and carried.due_at < due:
+            due = carried.due_at  # a shorter deadline travels with the event (assigned from above)
         old = state.clocks.get(f"{clock}/{scope}")
         if old is not None and old.opened_at is not None and at <= old.opened_at:
             return  # this opening, or an earlier one, is known already
@@ -299,7 +306,7 @@ class Supervisor:
                 if eid in state.issued:
                     continue
                 state.issued.append(eid)
-                out.append((STAGE_EVENT[stage], self._letter(state, c, stage, eid, now)))
+                out.append(STAGE_EVENT[stage].from_record(self._letter(state, c, stage, eid, now)))
         return out
 
     def _letter(self, state: SupervisedCase, c: RunningClock, stage: str, eid: str, now: datetime) -> dict[str, Any]:
@@ -314,7 +321,7 @@ class Supervisor:
                 "letter_no": f"{_LETTER[stage]}〔{bureau_year(c.due_at)}〕{state.case_number}/{c.key}"}
 
     # -- triggers beyond time ------------------------------------------------------------------
-    def repeat(self, earlier: SupervisedCase | None, event_id: str, data: dict[str, Any]) -> list[Action]:
+    def repeat(self, earlier: SupervisedCase | None, event_id: str, p: PetitionRepeatDetected) -> list[Action]:
         """A repeat petition (``petition.repeat.detected``) on the matter of ``earlier``: a notice to
         the unit that had it, naming why supervision acts."""
         if earlier is None or earlier.case is None or earlier.lead_unit is None:
@@ -328,14 +335,14 @@ class Supervisor:
             trigger, clock = "SHOULD_HANDLE_NOT_HANDLED", "HANDLING"
         else:
             trigger, clock = "SHOULD_ACCEPT_NOT_ACCEPTED", "ACCEPTANCE_NOTICE"
-        new_case = data["case"]["case_number"]
+        new_case = p.case.case_number
         text = {
             "OPINION_NOT_IMPLEMENTED": f"信访人就同一事项再次信访（{new_case}），反映处理意见未落实，请核查落实并书面报告。",
             "REPEAT_AFTER_CLOSURE": f"案件办结后信访人就同一事项再次信访（{new_case}），请核查办理质量并书面报告。",
             "SHOULD_HANDLE_NOT_HANDLED": f"案件已受理未办结，信访人再次信访（{new_case}），请依法及时办理。",
             "SHOULD_ACCEPT_NOT_ACCEPTED": f"案件应受理未受理，信访人再次信访（{new_case}），请依法受理并告知。",
         }[trigger]
-        return self.notice(earlier, earlier.lead_unit, trigger, text, data["occurred_at"], f"{event_id}/trigger",
+        return self.notice(earlier, earlier.lead_unit, trigger, text, p.occurred_at, f"{event_id}/trigger",
                            clock=clock)
 
     def notice(self, state: SupervisedCase, unit: str, trigger: str, text: str, now: datetime, basis_id: str,
@@ -348,7 +355,7 @@ class Supervisor:
             return []
         state.issued.append(eid)
         running = state.clocks.get(f"{clock}/{unit}")
-        return [(SupervisionNoticeIssued.TYPE, {
+        return [SupervisionNoticeIssued.from_record({
             "event_id": eid, "occurred_at": now, "case": state.case,
             "deadline": running.deadline() if running is not None and running.running else None,
             "unit": unit, "stage": clock, "trigger": trigger, "text": text,
@@ -379,14 +386,15 @@ def recommendation(case: dict[str, Any], unit: str, kind: str, text: str, now: d
 _RANK = {"REQUESTED": 0, "OBJECTED": 1, "ACCEPTED": 1, "NOT_ACCEPTED": 1, "RESOLVED": 2}
 
 
-Observer = Callable[[Supervisor, SupervisedCase, dict[str, Any], datetime, str | None, dict[str, Any] | None], None]
+#: (supervisor, the case's record, the event's payload, when, the unit it names, the deadline it carries)
+Observer = Callable[[Supervisor, SupervisedCase, Any, datetime, str | None, Deadline | None], None]
 
 
 def _acceptance_decided(status: str) -> Observer:
     """A unit's decision on acceptance (accepted, not accepted, objected): its notice clock stops;
     an acceptance starts the handling clock."""
-    def observe(sup: Supervisor, state: SupervisedCase, data: dict[str, Any], at: datetime, unit: str | None,
-                carried: dict[str, Any] | None) -> None:
+    def observe(sup: Supervisor, state: SupervisedCase, p: EventRecord, at: datetime, unit: str | None,
+                carried: Deadline | None) -> None:
         if not unit:
             return
         sup._close(state, "ACCEPTANCE_NOTICE", unit, unit, at)

@@ -15,29 +15,43 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from liandong_sdk.events import (
-    AnswerRefused,
+    EVENT_CLASSES,
     CaseAccepted,
     CaseDeadlineSet,
     CaseExtensionApproved,
     CaseHandoffRejected,
     CaseHandoffRequested,
+    CaseJurisdictionDecided,
     CaseJurisdictionEscalated,
+    CaseRef,
+    Clock,
+    DayBasis,
+    Deadline,
+    DiversionChannel,
+    EventRecord,
+    HandoffMode,
+    HandoffRole,
+    MatterCategory,
     PetitionDiverted,
+    Petitioner,
+    PetitionRegistered,
     PetitionTriaged,
+    Unit,
 )
 from liandong_sdk.records import case_ref, json_default
 from liandong_sdk.rules import ClockConfig, Refused
 
 from . import answers
+from .answers import CaseAnswer
 from .incoming import Incoming
 from .routing import RoutingMatrix
 
-Out = list[tuple[str, dict[str, Any]]]
+Out = list[EventRecord]
 State = dict[str, Any]
 
 _IDS = uuid.UUID("0b8a3c6e-2d55-4a0a-8f0e-7c1d7f4e9a21")
@@ -51,7 +65,7 @@ class Triage:
     now: Callable[[], datetime] | None = None
 
     # -- petition.registered ------------------------------------------------------------
-    def registered(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+    def registered(self, state: State | None, event: Incoming[PetitionRegistered]) -> tuple[State | None, Out]:
         held = (state or {}).get("held", []) if state is None or "case" not in state else []
         state, out = self._registered(event)
         for answer in held:  # answers read before the case (see ``answered``): judged now
@@ -59,49 +73,44 @@ class Triage:
             out += more
         return state, out
 
-    def _registered(self, event: Incoming) -> tuple[State | None, Out]:
-        event_id, data = event.id, event.data
-        if data.get("repeat_of"):
+    def _registered(self, event: Incoming[PetitionRegistered]) -> tuple[State | None, Out]:
+        p = event.payload
+        if p.repeat_of:
             return None, []  # linked to the earlier case by intake; not handled twice (Art. 19)
-        at: datetime = data["occurred_at"]
-        case = case_ref(data["case"])
-        decision = self.routing.decide(data["category_hint"], data["summary"])
+        at, case = p.occurred_at, p.case
+        decision = self.routing.decide(p.category_hint, p.summary)
         # An item assigned from above: its due date bounds every unit's clock (ISO text, or None).
-        due_from_above = data["assigned_due_at"].isoformat() if data.get("assigned_due_at") else None
+        due_from_above = p.assigned_due_at.isoformat() if p.assigned_due_at else None
+        kept = {"case": case_ref(case.to_record()), "petitioner": p.petitioner.to_record(), "summary": p.summary,
+                "category": decision.category, "tried": [], "escalated": False, "handoffs": {},
+                "due_from_above": due_from_above}
         if decision.diversion is not None:
             # Kept, so that the bureau can still route it (``liandong case route``: un-divert).
-            kept = {"case": case, "petitioner": data["petitioner"], "summary": data["summary"],
-                    "category": decision.category, "mode": "ASSIGN", "lead": None, "co": [], "tried": [], "attempt": 0,
-                    "escalated": False, "handoffs": {}, "diverted": decision.diversion.channel,
-                    "due_from_above": due_from_above}
-            return kept, [(PetitionDiverted.TYPE, {
-                **_base(event_id, "diverted", at, case),
-                "category": decision.category, "diversion_channel": decision.diversion.channel,
-                "explanation": decision.diversion.explanation, "matched": list(decision.matched),
-            })]
-        assert decision.route is not None
-        state = {
-            "case": case, "petitioner": data["petitioner"], "summary": data["summary"],
-            "category": decision.category, "mode": decision.route.mode, "lead": decision.route.lead,
-            "co": list(decision.co_units), "tried": [decision.route.lead], "attempt": 1, "escalated": False,
-            "handoffs": {},
-            "due_from_above": due_from_above,
-        }
-        out: Out = [(PetitionTriaged.TYPE, {
-            **_base(event_id, "triaged", at, case),
-            "category": decision.category, "lead_unit": decision.route.lead, "co_units": list(decision.co_units),
-            "mode": decision.route.mode, "rationale": decision.route.rationale or f"route for {decision.category}",
-            "matched": list(decision.matched),
-            "diverted_part_channel": decision.diverted_part.channel if decision.diverted_part else None,
-            "diverted_part_explanation": decision.diverted_part.explanation if decision.diverted_part else None,
-        })]
-        for unit, role in [(decision.route.lead, "LEAD"), *((u, "CO") for u in decision.co_units)]:
-            state, handoff = self._handoff(event_id, at, state, unit, role)
+            kept |= {"mode": "ASSIGN", "lead": None, "co": [], "attempt": 0, "diverted": decision.diversion.channel}
+            return kept, [PetitionDiverted(
+                event_id=_id(event.id, "diverted"), occurred_at=at, case=case,
+                category=MatterCategory(decision.category), diversion_channel=DiversionChannel(decision.diversion.channel),
+                explanation=decision.diversion.explanation, matched=list(decision.matched))]
+        route = decision.route
+        assert route is not None
+        state = kept | {"mode": route.mode, "lead": route.lead, "co": list(decision.co_units), "tried": [route.lead],
+                        "attempt": 1}
+        part = decision.diverted_part
+        out: Out = [PetitionTriaged(
+            event_id=_id(event.id, "triaged"), occurred_at=at, case=case,
+            category=MatterCategory(decision.category), lead_unit=Unit(route.lead),
+            co_units=[Unit(u) for u in decision.co_units], mode=HandoffMode(route.mode),
+            rationale=route.rationale or f"route for {decision.category}", matched=list(decision.matched),
+            diverted_part_channel=DiversionChannel(part.channel) if part else None,
+            diverted_part_explanation=part.explanation if part else None,
+        )]
+        for unit, role in [(route.lead, "LEAD"), *((u, "CO") for u in decision.co_units)]:
+            state, handoff = self._handoff(event.id, at, state, unit, role)
             out.append(handoff)
         return state, out
 
     # -- a unit's answer about its handoff (the referee) -------------------------------------
-    def answered(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+    def answered(self, state: State | None, event: Incoming[CaseAnswer]) -> tuple[State | None, Out]:
         """Checks the answer (``answers.check``; raises Refused) and publishes the checked copy;
         the lead's objection also re-routes the case."""
         unit = answers.speaker(event)
@@ -110,87 +119,89 @@ class Triage:
             # handoffs it had published (the redelivered petition read after the units' answers).
             # Held, and judged once the case is known; never refused for a state not yet restored.
             return {"held": [*(state or {}).get("held", []), _hold(event)][-50:]}, []
+        p = event.payload
         handoffs = state.get("handoffs", {})
-        handoff, deadline = answers.check(handoffs.get(unit), event, unit, self.clocks, self.now() if self.now else None)
-        assert state is not None  # a handoff was found in it
+        handoff, deadline = answers.check(handoffs.get(unit), p, unit, self.clocks, self.now() if self.now else None)
         state = {**state, "handoffs": {**handoffs, unit: handoff}}
-        out: Out = [(event.type, {**event.data, "deadline": deadline})]
-        if event.type in (CaseAccepted.TYPE, CaseExtensionApproved.TYPE) and deadline is not None:
+        out: Out = [replace(p, deadline=deadline)]
+        if isinstance(p, (CaseAccepted, CaseExtensionApproved)) and deadline is not None:
             # the unit learns the handling deadline its answer started or moved, on its inbox
-            out.append((CaseDeadlineSet.TYPE, {
-                **_base(event.id, "deadline", event.data["occurred_at"], state["case"]), "deadline": deadline,
-                "unit": unit, "cause_event_id": event.id, "cause_type": event.type}))
-        if event.type == CaseHandoffRejected.TYPE:
-            state, more = self.rejected(state, event)
+            out.append(CaseDeadlineSet(
+                event_id=_id(event.id, "deadline"), occurred_at=p.occurred_at, case=p.case, deadline=deadline,
+                unit=unit, cause_event_id=event.id, cause_type=p.TYPE))
+        if isinstance(p, CaseHandoffRejected):
+            state, more = self._rerouted(state, p, event.id)
             out += more
         return state, out
 
-    def _judge(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+    def _judge(self, state: State | None, event: Incoming[CaseAnswer]) -> tuple[State | None, Out]:
         try:
             new, out = self.answered(state, event)
         except Refused as exc:
             return state, self.refused(event, str(exc))
         return new, out
 
-    def vouched(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
+    def vouched(self, state: State | None, event: Incoming[EventRecord]) -> tuple[State | None, Out]:
         """A unit's answer the coordination service judges (mediation, package, task, feedback):
         published again once it is known to speak for the unit whose topic it came on."""
         answers.speaker(event)
-        return None, [(event.type, event.data)]
+        return None, [event.payload]
 
-    def refused(self, event: Incoming, reason: str) -> Out:
+    def refused(self, event: Incoming[EventRecord], reason: str) -> Out:
         """What the unit is told of an answer the bus refused, on its inbox."""
-        at: datetime = self.now() if self.now else event.data["occurred_at"]
-        return [(AnswerRefused.TYPE, answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused"))))]
+        at: datetime = self.now() if self.now else event.payload.occurred_at  # type: ignore[attr-defined]
+        return [answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused")))]
 
     # -- case.handoff.rejected, once checked ----------------------------------------------------
-    def rejected(self, state: State, event: Incoming) -> tuple[State, Out]:
-        event_id, data = event.id, event.data
-        if state["escalated"] or data["unit"] != state["lead"]:
+    def rejected(self, state: State, event: Incoming[CaseHandoffRejected]) -> tuple[State, Out]:
+        """The lead's objection (checked): the case handed to the next unit, or escalated to the bureau."""
+        return self._rerouted(state, event.payload, event.id)
+
+    def _rerouted(self, state: State, p: CaseHandoffRejected, event_id: str) -> tuple[State, Out]:
+        if state["escalated"] or p.unit != state["lead"]:
             return state, []  # a co-unit's objection only drops it; the ledger records it
-        at: datetime = data["occurred_at"]
+        at = p.occurred_at
         bounces = len(state["tried"])
-        suggested = data.get("suggested_unit")
+        suggested = p.suggested_unit if p.suggested_unit is not Unit.UNKNOWN else None
         nxt = None if bounces >= self.clocks.max_bounces else self.routing.next_lead(state["category"], state["tried"], suggested,
                                                                                      tuple(state["co"]))
         if nxt is None:
             state = {**state, "escalated": True}
-            return state, [(CaseJurisdictionEscalated.TYPE, {
-                **_base(event_id, "escalated", at, state["case"]),
-                "units_tried": list(state["tried"]), "reason": data["reason"],
-            })]
+            return state, [CaseJurisdictionEscalated(
+                event_id=_id(event_id, "escalated"), occurred_at=at, case=p.case,
+                units_tried=[Unit(u) for u in state["tried"]], reason=p.reason)]
         state = {**state, "lead": nxt, "co": [u for u in state["co"] if u != nxt], "tried": [*state["tried"], nxt],
                  "attempt": state["attempt"] + 1}
         state, handoff = self._handoff(event_id, at, state, nxt, "LEAD")
         return state, [handoff]
 
     # -- case.jurisdiction.decided ---------------------------------------------------------
-    def decided(self, state: State | None, event: Incoming) -> tuple[State | None, Out]:
-        event_id, data = event.id, event.data
-        unit = data["unit"]
+    def decided(self, state: State | None, event: Incoming[CaseJurisdictionDecided]) -> tuple[State | None, Out]:
+        p = event.payload
+        unit = p.unit
         if state is None or "case" not in state or unit not in self.routing.handling_units:
             return state, []  # no such case here, or a unit without an inbox on the bus
         # An escalated case, a routed one the bureau re-routes, or a diverted one it routes after all.
         state = {**state, "lead": unit, "mode": "ASSIGN", "escalated": False, "attempt": state["attempt"] + 1,
                  "tried": [*state["tried"], unit], "co": [u for u in state["co"] if u != unit], "diverted": None}
-        state, handoff = self._handoff(event_id, data["occurred_at"], state, unit, "LEAD")
+        state, handoff = self._handoff(event.id, p.occurred_at, state, unit, "LEAD")
         return state, [handoff]
 
-    def _handoff(self, event_id: str, at: datetime, state: State, unit: str, role: str) -> tuple[State, tuple[str, dict[str, Any]]]:
+    def _handoff(self, event_id: str, at: datetime, state: State, unit: str, role: str) -> tuple[State, CaseHandoffRequested]:
         """The case handed to ``unit``: its handoff kept (a new one starts over) and the event."""
         handoff = answers.handed(self.clocks, at, role, state.get("due_from_above"))
         state = {**state, "handoffs": {**state.get("handoffs", {}), unit: handoff}}
-        return state, (CaseHandoffRequested.TYPE, {
-            **_base(event_id, f"handoff/{unit}", at, state["case"]),
-            "deadline": {"clock": "ACCEPTANCE_NOTICE", "due_at": datetime.fromisoformat(handoff["acceptance_due_at"]),
-                         "days": self.clocks.acceptance_notice_days, "day_basis": "CALENDAR"},
-            "objection_due_at": datetime.fromisoformat(handoff["objection_due_at"]),
-            "unit": unit, "role": role, "mode": state["mode"], "category": state["category"],
-            "summary": state["summary"],
+        return state, CaseHandoffRequested(
+            event_id=_id(event_id, f"handoff/{unit}"), occurred_at=at, case=CaseRef.from_record(state["case"]),
+            deadline=Deadline(clock=Clock.ACCEPTANCE_NOTICE, due_at=datetime.fromisoformat(handoff["acceptance_due_at"]),
+                              days=self.clocks.acceptance_notice_days, day_basis=DayBasis.CALENDAR),
+            objection_due_at=datetime.fromisoformat(handoff["objection_due_at"]),
+            unit=Unit(unit), role=HandoffRole(role), mode=HandoffMode(state["mode"]),
+            category=MatterCategory(state["category"]), summary=state["summary"],
             # Contact details go to the handling units of this case only, on their own inbox.
-            "petitioner": state["petitioner"],
-            "attempt": state["attempt"],
-        })
+            petitioner=Petitioner.from_record(state["petitioner"]),
+            attempt=state["attempt"],
+        )
 
 
 @dataclass(frozen=True)
@@ -198,10 +209,6 @@ class _Held:
     """An answer held in the state (JSON), as an incoming event again."""
 
     held: dict[str, Any]
-
-    @property
-    def type(self) -> str:
-        return str(self.held["type"])
 
     @property
     def id(self) -> str:
@@ -212,14 +219,16 @@ class _Held:
         return str(self.held["topic"])
 
     @property
-    def data(self) -> dict[str, Any]:
-        return {**self.held["data"], "occurred_at": datetime.fromisoformat(self.held["data"]["occurred_at"])}
+    def payload(self) -> CaseAnswer:
+        return EVENT_CLASSES[self.held["type"]].from_record(self.held["data"])  # type: ignore[return-value]
 
 
-def _hold(event: Incoming) -> dict[str, Any]:
-    data = json.loads(json.dumps({k: v for k, v in event.data.items() if k != "deadline"}, default=json_default))
-    return {"type": event.type, "id": event.id, "topic": event.topic, "data": {**data, "deadline": None}}
+def _hold(event: Incoming[EventRecord]) -> dict[str, Any]:
+    p = replace(event.payload, deadline=None)  # type: ignore[type-var]
+    data = json.loads(json.dumps(p.to_record(), default=json_default))
+    return {"type": p.TYPE, "id": event.id, "topic": event.topic, "data": data}
 
 
-def _base(event_id: str, what: str, at: datetime, case: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid5(_IDS, f"{event_id}/{what}")), "occurred_at": at, "case": case, "deadline": None}
+def _id(event_id: str, what: str) -> uuid.UUID:
+    """The id of what handling ``event_id`` publishes (``what``): the same each time it is handled."""
+    return uuid.uuid5(_IDS, f"{event_id}/{what}")

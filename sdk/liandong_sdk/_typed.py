@@ -12,7 +12,8 @@ import types
 import typing
 import uuid
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, Self
 
@@ -27,17 +28,29 @@ class Record:
 
     def to_record(self) -> dict[str, Any]:
         """The plain record fastavro writes (enums as their symbols, nested records as dicts)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        plan = _plan(type(self))
+        record = {name: getattr(self, name) for name in plan.order}
+        for name, write in plan.writes:
+            value = record[name]
+            if value is not None:
+                record[name] = write(value)
+        return record
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Self:
-        """The typed record of a plain one (as fastavro reads it, or as a handler built it).
+        """The typed record of a plain one (as fastavro reads it, as a handler built it, or kept as
+        JSON: ids, times and dates as text).
         A field missing from ``data`` takes its schema default; an unknown one is a TypeError."""
         plan = _plan(cls)
-        unknown = set(data) - set(plan)
-        if unknown:
+        if not plan.names.issuperset(data):
+            unknown = set(data) - plan.names
             raise TypeError(f"{cls.__name__}: no field(s) {', '.join(sorted(unknown))}")
-        return cls(**{name: plan[name](value) for name, value in data.items()})
+        kwargs = dict(data)
+        for name, read in plan.reads:
+            value = kwargs.get(name)
+            if value is not None:
+                kwargs[name] = read(value)
+        return cls(**kwargs)
 
 
 class EventRecord(Record):
@@ -53,45 +66,75 @@ def known(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(m.value for m in enum if m.value != "UNKNOWN")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Record):
-        return value.to_record()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a class's fields are read from a plain record and written to one: only the fields that
+    need a conversion are visited (a text or a number passes as it is, a list or map is copied);
+    ``None`` passes both ways."""
+
+    order: tuple[str, ...]  # the schema's, kept by to_record
+    names: frozenset[str]
+    reads: tuple[tuple[str, Convert], ...]
+    writes: tuple[tuple[str, Convert], ...]
 
 
-_PLANS: dict[type[Record], dict[str, Convert]] = {}
+_PLANS: dict[type[Record], _Plan] = {}
 
 
-def _plan(cls: type[Record]) -> dict[str, Convert]:
+def _plan(cls: type[Record]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         hints = typing.get_type_hints(cls)
-        plan = _PLANS[cls] = {f.name: _converter(hints[f.name]) for f in fields(cls)}  # type: ignore[arg-type]
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        reads = [(n, r) for n in names if (r := _reader(hints[n])) is not None]
+        writes = [(n, w) for n in names if (w := _writer(hints[n])) is not None]
+        plan = _PLANS[cls] = _Plan(tuple(names), frozenset(names), tuple(reads), tuple(writes))
     return plan
 
 
-def _converter(hint: Any) -> Convert:
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
+def _optional(hint: Any) -> Any:
+    """The type inside ``X | None`` (the plan skips None itself)."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        convert = _converter(inner)
-        return lambda v: None if v is None else convert(v)
+        return inner
+    return hint
+
+
+def _reader(hint: Any) -> Convert | None:
+    """The conversion of a plain value to the field's type; None where the value is already it."""
+    hint = _optional(hint)
+    origin = typing.get_origin(hint)
     if origin is list:
-        item = _converter(typing.get_args(hint)[0])
-        return lambda v: [item(i) for i in v]
+        item = _reader(typing.get_args(hint)[0])
+        return list if item is None else (lambda v: [item(i) for i in v])  # a copy: no list shared
     if origin is dict:
-        value = _converter(typing.get_args(hint)[1])
-        return lambda v: {k: value(i) for k, i in v.items()}
+        value = _reader(typing.get_args(hint)[1])
+        return dict if value is None else (lambda v: {k: value(i) for k, i in v.items()})
     if isinstance(hint, type) and issubclass(hint, Record):
         return lambda v: v if isinstance(v, hint) else hint.from_record(v)
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint
+        members = hint._value2member_map_
+        return lambda v: members.get(v) or hint(v)  # hint(v): a symbol this version does not know
     if hint is uuid.UUID:
         return lambda v: v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))
-    return lambda v: v
+    if hint is datetime or hint is date:  # a record kept as JSON has its times and dates as ISO text
+        parse = hint.fromisoformat
+        return lambda v: parse(v) if isinstance(v, str) else v
+    return None
+
+
+def _writer(hint: Any) -> Convert | None:
+    """The conversion of a field's value to what fastavro writes; None where it writes it as it is."""
+    hint = _optional(hint)
+    origin = typing.get_origin(hint)
+    if origin is list:
+        item = _writer(typing.get_args(hint)[0])
+        return list if item is None else (lambda v: [item(i) for i in v])  # a copy: no list shared
+    if origin is dict:
+        value = _writer(typing.get_args(hint)[1])
+        return dict if value is None else (lambda v: {k: value(i) for k, i in v.items()})
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return lambda v: v.to_record() if isinstance(v, Record) else v
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return lambda v: v.value if isinstance(v, Enum) else v
+    return None

@@ -45,11 +45,17 @@ class Event:
     offset: int = -1
     headers: dict[str, bytes] = field(default_factory=dict)
     raw_value: bytes | None = field(default=None, repr=False)  # the bytes as read, for dead-lettering
+    _typed: EventRecord | None = field(default=None, repr=False, compare=False)
 
     @property
     def payload(self) -> EventRecord:
-        """The record as its typed class (``liandong_sdk.events``), e.g. ``CaseHandoffRejected``."""
-        return EVENT_CLASSES[self.type].from_record(self.data)
+        """The record as its typed class (``liandong_sdk.events``), e.g. ``CaseHandoffRejected``;
+        built on first use, then kept."""
+        typed = self._typed
+        if typed is None:
+            typed = EVENT_CLASSES[self.type].from_record(self.data)
+            object.__setattr__(self, "_typed", typed)  # frozen: a cache, not a change
+        return typed
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from liandong_sdk.events import (
+    EVENT_CLASSES,
     CaseHandoffRejected,
     CaseJurisdictionDecided,
     CaseNotAccepted,
     CaseResolved,
+    EventRecord,
     PetitionDiverted,
     PetitionRegistered,
     PetitionRepeatDetected,
@@ -37,7 +40,6 @@ from .submission import Submission, field_errors
 log = get_logger("intake")
 SERVICE = "intake"
 TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS]
-_CLOSING = {CaseResolved.TYPE, CaseNotAccepted.TYPE, PetitionDiverted.TYPE}
 #: Namespace of the deterministic event ids: the same submission always yields the same ids.
 _IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")
 
@@ -96,22 +98,34 @@ class IntakeService:
     def _absorb(self, events: list[Event]) -> None:
         with self._lock:
             for ev in events:
-                if ev.type == PetitionRegistered.TYPE:
-                    d = ev.data
-                    p = d["petitioner"]
-                    matter = IntakeRegistry.matter_key(p["name"], p["id_number"], p["phone"], d["category_hint"])
-                    self.registry.remember(d["idempotency_key"], matter, ev.key, d.get("repeat_of"))
-                elif ev.type == PetitionTriaged.TYPE:
-                    self._lead[ev.key] = ev.data["lead_unit"]
-                elif ev.type == CaseJurisdictionDecided.TYPE:
-                    self._lead[ev.key] = ev.data["unit"]
-                    self.registry.closed.pop(ev.key, None)  # a diverted case the bureau routes is open again
-                elif ev.type == CaseHandoffRejected.TYPE and self._lead.get(ev.key) == ev.data["unit"]:
-                    self._lead[ev.key] = None  # re-routed: the next lead is not known here
-                elif ev.type == PetitionDiverted.TYPE:
-                    self.registry.close(ev.key, ev.data["occurred_at"])
-                elif ev.type in _CLOSING and self._lead.get(ev.key) in (None, ev.data.get("unit")):
-                    self.registry.close(ev.key, ev.data["occurred_at"])  # a co-unit's answer does not close the case
+                follow = _FOLLOWS.get(EVENT_CLASSES.get(ev.type))  # typed only if followed
+                if follow is not None:
+                    follow(self, ev.key, ev.payload)
+
+    # What intake remembers of the log, per event class: its registrations (idempotency, repeats),
+    # each case's lead unit, and the cases closed (a later petition on the matter is a new case).
+    def _registered(self, case: str, p: PetitionRegistered) -> None:
+        who = p.petitioner
+        matter = IntakeRegistry.matter_key(who.name, who.id_number, who.phone, p.category_hint)
+        self.registry.remember(p.idempotency_key, matter, case, p.repeat_of)
+
+    def _triaged(self, case: str, p: PetitionTriaged) -> None:
+        self._lead[case] = p.lead_unit
+
+    def _decided(self, case: str, p: CaseJurisdictionDecided) -> None:
+        self._lead[case] = p.unit
+        self.registry.closed.pop(case, None)  # a diverted case the bureau routes is open again
+
+    def _rejected(self, case: str, p: CaseHandoffRejected) -> None:
+        if self._lead.get(case) == p.unit:
+            self._lead[case] = None  # re-routed: the next lead is not known here
+
+    def _diverted(self, case: str, p: PetitionDiverted) -> None:
+        self.registry.close(case, p.occurred_at)
+
+    def _closed(self, case: str, p: CaseResolved | CaseNotAccepted) -> None:
+        if self._lead.get(case) in (None, p.unit):  # a co-unit's answer does not close the case
+            self.registry.close(case, p.occurred_at)
 
     # -- submissions ----------------------------------------------------------------------
     def submit_lines(self, text: str) -> list[LineResult]:
@@ -174,3 +188,9 @@ class IntakeService:
         for f in futures:
             f.get(timeout=30)
 
+
+_FOLLOWS: dict[type[EventRecord] | None, Callable[[IntakeService, str, Any], None]] = {
+    PetitionRegistered: IntakeService._registered, PetitionTriaged: IntakeService._triaged,
+    CaseJurisdictionDecided: IntakeService._decided, CaseHandoffRejected: IntakeService._rejected,
+    PetitionDiverted: IntakeService._diverted, CaseResolved: IntakeService._closed, CaseNotAccepted: IntakeService._closed,
+}

@@ -119,28 +119,28 @@ def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = Non
 
 def count(event: Event, lead_unit: str | None, registered_at: datetime | None) -> None:
     """Counters for the unit SLA board, once per newly applied event."""
-    counter = _COUNTERS.get(EVENT_CLASSES[event.type])
+    counter = _COUNTERS.get(type(event.payload))
     if counter is not None:
-        counter(event.data, lead_unit, registered_at)
+        counter(event.payload, lead_unit, registered_at)
 
 
-def _signed(d: dict[str, Any], lead_unit: str | None, registered_at: datetime | None) -> None:
-    if d["unit"] == lead_unit and registered_at:
-        SIGNFOR_LATENCY.labels(d["unit"]).observe(max(0.0, (d["occurred_at"] - registered_at).total_seconds()))
+def _signed(p: CaseHandoffAccepted, lead_unit: str | None, registered_at: datetime | None) -> None:
+    if p.unit == lead_unit and registered_at:
+        SIGNFOR_LATENCY.labels(p.unit).observe(max(0.0, (p.occurred_at - registered_at).total_seconds()))
 
 
-def _supervised(action: str) -> Callable[[dict[str, Any], str | None, datetime | None], None]:
-    return lambda d, _, __: SUPERVISION_ACTIONS.labels(d["unit"], action).inc()
+def _supervised(action: str) -> Callable[[Any, str | None, datetime | None], None]:
+    return lambda p, _, __: SUPERVISION_ACTIONS.labels(p.unit, action).inc()
 
 
-#: Per event type, what it counts (the SLA board's counters).
-_COUNTERS: dict[type[EventRecord], Callable[[dict[str, Any], str | None, datetime | None], None]] = {
+#: Per event class, what it counts (the SLA board's counters): (payload, lead unit, registered at).
+_COUNTERS: dict[type[EventRecord], Callable[[Any, str | None, datetime | None], None]] = {
     CaseHandoffAccepted: _signed,
-    CaseHandoffRejected: lambda d, _, __: OBJECTIONS.labels(d["unit"]).inc(),
-    CaseExtensionApproved: lambda d, _, __: EXTENSIONS.labels(d["unit"]).inc(),
-    CaseResolved: lambda d, _, __: RESOLUTIONS.labels(d["unit"], d["outcome"]).inc(),
-    MediationConcluded: lambda d, _, __: MEDIATION_OUTCOMES.labels(d["result"]).inc(),
-    PackageClosed: lambda d, _, __: PACKAGE_OUTCOMES.labels(d["result"]).inc(),
+    CaseHandoffRejected: lambda p, _, __: OBJECTIONS.labels(p.unit).inc(),
+    CaseExtensionApproved: lambda p, _, __: EXTENSIONS.labels(p.unit).inc(),
+    CaseResolved: lambda p, _, __: RESOLUTIONS.labels(p.unit, p.outcome).inc(),
+    MediationConcluded: lambda p, _, __: MEDIATION_OUTCOMES.labels(p.result).inc(),
+    PackageClosed: lambda p, _, __: PACKAGE_OUTCOMES.labels(p.result).inc(),
     **{cls: _supervised(cls.TYPE.removeprefix("supervision.")) for cls in (
         SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed, SupervisionRecommendationIssued)},
 }

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from liandong_sdk.events import (
-    EVENT_CLASSES,
+    CaseRef,
     CaseReferred,
     EventRecord,
     MediationConcluded,
@@ -44,7 +44,7 @@ View = dict[str, Any]
 _KEEP = 500  # event ids remembered per key
 
 #: A fold changes the view under the event's key; ``at`` is when the event happened (ISO, UTC).
-Fold = Callable[[View, dict[str, Any], str], None]
+Fold = Callable[[View, Any, str], None]
 _FOLDS: dict[type[EventRecord], Fold] = {}
 
 
@@ -56,145 +56,142 @@ def _folds(*classes: type[EventRecord]) -> Callable[[Fold], Fold]:
     return register
 
 
-def fold(view: View, event_type: str, data: dict[str, Any], event_id: str) -> bool:
+def fold(view: View, record: EventRecord, event_id: str) -> bool:
     """Applies one event to the view of its key; False (no change) if seen before or not a view event."""
-    apply = _FOLDS.get(EVENT_CLASSES[event_type])
+    apply = _FOLDS.get(type(record))
     if apply is None or event_id in view.setdefault("handled", []):
         return False
     view["handled"] = [*view["handled"][-_KEEP:], event_id]
-    apply(view, data, utc_iso(data["occurred_at"]))
+    apply(view, record, utc_iso(record.occurred_at))  # type: ignore[attr-defined]
     return True
 
 
 # -- joint mediation (联合调处) -------------------------------------------------------------------
 @_folds(CaseReferred)
-def _referred(view: View, data: dict[str, Any], at: str) -> None:
-    if data.get("mediation_id"):
-        _mediation(view, str(data["mediation_id"]), data)["referral"] = data["channel"]
+def _referred(view: View, p: CaseReferred, at: str) -> None:
+    if p.mediation_id:
+        _mediation(view, str(p.mediation_id), p.case)["referral"] = p.channel
 
 
 @_folds(MediationRequested)
-def _requested(view: View, data: dict[str, Any], at: str) -> None:
-    m = _mediation(view, str(data["mediation_id"]), data)
-    m.update(convener=data["convener"], participants=list(data["participants"]),
-             legal_advisers=list(data["legal_advisers"]), subject=data["subject"],
-             requested_by=data["requested_by"], requested_at=at,
-             answer_due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
-    for u in data["participants"]:
-        m["answers"].setdefault(u, {"answer": "JOINED" if u == data["convener"] else "PENDING",
-                                    "at": at if u == data["convener"] else None, "reason": None})
+def _requested(view: View, p: MediationRequested, at: str) -> None:
+    m = _mediation(view, str(p.mediation_id), p.case)
+    m.update(convener=p.convener, participants=list(p.participants), legal_advisers=list(p.legal_advisers),
+             subject=p.subject, requested_by=p.requested_by, requested_at=at,
+             answer_due_at=utc_iso(p.deadline.due_at) if p.deadline else None)
+    for u in p.participants:
+        m["answers"].setdefault(u, {"answer": "JOINED" if u == p.convener else "PENDING",
+                                    "at": at if u == p.convener else None, "reason": None})
 
 
 @_folds(MediationJoined)
-def _joined(view: View, data: dict[str, Any], at: str) -> None:
-    _mediation(view, str(data["mediation_id"]), data)["answers"][data["unit"]] = {"answer": "JOINED", "at": at, "reason": None}
+def _joined(view: View, p: MediationJoined, at: str) -> None:
+    _mediation(view, str(p.mediation_id), p.case)["answers"][p.unit] = {"answer": "JOINED", "at": at, "reason": None}
 
 
 @_folds(MediationDeclined)
-def _declined(view: View, data: dict[str, Any], at: str) -> None:
-    _mediation(view, str(data["mediation_id"]), data)["answers"][data["unit"]] = {
-        "answer": "DECLINED", "at": at, "reason": data.get("reason")}
+def _declined(view: View, p: MediationDeclined, at: str) -> None:
+    _mediation(view, str(p.mediation_id), p.case)["answers"][p.unit] = {"answer": "DECLINED", "at": at, "reason": p.reason}
 
 
 @_folds(MediationReminderIssued)
-def _reminded(view: View, data: dict[str, Any], at: str) -> None:
-    m = _mediation(view, str(data["mediation_id"]), data)
-    m["reminded"] = sorted({*m["reminded"], data["unit"]})
+def _reminded(view: View, p: MediationReminderIssued, at: str) -> None:
+    m = _mediation(view, str(p.mediation_id), p.case)
+    m["reminded"] = sorted({*m["reminded"], p.unit})
 
 
 @_folds(MediationEscalated)
-def _mediation_escalated(view: View, data: dict[str, Any], at: str) -> None:
-    m = _mediation(view, str(data["mediation_id"]), data)
-    m["escalated"] = sorted({*m["escalated"], data["unit"]})
+def _mediation_escalated(view: View, p: MediationEscalated, at: str) -> None:
+    m = _mediation(view, str(p.mediation_id), p.case)
+    m["escalated"] = sorted({*m["escalated"], p.unit})
 
 
 @_folds(MediationSessionHeld)
-def _session(view: View, data: dict[str, Any], at: str) -> None:
-    m = _mediation(view, str(data["mediation_id"]), data)
-    m["sessions"].append({"held_at": utc_iso(data["held_at"]), "attendees": list(data["attendees"]),
-                          "summary": data["summary"]})
+def _session(view: View, p: MediationSessionHeld, at: str) -> None:
+    m = _mediation(view, str(p.mediation_id), p.case)
+    m["sessions"].append({"held_at": utc_iso(p.held_at), "attendees": list(p.attendees), "summary": p.summary})
     m["sessions"].sort(key=lambda s: s["held_at"])
 
 
 @_folds(MediationConcluded)
-def _concluded(view: View, data: dict[str, Any], at: str) -> None:
-    m = _mediation(view, str(data["mediation_id"]), data)
-    m.update(status="CONCLUDED", result=data["result"], summary=data["summary"], concluded_at=at)
-    m["referral"] = m["referral"] or data.get("referral")
+def _concluded(view: View, p: MediationConcluded, at: str) -> None:
+    m = _mediation(view, str(p.mediation_id), p.case)
+    m.update(status="CONCLUDED", result=p.result, summary=p.summary, concluded_at=at)
+    m["referral"] = m["referral"] or p.referral
 
 
 # -- responsibility packages (包案) --------------------------------------------------------------
 @_folds(PackageAssigned)
-def _assigned(view: View, data: dict[str, Any], at: str) -> None:
-    p = _package(view, str(data["package_id"]), data)
-    p.update(case_numbers=list(data["case_numbers"]), members=[dict(x) for x in data["members"]],
-             leader_package=data["leader_package"], plan=data["plan"],
-             cadence_days=data["progress_cadence_days"], assigned_at=p["assigned_at"] or at,
-             expected_on=p["expected_on"] or data["expected_resolution_on"].isoformat())
-    p["units"] = sorted({*p["units"], data["unit"]})
+def _assigned(view: View, p: PackageAssigned, at: str) -> None:
+    pkg = _package(view, str(p.package_id), p.case)
+    pkg.update(case_numbers=list(p.case_numbers), members=[m.to_record() for m in p.members],
+               leader_package=p.leader_package, plan=p.plan, cadence_days=p.progress_cadence_days,
+               assigned_at=pkg["assigned_at"] or at,
+               expected_on=pkg["expected_on"] or p.expected_resolution_on.isoformat())
+    pkg["units"] = sorted({*pkg["units"], p.unit})
 
 
 @_folds(PackageProgressReported)
-def _reported(view: View, data: dict[str, Any], at: str) -> None:
-    p = _package(view, str(data["package_id"]), data)
-    p["reports"].append({"at": at, "unit": data["unit"], "percent": data["percent"], "actions": list(data["actions"])})
-    p["reports"].sort(key=lambda r: r["at"])
-    p["percent"] = p["reports"][-1]["percent"]
-    p["last_report_at"] = p["reports"][-1]["at"]
+def _reported(view: View, p: PackageProgressReported, at: str) -> None:
+    pkg = _package(view, str(p.package_id), p.case)
+    pkg["reports"].append({"at": at, "unit": p.unit, "percent": p.percent, "actions": list(p.actions)})
+    pkg["reports"].sort(key=lambda r: r["at"])
+    pkg["percent"] = pkg["reports"][-1]["percent"]
+    pkg["last_report_at"] = pkg["reports"][-1]["at"]
 
 
 @_folds(PackageReminderIssued)
-def _package_reminded(view: View, data: dict[str, Any], at: str) -> None:
-    p = _package(view, str(data["package_id"]), data)
-    last = utc_iso(data["last_report_at"]) if data["last_report_at"] else "-"
-    p["reminders"] = sorted({*p["reminders"], f"{last}/{data['period']}"})
+def _package_reminded(view: View, p: PackageReminderIssued, at: str) -> None:
+    pkg = _package(view, str(p.package_id), p.case)
+    last = utc_iso(p.last_report_at) if p.last_report_at else "-"
+    pkg["reminders"] = sorted({*pkg["reminders"], f"{last}/{p.period}"})
 
 
 @_folds(PackageExtended)
-def _package_extended(view: View, data: dict[str, Any], at: str) -> None:
-    _package(view, str(data["package_id"]), data).update(
-        extension_days=data["total_days"], expected_on=data["expected_resolution_on"].isoformat())
+def _package_extended(view: View, p: PackageExtended, at: str) -> None:
+    _package(view, str(p.package_id), p.case).update(
+        extension_days=p.total_days, expected_on=p.expected_resolution_on.isoformat())
 
 
 @_folds(PackageClosed)
-def _closed(view: View, data: dict[str, Any], at: str) -> None:
-    _package(view, str(data["package_id"]), data).update(
-        status="CLOSED", result=data["result"], resolved_on=data["resolved_on"].isoformat(), summary=data["summary"])
+def _closed(view: View, p: PackageClosed, at: str) -> None:
+    _package(view, str(p.package_id), p.case).update(
+        status="CLOSED", result=p.result, resolved_on=p.resolved_on.isoformat(), summary=p.summary)
 
 
 # -- joint task teams (一办五组) -------------------------------------------------------------------
-def _task(view: View, data: dict[str, Any]) -> View:
+def _task(view: View, p: TeamTaskAssigned | TeamTaskReminderIssued | TeamTaskAcknowledged | TeamTaskCompleted) -> View:
     return view.setdefault("task", {  # type: ignore[no-any-return]
-        "task_number": data["task_number"], "team": data["team"], "group": data["group"], "unit": data["unit"],
+        "task_number": p.task_number, "team": p.team, "group": p.group, "unit": p.unit,
         "campaign": None, "description": None, "assigned_at": None, "due_at": None, "status": "ASSIGNED",
         "reminders": 0, "acknowledged_at": None, "completed_at": None})
 
 
 @_folds(TeamTaskAssigned)
-def _task_assigned(view: View, data: dict[str, Any], at: str) -> None:
-    _task(view, data).update(campaign=data["campaign"], description=data["description"], assigned_at=at,
-                             due_at=utc_iso(data["deadline"]["due_at"]) if data["deadline"] else None)
+def _task_assigned(view: View, p: TeamTaskAssigned, at: str) -> None:
+    _task(view, p).update(campaign=p.campaign, description=p.description, assigned_at=at,
+                          due_at=utc_iso(p.deadline.due_at) if p.deadline else None)
     TEAM_TASKS.labels("assigned").inc()
 
 
 @_folds(TeamTaskReminderIssued)
-def _task_reminded(view: View, data: dict[str, Any], at: str) -> None:
-    t = _task(view, data)
-    t["campaign"] = t["campaign"] or data["campaign"]
+def _task_reminded(view: View, p: TeamTaskReminderIssued, at: str) -> None:
+    t = _task(view, p)
+    t["campaign"] = t["campaign"] or p.campaign
     t["reminders"] += 1
 
 
 @_folds(TeamTaskAcknowledged)
-def _acknowledged(view: View, data: dict[str, Any], at: str) -> None:
-    t = _task(view, data)
+def _acknowledged(view: View, p: TeamTaskAcknowledged, at: str) -> None:
+    t = _task(view, p)
     t["acknowledged_at"] = t["acknowledged_at"] or at
     t["status"] = "COMPLETED" if t["status"] == "COMPLETED" else "ACKNOWLEDGED"
     TEAM_TASKS.labels("acknowledged").inc()
 
 
 @_folds(TeamTaskCompleted)
-def _completed(view: View, data: dict[str, Any], at: str) -> None:
-    t = _task(view, data)
+def _completed(view: View, p: TeamTaskCompleted, at: str) -> None:
+    t = _task(view, p)
     t.update(status="COMPLETED", completed_at=at)
     t["acknowledged_at"] = t["acknowledged_at"] or at
     TEAM_TASKS.labels("completed").inc()
@@ -204,23 +201,22 @@ def _completed(view: View, data: dict[str, Any], at: str) -> None:
 EVENTS: tuple[type[EventRecord], ...] = tuple(_FOLDS)
 
 
-def _mediation(view: View, mid: str, data: dict[str, Any]) -> View:
+def _mediation(view: View, mid: str, case: CaseRef) -> View:
     return view.setdefault("mediations", {}).setdefault(mid, {  # type: ignore[no-any-return]
-        "mediation_id": mid, "case_number": data["case"]["case_number"], "convener": None, "participants": [],
+        "mediation_id": mid, "case_number": case.case_number, "convener": None, "participants": [],
         "legal_advisers": [], "subject": None, "requested_by": None, "requested_at": None, "answer_due_at": None,
         "answers": {}, "reminded": [], "escalated": [], "sessions": [], "status": "OPEN", "result": None,
         "summary": None, "referral": None, "concluded_at": None})
 
 
-def _package(view: View, pid: str, data: dict[str, Any]) -> View:
+def _package(view: View, pid: str, case: CaseRef) -> View:
     return view.setdefault("packages", {}).setdefault(pid, {  # type: ignore[no-any-return]
-        "package_id": pid, "case_number": data["case"]["case_number"], "case_numbers": [], "members": [],
+        "package_id": pid, "case_number": case.case_number, "case_numbers": [], "members": [],
         "units": [], "leader_package": False, "plan": None, "cadence_days": None, "assigned_at": None,
         "expected_on": None, "extension_days": 0, "percent": 0, "last_report_at": None, "reports": [],
         "reminders": [], "status": "OPEN", "result": None, "resolved_on": None, "summary": None})
 
 
-# -- questions ------------------------------------------------------------------------------
 def mediations(views: list[View], *, open_only: bool = False, case: str | None = None) -> list[View]:
     found = [m for v in views for m in (v.get("mediations") or {}).values()]
     if open_only:
@@ -275,4 +271,4 @@ def _zero() -> dict[str, int]:
 def record_view(_: object, view: View | None, event: Event) -> tuple[View | None, list[Any]]:
     """The view under the event's key after it; None (nothing to store) if seen before."""
     view = view if view is not None else {}
-    return (view, []) if fold(view, event.type, event.data, event.id) else (None, [])
+    return (view, []) if fold(view, event.payload, event.id) else (None, [])

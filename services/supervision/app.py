@@ -43,11 +43,18 @@ from liandong import (
     load_clocks,
 )
 from liandong.domain import ClockConfig
+from liandong.domain.incoming import Incoming
 from liandong.domain.supervision import SupervisedCase, Supervisor
 from liandong.runtime import Runtime
 from liandong.service import Clock, Elsewhere, Service, Table, faust_runtime
 
 S = Supervisor
+
+
+def _earlier_case(event: Incoming[PetitionRepeatDetected]) -> str:
+    return event.payload.earlier_case_number
+
+
 SUPERVISION = Service(
     "supervision",
     topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS),
@@ -68,7 +75,7 @@ SUPERVISION = Service(
             SupervisionReminderIssued: S.watch, SupervisionNoticeIssued: S.watch, SupervisionListed: S.watch,
         },
         # a repeat petition: a notice to the unit that had the earlier case, on that case's record
-        elsewhere={PetitionRepeatDetected: Elsewhere(lambda e: str(e.data["earlier_case_number"]), S.repeated)},
+        elsewhere={PetitionRepeatDetected: Elsewhere(_earlier_case, S.repeated)},
         tick=S.tick,  # the ladder: what is due now
         next_due=S.next_due,  # a tick visits only the cases due, not every open one
         dedupe=False,  # a case's record remembers the events it has seen

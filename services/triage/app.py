@@ -60,9 +60,9 @@ TRIAGE = Service(
         PetitionRegistered: Triage.registered,  # route, or divert to another channel
         CaseJurisdictionDecided: Triage.decided,  # the bureau names the unit
         # A unit's answer about its handoff, checked; the lead's objection re-routes (the next unit, or escalate).
-        **{cls: Triage.answered for cls in ANSWERS if cls.TYPE in CASE_ANSWERS},
+        **{cls: Triage.answered for cls in ANSWERS if cls in CASE_ANSWERS},
         # Mediation, package, task and feedback answers: checked for who speaks, judged by coordination.
-        **{cls: Triage.vouched for cls in ANSWERS if cls.TYPE not in CASE_ANSWERS},
+        **{cls: Triage.vouched for cls in ANSWERS if cls not in CASE_ANSWERS},
     }, refusal=Triage.refused),),
 )
 SERVICE = TRIAGE.name

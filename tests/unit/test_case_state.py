@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from liandong import Codec, SchemaCatalogue, get_settings
 from liandong.domain import CaseState, CaseStatus, ClockConfig, HandoffStatus, IllegalTransition
 from liandong.domain.case import UNIT_TRANSITIONS, check_unit_transition, state_from_json, state_to_json
+from tests.stand_ins import In, typed
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -75,7 +75,7 @@ def answer(event_type: str, unit: str, at: datetime, name: str = "", **fields: A
 def fold(*events: tuple[str, dict[str, Any]], state: CaseState | None = None) -> CaseState:
     state = state or CaseState(CASE_NUMBER)
     for event_type, record in events:
-        assert state.apply(event_type, record, str(record["event_id"]), CLOCKS) is True
+        assert state.apply(typed(event_type, record), str(record["event_id"]), CLOCKS) is True
     return state
 
 
@@ -194,11 +194,11 @@ def test_repeat_and_diversion_set_their_status() -> None:
 def test_the_same_event_applied_twice_changes_nothing() -> None:
     s = accepted_by_lead()
     event_type, record = answer("case.progress", "HRSS", T0 + timedelta(days=5), percent=40)
-    assert s.apply(event_type, record, record["event_id"], CLOCKS) is True
+    assert s.apply(typed(event_type, record), record["event_id"], CLOCKS) is True
     before = copy.deepcopy(s.to_dict())
-    assert s.apply(event_type, record, record["event_id"], CLOCKS) is False
+    assert s.apply(typed(event_type, record), record["event_id"], CLOCKS) is False
     # Same id, different content (a redelivery must not be re-read either).
-    assert s.apply(event_type, {**record, "percent": 90}, record["event_id"], CLOCKS) is False
+    assert s.apply(typed(event_type, {**record, "percent": 90}), record["event_id"], CLOCKS) is False
     assert s.to_dict() == before
     assert s.progress_percent == 40
 
@@ -206,7 +206,7 @@ def test_the_same_event_applied_twice_changes_nothing() -> None:
 def test_a_redelivered_handoff_does_not_reset_the_units_progress() -> None:
     s = accepted_by_lead()
     event_type, record = handoff("HRSS")
-    assert s.apply(event_type, record, record["event_id"], CLOCKS) is False
+    assert s.apply(typed(event_type, record), record["event_id"], CLOCKS) is False
     assert s.handoffs["HRSS"].status is H.ACCEPTED and s.status is CaseStatus.ACCEPTED
 
 
@@ -263,7 +263,7 @@ def test_an_answer_read_before_its_handoff_waits_for_it() -> None:
     s = fold(early_sign, state=routed())
     assert "POLICE" not in s.handoffs and s.status is CaseStatus.ROUTED
     assert [p["event_type"] for p in s.pending] == ["case.handoff.accepted"]
-    assert s.apply(*early_sign, str(early_sign[1]["event_id"]), CLOCKS) is False  # redelivered: still once
+    assert s.apply(typed(*early_sign), str(early_sign[1]["event_id"]), CLOCKS) is False  # redelivered: still once
     restored = state_from_json(state_to_json(s))  # pending answers survive the changelog
     fold(handoff("POLICE", "CO", T0 + timedelta(hours=1)), state=restored)
     assert restored.handoffs["POLICE"].status is H.SIGNED and restored.pending == []
@@ -342,7 +342,7 @@ def test_handling_due_uses_the_configured_clocks() -> None:
     s = CaseState(CASE_NUMBER)
     for event_type, record in (handoff("HRSS"), answer("case.handoff.accepted", "HRSS", T0),
                                answer("case.accepted", "HRSS", T0 + timedelta(days=1))):
-        s.apply(event_type, record, record["event_id"], clocks)
+        s.apply(typed(event_type, record), record["event_id"], clocks)
     assert s.handoffs["HRSS"].acceptance_due_at == end(3, 9)
     assert s.handoffs["HRSS"].handling_due_at == end(4, 2)
 
@@ -375,7 +375,7 @@ def test_state_from_json_restores_types() -> None:
     assert all(isinstance(t.at, datetime) for t in back.timeline)
     # The restored state goes on folding: a redelivered event is still recognised.
     event_type, record = answer("case.resolved", "HRSS", T0 + timedelta(days=70), outcome="EXPLAINED", tag="EXPLAINED")
-    assert back.apply(event_type, record, record["event_id"], CLOCKS) is False
+    assert back.apply(typed(event_type, record), record["event_id"], CLOCKS) is False
 
 
 # -- statuses that stay true; the bus's refusals on the timeline --------------------------------------
@@ -392,23 +392,18 @@ def test_a_referred_case_stays_referred_whatever_the_units_answer_later() -> Non
 
 def test_an_answer_the_bus_refused_shows_on_the_timeline_and_changes_nothing() -> None:
     from liandong.domain import Ledger
-
-    @dataclass
-    class Refusal:
-        type: str
-        id: str
-        data: dict[str, Any]
-        topic: str = "liandong.unit.housing.inbox"
+    def refusal(record: dict[str, Any]) -> In:
+        return In("answer.refused", record["event_id"], record, "liandong.unit.housing.inbox")
 
     s = routed()
     record = {"event_id": eid("refused"), "occurred_at": T0 + timedelta(days=1), "case": CASE, "deadline": None,
               "unit": "HOUSING", "key": CASE_NUMBER, "refused_event_id": str(uuid.uuid4()),
               "refused_type": "case.handoff.rejected", "reason": "a unit answers only for itself"}
     before = copy.deepcopy(s.handoffs)
-    after, _ = Ledger(CLOCKS).record(s, Refusal("answer.refused", record["event_id"], record))
+    after, _ = Ledger(CLOCKS).record(s, refusal(record))
     assert after is not None and after.handoffs == before and after.status is CaseStatus.ROUTED
     assert after.timeline[-1].detail == "the bus refused case.handoff.rejected: a unit answers only for itself"
-    assert Ledger(CLOCKS).record(None, Refusal("answer.refused", record["event_id"], record)) == (None, [])
+    assert Ledger(CLOCKS).record(None, refusal(record)) == (None, [])
 
 
 # -- the whole state machine: every state, every answer, what follows ---------------------------------

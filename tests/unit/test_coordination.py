@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,24 +14,21 @@ from services.coordination.app import COORDINATION
 from services.coordination.config import load_config
 from services.coordination.requests import mediation_proposal, package_closing, package_extension, package_order, task_publications
 from services.ledger.coordination import fold, mediations, packages, teams
+from tests.stand_ins import In, Plain, plain, typed
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 CASE = "140214-2026-000101"
 CONFIG = load_config()
-C = Coordination(CONFIG)
+C = Plain(Coordination(CONFIG))  # its events out as (type, plain record)
 
 
-@dataclass(frozen=True)
-class Incoming:
-    type: str
-    id: str
-    data: dict[str, Any]
 
-
-def handle(event_type: str, event_id: str, data: dict[str, Any], state: Any, decisions: Coordination = C) -> Any:
+def handle(event_type: str, event_id: str, data: dict[str, Any], state: Any,
+           decisions: Coordination = C.decisions) -> Any:
     """The event through the service's own handler map (the table that handles its type)."""
     (handler,) = [h for t in COORDINATION.tables if (h := t.handler(event_type)) is not None]
-    return handler(decisions, state, Incoming(event_type, event_id, data))
+    state, out = handler(decisions, state, In(event_type, event_id, data))
+    return state, plain(out)
 MEMBERS = [
     {"role": "leading_official", "person": "张副区长", "unit": "BUREAU"},
     {"role": "responsible_unit_head", "person": "李局长", "unit": "HRSS"},
@@ -312,20 +308,24 @@ def test_teams_are_configuration_and_units_are_checked() -> None:
 
 
 # -- the ledger's views -------------------------------------------------------------------------------
+def _fold(view: dict[str, Any], name: str, record: dict[str, Any], event_id: str) -> bool:
+    return fold(view, typed(name, record), event_id)
+
+
 def test_ledger_views_fold_out_of_order_and_once() -> None:
     _, out, mid = _propose()
     view: dict[str, Any] = {}
     joined = {"event_id": "j", "occurred_at": T0 + timedelta(hours=1), "case": out[0][1]["case"], "deadline": None,
               "mediation_id": mid, "unit": "HRSS"}
-    assert fold(view, "mediation.joined", joined, "j")  # the answer before the request (topics are not ordered)
+    assert _fold(view, "mediation.joined", joined, "j")  # the answer before the request (topics are not ordered)
     for name, record in out:
-        assert fold(view, name, record, record["event_id"])
-    assert not fold(view, "mediation.joined", joined, "j")
+        assert _fold(view, name, record, record["event_id"])
+    assert not _fold(view, "mediation.joined", joined, "j")
     [m] = mediations([view], open_only=True)
     assert m["answers"]["HRSS"]["answer"] == "JOINED" and m["answers"]["HOUSING"]["answer"] == "PENDING"
     assert m["convener"] == "JUSTICE" and m["subject"] == "欠薪纠纷联合调处"
     concluded = {**joined, "event_id": "c", "unit": "JUSTICE", "result": "AGREEMENT", "summary": "协议", "referral": None}
-    fold(view, "mediation.concluded", concluded, "c")
+    _fold(view, "mediation.concluded", concluded, "c")
     assert mediations([view], open_only=True) == [] and mediations([view])[0]["result"] == "AGREEMENT"
 
 
@@ -333,11 +333,11 @@ def test_ledger_package_staleness_and_team_aggregates() -> None:
     pkgs, out, pid = _package()
     view: dict[str, Any] = {}
     for name, record in out:
-        fold(view, name, record, record["event_id"])
+        _fold(view, name, record, record["event_id"])
     [p] = packages([view], T0 + timedelta(days=8))
     assert p["stale"] and p["days_since_report"] == 8.0 and p["percent"] == 0 and not p["overdue"]
     _, _ = _progress(pkgs, pid, "HRSS", T0 + timedelta(days=8), 60, "p1")
-    fold(view, "package.progress", {"event_id": "p1", "occurred_at": T0 + timedelta(days=8), "case": out[0][1]["case"],
+    _fold(view, "package.progress", {"event_id": "p1", "occurred_at": T0 + timedelta(days=8), "case": out[0][1]["case"],
                                      "package_id": pid, "unit": "HRSS", "percent": 60, "actions": ["约谈"]}, "p1")
     [p] = packages([view], T0 + timedelta(days=9))
     assert not p["stale"] and p["percent"] == 60
@@ -347,9 +347,9 @@ def test_ledger_package_staleness_and_team_aggregates() -> None:
     for name, record in _tasks(["supply", "complaints"]):
         _, assigned = handle(name, record["event_id"], record, None)
         v: dict[str, Any] = {}
-        fold(v, "team.task.assigned", assigned[0][1], assigned[0][1]["event_id"])
+        _fold(v, "team.task.assigned", assigned[0][1], assigned[0][1]["event_id"])
         task_views.append(v)
-    fold(task_views[0], "team.task.completed", {"event_id": "d", "occurred_at": T0 + timedelta(days=1),
+    _fold(task_views[0], "team.task.completed", {"event_id": "d", "occurred_at": T0 + timedelta(days=1),
                                                 "task_number": "HEAT-001-supply", "team": "heating", "group": "supply",
                                                 "unit": "HOUSING", "report": "完成"}, "d")
     agg = teams(task_views, T0 + timedelta(days=6))["heating"]

@@ -17,6 +17,7 @@ from liandong.domain.supervision import SupervisedCase, Supervisor
 from liandong.domain.triage import Triage
 from liandong.service import InMemory
 from services.triage.app import TRIAGE, load_routing
+from tests.stand_ins import plain, typed
 
 CODEC = Codec(SchemaCatalogue(get_settings().schemas_dir))
 CLOCKS = load_clocks()
@@ -47,7 +48,7 @@ CASES = [
 
 class In:
     def __init__(self, event: Event) -> None:
-        self.type, self.id, self.data, self.topic = event.type, event.id, event.data, event.topic
+        self.type, self.id, self.data, self.topic, self.payload = event.type, event.id, event.data, event.topic, event.payload
 
 
 def registered(at: datetime, number: str) -> tuple[str, dict[str, Any]]:
@@ -95,11 +96,11 @@ def test_triage_the_ledger_and_supervision_keep_the_same_deadlines(
         sup, s = Supervisor(CLOCKS), SupervisedCase(number)
         for event in [handoff, *signed[:1], *checked[:1], *extended[:1]]:
             data = event.data if carried else {**event.data, "deadline": None}
-            sup.apply(s, event.type, data, event.id)
+            sup.apply(s, typed(event.type, data), event.id)
         clock = s.clocks["HANDLING/HRSS"]
         assert clock.due_at == handling, carried
         start = datetime.combine(reminder, time(0), BUREAU_TZ)  # the reminder goes out from the start of its day
-        assert [name for name, _ in sup.due(s, start - timedelta(seconds=1))
+        assert [name for name, _ in plain(sup.due(s, start - timedelta(seconds=1)))
                 if name == "supervision.reminder"] == [], carried
-        letters = sup.due(s, start + timedelta(seconds=1))
+        letters = plain(sup.due(s, start + timedelta(seconds=1)))
         assert [(name, r["stage"]) for name, r in letters] == [("supervision.reminder", "HANDLING")], carried

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,25 +18,53 @@ from liandong.domain import BUREAU_TZ, ClockConfig
 from liandong.domain.routing import RoutingMatrix
 from liandong.domain.triage import Triage
 from services.triage.app import load_routing
+from tests.stand_ins import plain, typed
 
 SCHEMAS = get_settings().schemas_dir
 CODEC = Codec(SchemaCatalogue(SCHEMAS))
 ROUTING = load_routing()
-TRIAGE = Triage(ROUTING, ClockConfig())
 
 
 @dataclass(frozen=True)
 class In:
-    """An incoming event as triage's decisions read it (``id`` and ``data``, like the bus's Event)."""
+    """An incoming event as triage's decisions read it (``id`` and ``payload``, like the bus's Event),
+    from a plain record; its type is the one the decision called reads (``Typed``)."""
 
     id: str
     data: dict[str, Any]
     type: str = ""
     topic: str = ""
 
+    @property
+    def payload(self) -> Any:
+        return typed(self.type, self.data)
+
 
 def ev(event_id: str, data: dict[str, Any]) -> In:
     return In(event_id, data)
+
+
+_READS = {"registered": "petition.registered", "rejected": "case.handoff.rejected", "decided": "case.jurisdiction.decided"}
+
+
+class Typed:
+    """Triage's decisions over plain records: each event typed as the decision called reads it, each
+    output as (event type, plain record with ids as text), the way these tests compare them."""
+
+    def __init__(self, triage: Triage) -> None:
+        self.triage = triage
+
+    def __getattr__(self, name: str) -> Any:
+        decide = getattr(self.triage, name)
+
+        def call(state: Any, event: In) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+            new, out = decide(state, replace(event, type=_READS[name]))
+            return new, plain(out)
+
+        return call
+
+
+TRIAGE = Typed(Triage(ROUTING, ClockConfig()))
 
 
 def end(month: int, day: int) -> datetime:
@@ -318,7 +346,7 @@ def test_an_objection_from_a_former_lead_is_ignored() -> None:
 
 @pytest.mark.parametrize("max_bounces", [1, 2, 3])
 def test_after_max_bounces_objections_jurisdiction_is_escalated(max_bounces: int) -> None:
-    triage = Triage(ROUTING, ClockConfig(max_bounces=max_bounces))
+    triage = Typed(Triage(ROUTING, ClockConfig(max_bounces=max_bounces)))
     state, _ = triage.registered(None, ev(*registered("拖欠工资三个月", "WAGE_ARREARS")))
     suggestions = ["JUSTICE", "POLICE", "STREET_OFFICE"]
     out: list[tuple[str, dict[str, Any]]] = []
@@ -346,7 +374,7 @@ def test_default_config_escalates_on_the_second_objection() -> None:
 
 
 def test_exhausted_candidates_escalate_before_max_bounces() -> None:
-    triage = Triage(ROUTING, ClockConfig(max_bounces=5))
+    triage = Typed(Triage(ROUTING, ClockConfig(max_bounces=5)))
     state, _ = triage.registered(None, ev(*registered("养老金没有发放", "SOCIAL_SECURITY")))  # HRSS, no co-units
     new, out = triage.rejected(state, ev(*rejection("HRSS")))
     assert [name for name, _ in out] == ["case.jurisdiction.escalated"]

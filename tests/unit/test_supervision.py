@@ -18,6 +18,7 @@ import pytest
 from liandong import load_clocks
 from liandong.domain import BusinessCalendar, ClockConfig, EscalationLadder
 from liandong.domain.supervision import STAGE_EVENT, SupervisedCase, Supervisor, recommendation, stage_event_id
+from tests.stand_ins import plain, typed
 
 CST = timezone(timedelta(hours=8))
 CLOCKS = load_clocks()  # the shipped liandong/clocks.yaml
@@ -46,7 +47,7 @@ class Case:
               **fields: Any) -> str:
         eid = event_id or str(uuid.uuid4())
         data = {"event_id": eid, "occurred_at": when, "case": self.ref, "deadline": None, **fields}
-        sup.apply(self.state, event_type, data, eid)
+        sup.apply(self.state, typed(event_type, data), eid)
         return eid
 
     def handoff(self, when: datetime, unit: str = "HRSS", role: str = "LEAD", **kw: Any) -> str:
@@ -65,7 +66,7 @@ def run(case: Case, start: datetime, end: datetime, sup: Supervisor = SUP, step:
             when, event_type, fields = pending.pop(0)
             case.event(event_type, when, sup, **fields)
         next_due = sup.next_due(case.state)  # the service's tick visits a case only once this has come
-        due = sup.due(case.state, now)
+        due = plain(sup.due(case.state, now))
         assert not due or (next_due is not None and next_due <= now), (now, next_due, due)
         out += [(name, now, record) for name, record in due]
         now += step
@@ -295,24 +296,24 @@ def test_a_repeat_petition_triggers_a_notice_naming_why(status: str, outcome: st
     new = Case()
     data = {"occurred_at": at(5, 6), "case": new.ref, "deadline": None, "earlier_case_number": earlier.number,
             "earlier_closed": status == "RESOLVED", "reason": "same matter"}
-    out = SUP.repeat(earlier.state, "repeat-1", data)
+    out = plain(SUP.repeat(earlier.state, "repeat-1", typed("petition.repeat.detected", data)))
     assert [(n, r["trigger"], r["stage"], r["unit"], r["case"]["case_number"]) for n, r in out] == [
         ("supervision.notice", trigger, clock, "HRSS", earlier.number)]
     assert new.number in out[0][1]["text"]
-    assert SUP.repeat(earlier.state, "repeat-1", data) == []  # the same repeat event again: nothing new
+    assert SUP.repeat(earlier.state, "repeat-1", typed("petition.repeat.detected", data)) == []  # the same repeat event again: nothing new
 
 
 def test_a_repeat_of_a_case_nobody_handled_triggers_nothing() -> None:
     diverted = Case()
     diverted.event("petition.diverted", at(3, 2), category="LITIGATION")
     data = {"occurred_at": at(5, 6), "case": Case().ref, "earlier_case_number": diverted.number}
-    assert SUP.repeat(diverted.state, "r", data) == []
-    assert SUP.repeat(None, "r", data) == []
+    assert SUP.repeat(diverted.state, "r", typed("petition.repeat.detected", data)) == []
+    assert SUP.repeat(None, "r", typed("petition.repeat.detected", data)) == []
 
 
 def test_the_bureau_can_issue_a_notice_for_irregular_handling_once() -> None:
     case = _earlier("ACCEPTED")
-    out = SUP.notice(case.state, "HRSS", "IRREGULAR_HANDLING", "未按规定送达受理告知书", at(4, 1), "manual-1")
+    out = plain(SUP.notice(case.state, "HRSS", "IRREGULAR_HANDLING", "未按规定送达受理告知书", at(4, 1), "manual-1"))
     assert out[0][1]["trigger"] == "IRREGULAR_HANDLING" and out[0][1]["deadline"]["clock"] == "HANDLING"
     assert SUP.notice(case.state, "HRSS", "IRREGULAR_HANDLING", "again", at(4, 2), "manual-1") == []
 
@@ -355,7 +356,7 @@ def test_recommendation_records_are_checked() -> None:
 def test_stage_events_are_the_catalogues_supervision_events() -> None:
     from liandong import EVENT_TYPES
 
-    assert set(STAGE_EVENT.values()) <= set(EVENT_TYPES)
+    assert {cls.TYPE for cls in STAGE_EVENT.values()} <= set(EVENT_TYPES)
 
 
 # -- the ledger: supervision on the timeline, and its statistics -------------------------------------
@@ -368,7 +369,7 @@ def _ledger_case(resolved_after_notice: int | None, recs: Iterable[tuple[str, bo
 
     def apply(event_type: str, when: datetime, **fields: Any) -> None:
         data = {"occurred_at": when, "case": c.ref, "deadline": None, **fields}
-        assert state.apply(event_type, data, f"{c.number}/{next(n)}", CLOCKS)
+        assert state.apply(typed(event_type, data), f"{c.number}/{next(n)}", CLOCKS)
 
     apply("petition.registered", at(3, 2), received_at=at(3, 2), channel="ONLINE", category_hint="WAGE_ARREARS")
     apply("case.handoff.requested", at(3, 2), unit="HRSS", role="LEAD", mode="ASSIGN", attempt=1)
@@ -422,7 +423,7 @@ def test_a_units_status_does_not_depend_on_the_order_inbox_and_replies_are_read(
     earlier.handoff(at(3, 2))  # the inbox read last
     assert earlier.state.unit_status == {"HRSS": "RESOLVED"} and earlier.state.running() == []
     data = {"occurred_at": at(5, 6), "case": Case().ref, "earlier_case_number": earlier.number}
-    assert SUP.repeat(earlier.state, "r", data)[0][1]["trigger"] == "OPINION_NOT_IMPLEMENTED"
+    assert plain(SUP.repeat(earlier.state, "r", typed("petition.repeat.detected", data)))[0][1]["trigger"] == "OPINION_NOT_IMPLEMENTED"
 
 
 def test_a_case_is_not_due_again_once_its_ladder_is_through() -> None:
