@@ -100,16 +100,31 @@ def _optional(hint: Any) -> Any:
     return hint
 
 
-def _reader(hint: Any) -> Convert | None:
-    """The conversion of a plain value to the field's type; None where the value is already it."""
+def _through(hint: Any, leaf: Callable[[Any], Convert | None]) -> Convert | None:
+    """``leaf``'s conversion for a field's type, carried through ``| None``, lists and maps (copied:
+    no list or map shared); None where nothing needs converting."""
     hint = _optional(hint)
     origin = typing.get_origin(hint)
     if origin is list:
-        item = _reader(typing.get_args(hint)[0])
-        return list if item is None else (lambda v: [item(i) for i in v])  # a copy: no list shared
+        item = _through(typing.get_args(hint)[0], leaf)
+        return list if item is None else (lambda v: [item(i) for i in v])
     if origin is dict:
-        value = _reader(typing.get_args(hint)[1])
+        value = _through(typing.get_args(hint)[1], leaf)
         return dict if value is None else (lambda v: {k: value(i) for k, i in v.items()})
+    return leaf(hint)
+
+
+def _reader(hint: Any) -> Convert | None:
+    """The conversion of a plain value to the field's type; None where the value is already it."""
+    return _through(hint, _read_leaf)
+
+
+def _writer(hint: Any) -> Convert | None:
+    """The conversion of a field's value to what fastavro writes; None where it writes it as it is."""
+    return _through(hint, _write_leaf)
+
+
+def _read_leaf(hint: Any) -> Convert | None:
     if isinstance(hint, type) and issubclass(hint, Record):
         return lambda v: v if isinstance(v, hint) else hint.from_record(v)
     if isinstance(hint, type) and issubclass(hint, Enum):
@@ -123,16 +138,7 @@ def _reader(hint: Any) -> Convert | None:
     return None
 
 
-def _writer(hint: Any) -> Convert | None:
-    """The conversion of a field's value to what fastavro writes; None where it writes it as it is."""
-    hint = _optional(hint)
-    origin = typing.get_origin(hint)
-    if origin is list:
-        item = _writer(typing.get_args(hint)[0])
-        return list if item is None else (lambda v: [item(i) for i in v])  # a copy: no list shared
-    if origin is dict:
-        value = _writer(typing.get_args(hint)[1])
-        return dict if value is None else (lambda v: {k: value(i) for k, i in v.items()})
+def _write_leaf(hint: Any) -> Convert | None:
     if isinstance(hint, type) and issubclass(hint, Record):
         return lambda v: v.to_record() if isinstance(v, Record) else v
     if isinstance(hint, type) and issubclass(hint, Enum):
