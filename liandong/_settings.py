@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     ledger_port: int = 8082
     #: The regulation's clocks, escalation ladder and holidays (default liandong/clocks.yaml).
     clocks_file: Path | None = None
+    #: The written notices' settings: the bureau's name, seal line, units and reviewers (default services/notices/notices.yaml).
+    notices_file: Path | None = None
     #: Reference departments' simulated time: real seconds per simulated day.
     sim_seconds_per_day: float = 2.0
     #: Reference departments' behaviour: days until they sign for / resolve a case, and how often they object or extend.

@@ -44,6 +44,9 @@ app.add_typer(team_app, name="team")
 from services.supervision.cli import supervise_app  # noqa: E402
 
 app.add_typer(supervise_app, name="supervise")  # supervision: recommendations, notices (services/supervision)
+from services.notices.cli import notices_app  # noqa: E402
+
+app.add_typer(notices_app, name="notices")  # the petitioner's written notices: delivery confirmations (services/notices)
 console = Console()
 
 

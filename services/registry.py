@@ -14,6 +14,8 @@ from typing import Any
 
 from liandong import (
     BUREAU_COORDINATION,
+    BUREAU_DELIVERIES,
+    BUREAU_NOTICES,
     BUREAU_PETITIONS,
     BUREAU_TRIAGE,
     DEAD_LETTER,
@@ -107,6 +109,12 @@ def _supervision(bus: Bus) -> Runtime:
     return build(bus)
 
 
+def _notices(bus: Bus) -> Runtime:
+    from services.notices.app import build
+
+    return build(bus)
+
+
 def _department(slug: str) -> Callable[[Bus], Runtime]:
     def build(bus: Bus) -> Runtime:
         from services.departments.app import build as build_department
@@ -121,6 +129,7 @@ def _specs() -> list[ServiceSpec]:
     from services.intake.service import TOPICS_IN as INTAKE_IN
     from services.ledger.app import LEDGER
     from services.monitor.app import MONITOR
+    from services.notices.app import NOTICES
     from services.supervision.app import SUPERVISION
     from services.triage.app import TRIAGE
 
@@ -131,6 +140,7 @@ def _specs() -> list[ServiceSpec]:
         ServiceSpec.declared(MONITOR, "svc-monitor", 4, _monitor, describe_everything=True),
         ServiceSpec.declared(SUPERVISION, "svc-supervision", 6, _supervision),
         ServiceSpec.declared(COORDINATION, "svc-coordination", 5, _coordination),
+        ServiceSpec.declared(NOTICES, "svc-notices", 7, _notices),
     ]
     for i, slug in enumerate(HANDLING_UNITS.values()):
         specs.append(ServiceSpec(slug, f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug),),
@@ -143,10 +153,12 @@ SERVICES: dict[str, Callable[[Bus], Runtime]] = {name: spec.runtime for name, sp
 
 #: The bureau's own tools (jurisdiction decisions from the command line).
 BUREAU_GRANT = Grant("svc-bureau", (), (BUREAU_TRIAGE, BUREAU_COORDINATION, DEAD_LETTER))
+#: The bureau's delivery systems (SMS gateway, post, the online platform): read the notices, confirm deliveries.
+DELIVERY_GRANT = Grant("svc-delivery", (BUREAU_NOTICES,), (BUREAU_DELIVERIES, DEAD_LETTER), ("delivery",))
 
 
 def grants() -> list[Grant]:
-    return [spec.grant() for spec in SPECS.values()] + [BUREAU_GRANT]
+    return [spec.grant() for spec in SPECS.values()] + [BUREAU_GRANT, DELIVERY_GRANT]
 
 
 def provision(bus: Bus) -> None:

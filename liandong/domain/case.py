@@ -40,6 +40,8 @@ from liandong_sdk.events import (
     MediationReminderIssued,
     MediationRequested,
     MediationSessionHeld,
+    NoticeDelivered,
+    NoticeIssued,
     PackageAssigned,
     PackageClosed,
     PackageExtended,
@@ -141,6 +143,9 @@ class CaseState:
     timeline: list[TimelineEntry] = field(default_factory=list)
     #: The three recommendations (三项建议) on this case: id -> unit, kind, issued_at, adopted (None: no answer yet).
     recommendations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The written notices to the petitioner (告知书): number -> kind, channel, issued_at, delivered_at
+    #: (not their text or recipient: personal data stays on the bureau's notices topic).
+    notices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Unit answers read before the handoff they answer (topics are not ordered with each other).
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -196,6 +201,7 @@ class CaseState:
         d["handoffs"] = {u: dict(vars(h)) for u, h in self.handoffs.items()}
         d["timeline"] = [dict(vars(t)) for t in self.timeline]
         d["recommendations"] = {k: dict(v) for k, v in self.recommendations.items()}
+        d["notices"] = {k: dict(v) for k, v in self.notices.items()}
         d["pending"] = [dict(p) for p in self.pending]
         return d
 
@@ -442,6 +448,23 @@ def _recommended(c: CaseState, p: SupervisionRecommendationIssued, at: datetime,
 def _feedback(c: CaseState, p: SupervisionFeedbackGiven, at: datetime, clocks: ClockConfig) -> str:
     _recommendation(c, p).update(adopted=p.adopted, answered_at=at)
     return "adopted" if p.adopted else f"not adopted: {p.reason or ''}"
+
+
+# -- the written notices (告知书): issued, then delivered (the two may be read in either order) ------
+def _notice(c: CaseState, number: str) -> dict[str, Any]:
+    return c.notices.setdefault(number, {"kind": "OTHER", "channel": "UNKNOWN", "issued_at": None, "delivered_at": None})
+
+
+@_folds(NoticeIssued)
+def _notice_issued(c: CaseState, p: NoticeIssued, at: datetime, clocks: ClockConfig) -> str:
+    _notice(c, p.notice_no).update(kind=p.kind.value, channel=p.delivery_channel.value, issued_at=at)
+    return f"{p.notice_no}: {p.kind} by {p.delivery_channel}"
+
+
+@_folds(NoticeDelivered)
+def _notice_delivered(c: CaseState, p: NoticeDelivered, at: datetime, clocks: ClockConfig) -> str:
+    _notice(c, p.notice_no).update(kind=p.kind.value, channel=p.delivery_channel.value, delivered_at=at)
+    return f"{p.notice_no}: delivered by {p.delivery_channel} ({p.receipt})"
 
 
 def state_to_json(state: CaseState) -> bytes:

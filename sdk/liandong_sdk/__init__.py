@@ -23,6 +23,8 @@ from ._calendar import BUREAU_TZ, BusinessCalendar
 from ._catalogue import (
     BUREAU_ANSWERS,
     BUREAU_COORDINATION,
+    BUREAU_DELIVERIES,
+    BUREAU_NOTICES,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
@@ -75,6 +77,8 @@ from ._wire import CE_SPECVERSION, CONTENT_TYPE, HEADER_LEN, MAGIC, Codec, Event
 __all__ = [
     "BUREAU_ANSWERS",
     "BUREAU_COORDINATION",
+    "BUREAU_DELIVERIES",
+    "BUREAU_NOTICES",
     "BUREAU_PETITIONS",
     "BUREAU_SUPERVISION",
     "BUREAU_TRIAGE",

@@ -84,6 +84,8 @@ BUREAU_SUPERVISION = "liandong.bureau.supervision"
 UNIT_INBOX = "liandong.unit.{unit}.inbox"
 UNIT_REPLIES = "liandong.unit.{unit}.replies"
 BUREAU_ANSWERS = "liandong.bureau.answers"
+BUREAU_NOTICES = "liandong.bureau.notices"
+BUREAU_DELIVERIES = "liandong.bureau.deliveries"
 DEAD_LETTER = "liandong.deadletter"
 
 _E = "liandong.events."
@@ -132,6 +134,9 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("supervision.listed", _E + "SupervisionListed", BUREAU_SUPERVISION),
         EventType("supervision.recommendation", _E + "SupervisionRecommendationIssued", UNIT_INBOX),
         EventType("supervision.feedback", _E + "SupervisionFeedbackGiven", UNIT_REPLIES),
+        # Written notices to the petitioner (services/notices) and the delivery systems' confirmations.
+        EventType("notice.issued", _E + "NoticeIssued", BUREAU_NOTICES),
+        EventType("notice.delivered", _E + "NoticeDelivered", BUREAU_DELIVERIES),
         EventType("answer.refused", _E + "AnswerRefused", UNIT_INBOX, key_field="key"),
         EventType("case.deadline.set", _E + "CaseDeadlineSet", UNIT_INBOX),
         EventType("deadletter", _E + "DeadLetter", DEAD_LETTER, key_field="source_topic"),
@@ -184,6 +189,9 @@ def all_topics() -> list[TopicSpec]:
         TopicSpec(BUREAU_SUPERVISION, "Public supervision listings. No personal data."),
         TopicSpec(BUREAU_ANSWERS, "Units' answers as the bus accepted them (checked by the referee, with the deadline "
                                   "that applies); what every service but the referee reads. No personal data."),
+        TopicSpec(BUREAU_NOTICES, "Written notices (告知书) to petitioners, rendered, with the recipient's name and contact; "
+                                  "the bureau and its delivery systems only.", pii=True),
+        TopicSpec(BUREAU_DELIVERIES, "Delivery systems' confirmations that a notice reached the petitioner. No personal data."),
         TopicSpec(DEAD_LETTER, "Messages that could not be processed, kept whole with the reason; operators only.",
                   pii=True, partitions=3),
     ]

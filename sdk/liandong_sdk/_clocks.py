@@ -69,6 +69,9 @@ class ClockConfig:
     def forward_due(self, registered_at: datetime) -> datetime:
         return self.calendar.period_end(registered_at, self.forward_days)
 
+    def review_apply_due(self, opinion_at: datetime) -> datetime:
+        return self.calendar.period_end(opinion_at, self.review_apply_days)
+
     def review_decide_due(self, applied_at: datetime) -> datetime:
         return self.calendar.period_end(applied_at, self.review_decide_days)
 

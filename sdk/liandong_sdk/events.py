@@ -1615,6 +1615,110 @@ class SupervisionFeedbackGiven(EventRecord):
     """Why not, when not adopted."""
 
 
+class NoticeKind(StrEnum):
+    """Which written notice (告知书) to the petitioner: ACCEPTANCE 受理告知书 (Art. 23), NOT_ACCEPTED 不予受理告知书 (with the
+    reason), DIVERSION 分流告知 (the channel to use, Art. 22, 28, 31), EXTENSION 延期告知书 (Art. 32), OPINION 处理意见书 (with
+    the right to apply for review within 30 days, and to whom); OTHER for a kind this reader does not know.
+    """
+
+    ACCEPTANCE = "ACCEPTANCE"
+    NOT_ACCEPTED = "NOT_ACCEPTED"
+    DIVERSION = "DIVERSION"
+    EXTENSION = "EXTENSION"
+    OPINION = "OPINION"
+    OTHER = "OTHER"
+
+
+class DeliveryChannel(StrEnum):
+    """How a notice reaches the petitioner: SMS 短信, POST 邮寄, ONLINE the online petition platform's message box,
+    IN_PERSON handed over at the counter; UNKNOWN for a channel this reader does not know.
+    """
+
+    SMS = "SMS"
+    POST = "POST"
+    ONLINE = "ONLINE"
+    IN_PERSON = "IN_PERSON"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeIssued(EventRecord):
+    """The bus wrote a notice (告知书) to the petitioner, for a delivery system (SMS, post, the online platform) to
+    deliver. On a bureau-only topic: it carries the petitioner's name and contact.
+    """
+
+    TYPE: ClassVar[str] = "notice.issued"
+    SCHEMA: ClassVar[str] = "liandong.events.NoticeIssued"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef
+    """The case this event belongs to; its case number is the message key."""
+
+    deadline: Deadline | None = None
+    """The deadline that applies after this event, if any."""
+
+    notice_no: str
+    """The notice's number (文书编号): <case number>-<kind code>-<sequence>; the delivery confirmation names it."""
+
+    kind: NoticeKind
+    """Which notice this is."""
+
+    unit: Unit | None = None
+    """The unit whose decision the notice conveys (null: the bureau's own, a diversion)."""
+
+    recipient: Petitioner
+    """The petitioner (or the group's representative) the notice is addressed to."""
+
+    delivery_channel: DeliveryChannel
+    """How the notice is to be delivered (from the channel the petition came by)."""
+
+    text: str
+    """The notice as rendered from the bureau's template, in Chinese, with the bureau's name and seal line: what the
+    petitioner receives.
+    """
+
+    cause_event_id: uuid.UUID
+    """The event the notice conveys (the unit's acceptance, opinion, ...); one notice per cause."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeDelivered(EventRecord):
+    """A delivery system confirms a notice reached the petitioner (送达回证). No personal data."""
+
+    TYPE: ClassVar[str] = "notice.delivered"
+    SCHEMA: ClassVar[str] = "liandong.events.NoticeDelivered"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef
+    """The case this event belongs to; its case number is the message key."""
+
+    deadline: Deadline | None = None
+    """The deadline that applies after this event, if any."""
+
+    notice_no: str
+    """The delivered notice's number, as in its notice.issued event."""
+
+    kind: NoticeKind
+    """Which notice was delivered."""
+
+    delivery_channel: DeliveryChannel
+    """How it was delivered."""
+
+    receipt: str
+    """The delivery system's proof: an SMS gateway's message id, a registered-mail number, the platform's read receipt.
+    """
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnswerRefused(EventRecord):
     """The bus refused a unit's answer (the referee): it changed nothing anywhere. Sent on the inbox of the unit whose
@@ -1777,6 +1881,8 @@ EVENT_CLASSES: dict[str, type[EventRecord]] = {
     "supervision.listed": SupervisionListed,
     "supervision.recommendation": SupervisionRecommendationIssued,
     "supervision.feedback": SupervisionFeedbackGiven,
+    "notice.issued": NoticeIssued,
+    "notice.delivered": NoticeDelivered,
     "answer.refused": AnswerRefused,
     "case.deadline.set": CaseDeadlineSet,
     "deadletter": DeadLetter,
@@ -1804,6 +1910,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterReason",
     "Deadline",
+    "DeliveryChannel",
     "DiversionChannel",
     "EventRecord",
     "HandoffMode",
@@ -1819,6 +1926,9 @@ __all__ = [
     "MediationRequested",
     "MediationResult",
     "MediationSessionHeld",
+    "NoticeDelivered",
+    "NoticeIssued",
+    "NoticeKind",
     "PackageAssigned",
     "PackageClosed",
     "PackageExtended",

@@ -103,6 +103,16 @@ class Recommendation(Model):
     answered_at: datetime | None
 
 
+class Notice(Model):
+    kind: str
+    """ACCEPTANCE, NOT_ACCEPTED, DIVERSION, EXTENSION or OPINION."""
+    channel: str
+    """How it is delivered: SMS, POST, ONLINE or IN_PERSON."""
+    issued_at: datetime | None
+    delivered_at: datetime | None
+    """When a delivery system confirmed it reached the petitioner (null: not yet)."""
+
+
 class Case(Model):
     """One case as the ledger holds it (no personal data)."""
 
@@ -128,6 +138,8 @@ class Case(Model):
     resolved_at: datetime | None
     timeline: list[TimelineEntry]
     recommendations: dict[str, Recommendation]
+    notices: dict[str, Notice]
+    """The written notices to the petitioner, by number (not their text: that is personal data)."""
     pending: list[dict[str, Any]]
     """Unit answers read before the handoff they answer, applied once it arrives."""
     overdue: list[str]
