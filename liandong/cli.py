@@ -348,6 +348,34 @@ def intake_submit(file: Path = typer.Argument(..., exists=True, dir_okay=False, 
         raise typer.Exit(1)
 
 
+@intake_app.command("callback")
+def intake_callback(case_number: str,
+                    evaluation: str = typer.Option(..., help="SATISFIED (满意), BASICALLY_SATISFIED (基本满意) or UNSATISFIED (不满意)."),
+                    remark: str = typer.Option("", help="What the petitioner said, without personal data."),
+                    url: str = typer.Option(None, help="Intake endpoint (default http://127.0.0.1:<intake port>).")) -> None:
+    """Record the petitioner's evaluation at the callback (回访) after the handling opinion."""
+    import json
+
+    from .api import call_api
+    from .tokens import tool_token
+
+    settings = get_settings()
+    endpoint = url or f"http://127.0.0.1:{settings.intake_port}/callbacks"
+    body = json.dumps({"case_number": case_number, "evaluation": evaluation, "remark": remark}, ensure_ascii=False).encode()
+    try:
+        status, answer = call_api(endpoint, tool_token(settings), body, content_type="application/json", timeout=60)
+    except OSError as exc:
+        console.print(f"intake is not reachable at {endpoint} ({getattr(exc, 'reason', exc)}); "
+                      f"start it with `liandong run intake`")
+        raise typer.Exit(2) from None
+    if status != 200:
+        details = "; ".join(f"{p['parameter']}: {p['message']}" for p in answer.get("problems", []))
+        console.print(f"[red]refused ({status}):[/red] {answer.get('error')}" + (f" ({details})" if details else ""),
+                      highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{case_number}: {answer['evaluation']} ({answer['unit']}'s opinion) recorded", highlight=False)
+
+
 @case_app.command("decide")
 def case_decide(case_number: str, unit: str = typer.Option(..., help="The unit that must handle the case."),
                 reason: str = typer.Option(..., help="Grounds of the decision."),

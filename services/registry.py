@@ -16,7 +16,6 @@ from liandong import (
     BUREAU_COORDINATION,
     BUREAU_DELIVERIES,
     BUREAU_NOTICES,
-    BUREAU_PETITIONS,
     BUREAU_TRIAGE,
     DEAD_LETTER,
     EVENT_TYPES,
@@ -127,6 +126,7 @@ def _department(slug: str) -> Callable[[Bus], Runtime]:
 def _specs() -> list[ServiceSpec]:
     from services.coordination.app import COORDINATION
     from services.intake.service import TOPICS_IN as INTAKE_IN
+    from services.intake.service import TOPICS_OUT as INTAKE_OUT
     from services.ledger.app import LEDGER
     from services.monitor.app import MONITOR
     from services.notices.app import NOTICES
@@ -134,7 +134,7 @@ def _specs() -> list[ServiceSpec]:
     from services.triage.app import TRIAGE
 
     specs = [
-        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), (BUREAU_PETITIONS,), 1, _intake),
+        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), tuple(INTAKE_OUT), 1, _intake),
         ServiceSpec.declared(TRIAGE, "svc-triage", 2, _triage),
         ServiceSpec.declared(LEDGER, "svc-ledger", 3, _ledger),
         ServiceSpec.declared(MONITOR, "svc-monitor", 4, _monitor, describe_everything=True),

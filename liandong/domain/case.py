@@ -51,6 +51,7 @@ from liandong_sdk.events import (
     PetitionRegistered,
     PetitionRepeatDetected,
     PetitionTriaged,
+    SatisfactionEvaluated,
     SupervisionFeedbackGiven,
     SupervisionListed,
     SupervisionNoticeIssued,
@@ -146,6 +147,8 @@ class CaseState:
     #: The written notices to the petitioner (告知书): number -> kind, channel, issued_at, delivered_at
     #: (not their text or recipient: personal data stays on the bureau's notices topic).
     notices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The petitioner's evaluation at the callback (回访): evaluation, unit, called_at; None until recorded.
+    satisfaction: dict[str, Any] | None = None
     #: Unit answers read before the handoff they answer (topics are not ordered with each other).
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -465,6 +468,13 @@ def _notice_issued(c: CaseState, p: NoticeIssued, at: datetime, clocks: ClockCon
 def _notice_delivered(c: CaseState, p: NoticeDelivered, at: datetime, clocks: ClockConfig) -> str:
     _notice(c, p.notice_no).update(kind=p.kind.value, channel=p.delivery_channel.value, delivered_at=at)
     return f"{p.notice_no}: delivered by {p.delivery_channel} ({p.receipt})"
+
+
+@_folds(SatisfactionEvaluated)
+def _evaluated(c: CaseState, p: SatisfactionEvaluated, at: datetime, clocks: ClockConfig) -> str:
+    if c.satisfaction is None:  # one evaluation per case: intake refuses a second
+        c.satisfaction = {"evaluation": p.evaluation.value, "unit": p.unit.value, "called_at": p.called_at}
+    return f"{p.evaluation}" + (f": {p.remark}" if p.remark else "")
 
 
 def state_to_json(state: CaseState) -> bytes:

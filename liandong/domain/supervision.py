@@ -58,6 +58,8 @@ from liandong_sdk.events import (
     PetitionRepeatDetected,
     PetitionTriaged,
     RecommendationKind,
+    Satisfaction,
+    SatisfactionEvaluated,
     SupervisionFeedbackGiven,
     SupervisionListed,
     SupervisionNoticeIssued,
@@ -168,6 +170,22 @@ class Supervisor:
         """A repeat petition, on the earlier case's record: the notice to the unit that had it (once)."""
         out = self.repeat(earlier, event.id, event.payload)
         return (earlier if out else None), out
+
+    def evaluated(self, state: SupervisedCase | None,
+                  event: Incoming[SatisfactionEvaluated]) -> tuple[SupervisedCase | None, list[Action]]:
+        """An unsatisfied petitioner at the callback (回访): a notice to the unit whose opinion it was,
+        to check its handling, explain and report (once per evaluation)."""
+        p = event.payload
+        if p.evaluation != Satisfaction.UNSATISFIED:
+            return None, []
+        state = state or SupervisedCase(p.case.case_number)
+        if state.case is None:
+            state.case = case_ref(p.case.to_record())
+        remark = f"：{p.remark}" if p.remark else ""
+        text = (f"回访中信访人对处理意见表示不满意{remark}。请核查办理情况，做好解释疏导，告知其可依法申请复查，"
+                "并书面报告。")
+        out = self.notice(state, p.unit.value, "PETITIONER_UNSATISFIED", text, p.occurred_at, f"{event.id}/unsatisfied")
+        return (state if out else None), out
 
     def tick(self, state: SupervisedCase, now: datetime) -> tuple[SupervisedCase, list[Action]]:
         """The letters and listings due now for one case (marked issued in its record)."""

@@ -22,6 +22,7 @@ from . import events, records, rules
 from ._calendar import BUREAU_TZ, BusinessCalendar
 from ._catalogue import (
     BUREAU_ANSWERS,
+    BUREAU_CALLBACKS,
     BUREAU_COORDINATION,
     BUREAU_DELIVERIES,
     BUREAU_NOTICES,
@@ -76,6 +77,7 @@ from ._wire import CE_SPECVERSION, CONTENT_TYPE, HEADER_LEN, MAGIC, Codec, Event
 
 __all__ = [
     "BUREAU_ANSWERS",
+    "BUREAU_CALLBACKS",
     "BUREAU_COORDINATION",
     "BUREAU_DELIVERIES",
     "BUREAU_NOTICES",

@@ -86,6 +86,7 @@ UNIT_REPLIES = "liandong.unit.{unit}.replies"
 BUREAU_ANSWERS = "liandong.bureau.answers"
 BUREAU_NOTICES = "liandong.bureau.notices"
 BUREAU_DELIVERIES = "liandong.bureau.deliveries"
+BUREAU_CALLBACKS = "liandong.bureau.callbacks"
 DEAD_LETTER = "liandong.deadletter"
 
 _E = "liandong.events."
@@ -137,6 +138,8 @@ EVENT_TYPES: dict[str, EventType] = {
         # Written notices to the petitioner (services/notices) and the delivery systems' confirmations.
         EventType("notice.issued", _E + "NoticeIssued", BUREAU_NOTICES),
         EventType("notice.delivered", _E + "NoticeDelivered", BUREAU_DELIVERIES),
+        # The bureau's callbacks to the petitioner after the opinion (回访), with their evaluation.
+        EventType("satisfaction.evaluated", _E + "SatisfactionEvaluated", BUREAU_CALLBACKS),
         EventType("answer.refused", _E + "AnswerRefused", UNIT_INBOX, key_field="key"),
         EventType("case.deadline.set", _E + "CaseDeadlineSet", UNIT_INBOX),
         EventType("deadletter", _E + "DeadLetter", DEAD_LETTER, key_field="source_topic"),
@@ -192,6 +195,8 @@ def all_topics() -> list[TopicSpec]:
         TopicSpec(BUREAU_NOTICES, "Written notices (告知书) to petitioners, rendered, with the recipient's name and contact; "
                                   "the bureau and its delivery systems only.", pii=True),
         TopicSpec(BUREAU_DELIVERIES, "Delivery systems' confirmations that a notice reached the petitioner. No personal data."),
+        TopicSpec(BUREAU_CALLBACKS, "The petitioners' evaluations of the handling opinions at the bureau's callbacks (回访). "
+                                    "No personal data."),
         TopicSpec(DEAD_LETTER, "Messages that could not be processed, kept whole with the reason; operators only.",
                   pii=True, partitions=3),
     ]

@@ -49,6 +49,7 @@ class ClockConfig:
     recheck_apply_days: int = 30  # Art. 36: petitioner may apply for re-check (复核) within
     recheck_decide_days: int = 30  # Art. 36: re-check decided within
     recommendation_answer_days: int = 30  # 三项建议: the unit answers in writing within
+    callback_days: int = 30  # 回访: the bureau records the petitioner's evaluation within this long after the opinion
     #: After a case closes, the same person on the same matter is a repeat for this long (the review
     #: window, Art. 35); later, it is a new case.
     repeat_window_days: int = 30
@@ -68,6 +69,9 @@ class ClockConfig:
 
     def forward_due(self, registered_at: datetime) -> datetime:
         return self.calendar.period_end(registered_at, self.forward_days)
+
+    def callback_due(self, opinion_at: datetime) -> datetime:
+        return self.calendar.period_end(opinion_at, self.callback_days)
 
     def review_apply_due(self, opinion_at: datetime) -> datetime:
         return self.calendar.period_end(opinion_at, self.review_apply_days)

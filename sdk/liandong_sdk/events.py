@@ -1434,6 +1434,7 @@ class SupervisionTrigger(StrEnum):
     REPEAT_AFTER_CLOSURE = "REPEAT_AFTER_CLOSURE"
     IRREGULAR_HANDLING = "IRREGULAR_HANDLING"
     MISSING_ANSWER = "MISSING_ANSWER"
+    PETITIONER_UNSATISFIED = "PETITIONER_UNSATISFIED"
     UNKNOWN = "UNKNOWN"
 
 
@@ -1719,6 +1720,51 @@ class NoticeDelivered(EventRecord):
     """
 
 
+class Satisfaction(StrEnum):
+    """The petitioner's evaluation of a handling opinion at the callback (回访): SATISFIED 满意, BASICALLY_SATISFIED 基本满意,
+    UNSATISFIED 不满意; UNKNOWN for one this reader does not know.
+    """
+
+    SATISFIED = "SATISFIED"
+    BASICALLY_SATISFIED = "BASICALLY_SATISFIED"
+    UNSATISFIED = "UNSATISFIED"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SatisfactionEvaluated(EventRecord):
+    """The bureau called the petitioner back after the handling opinion (回访) and recorded their evaluation. No personal
+    data.
+    """
+
+    TYPE: ClassVar[str] = "satisfaction.evaluated"
+    SCHEMA: ClassVar[str] = "liandong.events.SatisfactionEvaluated"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef
+    """The case this event belongs to; its case number is the message key."""
+
+    deadline: Deadline | None = None
+    """The deadline that applies after this event, if any."""
+
+    unit: Unit
+    """The unit whose handling opinion was evaluated (the case's lead unit)."""
+
+    evaluation: Satisfaction
+    """The petitioner's evaluation."""
+
+    called_at: datetime
+    """When the callback took place (UTC); within the callback period after the opinion."""
+
+    remark: str
+    """What the petitioner said, in the bureau's words, without personal data (empty if nothing)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnswerRefused(EventRecord):
     """The bus refused a unit's answer (the referee): it changed nothing anywhere. Sent on the inbox of the unit whose
@@ -1883,6 +1929,7 @@ EVENT_CLASSES: dict[str, type[EventRecord]] = {
     "supervision.feedback": SupervisionFeedbackGiven,
     "notice.issued": NoticeIssued,
     "notice.delivered": NoticeDelivered,
+    "satisfaction.evaluated": SatisfactionEvaluated,
     "answer.refused": AnswerRefused,
     "case.deadline.set": CaseDeadlineSet,
     "deadletter": DeadLetter,
@@ -1947,6 +1994,8 @@ __all__ = [
     "Record",
     "ResolutionOutcome",
     "ResolutionTag",
+    "Satisfaction",
+    "SatisfactionEvaluated",
     "SupervisionFeedbackGiven",
     "SupervisionListed",
     "SupervisionNoticeIssued",

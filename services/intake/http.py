@@ -1,9 +1,10 @@
-"""Intake's HTTP API: ``POST /petitions`` with one JSON object, a JSON array of them, or JSON lines.
+"""Intake's HTTP API: ``POST /petitions`` with one JSON object, a JSON array of them, or JSON lines;
+``POST /callbacks``, the petitioner's evaluation of a handling opinion at the bureau's callback (回访).
 
 Each petition is checked field by field (``Submission``) and registered, or answered with what is
 wrong with it; a repeated idempotency key answers with the case it registered the first time.
 Only the bureau (``svc-bureau``) and the channels (``channel-<name>``: the online platform, the
-12345 hotline bridge) may register petitions.
+12345 hotline bridge) may register petitions; only the bureau records callbacks.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from liandong.api import Api, Call, json_response, problem
+from liandong.api import Api, Call, Problem, ProblemDetail, json_response, problem
 from liandong.tokens import Role, TokenStore
 
-from .service import IntakeService, LineResult
+from .service import CallbackRefused, IntakeService, LineResult
 from .submission import Submission
 
 #: A larger body is answered 413.
@@ -49,6 +51,31 @@ class Registration(Model):
     results: list[Line]
 
 
+class CallbackRequest(Model):
+    """The petitioner's evaluation at the callback (回访) after the handling opinion."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    case_number: str = Field(min_length=1, max_length=40)
+    evaluation: Literal["SATISFIED", "BASICALLY_SATISFIED", "UNSATISFIED"]
+    """满意, 基本满意 or 不满意."""
+    remark: str = Field("", max_length=2000)
+    """What the petitioner said, in the bureau's words, without personal data."""
+    called_at: AwareDatetime | None = None
+    """When the callback took place (default: now); within the callback period after the opinion."""
+
+
+class CallbackRecorded(Model):
+    case_number: str
+    unit: str
+    """The unit whose opinion was evaluated."""
+    evaluation: str
+    event_id: str
+    """The satisfaction.evaluated event's id."""
+
+
+#: The callback's recording: (case number, evaluation, remark, called at) -> the published record.
+Callback = Callable[[str, str, str, datetime | None], dict[str, Any]]
+
 _BODY = {
     "required": True,
     "description": "One petition, a JSON array of petitions, or JSON lines (one petition per line).",
@@ -61,9 +88,29 @@ _BODY = {
 }
 
 
-def make_api(submit: Callable[[str], list[LineResult]]) -> Api:
-    """The API over ``submit`` (JSON lines in, one result per line out)."""
+def make_api(submit: Callable[[str], list[LineResult]], callback: Callback | None = None) -> Api:
+    """The API over ``submit`` (JSON lines in, one result per line out) and ``callback``."""
     api = Api("intake", "Liandong intake (登记)", __doc__ or "")
+
+    @api.post("/callbacks", "Record the petitioner's evaluation at the callback (回访).", response=CallbackRecorded,
+              body={"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallbackRequest"}}}},
+              models=(CallbackRequest,), allow=frozenset({Role.BUREAU}),
+              responses={409: ("Refused: no handling opinion yet, the callback period is over, or evaluated before (why).",
+                               Problem)})
+    async def record_callback(call: Call) -> web.StreamResponse:
+        try:
+            req = CallbackRequest.model_validate_json(await call.request.read())
+        except ValidationError as exc:
+            return problem(400, "the callback is not valid", *(
+                ProblemDetail(parameter=".".join(map(str, e["loc"])) or "(body)", message=e["msg"]) for e in exc.errors()))
+        if callback is None:
+            return problem(409, "this intake records no callbacks")
+        try:
+            record = await asyncio.to_thread(callback, req.case_number, req.evaluation, req.remark, req.called_at)
+        except CallbackRefused as exc:
+            return problem(409, str(exc))
+        return json_response({"case_number": req.case_number, "unit": record["unit"], "evaluation": record["evaluation"],
+                              "event_id": str(record["event_id"])})
 
     @api.post("/petitions", "Register petitions.", response=Registration, body=_BODY, models=(Submission,),
               allow=frozenset({Role.BUREAU, Role.CHANNEL}), errors=(413,),
@@ -98,5 +145,6 @@ def make_api(submit: Callable[[str], list[LineResult]]) -> Api:
 
 
 def make_web_app(service: IntakeService) -> web.Application:
-    return make_api(service.submit_lines).application(TokenStore(service.bus.settings.tokens_path), client_max_size=MAX_BODY,
-                                         health=lambda: {"cases": len(service.registry.by_key)})
+    return make_api(service.submit_lines, service.callback).application(
+        TokenStore(service.bus.settings.tokens_path), client_max_size=MAX_BODY,
+        health=lambda: {"cases": len(service.registry.by_key)})

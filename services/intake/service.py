@@ -1,8 +1,10 @@
 """Intake (登记): validates submissions, numbers cases, flags repeats, publishes registrations.
 
 Topics in:  liandong.bureau.petitions (its own log, to rebuild on start),
-            liandong.bureau.triage and liandong.bureau.answers (closures, for repeat detection)
-Topics out: liandong.bureau.petitions (petition.registered, petition.repeat.detected)
+            liandong.bureau.triage and liandong.bureau.answers (closures, for repeat detection; opinions,
+            for callbacks), liandong.bureau.callbacks (its own callbacks: one evaluation per case)
+Topics out: liandong.bureau.petitions (petition.registered, petition.repeat.detected),
+            liandong.bureau.callbacks (satisfaction.evaluated: the petitioner's evaluation at the callback, 回访)
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from liandong_sdk.events import (
     PetitionRegistered,
     PetitionRepeatDetected,
     PetitionTriaged,
+    Satisfaction,
+    SatisfactionEvaluated,
 )
 from pydantic import ValidationError
 
-from liandong import BUREAU_ANSWERS, BUREAU_PETITIONS, BUREAU_TRIAGE, Bus, Event, get_logger
+from liandong import BUREAU_ANSWERS, BUREAU_CALLBACKS, BUREAU_PETITIONS, BUREAU_TRIAGE, Bus, Event, get_logger
 from liandong.clock import now as bus_now
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
@@ -39,7 +43,8 @@ from .submission import Submission, field_errors
 
 log = get_logger("intake")
 SERVICE = "intake"
-TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS]
+TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS, BUREAU_CALLBACKS]
+TOPICS_OUT = [BUREAU_PETITIONS, BUREAU_CALLBACKS]
 #: Namespace of the deterministic event ids: the same submission always yields the same ids.
 _IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")
 
@@ -56,6 +61,19 @@ class LineResult:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
 
+class CallbackRefused(ValueError):
+    """A callback the bus does not record, and why (no opinion yet, the period over, evaluated before)."""
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """A case's handling opinion, as far as a callback needs it."""
+
+    unit: str
+    at: datetime
+    case: dict[str, Any]
+
+
 class IntakeService:
     def __init__(self, bus: Bus, routing: RoutingMatrix, clocks: ClockConfig | None = None) -> None:
         self.bus = bus
@@ -68,6 +86,9 @@ class IntakeService:
         self._publisher = bus.publisher(SERVICE, linger_ms=0)  # each registration waits for its ack: no lingering
         self._follower = bus.subscriber([], group_id=None, service=SERVICE)
         self._lead: dict[str, str | None] = {}
+        self._opinions: dict[str, Opinion] = {}
+        #: Case number -> when its callback was recorded (one evaluation per case).
+        self._evaluated: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,6 +147,41 @@ class IntakeService:
     def _closed(self, case: str, p: CaseResolved | CaseNotAccepted) -> None:
         if self._lead.get(case) in (None, p.unit):  # a co-unit's answer does not close the case
             self.registry.close(case, p.occurred_at)
+            if isinstance(p, CaseResolved):
+                self._opinions[case] = Opinion(p.unit, p.occurred_at, p.case.to_record())
+
+    def _called_back(self, case: str, p: SatisfactionEvaluated) -> None:
+        self._evaluated.setdefault(case, p.called_at)
+
+    # -- callbacks (回访) -------------------------------------------------------------------
+    def callback(self, case_number: str, evaluation: str, remark: str = "", called_at: datetime | None = None) -> dict[str, Any]:
+        """Records the petitioner's evaluation of the case's handling opinion (satisfaction.evaluated);
+        ``CallbackRefused`` if the case has no opinion, the callback period is over, or the case was
+        evaluated before. Returns the published record."""
+        if evaluation not in Satisfaction.__members__ or evaluation == Satisfaction.UNKNOWN:
+            raise CallbackRefused(f"evaluation {evaluation!r}: one of SATISFIED (满意), BASICALLY_SATISFIED (基本满意), "
+                                  "UNSATISFIED (不满意)")
+        at = called_at or bus_now()
+        with self._lock:
+            opinion = self._opinions.get(case_number)
+            if opinion is None:
+                raise CallbackRefused(f"{case_number}: no handling opinion on this case yet; a callback follows the opinion")
+            due = self.clocks.callback_due(opinion.at)
+            if at < opinion.at:
+                raise CallbackRefused(f"{case_number}: the callback ({at.isoformat()}) is before the opinion "
+                                      f"({opinion.at.isoformat()})")
+            if at > due:
+                raise CallbackRefused(f"{case_number}: the callback period ({self.clocks.callback_days} days after the "
+                                      f"opinion of {opinion.at.isoformat()}) ended at {due.isoformat()}")
+            if case_number in self._evaluated:
+                raise CallbackRefused(f"{case_number}: evaluated before, at the callback of "
+                                      f"{self._evaluated[case_number].isoformat()}")
+            record = {"event_id": uuid.uuid5(_IDS, f"{case_number}/callback"), "occurred_at": bus_now(),
+                      "case": opinion.case, "deadline": None, "unit": opinion.unit, "evaluation": evaluation,
+                      "called_at": at, "remark": remark.strip()}
+            self._publisher.publish(SatisfactionEvaluated.TYPE, record).get(timeout=30)
+            self._evaluated[case_number] = at
+        return record
 
     # -- submissions ----------------------------------------------------------------------
     def submit_lines(self, text: str) -> list[LineResult]:
@@ -193,4 +249,5 @@ _FOLLOWS: dict[type[EventRecord] | None, Callable[[IntakeService, str, Any], Non
     PetitionRegistered: IntakeService._registered, PetitionTriaged: IntakeService._triaged,
     CaseJurisdictionDecided: IntakeService._decided, CaseHandoffRejected: IntakeService._rejected,
     PetitionDiverted: IntakeService._diverted, CaseResolved: IntakeService._closed, CaseNotAccepted: IntakeService._closed,
+    SatisfactionEvaluated: IntakeService._called_back,
 }

@@ -113,6 +113,13 @@ class Notice(Model):
     """When a delivery system confirmed it reached the petitioner (null: not yet)."""
 
 
+class CaseSatisfaction(Model):
+    evaluation: str
+    """SATISFIED, BASICALLY_SATISFIED or UNSATISFIED."""
+    unit: str
+    called_at: datetime
+
+
 class Case(Model):
     """One case as the ledger holds it (no personal data)."""
 
@@ -138,6 +145,8 @@ class Case(Model):
     resolved_at: datetime | None
     timeline: list[TimelineEntry]
     recommendations: dict[str, Recommendation]
+    satisfaction: CaseSatisfaction | None
+    """The petitioner's evaluation at the callback (回访), once recorded."""
     notices: dict[str, Notice]
     """The written notices to the petitioner, by number (not their text: that is personal data)."""
     pending: list[dict[str, Any]]
@@ -160,6 +169,21 @@ class CaseList(Model):
     count: int
     """How many cases matched (before ``limit``)."""
     cases: list[CaseSummary]
+
+
+class SatisfactionCounts(Model):
+    evaluated: int
+    """Opinions evaluated at a callback."""
+    satisfied: int
+    basically_satisfied: int
+    unsatisfied: int
+    rate: float | None
+    """The satisfaction rate (满意率): satisfied and basically satisfied over evaluated (null: none evaluated)."""
+
+
+class Satisfaction(SatisfactionCounts):
+    by_unit: dict[str, SatisfactionCounts]
+    """The same, per unit whose opinion was evaluated."""
 
 
 class Statistics(Model):
@@ -185,6 +209,8 @@ class Statistics(Model):
     overdue: int
     supervision: dict[str, Any]
     """督查督办: overdue by unit, letters issued and what followed them, the three recommendations."""
+    satisfaction: Satisfaction
+    """The callbacks (回访): the petitioners' evaluations of the opinions, by unit."""
 
 
 class Mediation(Model):

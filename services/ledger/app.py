@@ -4,7 +4,8 @@ Its decision is ``liandong.domain.Ledger.record`` (fold an event into its case's
 module declares the service, counts for the unit SLA board and serves the HTTP API.
 Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, liandong.unit.*.inbox,
             liandong.bureau.answers (the units' answers as the referee accepted them),
-            liandong.bureau.notices and .deliveries (notices issued and delivered: on the timeline, without their text)
+            liandong.bureau.notices and .deliveries (notices issued and delivered: on the timeline, without their text),
+            liandong.bureau.callbacks (the petitioners' evaluations: satisfaction by unit)
 Topics out: none (the tables' changelogs are their state logs)
 State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart;
             table ledger-coordination (case or task number -> mediations, packages, team tasks: coordination.py)
@@ -38,6 +39,7 @@ from liandong_sdk.events import (
 
 from liandong import (
     BUREAU_ANSWERS,
+    BUREAU_CALLBACKS,
     BUREAU_COORDINATION,
     BUREAU_DELIVERIES,
     BUREAU_NOTICES,
@@ -74,7 +76,7 @@ from . import coordination as views
 from .api import CASES, COORDINATION, make_api
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
-          BUREAU_NOTICES, BUREAU_DELIVERIES)
+          BUREAU_NOTICES, BUREAU_DELIVERIES, BUREAU_CALLBACKS)
 #: Every event of a case on the topics it reads (team tasks are keyed by task, not by case).
 CASE_EVENTS = tuple(cls for name, cls in EVENT_CLASSES.items()
                     if (EVENT_TYPES[name].checked_on or EVENT_TYPES[name].topic) in TOPICS

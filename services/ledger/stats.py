@@ -72,4 +72,22 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "repeat_rate": _rate(sum(c.repeat_of is not None for c in this), len(this)),
         "overdue": sum(bool(c.overdue(now)) for c in this),
         "supervision": supervision_statistics(this, now),  # 督查督办: overdue by unit, letters, 三项建议
+        "satisfaction": satisfaction_statistics(this),  # 回访: 满意率, by unit
     }
+
+
+def satisfaction_statistics(cases: Iterable[CaseState]) -> dict[str, Any]:
+    """The callbacks' evaluations; the satisfaction rate (满意率) counts satisfied and basically satisfied."""
+    total: Counter[str] = Counter()
+    by_unit: dict[str, Counter[str]] = {}
+    for c in cases:
+        if c.satisfaction is not None:
+            total[c.satisfaction["evaluation"]] += 1
+            by_unit.setdefault(c.satisfaction["unit"], Counter())[c.satisfaction["evaluation"]] += 1
+
+    def figures(n: Counter[str]) -> dict[str, Any]:
+        evaluated = n["SATISFIED"] + n["BASICALLY_SATISFIED"] + n["UNSATISFIED"]
+        return {"evaluated": evaluated, "satisfied": n["SATISFIED"], "basically_satisfied": n["BASICALLY_SATISFIED"],
+                "unsatisfied": n["UNSATISFIED"], "rate": _rate(n["SATISFIED"] + n["BASICALLY_SATISFIED"], evaluated)}
+
+    return {**figures(total), "by_unit": {unit: figures(n) for unit, n in sorted(by_unit.items())}}

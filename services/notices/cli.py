@@ -1,6 +1,6 @@
 """`liandong notices delivered`: a delivery confirmation (送达回证) for a notice, published as
 ``svc-delivery`` (the bureau's delivery systems' principal) on liandong.bureau.deliveries.
-A delivery system with its own Kafka client publishes the same event (docs/notices.md)."""
+A delivery system with its own Kafka client publishes the same event (docs/petitioner.md)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from liandong_sdk.events import (
     PetitionRegistered,
     PetitionRepeatDetected,
     PetitionTriaged,
+    SatisfactionEvaluated,
     SupervisionFeedbackGiven,
     SupervisionListed,
     SupervisionNoticeIssued,
@@ -33,6 +34,7 @@ from liandong_sdk.events import (
 
 from liandong import (
     BUREAU_ANSWERS,
+    BUREAU_CALLBACKS,
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
@@ -57,7 +59,7 @@ def _earlier_case(event: Incoming[PetitionRepeatDetected]) -> str:
 
 SUPERVISION = Service(
     "supervision",
-    topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS),
+    topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS, BUREAU_CALLBACKS),
     topics_out=(BUREAU_SUPERVISION, UNIT_INBOX),
     emits=(SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed),
     tables=(Table(
@@ -71,6 +73,8 @@ SUPERVISION = Service(
             CaseNotAccepted: S.watch, CaseExtensionApproved: S.watch, CaseResolved: S.watch,
             # the three recommendations (三项建议) and the units' feedback
             SupervisionRecommendationIssued: S.watch, SupervisionFeedbackGiven: S.watch,
+            # the petitioner unsatisfied at the callback (回访): a notice to the unit whose opinion it was
+            SatisfactionEvaluated: S.evaluated,
             # our own letters, read back (after a restart: not issued twice)
             SupervisionReminderIssued: S.watch, SupervisionNoticeIssued: S.watch, SupervisionListed: S.watch,
         },
