@@ -25,6 +25,9 @@ _UNIT_OF_ROLE = {"leading_official": "BUREAU", "street_cadre": "STREET_OFFICE", 
 MEDIATED_MATTERS = frozenset({"CIVIL_DISPUTE", "WAGE_ARREARS", "PROPERTY_MANAGEMENT", "HEATING", "LAND"})
 MEDIATION_RATE = 0.3
 _ADVISERS = ("刘律师", "陈律师", "法律顾问周某")
+#: The petitioners' evaluations at the callback (回访) after the opinion, weights.
+EVALUATIONS = {"SATISFIED": 0.62, "BASICALLY_SATISFIED": 0.26, "UNSATISFIED": 0.12}
+_REMARKS = {"SATISFIED": "", "BASICALLY_SATISFIED": "问题基本解决", "UNSATISFIED": "问题没有完全解决"}
 _PEOPLE = ("张副区长", "李局长", "王主任", "赵所长", "刘律师", "陈书记", "杨科长", "周网格员")
 
 
@@ -40,6 +43,7 @@ class Bureau:
         self.ordered = 0
         self.mediations = 0
         self.closed: dict[str, int] = {}
+        self.called_back: set[str] = set()
 
     def registered(self, record: dict[str, Any], persons: int, case_number: str, at: datetime) -> None:
         """A newly registered petition: a key case gets its package."""
@@ -82,6 +86,19 @@ class Bureau:
                                         resolved_on=at.date(), at=at)
             self.publisher.publish(name, req).get(timeout=30)
             self.closed[result] = self.closed.get(result, 0) + 1
+
+    def call_back(self, case_numbers: set[str], at: datetime, record: Any) -> int:
+        """Calls back the petitioners of newly resolved cases (回访) and records their evaluations
+        through ``record(body)`` (intake's POST /callbacks: status, answer); returns how many were recorded."""
+        done = 0
+        for number in sorted(case_numbers - self.called_back):
+            evaluation = self.rng.choices(list(EVALUATIONS), weights=list(EVALUATIONS.values()))[0]
+            status, _ = record({"case_number": number, "evaluation": evaluation, "remark": _REMARKS[evaluation],
+                                "called_at": at.isoformat()})
+            if status in (200, 409):  # recorded, or refused for good (evaluated before, or the period over)
+                self.called_back.add(number)
+                done += status == 200
+        return done
 
     def close(self) -> None:
         self.publisher.close()

@@ -125,6 +125,19 @@ def render_markdown(r: ReportInputs) -> str:
             lines.append(f"- Joint mediations requested by the bureau (联合调处): {r.run['mediations_proposed']}")
         lines.append(f"- Joint mediations concluded (联合调处): {sum(med.values()):.0f}" +
                      ("; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(med.items())) if med else ""))
+    sat = s.get("satisfaction") or {}
+    lines += ["", "## 回访与满意度 Callbacks and satisfaction", ""]
+    if not sat.get("evaluated"):
+        lines.append("No callback was recorded.")
+    else:
+        lines.append(f"- Opinions evaluated at a callback (回访): {sat['evaluated']}; satisfied (满意) {sat['satisfied']}, "
+                     f"basically satisfied (基本满意) {sat['basically_satisfied']}, unsatisfied (不满意) {sat['unsatisfied']}; "
+                     f"satisfaction rate (满意率) **{_pct(sat.get('rate'))}**.")
+        lines += ["", "| unit | evaluated | satisfied | basically | unsatisfied | satisfaction rate |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for unit, u in sat.get("by_unit", {}).items():
+            lines.append(f"| {UNIT_NAMES.get(unit, unit)} | {u['evaluated']} | {u['satisfied']} | {u['basically_satisfied']} | "
+                         f"{u['unsatisfied']} | {_pct(u.get('rate'))} |")
     lines += ["", "## 办理结果 Outcomes", ""]
     for outcome, n in sorted(s.get("outcomes", {}).items(), key=lambda kv: -kv[1]):
         lines.append(f"- {outcome}: {n}")

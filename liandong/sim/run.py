@@ -191,10 +191,13 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
             if time.monotonic() - last_poll > 2.0:
                 last_poll = time.monotonic()
                 summary = _get(stack, f"/stats?year={min(max(now.year, year - 1), year)}") or summary
-                if bureau is not None and bureau.open:
+                if bureau is not None:
                     resolved = _get(stack, "/cases?status=RESOLVED&limit=10000000") or {"cases": []}
-                    bureau.resolved({c["case_number"] for c in resolved["cases"]}, now)
-                    results["packages closed"] = sum(bureau.closed.values())
+                    numbers = {c["case_number"] for c in resolved["cases"]}
+                    if bureau.open:
+                        bureau.resolved(numbers, now)
+                        results["packages closed"] = sum(bureau.closed.values())
+                    results["callbacks"] += bureau.call_back(numbers, now, lambda body: _call_back(stack, body))
                 if bureau is not None:
                     results["packages"] = bureau.ordered
                     results["mediations"] = bureau.mediations
@@ -287,6 +290,11 @@ def _post(stack: ServiceStack, body: str) -> dict[str, Any]:
     _, answer = call_api(f"http://127.0.0.1:{stack.intake_port}/petitions", stack.token, body.encode(),
                          content_type="application/x-ndjson", timeout=120)
     return answer  # type: ignore[no-any-return]
+
+
+def _call_back(stack: ServiceStack, body: dict[str, Any]) -> tuple[int, Any]:
+    return call_api(f"http://127.0.0.1:{stack.intake_port}/callbacks", stack.token,
+                    json.dumps(body, ensure_ascii=False).encode(), timeout=60)
 
 
 def _get(stack: ServiceStack, path: str) -> Any:

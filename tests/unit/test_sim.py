@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from liandong.sim.generator import CHANNELS, MATTERS, generate, previous_year_count
 from liandong.sim.report import ReportInputs, render_markdown, write_report
@@ -105,3 +108,32 @@ def test_report_files_and_charts(tmp_path: Path) -> None:
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert '"total": 400' in (tmp_path / "stats.json").read_text(encoding="utf-8")
+
+
+def test_report_shows_the_callbacks_satisfaction_by_unit() -> None:
+    r = inputs()
+    assert "No callback was recorded." in render_markdown(r)
+    r.stats = {**STATS, "satisfaction": {
+        "evaluated": 8, "satisfied": 5, "basically_satisfied": 2, "unsatisfied": 1, "rate": 0.875,
+        "by_unit": {"HRSS": {"evaluated": 8, "satisfied": 5, "basically_satisfied": 2, "unsatisfied": 1, "rate": 0.875}}}}
+    md = render_markdown(r)
+    assert "satisfaction rate (满意率) **87.5%**" in md and "unsatisfied (不满意) 1" in md
+    assert "| 5 | 2 | 1 | 87.5% |" in md
+
+
+def test_the_simulated_bureau_calls_back_each_resolved_case_once() -> None:
+    from liandong.sim.bureau import EVALUATIONS, Bureau
+
+    bureau = object.__new__(Bureau)
+    bureau.rng, bureau.called_back = random.Random(3), set()
+    sent: list[dict[str, Any]] = []
+
+    def record(body: dict[str, Any]) -> tuple[int, Any]:
+        sent.append(body)
+        return (409, {}) if body["case_number"] == "late" else (503, {}) if body["case_number"] == "busy" else (200, {})
+
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    assert bureau.call_back({"a", "b", "late", "busy"}, at, record) == 2
+    assert bureau.call_back({"a", "b", "late", "busy", "c"}, at, record) == 1  # the new one; "busy" again
+    assert sorted(b["case_number"] for b in sent) == ["a", "b", "busy", "busy", "c", "late"]
+    assert {b["evaluation"] for b in sent} <= set(EVALUATIONS) and all(b["called_at"] == at.isoformat() for b in sent)
