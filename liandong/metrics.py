@@ -45,6 +45,8 @@ ON_TIME_ACCEPTANCE = Gauge("liandong_on_time_acceptance_ratio", "Share of the un
 OBJECTIONS = Counter("liandong_objections", "Objections (异议) by the objecting unit.", ["unit"], registry=REGISTRY)
 EXTENSIONS = Counter("liandong_extensions", "Approved extensions of the handling period.", ["unit"], registry=REGISTRY)
 RESOLUTIONS = Counter("liandong_resolutions", "Written opinions issued, by outcome.", ["unit", "outcome"], registry=REGISTRY)
+CALLBACKS = Counter("liandong_callbacks", "Petitioners' evaluations of opinions at the bureau's callbacks (回访).",
+                    ["unit", "evaluation"], registry=REGISTRY)
 MEDIATION_OUTCOMES = Counter("liandong_mediation_outcomes", "Joint mediations concluded, by result.", ["result"],
                              registry=REGISTRY)
 PACKAGE_OUTCOMES = Counter("liandong_package_outcomes", "Responsibility packages closed, by result.", ["result"],
@@ -89,6 +91,8 @@ def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[st
             RESOLUTIONS.labels(unit, outcome)
         for action in SUPERVISION_KINDS:
             SUPERVISION_ACTIONS.labels(unit, action)
+        for evaluation in ("SATISFIED", "BASICALLY_SATISFIED", "UNSATISFIED"):
+            CALLBACKS.labels(unit, evaluation)
     for result in MEDIATION_RESULTS:
         MEDIATION_OUTCOMES.labels(result)
     for result in PACKAGE_RESULTS:

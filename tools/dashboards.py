@@ -294,6 +294,11 @@ def unit_sla() -> dash.Dashboard:
             series("Resolutions per hour by unit and outcome", "Written opinions issued by each unit.",
                    [(f"sum by (unit, outcome) (increase(liandong_resolutions_total{{{UNIT}}}[{RATE}]))",
                      "{{unit}} {{outcome}}")], span=24, bars=True, stacked=True, interval=CASE_INTERVAL),
+            bars("Satisfaction rate by unit (满意率)", "Satisfied and basically satisfied over every evaluation "
+                 "recorded at the bureau's callbacks (回访), since the ledger started.",
+                 [(f"sum by (unit) (liandong_callbacks_total{{{UNIT}, evaluation=~\"SATISFIED|BASICALLY_SATISFIED\"}}) / "
+                   f"sum by (unit) (liandong_callbacks_total{{{UNIT}}})", "{{unit}}")], unit="percentunit", span=24,
+                 thresholds=ratio, max_value=1),
         ]),
     ])
 

@@ -31,6 +31,7 @@ from liandong_sdk.events import (
     EventRecord,
     MediationConcluded,
     PackageClosed,
+    SatisfactionEvaluated,
     SupervisionListed,
     SupervisionNoticeIssued,
     SupervisionRecommendationIssued,
@@ -58,6 +59,7 @@ from liandong.api import Api
 from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger
 from liandong.domain.case import state_from_json, state_to_json
 from liandong.metrics import (
+    CALLBACKS,
     EXTENSIONS,
     MEDIATION_OUTCOMES,
     OBJECTIONS,
@@ -147,6 +149,7 @@ _COUNTERS: dict[type[EventRecord], Callable[[Any, str | None, datetime | None], 
     CaseResolved: lambda p, _, __: RESOLUTIONS.labels(p.unit, p.outcome).inc(),
     MediationConcluded: lambda p, _, __: MEDIATION_OUTCOMES.labels(p.result).inc(),
     PackageClosed: lambda p, _, __: PACKAGE_OUTCOMES.labels(p.result).inc(),
+    SatisfactionEvaluated: lambda p, _, __: CALLBACKS.labels(p.unit, p.evaluation).inc(),
     **{cls: _supervised(cls.TYPE.removeprefix("supervision.")) for cls in (
         SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed, SupervisionRecommendationIssued)},
 }

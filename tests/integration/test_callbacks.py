@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from liandong import Bus, Event
 from liandong.cli import app as cli
 from liandong.clock import now
+from liandong.metrics import REGISTRY
 from services.intake.app import build as build_intake
 from services.ledger.app import build as build_ledger
 from services.supervision.app import build as build_supervision
@@ -85,6 +86,8 @@ def test_callbacks_are_recorded_refused_counted_and_supervised(bus: Bus) -> None
         stats = wait_for(figures, timeout=90, message="both evaluations in the ledger's figures")
         hrss_figures = stats["satisfaction"]["by_unit"]["HRSS"]
         assert hrss_figures["satisfied"] >= 1 and hrss_figures["unsatisfied"] >= 1
+        # and counted for the dashboards (this process's registry: the ledger runs in it)
+        assert (REGISTRY.get_sample_value("liandong_callbacks_total", {"unit": "HRSS", "evaluation": "UNSATISFIED"}) or 0) >= 1
         status, case = api(ledger, f"/cases/{unhappy}")
         assert status == 200 and case["satisfaction"]["evaluation"] == "UNSATISFIED"
         assert any(t["event"] == "satisfaction.evaluated" and "工资只付了一半" in t["detail"] for t in case["timeline"])
