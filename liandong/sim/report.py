@@ -125,6 +125,16 @@ def render_markdown(r: ReportInputs) -> str:
             lines.append(f"- Joint mediations requested by the bureau (联合调处): {r.run['mediations_proposed']}")
         lines.append(f"- Joint mediations concluded (联合调处): {sum(med.values()):.0f}" +
                      ("; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(med.items())) if med else ""))
+    notices = s.get("notices") or {}
+    lines += ["", "## 告知书 Written notices to petitioners", ""]
+    issued = notices.get("issued") or {}
+    if not issued:
+        lines.append("No notice was issued.")
+    else:
+        names = {"ACCEPTANCE": "受理告知书", "NOT_ACCEPTED": "不予受理告知书", "DIVERSION": "分流告知书",
+                 "EXTENSION": "延期告知书", "OPINION": "处理意见书"}
+        lines.append(f"- Issued: {sum(issued.values())} (" + ", ".join(f"{names.get(k, k)} {v}" for k, v in sorted(issued.items()))
+                     + f"); confirmed delivered (送达): {notices.get('delivered', 0)}.")
     sat = s.get("satisfaction") or {}
     lines += ["", "## 回访与满意度 Callbacks and satisfaction", ""]
     if not sat.get("evaluated"):

@@ -33,6 +33,7 @@ from liandong.api import call_api
 from liandong.domain import BUREAU_TZ
 
 from .bureau import Bureau
+from .delivery import Delivery
 from .generator import Petition, generate
 from .report import ReportInputs, write_report
 from .stack import ServiceStack, own_broker
@@ -132,12 +133,15 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
                 from .bureau import Bureau
 
                 bureau = Bureau(Bus.from_settings(bootstrap), load_routing(), cfg.seed)
+            delivery = None
+            if "notices" in SPECS:  # the petitioners' notices, confirmed as delivered
+                delivery = Delivery(Bus.from_settings(bootstrap), "delivery-demo")
             try:  # the services stop before the broker does
                 console.print(f"starting {len(SPECS)} services: {', '.join(SPECS)} …")
                 stack.start()
                 console.print(f"all services up; intake http://127.0.0.1:{stack.intake_port}/petitions, "
                               f"ledger http://127.0.0.1:{stack.ledger_port}/cases")
-                simulate(petitions, timeline, stack, console, cfg.year, bureau)
+                simulate(petitions, timeline, stack, console, cfg.year, bureau, delivery)
                 inputs = collect(stack, cfg, petitions, timeline)
                 if bureau is not None:
                     inputs.run["packages_ordered"] = bureau.ordered
@@ -149,6 +153,8 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
             finally:
                 if bureau is not None:
                     bureau.close()
+                if delivery is not None:
+                    delivery.close()
                 stack.stop()
                 console.print(f"{len(stack.procs)} service processes stopped")
         path, text = write_report(inputs, run_dir / "report")
@@ -161,7 +167,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
 
 
 def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack, console: Console, year: int,
-             bureau: Bureau | None = None) -> None:
+             bureau: Bureau | None = None, delivery: Delivery | None = None) -> None:
     """Submits each petition when the simulated clock reaches its receipt; shows progress until the end."""
     pending = list(petitions)
     results: Counter[str] = Counter()
@@ -198,6 +204,8 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
                         bureau.resolved(numbers, now)
                         results["packages closed"] = sum(bureau.closed.values())
                     results["callbacks"] += bureau.call_back(numbers, now, lambda body: _call_back(stack, body))
+                if delivery is not None:
+                    results["notices delivered"] += delivery.deliver(now)
                 if bureau is not None:
                     results["packages"] = bureau.ordered
                     results["mediations"] = bureau.mediations

@@ -186,6 +186,13 @@ class Satisfaction(SatisfactionCounts):
     """The same, per unit whose opinion was evaluated."""
 
 
+class NoticeCounts(Model):
+    issued: dict[str, int]
+    """Notices issued, by kind (ACCEPTANCE, NOT_ACCEPTED, DIVERSION, EXTENSION, OPINION)."""
+    delivered: int
+    """Of them, confirmed delivered by a delivery system."""
+
+
 class Statistics(Model):
     """The bureau's annual report figures for one year."""
 
@@ -211,6 +218,8 @@ class Statistics(Model):
     """督查督办: overdue by unit, letters issued and what followed them, the three recommendations."""
     satisfaction: Satisfaction
     """The callbacks (回访): the petitioners' evaluations of the opinions, by unit."""
+    notices: NoticeCounts
+    """The written notices to the petitioners (告知书)."""
 
 
 class Mediation(Model):

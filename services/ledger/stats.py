@@ -73,6 +73,8 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "overdue": sum(bool(c.overdue(now)) for c in this),
         "supervision": supervision_statistics(this, now),  # 督查督办: overdue by unit, letters, 三项建议
         "satisfaction": satisfaction_statistics(this),  # 回访: 满意率, by unit
+        "notices": {"issued": dict(Counter(n["kind"] for c in this for n in c.notices.values() if n["issued_at"])),
+                    "delivered": sum(n["delivered_at"] is not None for c in this for n in c.notices.values())},
     }
 
 

@@ -39,6 +39,7 @@ from liandong.domain.triage import Triage
 from liandong.service import InMemory
 from services.ledger.api import CASES
 from services.ledger.app import LEDGER
+from services.ledger.stats import statistics
 from services.notices.app import NOTICES
 from services.notices.templates import NOTICES_FILE, NoticeSettings, Templates, load_notice_settings
 from services.triage.app import TRIAGE, load_routing
@@ -180,6 +181,7 @@ def test_a_delivery_confirmation_is_on_the_timeline() -> None:
     state = bus.ledger.state(case.case_number, CASES)
     assert state.notices[notice.notice_no]["delivered_at"] == at
     assert state.timeline[-1].event == "notice.delivered" and "送达回证 0042" in state.timeline[-1].detail
+    assert statistics([state], at, 2026)["notices"] == {"issued": {"ACCEPTANCE": 1}, "delivered": 1}
 
 
 def test_a_notice_with_a_missing_word_fails_rather_than_leaving_a_gap() -> None:

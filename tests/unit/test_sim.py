@@ -113,12 +113,13 @@ def test_report_files_and_charts(tmp_path: Path) -> None:
 def test_report_shows_the_callbacks_satisfaction_by_unit() -> None:
     r = inputs()
     assert "No callback was recorded." in render_markdown(r)
-    r.stats = {**STATS, "satisfaction": {
+    r.stats = {**STATS, "notices": {"issued": {"ACCEPTANCE": 3, "OPINION": 2}, "delivered": 4}, "satisfaction": {
         "evaluated": 8, "satisfied": 5, "basically_satisfied": 2, "unsatisfied": 1, "rate": 0.875,
         "by_unit": {"HRSS": {"evaluated": 8, "satisfied": 5, "basically_satisfied": 2, "unsatisfied": 1, "rate": 0.875}}}}
     md = render_markdown(r)
     assert "satisfaction rate (满意率) **87.5%**" in md and "unsatisfied (不满意) 1" in md
     assert "| 5 | 2 | 1 | 87.5% |" in md
+    assert "- Issued: 5 (受理告知书 3, 处理意见书 2); confirmed delivered (送达): 4." in md
 
 
 def test_the_simulated_bureau_calls_back_each_resolved_case_once() -> None:
