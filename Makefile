@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo smoke bench test test-faults test-loaded lint typecheck broker-stop clean promtool dashboards
+.PHONY: setup demo smoke bench test test-faults test-loaded lint typecheck broker-stop clean promtool fonts dashboards
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) fonts
+
+# The report's charts have Chinese labels: a CJK font from Debian's packages (fonts-wqy-microhei).
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fonts:
+	@test -f $(CJK_FONT) || { \
+	  echo "installing a CJK font for the report's charts (Debian package fonts-wqy-microhei)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-wqy-microhei || \
+	    { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-wqy-microhei; }; } || \
+	  echo "warning: no CJK font installed: the report's Chinese labels will not render (apt-get install fonts-wqy-microhei)"; }
 
 # The district simulation (about 6 minutes): its own broker, every service, the annual report in .liandong/demo/<time>/report.
 demo: setup

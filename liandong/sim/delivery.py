@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from liandong_sdk.events import NoticeDelivered
+from liandong_sdk.events import NoticeDelivered, NoticeIssued
 
 from .._bus import Bus
 
@@ -26,7 +26,7 @@ class Delivery:
         """Confirms every notice that has arrived since the last call; returns how many."""
         done = 0
         for notice in self.inbox.poll(0):
-            if notice.type != "notice.issued":
+            if notice.type != NoticeIssued.TYPE:
                 continue
             d = notice.data
             channel = d["delivery_channel"]

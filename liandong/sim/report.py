@@ -1,7 +1,8 @@
 """The simulation's report: the ledger's statistics written up like a bureau's annual
 statistics (totals and year on year, shares by matter and channel, units, on-time rates,
-objections, extensions, repeats, supervision and recommendations, packages), as Markdown
-plus PNG charts of cases by unit and status and of deadline compliance.
+objections, extensions, repeats, supervision and recommendations, packages, notices, callbacks),
+as Markdown plus PNG charts with Chinese labels: cases by unit and status, deadline compliance,
+and petitions by month and matter (the winter heating and pre-Spring-Festival wage-arrears peaks).
 
 Pure: ``write_report(inputs, out_dir)`` needs no broker; the demo fills ``ReportInputs`` from
 the ledger's ``/stats`` and ``/cases`` and the services' ``/metrics``.
@@ -15,6 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from liandong import get_logger
+
+log = get_logger("report")
+
 UNIT_NAMES = {"JUSTICE": "司法 justice", "HRSS": "人社 HRSS", "HOUSING": "住建 housing", "POLICE": "公安 police",
               "STREET_OFFICE": "街道 street office"}
 CATEGORY_NAMES = {
@@ -26,6 +31,12 @@ CATEGORY_NAMES = {
     "OFFICIAL_MISCONDUCT": "干部作风 officials", "OTHER": "其他 other",
 }
 CHANNEL_NAMES = {"ONLINE": "网上信访 online", "HOTLINE_12345": "12345 hotline", "VISIT": "来访 visit", "LETTER": "来信 letter"}
+STATUS_NAMES = {"RESOLVED": "已办结", "IN_PROGRESS": "办理中", "ACCEPTED": "已受理", "SIGNED": "已签收", "ROUTED": "已转送",
+                "REGISTERED": "已登记", "ESCALATED": "待裁定", "NOT_ACCEPTED": "不予受理", "DIVERTED": "已分流",
+                "REPEAT": "重复信访", "REFERRED": "已移送"}
+#: A CJK font from Debian's packages (fonts-wqy-microhei, installed by `make fonts`): the charts' labels are Chinese.
+CJK_FONT = "WenQuanYi Micro Hei"
+CJK_FONT_FILES = (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),)
 STATUS_ORDER = ["RESOLVED", "IN_PROGRESS", "ACCEPTED", "SIGNED", "ROUTED", "REGISTERED", "ESCALATED", "NOT_ACCEPTED",
                 "DIVERTED", "REPEAT"]
 
@@ -152,7 +163,8 @@ def render_markdown(r: ReportInputs) -> str:
     for outcome, n in sorted(s.get("outcomes", {}).items(), key=lambda kv: -kv[1]):
         lines.append(f"- {outcome}: {n}")
     lines += ["", "## Charts", "", "![Cases by unit and status](cases_by_unit_status.png)", "",
-              "![Deadline compliance by unit](deadline_compliance.png)", ""]
+              "![Deadline compliance by unit](deadline_compliance.png)", "",
+              "![Petitions by month and matter](cases_by_month_matter.png)", ""]
     if r.metrics_urls:
         lines += ["## Services' /metrics", ""]
         lines += [f"- {name}: {url}" for name, url in r.metrics_urls.items()]
@@ -167,12 +179,30 @@ def cases_by_unit_status(cases: list[tuple[str | None, str]]) -> dict[str, Count
     return out
 
 
+def use_cjk_font() -> bool:
+    """Makes matplotlib draw Chinese with the CJK font, if installed; False (and a warning) if not."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    for path in CJK_FONT_FILES:
+        if path.exists() and CJK_FONT not in {f.name for f in font_manager.fontManager.ttflist}:
+            font_manager.fontManager.addfont(str(path))
+    if CJK_FONT not in {f.name for f in font_manager.fontManager.ttflist}:
+        log.warning("no_cjk_font", font=CJK_FONT, fix="make fonts (Debian package fonts-wqy-microhei)")
+        return False
+    matplotlib.rcParams["font.sans-serif"] = [CJK_FONT, "DejaVu Sans"]
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["axes.unicode_minus"] = False  # the font's minus sign, not U+2212 it lacks
+    return True
+
+
 def write_charts(r: ReportInputs, out_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_cjk_font()
     paths = []
     grid = cases_by_unit_status(r.cases)
     units = sorted(grid, key=lambda u: -sum(grid[u].values()))
@@ -182,10 +212,10 @@ def write_charts(r: ReportInputs, out_dir: Path) -> list[Path]:
     bottom = [0] * len(units)
     for st in statuses:
         values = [grid[u][st] for u in units]
-        ax.bar(units, values, bottom=bottom, label=st)
+        ax.bar([UNIT_NAMES.get(u, u) for u in units], values, bottom=bottom, label=STATUS_NAMES.get(st, st))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_title(f"Cases by lead unit and status, {r.year}")
-    ax.set_ylabel("cases")
+    ax.set_title(f"{r.year}年各责任单位案件办理状态 Cases by lead unit and status")
+    ax.set_ylabel("件 cases")
     ax.legend(fontsize=8, ncols=2)
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
@@ -203,16 +233,37 @@ def write_charts(r: ReportInputs, out_dir: Path) -> list[Path]:
 
     xs = range(len(names))
     ax.bar([x - width / 2 for x in xs], [rate(by_unit[n]["accepted_on_time"], by_unit[n]["accepted_late"]) for n in names],
-           width, label="acceptance notice on time (15 days)")
+           width, label="按期受理告知率 acceptance notice on time (15 days)")
     ax.bar([x + width / 2 for x in xs], [rate(by_unit[n]["closed_on_time"], by_unit[n]["closed_late"]) for n in names],
-           width, label="closed on time (60 days + extension)")
-    ax.set_xticks(list(xs), names, fontsize=8)
+           width, label="按期办结率 closed on time (60 days + extension)")
+    ax.set_xticks(list(xs), [UNIT_NAMES.get(n, n) for n in names], fontsize=8)
     ax.set_ylim(0, 105)
-    ax.set_ylabel("% of cases with a known outcome")
-    ax.set_title(f"Deadline compliance by lead unit, {r.year}")
+    ax.set_ylabel("% 已知结果的案件 of cases with a known outcome")
+    ax.set_title(f"{r.year}年各责任单位办理时效 Deadline compliance by lead unit")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     paths.append(out_dir / "deadline_compliance.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    months = [f"{r.year}-{m:02d}" for m in range(1, 13)]
+    by_month = r.stats.get("by_month_category", {})
+    totals = Counter({cat: n for m in months for cat, n in by_month.get(m, {}).items()})
+    shown = [cat for cat, _ in totals.most_common(6)]
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    bottom = [0] * len(months)
+    for cat in [*shown, "其他"]:
+        values = [sum(n for c, n in by_month.get(m, {}).items() if (c == cat if cat in shown else c not in shown))
+                  for m in months]
+        if not any(values):
+            continue
+        ax.bar([f"{int(m[5:])}月" for m in months], values, bottom=bottom, label=CATEGORY_NAMES.get(cat, cat))
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_title(f"{r.year}年各月信访事项分类 Petitions by month and matter")
+    ax.set_ylabel("件 petitions")
+    ax.legend(fontsize=8, ncols=2)
+    fig.tight_layout()
+    paths.append(out_dir / "cases_by_month_matter.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
     return paths

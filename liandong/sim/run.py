@@ -160,7 +160,8 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
         path, text = write_report(inputs, run_dir / "report")
         console.print(Markdown(text))
         console.print(f"\nreport: {path} (and {path.parent / 'cases_by_unit_status.png'}, "
-                      f"{path.parent / 'deadline_compliance.png'}, {path.parent / 'stats.json'})")
+                      f"{path.parent / 'deadline_compliance.png'}, {path.parent / 'cases_by_month_matter.png'}, "
+                      f"{path.parent / 'stats.json'})")
         return path
     finally:
         signal.signal(signal.SIGTERM, previous)

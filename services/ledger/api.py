@@ -202,6 +202,8 @@ class Statistics(Model):
     previous_year_total: int | None
     by_channel: dict[str, int]
     by_category: dict[str, int]
+    by_month_category: dict[str, dict[str, int]]
+    """Petitions per month of registration (bureau time, e.g. 2026-01) and matter."""
     by_lead_unit: dict[str, int]
     by_unit: dict[str, dict[str, int]]
     by_status: dict[str, int]

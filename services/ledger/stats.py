@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from liandong.domain import CaseState, CaseStatus, bureau_year
+from liandong.domain import BUREAU_TZ, CaseState, CaseStatus, bureau_year
 
 from .supervision_stats import supervision_statistics
 
@@ -57,6 +57,7 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "previous_year_total": previous or None,
         "by_channel": dict(Counter(c.channel for c in this)),
         "by_category": dict(Counter(c.category for c in this)),
+        "by_month_category": by_month_category(this),
         "by_lead_unit": dict(Counter(c.lead_unit for c in routed if c.lead_unit)),
         "by_unit": {unit: {k: counts[k] for k in ("cases", "resolved", "accepted_on_time", "accepted_late", "closed_on_time",
                                                   "closed_late", "objections", "extensions")}
@@ -76,6 +77,15 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "notices": {"issued": dict(Counter(n["kind"] for c in this for n in c.notices.values() if n["issued_at"])),
                     "delivered": sum(n["delivered_at"] is not None for c in this for n in c.notices.values())},
     }
+
+
+def by_month_category(cases: Iterable[CaseState]) -> dict[str, dict[str, int]]:
+    """Petitions per month of registration (bureau time, "2026-01") and matter: the seasons' peaks."""
+    months: dict[str, Counter[str]] = {}
+    for c in cases:
+        if c.registered_at is not None:
+            months.setdefault(f"{c.registered_at.astimezone(BUREAU_TZ):%Y-%m}", Counter())[c.category] += 1
+    return {month: dict(n) for month, n in sorted(months.items())}
 
 
 def satisfaction_statistics(cases: Iterable[CaseState]) -> dict[str, Any]:

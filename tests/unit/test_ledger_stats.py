@@ -67,3 +67,15 @@ def test_the_year_is_the_bureaus_as_in_the_case_numbers() -> None:
     c.registered_at = new_year
     s = statistics([c, case(2, 2025)], datetime(2026, 6, 1, tzinfo=UTC))
     assert (s["year"], s["total"], s["previous_year_total"]) == (2026, 1, 1)
+
+
+def test_petitions_by_month_and_matter_count_in_bureau_time() -> None:
+    """31 Jan 17:00 UTC is 1 Feb at the bureau: February's, as the petitioner saw it."""
+    cases = []
+    for n, (at, category) in enumerate([(datetime(2026, 1, 31, 17, 0, tzinfo=UTC), "WAGE_ARREARS"),
+                                        (datetime(2026, 1, 31, 15, 0, tzinfo=UTC), "WAGE_ARREARS"),
+                                        (datetime(2026, 2, 10, 2, 0, tzinfo=UTC), "WAGE_ARREARS"),
+                                        (datetime(2026, 12, 5, 2, 0, tzinfo=UTC), "HEATING")], start=1):
+        cases.append(CaseState(f"140214-2026-{n:06d}", channel="VISIT", category=category, registered_at=at))
+    assert statistics(cases, datetime(2026, 12, 31, tzinfo=UTC), 2026)["by_month_category"] == {
+        "2026-01": {"WAGE_ARREARS": 1}, "2026-02": {"WAGE_ARREARS": 2}, "2026-12": {"HEATING": 1}}

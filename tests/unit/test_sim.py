@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import warnings
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from liandong.sim.generator import CHANNELS, MATTERS, generate, previous_year_count
-from liandong.sim.report import ReportInputs, render_markdown, write_report
+from liandong.sim.report import ReportInputs, render_markdown, use_cjk_font, write_report
 from services.intake.submission import Submission
 
 
@@ -102,9 +103,18 @@ def test_report_says_what_is_missing_from_the_build() -> None:
 
 
 def test_report_files_and_charts(tmp_path: Path) -> None:
-    path, text = write_report(inputs(), tmp_path)
+    r = inputs()
+    r.stats = {**STATS, "by_month_category": {"2025-01": {"WAGE_ARREARS": 30, "HEATING": 12}, "2025-07": {"LAND": 3},
+                                               "2025-12": {"HEATING": 20, "WAGE_ARREARS": 9}}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path, text = write_report(r, tmp_path)
+    # The CJK font (make fonts: Debian's fonts-wqy-microhei) draws every Chinese label: no glyph is missing.
+    assert use_cjk_font(), "no CJK font: run `make fonts`"
+    assert not [w for w in caught if "Glyph" in str(w.message)], [str(w.message) for w in caught]
     assert path.read_text(encoding="utf-8") == text
-    for name in ("cases_by_unit_status.png", "deadline_compliance.png"):
+    assert "![Petitions by month and matter](cases_by_month_matter.png)" in text
+    for name in ("cases_by_unit_status.png", "deadline_compliance.png", "cases_by_month_matter.png"):
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert '"total": 400' in (tmp_path / "stats.json").read_text(encoding="utf-8")
