@@ -27,6 +27,7 @@ MEDIATION_RATE = 0.3
 _ADVISERS = ("刘律师", "陈律师", "法律顾问周某")
 #: The petitioners' evaluations at the callback (回访) after the opinion, weights.
 EVALUATIONS = {"SATISFIED": 0.62, "BASICALLY_SATISFIED": 0.26, "UNSATISFIED": 0.12}
+CALLBACK_ATTEMPTS = 5
 _REMARKS = {"SATISFIED": "", "BASICALLY_SATISFIED": "问题基本解决", "UNSATISFIED": "问题没有完全解决"}
 _PEOPLE = ("张副区长", "李局长", "王主任", "赵所长", "刘律师", "陈书记", "杨科长", "周网格员")
 
@@ -44,6 +45,7 @@ class Bureau:
         self.mediations = 0
         self.closed: dict[str, int] = {}
         self.called_back: set[str] = set()
+        self.attempts: dict[str, int] = {}
 
     def registered(self, record: dict[str, Any], persons: int, case_number: str, at: datetime) -> None:
         """A newly registered petition: a key case gets its package."""
@@ -95,7 +97,10 @@ class Bureau:
             evaluation = self.rng.choices(list(EVALUATIONS), weights=list(EVALUATIONS.values()))[0]
             status, _ = record({"case_number": number, "evaluation": evaluation, "remark": _REMARKS[evaluation],
                                 "called_at": at.isoformat()})
-            if status in (200, 409):  # recorded, or refused for good (evaluated before, or the period over)
+            # The ledger may show the case resolved before intake has read the opinion (409 "no handling
+            # opinion yet"): try again at the next poll, and give up after a few refusals.
+            self.attempts[number] = self.attempts.get(number, 0) + 1
+            if status == 200 or self.attempts[number] >= CALLBACK_ATTEMPTS:
                 self.called_back.add(number)
                 done += status == 200
         return done

@@ -25,7 +25,7 @@ class Delivery:
     def deliver(self, at: datetime) -> int:
         """Confirms every notice that has arrived since the last call; returns how many."""
         done = 0
-        for notice in self.inbox.poll(0):
+        for notice in self.inbox.poll(200):  # a moment, so the group can join and fetch
             if notice.type != NoticeIssued.TYPE:
                 continue
             d = notice.data

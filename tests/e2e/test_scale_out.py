@@ -60,9 +60,14 @@ def test_every_ledger_worker_answers_for_every_case_and_the_same_statistics(
                     return None
                 found[port] = {json.loads(raw)["case_number"] for raw in raws} & set(numbers)
             everyone = [n for cases in found.values() for n in cases]
-            return found if sorted(everyone) == sorted(numbers) else None
+            if sorted(everyone) != sorted(numbers):
+                return None
+            # Until the last worker has joined the group, the first ones own every partition between them:
+            # wait for the assignment that spreads the partitions over all of them.
+            return found if all(found.values()) else None
 
-        ownership = wait_for(owned, timeout=180, interval=1.0, message="every case in the ledger, owned once")
+        ownership = wait_for(owned, timeout=180, interval=1.0,
+                             message="every case in the ledger, owned once, each worker owning some")
         # The partitions are spread: no worker owns every case (what it does not own it must ask for).
         assert all(0 < len(cases) < len(numbers) for cases in ownership.values()), ownership
 

@@ -133,18 +133,24 @@ def test_report_shows_the_callbacks_satisfaction_by_unit() -> None:
 
 
 def test_the_simulated_bureau_calls_back_each_resolved_case_once() -> None:
-    from liandong.sim.bureau import EVALUATIONS, Bureau
+    from liandong.sim.bureau import CALLBACK_ATTEMPTS, EVALUATIONS, Bureau
 
     bureau = object.__new__(Bureau)
-    bureau.rng, bureau.called_back = random.Random(3), set()
+    bureau.rng, bureau.called_back, bureau.attempts = random.Random(3), set(), {}
     sent: list[dict[str, Any]] = []
+    opinion_known: set[str] = set()
 
     def record(body: dict[str, Any]) -> tuple[int, Any]:
         sent.append(body)
-        return (409, {}) if body["case_number"] == "late" else (503, {}) if body["case_number"] == "busy" else (200, {})
+        return (200, {}) if body["case_number"] in opinion_known else (409, {})
 
     at = datetime(2026, 5, 1, tzinfo=UTC)
-    assert bureau.call_back({"a", "b", "late", "busy"}, at, record) == 2
-    assert bureau.call_back({"a", "b", "late", "busy", "c"}, at, record) == 1  # the new one; "busy" again
-    assert sorted(b["case_number"] for b in sent) == ["a", "b", "busy", "busy", "c", "late"]
+    opinion_known.update({"a", "b"})
+    assert bureau.call_back({"a", "b", "slow"}, at, record) == 2  # intake has not read "slow"'s opinion yet
+    opinion_known.add("slow")
+    assert bureau.call_back({"a", "b", "slow", "c"}, at, record) == 1  # "slow" now; "c" not yet; a, b not again
+    for _ in range(CALLBACK_ATTEMPTS):
+        bureau.call_back({"c"}, at, record)
+    assert [b["case_number"] for b in sent].count("c") == CALLBACK_ATTEMPTS  # then given up
+    assert sorted(b["case_number"] for b in sent if b["case_number"] != "c") == ["a", "b", "slow", "slow"]
     assert {b["evaluation"] for b in sent} <= set(EVALUATIONS) and all(b["called_at"] == at.isoformat() for b in sent)
