@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     clocks_file: Path | None = None
     #: The written notices' settings: the bureau's name, seal line, units and reviewers (default services/notices/notices.yaml).
     notices_file: Path | None = None
+    #: Who reviews each unit's opinion and who re-checks each review (default services/intake/reviewing.yaml).
+    reviewing_file: Path | None = None
     #: Reference departments' simulated time: real seconds per simulated day.
     sim_seconds_per_day: float = 2.0
     #: Reference departments' behaviour: days until they sign for / resolve a case, and how often they object or extend.

@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 from liandong_sdk import (
+    BUS_UNITS,
     CE_SPECVERSION,
     CONTENT_TYPE,
     DEAD_LETTER,
     ERROR_HEADER,
     EVENT_TYPES,
-    HANDLING_UNITS,
     REASON_HEADER,
     SOURCE_HEADER,
     UNIT_INBOX,
@@ -85,7 +85,7 @@ def build_asyncapi() -> dict[str, Any]:
     topics = all_topics()
     channels = {_channel_id(spec.name): _channel(spec) for spec in topics}
     operations: dict[str, Any] = {}
-    for unit, slug in HANDLING_UNITS.items():
+    for unit, slug in BUS_UNITS.items():  # the handling units' systems and the reviewing bodies'
         for action, template, verb in _DEPARTMENT_OPERATIONS:
             channel_id = _channel_id(template.format(unit=slug))
             operations[action + _capitalised(channel_id)] = {

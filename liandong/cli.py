@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import typer
 from liandong_sdk import LiandongError, SchemaCatalogue
@@ -354,16 +355,35 @@ def intake_callback(case_number: str,
                     remark: str = typer.Option("", help="What the petitioner said, without personal data."),
                     url: str = typer.Option(None, help="Intake endpoint (default http://127.0.0.1:<intake port>).")) -> None:
     """Record the petitioner's evaluation at the callback (回访) after the handling opinion."""
+    answer = _post_to_intake(url, "/callbacks", {"case_number": case_number, "evaluation": evaluation, "remark": remark})
+    console.print(f"{case_number}: {answer['evaluation']} ({answer['unit']}'s opinion) recorded", highlight=False)
+
+
+@intake_app.command("review")
+def intake_review(case_number: str,
+                  grounds: str = typer.Option(..., help="The petitioner's grounds, without personal data."),
+                  recheck: bool = typer.Option(False, "--recheck", help="A re-check (复核) of the review decision, "
+                                                                          "not a review (复查) of the opinion."),
+                  url: str = typer.Option(None, help="Intake endpoint (default http://127.0.0.1:<intake port>).")) -> None:
+    """Forward the petitioner's application for review (复查) or re-check (复核) to the body that decides."""
+    stage = "RECHECK" if recheck else "REVIEW"
+    answer = _post_to_intake(url, "/reviews", {"case_number": case_number, "stage": stage, "grounds": grounds})
+    console.print(f"{case_number}: {stage.lower()} of {answer['reviewed_unit']}'s decision asked of {answer['body']}, "
+                  f"to decide by {answer['due_at']}", highlight=False)
+
+
+def _post_to_intake(url: str | None, path: str, body: dict[str, Any]) -> Any:
+    """POSTs ``body`` to intake as the bureau; its answer, or exits naming the refusal."""
     import json
 
     from .api import call_api
     from .tokens import tool_token
 
     settings = get_settings()
-    endpoint = url or f"http://127.0.0.1:{settings.intake_port}/callbacks"
-    body = json.dumps({"case_number": case_number, "evaluation": evaluation, "remark": remark}, ensure_ascii=False).encode()
+    endpoint = url or f"http://127.0.0.1:{settings.intake_port}{path}"
     try:
-        status, answer = call_api(endpoint, tool_token(settings), body, content_type="application/json", timeout=60)
+        status, answer = call_api(endpoint, tool_token(settings), json.dumps(body, ensure_ascii=False).encode(),
+                                  content_type="application/json", timeout=60)
     except OSError as exc:
         console.print(f"intake is not reachable at {endpoint} ({getattr(exc, 'reason', exc)}); "
                       f"start it with `liandong run intake`")
@@ -373,7 +393,7 @@ def intake_callback(case_number: str,
         console.print(f"[red]refused ({status}):[/red] {answer.get('error')}" + (f" ({details})" if details else ""),
                       highlight=False)
         raise typer.Exit(1)
-    console.print(f"{case_number}: {answer['evaluation']} ({answer['unit']}'s opinion) recorded", highlight=False)
+    return answer
 
 
 @case_app.command("decide")

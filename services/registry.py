@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from liandong_sdk.events import ReviewDecided
+
 from liandong import (
     BUREAU_COORDINATION,
     BUREAU_DELIVERIES,
@@ -20,6 +22,7 @@ from liandong import (
     DEAD_LETTER,
     EVENT_TYPES,
     HANDLING_UNITS,
+    REVIEWING_BODIES,
     UNIT_INBOX,
     UNIT_REPLIES,
     Bus,
@@ -157,8 +160,14 @@ BUREAU_GRANT = Grant("svc-bureau", (), (BUREAU_TRIAGE, BUREAU_COORDINATION, DEAD
 DELIVERY_GRANT = Grant("svc-delivery", (BUREAU_NOTICES,), (BUREAU_DELIVERIES, DEAD_LETTER), ("delivery",))
 
 
+#: The reviewing bodies (复查/复核机关): their own systems, or the SDK's ReviewingBodyClient, read their
+#: inbox and answer on their replies topic, like a unit's; the bus runs no service for them.
+REVIEWING_GRANTS = [Grant(f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug), DEAD_LETTER),
+                          (f"unit-{slug}",)) for slug in REVIEWING_BODIES.values()]
+
+
 def grants() -> list[Grant]:
-    return [spec.grant() for spec in SPECS.values()] + [BUREAU_GRANT, DELIVERY_GRANT]
+    return [spec.grant() for spec in SPECS.values()] + [BUREAU_GRANT, DELIVERY_GRANT, *REVIEWING_GRANTS]
 
 
 def provision(bus: Bus) -> None:
@@ -209,6 +218,8 @@ def event_map() -> list[EventUse]:
                 consumers.append(f"{spec.name} (reads the topic)")
         if topics & set(BUREAU_GRANT.writes):
             producers.append("bureau tools (writes the topic)")
+        if et.name == ReviewDecided.TYPE:  # the one answer the bodies give (their ACL would match every answer's)
+            producers.append("reviewing bodies (write their replies topic)")
         rows.append(EventUse(et.name, et.topic, _fold_units(producers), _fold_units(consumers), et.checked_on))
     return rows
 

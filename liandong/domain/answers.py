@@ -38,6 +38,8 @@ from liandong_sdk.events import (
     EventRecord,
     ResolutionOutcome,
     ResolutionTag,
+    ReviewDecided,
+    ReviewDecision,
     Unit,
     known,
 )
@@ -94,11 +96,7 @@ def check(handoff: Handoff | None, answer: CaseAnswer, unit: str, clocks: ClockC
     kind, case_number, at = answer.TYPE, answer.case.case_number, answer.occurred_at
     if handoff is None:
         raise Refused(f"{case_number} was never handed to {unit}")
-    handed_at = _time(handoff["handed_at"])
-    if at < handed_at:
-        raise Refused(f"{kind} at {_local(at)} is dated before {case_number} was handed to {unit} ({_local(handed_at)})")
-    if now is not None and at > now + SKEW:
-        raise Refused(f"{kind} is dated {_local(at)}, in the future (the bus's time is {_local(now)})")
+    _dated(kind, at, _time(handoff["handed_at"]), f"{case_number} was handed to {unit}", now)
     after = check_unit_transition(kind, HandoffStatus(handoff["status"]))
     h = dict(handoff)
     if after is not None:
@@ -194,6 +192,31 @@ CASE_ANSWERS: tuple[type[EventRecord], ...] = tuple(_CHECKS)
 assert {cls.TYPE for cls in CASE_ANSWERS} == set(UNIT_TRANSITIONS), "every unit transition the rules know, checked"
 
 
+#: A review or re-check as the referee keeps it, under ``reviews[stage]`` of the case (plain JSON)::
+#:
+#:     {"body": "DISTRICT_GOVERNMENT", "applied_at": ..., "due_at": ..., "decision": None}
+Review = dict[str, Any]
+DECISIONS = known(ReviewDecision)
+
+
+def check_review(review: Review, decision: ReviewDecided, body: str, now: datetime | None = None) -> Review:
+    """The review after the body's decision; raises ``Refused`` with the reason. A body decides only
+    what was requested of it, once, after the application, with a known decision and its text. A
+    decision after its period is accepted (the petitioner is owed one) and supervised as overdue."""
+    stage, case_number, at = decision.stage.value, decision.case.case_number, decision.occurred_at
+    what = "re-check" if stage == "RECHECK" else "review"
+    if review["body"] != body:
+        raise Refused(f"the {what} of {case_number} was requested of {review['body']}, not of {body}")
+    if review["decision"] is not None:
+        raise Refused(f"the {what} of {case_number} was decided before ({review['decision']}); a body decides once")
+    _dated(decision.TYPE, at, _time(review["applied_at"]), "the application", now)
+    if decision.decision not in DECISIONS:
+        raise Refused(f"review.decided needs a decision ({', '.join(DECISIONS)}), got {decision.decision}")
+    _text(decision.text, "text", decision.TYPE)
+    _text(decision.decided_by, "decided_by", decision.TYPE)
+    return {**review, "decision": decision.decision.value, "decided_at": at.isoformat()}
+
+
 def refusal(event: Incoming[EventRecord], reason: str, at: datetime, event_id: str) -> AnswerRefused:
     """The ``answer.refused`` telling the unit whose topic carried ``event`` why it was refused."""
     p = event.payload
@@ -202,6 +225,14 @@ def refusal(event: Incoming[EventRecord], reason: str, at: datetime, event_id: s
     key = case.case_number if case is not None else str(getattr(p, "task_number", ""))
     return AnswerRefused(event_id=uuid.UUID(event_id), occurred_at=at, case=case, unit=Unit(unit), key=key,
                          refused_event_id=event.id, refused_type=p.TYPE, reason=reason)
+
+
+def _dated(kind: str, at: datetime, earliest: datetime, what: str, now: datetime | None) -> None:
+    """Refused: an answer dated before what it answers (``what``, at ``earliest``), or in the future."""
+    if at < earliest:
+        raise Refused(f"{kind} at {_local(at)} is dated before {what} ({_local(earliest)})")
+    if now is not None and at > now + SKEW:
+        raise Refused(f"{kind} is dated {_local(at)}, in the future (the bus's time is {_local(now)})")
 
 
 def _capped(due: datetime, cap: str | None) -> datetime:

@@ -51,6 +51,8 @@ from liandong_sdk.events import (
     PetitionRegistered,
     PetitionRepeatDetected,
     PetitionTriaged,
+    ReviewDecided,
+    ReviewRequested,
     SatisfactionEvaluated,
     SupervisionFeedbackGiven,
     SupervisionListed,
@@ -149,6 +151,9 @@ class CaseState:
     notices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The petitioner's evaluation at the callback (回访): evaluation, unit, called_at; None until recorded.
     satisfaction: dict[str, Any] | None = None
+    #: Review and re-check (复查/复核), by stage (REVIEW, RECHECK): body, reviewed_unit, applied_at, due_at,
+    #: decision (None until decided), decided_at.
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Unit answers read before the handoff they answer (topics are not ordered with each other).
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -205,6 +210,7 @@ class CaseState:
         d["timeline"] = [dict(vars(t)) for t in self.timeline]
         d["recommendations"] = {k: dict(v) for k, v in self.recommendations.items()}
         d["notices"] = {k: dict(v) for k, v in self.notices.items()}
+        d["reviews"] = {k: dict(v) for k, v in self.reviews.items()}
         d["pending"] = [dict(p) for p in self.pending]
         return d
 
@@ -475,6 +481,26 @@ def _evaluated(c: CaseState, p: SatisfactionEvaluated, at: datetime, clocks: Clo
     if c.satisfaction is None:  # one evaluation per case: intake refuses a second
         c.satisfaction = {"evaluation": p.evaluation.value, "unit": p.unit.value, "called_at": p.called_at}
     return f"{p.evaluation}" + (f": {p.remark}" if p.remark else "")
+
+
+# -- review and re-check (复查/复核): requested of a body, then decided (read in either order) ------------
+def _review(c: CaseState, stage: str) -> dict[str, Any]:
+    return c.reviews.setdefault(stage, {"body": None, "reviewed_unit": None, "applied_at": None, "due_at": None,
+                                        "decision": None, "decided_at": None})
+
+
+@_folds(ReviewRequested)
+def _review_requested(c: CaseState, p: ReviewRequested, at: datetime, clocks: ClockConfig) -> str:
+    _review(c, p.stage.value).update(body=p.unit.value, reviewed_unit=p.reviewed_unit.value, applied_at=p.applied_at,
+                                     due_at=p.deadline.due_at if p.deadline else None)
+    what = "re-check (复核)" if p.stage == "RECHECK" else "review (复查)"
+    return f"{what} of {p.reviewed_unit}'s decision asked of {p.unit}: {p.grounds}"
+
+
+@_folds(ReviewDecided)
+def _review_decided(c: CaseState, p: ReviewDecided, at: datetime, clocks: ClockConfig) -> str:
+    _review(c, p.stage.value).update(body=p.unit.value, decision=p.decision.value, decided_at=at)
+    return f"{p.stage} {p.decision}: {p.text}"
 
 
 def state_to_json(state: CaseState) -> bytes:

@@ -13,6 +13,7 @@ clock / scope                               opened by                          s
                                                                                case.handoff.rejected
 ``HANDLING/<unit>``                         case.accepted                      case.resolved (extension moves it)
 ``RECOMMENDATION_FEEDBACK/<recommendation>``  supervision.recommendation       supervision.feedback
+``REVIEW/<body>``, ``RECHECK/<body>``       review.requested                   review.decided
 ==========================================  =================================  ====================================
 
 A deadline carried by the opening event (the due date travels with the event) wins when it is
@@ -58,6 +59,8 @@ from liandong_sdk.events import (
     PetitionRepeatDetected,
     PetitionTriaged,
     RecommendationKind,
+    ReviewDecided,
+    ReviewRequested,
     Satisfaction,
     SatisfactionEvaluated,
     SupervisionFeedbackGiven,
@@ -79,7 +82,7 @@ STAGE_EVENT: dict[str, type[EventRecord]] = {
 EVENT_STAGE = {v: k for k, v in STAGE_EVENT.items()}
 CLOCK_NAMES = {
     "FORWARD": "转送交办期限", "ACCEPTANCE_NOTICE": "受理告知期限", "HANDLING": "办理期限",
-    "RECOMMENDATION_FEEDBACK": "三项建议书面答复期限",
+    "RECOMMENDATION_FEEDBACK": "三项建议书面答复期限", "REVIEW": "复查期限", "RECHECK": "复核期限",
 }
 TRIGGERS = known(SupervisionTrigger)
 RECOMMENDATION_KINDS = known(RecommendationKind)
@@ -259,6 +262,19 @@ class Supervisor:
         if unit:
             self._close(state, "RECOMMENDATION_FEEDBACK", str(p.recommendation_id), unit, at)
 
+    def _review_requested(self, state: SupervisedCase, p: ReviewRequested, at: datetime, unit: str | None,
+                          carried: Deadline | None) -> None:
+        if unit:
+            stage, applied = p.stage.value, p.applied_at
+            due, days = ((self.clocks.recheck_decide_due(applied), self.clocks.recheck_decide_days) if stage == "RECHECK"
+                         else (self.clocks.review_decide_due(applied), self.clocks.review_decide_days))
+            self._open(state, stage, unit, unit, applied, due, days, carried)
+
+    def _review_decided(self, state: SupervisedCase, p: ReviewDecided, at: datetime, unit: str | None,
+                        carried: Deadline | None) -> None:
+        if unit:
+            self._close(state, p.stage.value, unit, unit, at)
+
     def _open(self, state: SupervisedCase, clock: str, scope: str, unit: str, at: datetime, due: datetime, days: int,
               carried: Deadline | None, trigger: str = "OVERDUE") -> None:
         if carried and carried.clock == clock and carried.due_at < due:
@@ -435,6 +451,7 @@ _OBSERVERS: dict[type[EventRecord], Observer] = {
     CaseResolved: Supervisor._resolved,
     SupervisionRecommendationIssued: Supervisor._recommended,
     SupervisionFeedbackGiven: Supervisor._answered,
+    ReviewRequested: Supervisor._review_requested, ReviewDecided: Supervisor._review_decided,
 }
 
 

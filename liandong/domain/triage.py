@@ -41,6 +41,8 @@ from liandong_sdk.events import (
     Petitioner,
     PetitionRegistered,
     PetitionTriaged,
+    ReviewDecided,
+    ReviewRequested,
     Unit,
 )
 from liandong_sdk.records import case_ref, json_default
@@ -152,6 +154,36 @@ class Triage:
         at: datetime = self.now() if self.now else event.payload.occurred_at  # type: ignore[attr-defined]
         return [answers.refusal(event, reason, at, str(uuid.uuid5(_IDS, f"{event.id}/refused")))]
 
+    # -- review and re-check (复查/复核, Art. 35, 36) -----------------------------------------------
+    def review_requested(self, state: State | None, event: Incoming[ReviewRequested]) -> tuple[State | None, Out]:
+        """The bureau asked a reviewing body to review (or re-check): kept, so that only that body's
+        decision passes; a decision read before the request (another topic) is judged now."""
+        p = event.payload
+        review = {"body": p.unit.value, "applied_at": p.applied_at.isoformat(),
+                  "due_at": p.deadline.due_at.isoformat() if p.deadline else None, "decision": None}
+        state = {**(state or {}), "reviews": {**(state or {}).get("reviews", {}), p.stage.value: review}}
+        held, state["held_decisions"] = state.get("held_decisions", []), []
+        out: Out = []
+        for decision in held:
+            try:
+                state, more = self.review_decided(state, _Held(decision))
+            except Refused as exc:
+                more = self.refused(_Held(decision), str(exc))
+            out += more
+        return state, out
+
+    def review_decided(self, state: State | None, event: Incoming[ReviewDecided]) -> tuple[State | None, Out]:
+        """A reviewing body's decision, checked (``answers.check_review``) and published again."""
+        body = answers.speaker(event)
+        p = event.payload
+        state = state or {}
+        review = state.get("reviews", {}).get(p.stage.value)
+        if review is None:
+            # The request (on the body's inbox) may be read after the decision (on its replies): held.
+            return {**state, "held_decisions": [*state.get("held_decisions", []), _hold(event)][-50:]}, []
+        review = answers.check_review(review, p, body, self.now() if self.now else None)
+        return {**state, "reviews": {**state["reviews"], p.stage.value: review}}, [p]
+
     # -- case.handoff.rejected, once checked ----------------------------------------------------
     def rejected(self, state: State, event: Incoming[CaseHandoffRejected]) -> tuple[State, Out]:
         """The lead's objection (checked): the case handed to the next unit, or escalated to the bureau."""
@@ -219,8 +251,8 @@ class _Held:
         return str(self.held["topic"])
 
     @property
-    def payload(self) -> CaseAnswer:
-        return EVENT_CLASSES[self.held["type"]].from_record(self.held["data"])  # type: ignore[return-value]
+    def payload(self) -> Any:
+        return EVENT_CLASSES[self.held["type"]].from_record(self.held["data"])
 
 
 def _hold(event: Incoming[EventRecord]) -> dict[str, Any]:

@@ -29,9 +29,11 @@ from ._catalogue import (
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
+    BUS_UNITS,
     DEAD_LETTER,
     EVENT_TYPES,
     HANDLING_UNITS,
+    REVIEWING_BODIES,
     UNIT_INBOX,
     UNIT_REPLIES,
     EventType,
@@ -71,6 +73,7 @@ from ._errors import (
     WireError,
 )
 from ._handoff import UNIT_TRANSITIONS, HandoffStatus, check_unit_transition
+from ._review import ReviewingBodyClient, ReviewRequest
 from ._schemas import SchemaCatalogue, WriterSchema, fingerprint, packaged_schemas
 from ._typed import EventRecord, Record
 from ._wire import CE_SPECVERSION, CONTENT_TYPE, HEADER_LEN, MAGIC, Codec, Event, Headers, OutgoingMessage
@@ -85,6 +88,7 @@ __all__ = [
     "BUREAU_SUPERVISION",
     "BUREAU_TRIAGE",
     "BUREAU_TZ",
+    "BUS_UNITS",
     "CE_SPECVERSION",
     "CONTENT_TYPE",
     "DEAD_LETTER",
@@ -98,6 +102,7 @@ __all__ = [
     "MEDIATION_RESULTS",
     "REASON_HEADER",
     "REFERRAL_CHANNELS",
+    "REVIEWING_BODIES",
     "SOURCE_HEADER",
     "UNIT_INBOX",
     "UNIT_REPLIES",
@@ -134,6 +139,8 @@ __all__ = [
     "Publisher",
     "Record",
     "Refused",
+    "ReviewRequest",
+    "ReviewingBodyClient",
     "SchemaCatalogue",
     "SchemaError",
     "StartupError",

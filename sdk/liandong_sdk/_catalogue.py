@@ -2,7 +2,7 @@
 
 Topic names say who may read them:
 ``liandong.bureau.*`` the bureau only (petitioner personal data lives here),
-``liandong.unit.<unit>.inbox`` what a unit receives (its own cases' contact details included),
+``liandong.unit.<unit>.inbox`` what a unit (or a reviewing body) receives (its own cases' contact details included),
 ``liandong.unit.<unit>.replies`` what a unit answers, ``liandong.deadletter`` operators only.
 
 A unit's answers are claims until the bus has checked them: triage, the referee, reads every
@@ -27,6 +27,16 @@ HANDLING_UNITS: dict[str, str] = {
     "POLICE": "police",  # 公安
     "STREET_OFFICE": "street",  # 街道/乡镇
 }
+#: Reviewing bodies (复查/复核机关, Art. 35, 36): they receive review and re-check applications on
+#: their own inbox and decide on their own replies topic, like a unit, but are handed no cases.
+REVIEWING_BODIES: dict[str, str] = {
+    "DISTRICT_GOVERNMENT": "district-gov",  # 区人民政府
+    "CITY_GOVERNMENT": "city-gov",  # 市人民政府
+    "CITY_HRSS": "city-hrss",  # 市人力资源和社会保障局
+    "CITY_POLICE": "city-police",  # 市公安局
+}
+#: Every unit with topics on the bus: the handling units and the reviewing bodies.
+BUS_UNITS: dict[str, str] = {**HANDLING_UNITS, **REVIEWING_BODIES}
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -66,9 +76,9 @@ class EventType:
         if not self.per_unit:
             return self.topic
         unit = record.get("unit")
-        if unit not in HANDLING_UNITS:
+        if unit not in BUS_UNITS:
             raise UnknownEventType(f"{self.name}: unit {unit!r} has no topics on the bus")
-        return self.topic.format(unit=HANDLING_UNITS[unit])
+        return self.topic.format(unit=BUS_UNITS[unit])
 
     def key_of(self, record: dict[str, Any]) -> str:
         node: Any = record
@@ -140,6 +150,9 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("notice.delivered", _E + "NoticeDelivered", BUREAU_DELIVERIES),
         # The bureau's callbacks to the petitioner after the opinion (回访), with their evaluation.
         EventType("satisfaction.evaluated", _E + "SatisfactionEvaluated", BUREAU_CALLBACKS),
+        # Review and re-check (复查/复核): the bureau forwards the application, the reviewing body decides.
+        EventType("review.requested", _E + "ReviewRequested", UNIT_INBOX),
+        EventType("review.decided", _E + "ReviewDecided", UNIT_REPLIES),
         EventType("answer.refused", _E + "AnswerRefused", UNIT_INBOX, key_field="key"),
         EventType("case.deadline.set", _E + "CaseDeadlineSet", UNIT_INBOX),
         EventType("deadletter", _E + "DeadLetter", DEAD_LETTER, key_field="source_topic"),
@@ -166,20 +179,21 @@ def event_type_for_ce(ce_type: str) -> EventType:
 
 
 def concrete_topics(*templates: str) -> list[str]:
-    """The topics a template names: ``liandong.unit.{unit}.replies`` is every handling unit's."""
-    return [t.format(unit=slug) for t in templates for slug in (HANDLING_UNITS.values() if "{unit}" in t else ("",))]
+    """The topics a template names: ``liandong.unit.{unit}.replies`` is every unit's on the bus
+    (the handling units' and the reviewing bodies')."""
+    return [t.format(unit=slug) for t in templates for slug in (BUS_UNITS.values() if "{unit}" in t else ("",))]
 
 
 def replies_unit(topic: str) -> str | None:
     """The unit whose replies topic this is (``liandong.unit.housing.replies``: HOUSING), else None."""
-    for unit, slug in HANDLING_UNITS.items():
+    for unit, slug in BUS_UNITS.items():
         if topic == UNIT_REPLIES.format(unit=slug):
             return unit
     return None
 
 
 def topic_matches(template: str, topic: str) -> bool:
-    pattern = re.escape(template).replace(re.escape("{unit}"), "(" + "|".join(HANDLING_UNITS.values()) + ")")
+    pattern = re.escape(template).replace(re.escape("{unit}"), "(" + "|".join(BUS_UNITS.values()) + ")")
     return re.fullmatch(pattern, topic) is not None
 
 
@@ -200,7 +214,7 @@ def all_topics() -> list[TopicSpec]:
         TopicSpec(DEAD_LETTER, "Messages that could not be processed, kept whole with the reason; operators only.",
                   pii=True, partitions=3),
     ]
-    for unit, slug in HANDLING_UNITS.items():
+    for unit, slug in BUS_UNITS.items():
         topics.append(TopicSpec(UNIT_INBOX.format(unit=slug), f"What {unit} receives; contact details of its own cases only.", pii=True))
         topics.append(TopicSpec(UNIT_REPLIES.format(unit=slug), f"What {unit} answers. No personal data."))
     return topics

@@ -79,6 +79,9 @@ class ClockConfig:
     def review_decide_due(self, applied_at: datetime) -> datetime:
         return self.calendar.period_end(applied_at, self.review_decide_days)
 
+    def recheck_apply_due(self, review_decided_at: datetime) -> datetime:
+        return self.calendar.period_end(review_decided_at, self.recheck_apply_days)
+
     def recheck_decide_due(self, applied_at: datetime) -> datetime:
         return self.calendar.period_end(applied_at, self.recheck_decide_days)
 

@@ -207,7 +207,9 @@ class PetitionRepeatDetected(EventRecord):
 
 
 class Unit(StrEnum):
-    """A unit on the bus: the petition bureau, a handling department, or a diversion channel's owner."""
+    """A unit on the bus: the petition bureau, a handling department, a diversion channel's owner, or a reviewing body
+    (复查/复核机关: DISTRICT_GOVERNMENT 区人民政府, CITY_GOVERNMENT 市人民政府, CITY_HRSS 市人社局, CITY_POLICE 市公安局).
+    """
 
     BUREAU = "BUREAU"
     JUSTICE = "JUSTICE"
@@ -218,6 +220,10 @@ class Unit(StrEnum):
     COURT = "COURT"
     DISCIPLINE = "DISCIPLINE"
     STREET_OFFICE = "STREET_OFFICE"
+    DISTRICT_GOVERNMENT = "DISTRICT_GOVERNMENT"
+    CITY_GOVERNMENT = "CITY_GOVERNMENT"
+    CITY_HRSS = "CITY_HRSS"
+    CITY_POLICE = "CITY_POLICE"
     UNKNOWN = "UNKNOWN"
 
 
@@ -1765,6 +1771,105 @@ class SatisfactionEvaluated(EventRecord):
     """What the petitioner said, in the bureau's words, without personal data (empty if nothing)."""
 
 
+class ReviewStage(StrEnum):
+    """Which further examination of a handling opinion: REVIEW 复查 (Art. 35: of the unit's opinion, by its reviewing
+    body), RECHECK 复核 (Art. 36: of the review decision, by the reviewing body's superior); OTHER for a stage this
+    reader does not know.
+    """
+
+    REVIEW = "REVIEW"
+    RECHECK = "RECHECK"
+    OTHER = "OTHER"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewRequested(EventRecord):
+    """The bureau forwards the petitioner's application for review (复查, Art. 35) or re-check (复核, Art. 36) to the
+    reviewing body's inbox; the deadline is the body's decision period. No personal data.
+    """
+
+    TYPE: ClassVar[str] = "review.requested"
+    SCHEMA: ClassVar[str] = "liandong.events.ReviewRequested"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef
+    """The case this event belongs to; its case number is the message key."""
+
+    deadline: Deadline | None = None
+    """The deadline that applies after this event, if any."""
+
+    unit: Unit
+    """The reviewing body that decides (its inbox carries this event)."""
+
+    stage: ReviewStage
+    """Review (of the unit's opinion) or re-check (of the review decision)."""
+
+    reviewed_unit: Unit
+    """Whose decision is examined: the unit that gave the opinion (review) or the body that reviewed it (re-check)."""
+
+    applied_at: datetime
+    """When the petitioner applied (UTC); within the application period after the decision under review."""
+
+    grounds: str
+    """The petitioner's grounds, in the bureau's words, without personal data."""
+
+    decision_under_review: str
+    """The text of the decision examined: the unit's handling opinion, or the review decision."""
+
+
+class ReviewDecision(StrEnum):
+    """What the reviewing body decided: UPHELD 维持, CHANGED 变更, REVOKED 撤销 (the decision under review); UNKNOWN for a
+    decision this reader does not know.
+    """
+
+    UPHELD = "UPHELD"
+    CHANGED = "CHANGED"
+    REVOKED = "REVOKED"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewDecided(EventRecord):
+    """The reviewing body decided the review (复查意见) or re-check (复核意见); checked by the referee, published again on
+    liandong.bureau.answers. No personal data.
+    """
+
+    TYPE: ClassVar[str] = "review.decided"
+    SCHEMA: ClassVar[str] = "liandong.events.ReviewDecided"
+
+    event_id: uuid.UUID
+    """Unique id of this event; equals the ce_id header."""
+
+    occurred_at: datetime
+    """When the event happened (UTC)."""
+
+    case: CaseRef
+    """The case this event belongs to; its case number is the message key."""
+
+    deadline: Deadline | None = None
+    """The deadline that applies after this event, if any."""
+
+    unit: Unit
+    """The reviewing body (it answers only for itself, on its own replies topic)."""
+
+    stage: ReviewStage
+    """Which examination this decides: the one requested of this body."""
+
+    decision: ReviewDecision
+    """Upheld, changed or revoked."""
+
+    text: str
+    """The written review or re-check opinion (复查意见书 / 复核意见书), not empty."""
+
+    decided_by: str
+    """Who signed the decision for the body (a post or name of staff, not of the petitioner)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnswerRefused(EventRecord):
     """The bus refused a unit's answer (the referee): it changed nothing anywhere. Sent on the inbox of the unit whose
@@ -1930,6 +2035,8 @@ EVENT_CLASSES: dict[str, type[EventRecord]] = {
     "notice.issued": NoticeIssued,
     "notice.delivered": NoticeDelivered,
     "satisfaction.evaluated": SatisfactionEvaluated,
+    "review.requested": ReviewRequested,
+    "review.decided": ReviewDecided,
     "answer.refused": AnswerRefused,
     "case.deadline.set": CaseDeadlineSet,
     "deadletter": DeadLetter,
@@ -1994,6 +2101,10 @@ __all__ = [
     "Record",
     "ResolutionOutcome",
     "ResolutionTag",
+    "ReviewDecided",
+    "ReviewDecision",
+    "ReviewRequested",
+    "ReviewStage",
     "Satisfaction",
     "SatisfactionEvaluated",
     "SupervisionFeedbackGiven",

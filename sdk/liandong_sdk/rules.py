@@ -6,14 +6,16 @@ The bus's domain layer (``liandong.domain``) builds its decisions on this module
 """
 
 from ._calendar import BUREAU_TZ, BusinessCalendar, bureau_year
-from ._catalogue import HANDLING_UNITS, replies_unit
+from ._catalogue import BUS_UNITS, HANDLING_UNITS, REVIEWING_BODIES, replies_unit
 from ._clocks import ClockConfig, EscalationLadder
 from ._errors import IllegalTransition, Refused
 from ._handoff import UNIT_TRANSITIONS, HandoffStatus, check_unit_transition
 
 __all__ = [
     "BUREAU_TZ",
+    "BUS_UNITS",
     "HANDLING_UNITS",
+    "REVIEWING_BODIES",
     "UNIT_TRANSITIONS",
     "BusinessCalendar",
     "ClockConfig",

@@ -34,7 +34,7 @@ from liandong_sdk.events import (
     TeamTaskReminderIssued,
 )
 
-from liandong import BUREAU_ANSWERS, BUREAU_COORDINATION, UNIT_INBOX, Bus, concrete_topics
+from liandong import BUREAU_ANSWERS, BUREAU_COORDINATION, HANDLING_UNITS, UNIT_INBOX, Bus, concrete_topics
 from liandong.domain.coordination import Coordination, CoordinationConfig
 from liandong.runtime import Runtime
 from liandong.service import Clock, Service, Table, faust_runtime
@@ -45,7 +45,8 @@ C = Coordination
 COORDINATION = Service(
     "coordination",
     topics_in=(BUREAU_COORDINATION, BUREAU_ANSWERS),
-    topics_out=(BUREAU_COORDINATION, UNIT_INBOX),
+    # the handling units' inboxes only: no mediation, package or task goes to a reviewing body
+    topics_out=(BUREAU_COORDINATION, *(UNIT_INBOX.format(unit=slug) for slug in HANDLING_UNITS.values())),
     emits=(MediationRequested, MediationReminderIssued, MediationEscalated, CaseReferred, PackageAssigned,
            PackageReminderIssued, PackageExtended, TeamTaskAssigned, TeamTaskReminderIssued),
     tables=(

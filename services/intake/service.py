@@ -3,8 +3,11 @@
 Topics in:  liandong.bureau.petitions (its own log, to rebuild on start),
             liandong.bureau.triage and liandong.bureau.answers (closures, for repeat detection; opinions,
             for callbacks), liandong.bureau.callbacks (its own callbacks: one evaluation per case)
+            the reviewing bodies' inboxes (its own review and re-check requests)
 Topics out: liandong.bureau.petitions (petition.registered, petition.repeat.detected),
-            liandong.bureau.callbacks (satisfaction.evaluated: the petitioner's evaluation at the callback, 回访)
+            liandong.bureau.callbacks (satisfaction.evaluated: the petitioner's evaluation at the callback, 回访),
+            the reviewing bodies' inboxes (review.requested: the petitioner's application for review or
+            re-check, 复查/复核, forwarded to the body that decides)
 """
 
 from __future__ import annotations
@@ -28,23 +31,39 @@ from liandong_sdk.events import (
     PetitionRegistered,
     PetitionRepeatDetected,
     PetitionTriaged,
+    ReviewDecided,
+    ReviewRequested,
+    ReviewStage,
     Satisfaction,
     SatisfactionEvaluated,
 )
+from liandong_sdk.rules import BUREAU_TZ
 from pydantic import ValidationError
 
-from liandong import BUREAU_ANSWERS, BUREAU_CALLBACKS, BUREAU_PETITIONS, BUREAU_TRIAGE, Bus, Event, get_logger
+from liandong import (
+    BUREAU_ANSWERS,
+    BUREAU_CALLBACKS,
+    BUREAU_PETITIONS,
+    BUREAU_TRIAGE,
+    REVIEWING_BODIES,
+    UNIT_INBOX,
+    Bus,
+    Event,
+    get_logger,
+)
 from liandong.clock import now as bus_now
 from liandong.domain import ClockConfig
 from liandong.domain.routing import RoutingMatrix
 
 from .registry import IntakeRegistry
+from .reviewing import Reviewing, load_reviewing
 from .submission import Submission, field_errors
 
 log = get_logger("intake")
 SERVICE = "intake"
-TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS, BUREAU_CALLBACKS]
-TOPICS_OUT = [BUREAU_PETITIONS, BUREAU_CALLBACKS]
+REVIEW_INBOXES = [UNIT_INBOX.format(unit=slug) for slug in REVIEWING_BODIES.values()]
+TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS, BUREAU_CALLBACKS, *REVIEW_INBOXES]
+TOPICS_OUT = [BUREAU_PETITIONS, BUREAU_CALLBACKS, *REVIEW_INBOXES]
 #: Namespace of the deterministic event ids: the same submission always yields the same ids.
 _IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")
 
@@ -65,20 +84,28 @@ class CallbackRefused(ValueError):
     """A callback the bus does not record, and why (no opinion yet, the period over, evaluated before)."""
 
 
+class ReviewRefused(ValueError):
+    """An application for review or re-check the bus does not forward, and why (nothing to examine yet,
+    the application period over, applied before)."""
+
+
 @dataclass(frozen=True)
 class Opinion:
-    """A case's handling opinion, as far as a callback needs it."""
+    """A case's handling opinion, or a review decision, as far as a callback or a review needs it."""
 
     unit: str
     at: datetime
     case: dict[str, Any]
+    text: str = ""
 
 
 class IntakeService:
-    def __init__(self, bus: Bus, routing: RoutingMatrix, clocks: ClockConfig | None = None) -> None:
+    def __init__(self, bus: Bus, routing: RoutingMatrix, clocks: ClockConfig | None = None,
+                 reviewing: Reviewing | None = None) -> None:
         self.bus = bus
         self.routing = routing
         self.clocks = clocks or ClockConfig()
+        self.reviewing = reviewing or load_reviewing()
         # A repeat within the review window after closure (clocks: repeat_window_days), else a new case.
         self.registry = IntakeRegistry(bus.settings.district_code, window_end=self.clocks.repeat_window_end,
                                        instance=bus.settings.intake_instance, instances=bus.settings.intake_instances)
@@ -89,6 +116,10 @@ class IntakeService:
         self._opinions: dict[str, Opinion] = {}
         #: Case number -> when its callback was recorded (one evaluation per case).
         self._evaluated: dict[str, datetime] = {}
+        #: Case number -> stage -> when the petitioner applied (one application per stage).
+        self._applied: dict[str, dict[str, datetime]] = {}
+        #: Case number -> stage -> the body's decision (the review decision is what a re-check examines).
+        self._reviewed: dict[str, dict[str, Opinion]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -148,7 +179,13 @@ class IntakeService:
         if self._lead.get(case) in (None, p.unit):  # a co-unit's answer does not close the case
             self.registry.close(case, p.occurred_at)
             if isinstance(p, CaseResolved):
-                self._opinions[case] = Opinion(p.unit, p.occurred_at, p.case.to_record())
+                self._opinions[case] = Opinion(p.unit, p.occurred_at, p.case.to_record(), p.opinion)
+
+    def _review_requested(self, case: str, p: ReviewRequested) -> None:
+        self._applied.setdefault(case, {}).setdefault(p.stage.value, p.applied_at)
+
+    def _review_decided(self, case: str, p: ReviewDecided) -> None:
+        self._reviewed.setdefault(case, {}).setdefault(p.stage.value, Opinion(p.unit, p.occurred_at, p.case.to_record(), p.text))
 
     def _called_back(self, case: str, p: SatisfactionEvaluated) -> None:
         self._evaluated.setdefault(case, p.called_at)
@@ -166,13 +203,8 @@ class IntakeService:
             opinion = self._opinions.get(case_number)
             if opinion is None:
                 raise CallbackRefused(f"{case_number}: no handling opinion on this case yet; a callback follows the opinion")
-            due = self.clocks.callback_due(opinion.at)
-            if at < opinion.at:
-                raise CallbackRefused(f"{case_number}: the callback ({at.isoformat()}) is before the opinion "
-                                      f"({opinion.at.isoformat()})")
-            if at > due:
-                raise CallbackRefused(f"{case_number}: the callback period ({self.clocks.callback_days} days after the "
-                                      f"opinion of {opinion.at.isoformat()}) ended at {due.isoformat()}")
+            _in_period(CallbackRefused, case_number, "callback", at, "opinion", opinion.at,
+                       self.clocks.callback_due(opinion.at), self.clocks.callback_days)
             if case_number in self._evaluated:
                 raise CallbackRefused(f"{case_number}: evaluated before, at the callback of "
                                       f"{self._evaluated[case_number].isoformat()}")
@@ -182,6 +214,53 @@ class IntakeService:
             self._publisher.publish(SatisfactionEvaluated.TYPE, record).get(timeout=30)
             self._evaluated[case_number] = at
         return record
+
+    # -- review and re-check (复查/复核) ---------------------------------------------------------
+    def apply_review(self, case_number: str, stage: str, grounds: str, applied_at: datetime | None = None) -> dict[str, Any]:
+        """Forwards the petitioner's application for review (of the unit's opinion, Art. 35) or re-check
+        (of the review decision, Art. 36) to the body that decides, as ``review.requested`` on its inbox
+        with the decision's deadline; ``ReviewRefused`` if there is nothing to examine yet, the application
+        period is over, or the petitioner applied before at this stage. Returns the published record."""
+        if stage not in (ReviewStage.REVIEW, ReviewStage.RECHECK):
+            raise ReviewRefused(f"stage {stage!r}: REVIEW (复查) or RECHECK (复核)")
+        if not grounds.strip():
+            raise ReviewRefused("grounds: the petitioner's grounds must not be empty")
+        at = applied_at or bus_now()
+        with self._lock:
+            if stage == ReviewStage.REVIEW:
+                examined = self._opinions.get(case_number)
+                if examined is None:
+                    raise ReviewRefused(f"{case_number}: no handling opinion on this case yet; a review examines the opinion")
+                body, apply_due = self.reviewing.review.get(examined.unit), self.clocks.review_apply_due(examined.at)
+                days, decide_due, what = self.clocks.review_apply_days, self.clocks.review_decide_due(at), "opinion"
+            else:
+                examined = self._reviewed.get(case_number, {}).get(ReviewStage.REVIEW)
+                if examined is None:
+                    raise ReviewRefused(f"{case_number}: no review decision on this case yet; a re-check examines the "
+                                        "review decision (Art. 36)")
+                body, apply_due = self.reviewing.recheck.get(examined.unit), self.clocks.recheck_apply_due(examined.at)
+                days, decide_due, what = self.clocks.recheck_apply_days, self.clocks.recheck_decide_due(at), "review decision"
+            if body is None:
+                raise ReviewRefused(f"{case_number}: no body is configured to examine {examined.unit}'s {what} "
+                                    "(reviewing.yaml)")
+            _in_period(ReviewRefused, case_number, "application", at, what, examined.at, apply_due, days)
+            if stage in self._applied.get(case_number, {}):
+                raise ReviewRefused(f"{case_number}: applied for {stage.lower().replace('recheck', 're-check')} before, "
+                                    f"at {self._applied[case_number][stage].isoformat()}")
+            decide_days = self.clocks.review_decide_days if stage == ReviewStage.REVIEW else self.clocks.recheck_decide_days
+            record = {"event_id": uuid.uuid5(_IDS, f"{case_number}/{stage}"), "occurred_at": bus_now(),
+                      "case": examined.case, "unit": body, "stage": stage, "reviewed_unit": examined.unit,
+                      "deadline": {"clock": stage, "due_at": decide_due, "days": decide_days, "day_basis": "CALENDAR"},
+                      "applied_at": at, "grounds": grounds.strip(), "decision_under_review": examined.text}
+            self._publisher.publish(ReviewRequested.TYPE, record).get(timeout=30)
+            self._applied.setdefault(case_number, {})[stage] = at
+        return record
+
+    def rechecked(self, matter: str) -> tuple[str, Opinion] | None:
+        """The matter's case and its re-check decision, if it was re-checked (then not accepted again)."""
+        case = self.registry.by_matter.get(matter)
+        decision = self._reviewed.get(case, {}).get(ReviewStage.RECHECK) if case else None
+        return (case, decision) if case and decision else None
 
     # -- submissions ----------------------------------------------------------------------
     def submit_lines(self, text: str) -> list[LineResult]:
@@ -213,6 +292,13 @@ class IntakeService:
             reg = self.registry.plan(sub.idempotency_key, matter, sub.bureau_year, sub.received_at)
             if not reg.new:
                 return LineResult(line, "duplicate", reg.case_number)
+            final = self.rechecked(matter)
+            if final is not None:  # Art. 36: after the re-check, the same matter is not accepted again
+                case_number, decision = final
+                return LineResult(line, "rejected", repeat_of=case_number, errors=[
+                    f"(matter): not accepted: the same matter was re-checked (复核) in case {case_number} by "
+                    f"{decision.unit} on {decision.at.astimezone(BUREAU_TZ).date().isoformat()}; a petition on it "
+                    "is not accepted again (Art. 36)"])
             # Remembered only once published: a failed publish leaves no trace, and a retry is a fresh try.
             self._publish(sub, category, reg.case_number, reg.repeat_of, reg.earlier_closed)
             self.registry.remember(sub.idempotency_key, matter, reg.case_number, reg.repeat_of)
@@ -245,9 +331,20 @@ class IntakeService:
             f.get(timeout=30)
 
 
+def _in_period(refused: type[ValueError], case_number: str, act: str, at: datetime, what: str, decided_at: datetime,
+               due: datetime, days: int) -> None:
+    """``refused`` unless ``at`` is in the period of ``days`` after the decision (``what``) ending at ``due``."""
+    if at < decided_at:
+        raise refused(f"{case_number}: the {act} ({at.isoformat()}) is before the {what} ({decided_at.isoformat()})")
+    if at > due:
+        raise refused(f"{case_number}: late: the {act} period ({days} days after the {what} of {decided_at.isoformat()}) "
+                      f"ended at {due.isoformat()}")
+
+
 _FOLLOWS: dict[type[EventRecord] | None, Callable[[IntakeService, str, Any], None]] = {
     PetitionRegistered: IntakeService._registered, PetitionTriaged: IntakeService._triaged,
     CaseJurisdictionDecided: IntakeService._decided, CaseHandoffRejected: IntakeService._rejected,
     PetitionDiverted: IntakeService._diverted, CaseResolved: IntakeService._closed, CaseNotAccepted: IntakeService._closed,
     SatisfactionEvaluated: IntakeService._called_back,
+    ReviewRequested: IntakeService._review_requested, ReviewDecided: IntakeService._review_decided,
 }

@@ -120,6 +120,21 @@ class CaseSatisfaction(Model):
     called_at: datetime
 
 
+class CaseReview(Model):
+    """A review (复查) or re-check (复核) of the case's decision."""
+
+    body: str | None
+    """The reviewing body that decides."""
+    reviewed_unit: str | None
+    """Whose decision is examined (the handling unit, or the reviewing body for a re-check)."""
+    applied_at: datetime | None
+    due_at: datetime | None
+    """The end of the body's decision period."""
+    decision: str | None
+    """UPHELD, CHANGED or REVOKED; null until decided."""
+    decided_at: datetime | None
+
+
 class Case(Model):
     """One case as the ledger holds it (no personal data)."""
 
@@ -147,6 +162,8 @@ class Case(Model):
     recommendations: dict[str, Recommendation]
     satisfaction: CaseSatisfaction | None
     """The petitioner's evaluation at the callback (回访), once recorded."""
+    reviews: dict[str, CaseReview] = {}
+    """Review and re-check by stage (REVIEW, RECHECK), once applied for."""
     notices: dict[str, Notice]
     """The written notices to the petitioner, by number (not their text: that is personal data)."""
     pending: list[dict[str, Any]]

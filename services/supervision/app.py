@@ -24,6 +24,8 @@ from liandong_sdk.events import (
     PetitionRegistered,
     PetitionRepeatDetected,
     PetitionTriaged,
+    ReviewDecided,
+    ReviewRequested,
     SatisfactionEvaluated,
     SupervisionFeedbackGiven,
     SupervisionListed,
@@ -38,7 +40,7 @@ from liandong import (
     BUREAU_PETITIONS,
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
-    HANDLING_UNITS,
+    BUS_UNITS,
     UNIT_INBOX,
     Bus,
     concrete_topics,
@@ -73,6 +75,8 @@ SUPERVISION = Service(
             CaseNotAccepted: S.watch, CaseExtensionApproved: S.watch, CaseResolved: S.watch,
             # the three recommendations (三项建议) and the units' feedback
             SupervisionRecommendationIssued: S.watch, SupervisionFeedbackGiven: S.watch,
+            # a reviewing body's decision clock: review (复查) or re-check (复核), 30 days each
+            ReviewRequested: S.watch, ReviewDecided: S.watch,
             # the petitioner unsatisfied at the callback (回访): a notice to the unit whose opinion it was
             SatisfactionEvaluated: S.evaluated,
             # our own letters, read back (after a restart: not issued twice)
@@ -93,5 +97,5 @@ TOPICS_IN = concrete_topics(*SUPERVISION.topics_in)
 
 def build(bus: Bus, *, clocks: ClockConfig | None = None, clock: Clock | None = None, app_id: str = SERVICE,
           tick_seconds: float | None = None) -> Runtime:
-    supervisor = Supervisor(clocks or load_clocks(), letter_units=tuple(HANDLING_UNITS))
+    supervisor = Supervisor(clocks or load_clocks(), letter_units=tuple(BUS_UNITS))
     return faust_runtime(SUPERVISION, bus, supervisor, app_id=app_id, clock=clock, tick_seconds=tick_seconds)

@@ -24,6 +24,8 @@ from liandong_sdk.events import (
     PetitionDiverted,
     PetitionRegistered,
     PetitionTriaged,
+    ReviewDecided,
+    ReviewRequested,
 )
 
 from liandong import (
@@ -31,6 +33,7 @@ from liandong import (
     BUREAU_PETITIONS,
     BUREAU_TRIAGE,
     EVENT_TYPES,
+    REVIEWING_BODIES,
     UNIT_INBOX,
     UNIT_REPLIES,
     Bus,
@@ -49,9 +52,12 @@ from liandong.service import Service, Table, faust_runtime
 #: Every answer a unit writes (on its replies topic): the case answers triage referees, and the others.
 ANSWERS = tuple(cls for name, cls in EVENT_CLASSES.items() if EVENT_TYPES[name].topic == UNIT_REPLIES)
 
+#: The reviewing bodies' inboxes: the review and re-check requests, whose decisions triage referees.
+REVIEW_INBOXES = tuple(UNIT_INBOX.format(unit=slug) for slug in REVIEWING_BODIES.values())
+
 TRIAGE = Service(
     "triage",
-    topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_REPLIES),
+    topics_in=(BUREAU_PETITIONS, BUREAU_TRIAGE, UNIT_REPLIES, *REVIEW_INBOXES),
     # the inbox carries contact details for that unit's case only; the answers topic, the checked answers
     topics_out=(BUREAU_TRIAGE, UNIT_INBOX, BUREAU_ANSWERS),
     emits=(PetitionTriaged, PetitionDiverted, CaseJurisdictionEscalated, CaseHandoffRequested, AnswerRefused, CaseDeadlineSet,
@@ -61,8 +67,10 @@ TRIAGE = Service(
         CaseJurisdictionDecided: Triage.decided,  # the bureau names the unit
         # A unit's answer about its handoff, checked; the lead's objection re-routes (the next unit, or escalate).
         **{cls: Triage.answered for cls in ANSWERS if cls in CASE_ANSWERS},
+        # A reviewing body's decision: only on what was requested of it (复查/复核).
+        ReviewRequested: Triage.review_requested, ReviewDecided: Triage.review_decided,
         # Mediation, package, task and feedback answers: checked for who speaks, judged by coordination.
-        **{cls: Triage.vouched for cls in ANSWERS if cls not in CASE_ANSWERS},
+        **{cls: Triage.vouched for cls in ANSWERS if cls not in (*CASE_ANSWERS, ReviewDecided)},
     }, refusal=Triage.refused),),
 )
 SERVICE = TRIAGE.name

@@ -11,7 +11,7 @@ from kafka import TopicPartition
 from kafka.errors import TopicAuthorizationFailedError
 from liandong_sdk import DepartmentClient
 
-from liandong import HANDLING_UNITS, AuthorizationDenied, Bus, OutgoingMessage, all_topics
+from liandong import BUS_UNITS, HANDLING_UNITS, REVIEWING_BODIES, AuthorizationDenied, Bus, OutgoingMessage, all_topics
 from liandong.examples import example_record
 from liandong.metrics import AUTHORIZATION_DENIED
 from services.registry import SPECS, grants
@@ -70,7 +70,8 @@ def test_services_are_granted_exactly_their_topics_in_and_out() -> None:
     assert set(ledger.writes) == {"liandong.deadletter"}  # the ledger publishes nothing
     assert ledger.owned_topic_prefixes == ("ledger-",)  # its table's changelog
     intake = SPECS["intake"].grant()
-    assert not any(t.endswith(".inbox") for t in intake.reads)
+    # no unit's inbox (contact details of its cases); only the reviewing bodies' (its own review requests)
+    assert {t for t in intake.reads if t.endswith(".inbox")} == {f"liandong.unit.{s}.inbox" for s in REVIEWING_BODIES.values()}
     coordination = SPECS["coordination"].grant()  # no personal data: neither petitions nor inboxes are read
     assert set(coordination.reads) == {"liandong.bureau.coordination", "liandong.bureau.answers"}  # answers once checked
     assert set(coordination.writes) == ({"liandong.bureau.coordination", "liandong.deadletter"}
@@ -103,8 +104,8 @@ def test_a_unit_cannot_read_another_units_inbox_and_is_told_so(bus: Bus) -> None
 
 def test_supervision_writes_letters_and_listings_but_no_bureau_decisions(bus: Bus) -> None:
     grant = SPECS["supervision"].grant()
-    assert set(grant.writes) == ({"liandong.bureau.supervision", "liandong.deadletter"}
-                                 | {f"liandong.unit.{s}.inbox" for s in HANDLING_UNITS.values()})
+    assert set(grant.writes) == ({"liandong.bureau.supervision", "liandong.deadletter"}  # the bodies' too (复查/复核期限)
+                                 | {f"liandong.unit.{s}.inbox" for s in BUS_UNITS.values()})
     as_supervision = bus.as_principal(grant.principal)
     assert _can_write(as_supervision, "liandong.unit.hrss.inbox")
     assert _can_write(as_supervision, "liandong.bureau.supervision")

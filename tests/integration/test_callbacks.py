@@ -23,7 +23,7 @@ from services.ledger.app import build as build_ledger
 from services.supervision.app import build as build_supervision
 from services.triage.app import build as build_triage
 from tests.conftest import ServiceHost, api, wait_for
-from tests.integration.test_case_lifecycle import submission
+from tests.integration.test_case_lifecycle import handed, submission
 
 
 def _post(port: int, body: dict[str, Any]) -> tuple[int, Any]:
@@ -38,16 +38,9 @@ def test_callbacks_are_recorded_refused_counted_and_supervised(bus: Bus) -> None
         host.start(build_supervision(bus.as_principal("svc-supervision"), app_id=f"supervision-{tag}", tick_seconds=0.2))
         ledger = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=f"ledger-{tag}")).bound["http"]
         intake = host.start(build_intake(bus.as_principal("svc-intake"), port=0)).bound["http"]
-        numbers = []
-        for _ in range(3):
-            status, body = api(intake, "/petitions", json.dumps(submission(), ensure_ascii=False).encode())
-            assert status == 200, body
-            numbers.append(body["results"][0]["case_number"])
-        happy, unhappy, open_case = numbers
         with DepartmentClient("HRSS", bus, group_id=f"unit-hrss-{tag}") as hrss:
-            seen: set[str] = set()
-            wait_for(lambda: seen.update(h.case_number for h in hrss.inbox(0.5)) or set(numbers) <= seen,
-                     message="the three handoffs at HRSS")
+            numbers = handed(intake, hrss, [submission() for _ in range(3)])
+            happy, unhappy, open_case = numbers
             for number in numbers:
                 hrss.sign_for(number, "李科长")
                 hrss.accept(number)

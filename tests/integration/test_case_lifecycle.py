@@ -43,6 +43,19 @@ def submission(**over: Any) -> dict[str, Any]:
     return base
 
 
+def handed(intake_port: int, unit: DepartmentClient, petitions: list[dict[str, Any]]) -> list[str]:
+    """Registers ``petitions`` over intake's API; their case numbers, once every one is in ``unit``'s inbox."""
+    numbers = []
+    for petition in petitions:
+        status, body = api(intake_port, "/petitions", json.dumps(petition, ensure_ascii=False).encode())
+        assert status == 200, body
+        numbers.append(body["results"][0]["case_number"])
+    seen: set[str] = set()
+    wait_for(lambda: seen.update(h.case_number for h in unit.inbox(0.5)) or set(numbers) <= seen,
+             message=f"the {len(numbers)} handoffs at {unit.unit}")
+    return numbers
+
+
 @pytest.fixture(scope="module")
 def stack(bus: Bus) -> Iterator[dict[str, Any]]:
     """Triage and ledger as faust apps, intake in-process, on the session's broker."""

@@ -130,4 +130,4 @@ def test_a_unit_receives_its_inbox_and_sends_its_replies(document: dict[str, Any
 
 
 def _pattern(template: str) -> str:
-    return re.escape(template).replace(re.escape("{unit}"), "[a-z]+")
+    return re.escape(template).replace(re.escape("{unit}"), "[a-z-]+")

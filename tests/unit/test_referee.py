@@ -226,3 +226,67 @@ def test_an_answer_read_before_its_case_is_held_and_judged_once_the_case_is_know
     c = Bus()
     c.answer("JUSTICE", "case.handoff.accepted", T0 + timedelta(hours=1), signed_by="王")  # never handed to it
     assert "never handed to JUSTICE" in refusal([e for e in c.register() if e.type == "answer.refused"], "JUSTICE")
+
+
+# -- review and re-check (复查/复核): a reviewing body decides only what was asked of it ----------------
+def _review_event(b: Bus, event_type: str, writer: str, topic_template: str, **fields: Any) -> list[Event]:
+    from liandong import BUS_UNITS
+
+    record = {"event_id": uuid.uuid4(), "occurred_at": b.now, "case": CASE, "deadline": None, **fields}
+    msg = CODEC.encode(event_type, record, source=f"/unit/{writer.lower()}")
+    return b.triage.send(CODEC.decode(topic_template.format(unit=BUS_UNITS[writer]), msg.key, msg.value, msg.headers))
+
+
+def _requested(b: Bus, body: str = "CITY_HRSS", stage: str = "REVIEW") -> list[Event]:
+    from liandong import UNIT_INBOX
+
+    return _review_event(b, "review.requested", body, UNIT_INBOX, unit=body, stage=stage, reviewed_unit="HRSS",
+                         applied_at=b.now, grounds="工资未结清", decision_under_review="不予支持")
+
+
+def _decided(b: Bus, writer: str, unit: str | None = None, **over: Any) -> list[Event]:
+    fields = {"unit": unit or writer, "stage": "REVIEW", "decision": "UPHELD", "text": "经复查，予以维持",
+              "decided_by": "复查办", **over}
+    return _review_event(b, "review.decided", writer, UNIT_REPLIES, **fields)
+
+
+def _refused_to(out: list[Event], body_slug: str) -> str:
+    assert [(e.type, e.topic) for e in out] == [("answer.refused", f"liandong.unit.{body_slug}.inbox")]
+    return str(out[0].data["reason"])
+
+
+def test_a_review_decision_passes_once_and_only_from_the_body_asked(bus: Bus) -> None:
+    assert _requested(bus) == []
+    assert "requested of CITY_HRSS, not of CITY_GOVERNMENT" in _refused_to(_decided(bus, "CITY_GOVERNMENT"), "city-gov")
+    # a body speaking for another, on its own topic, is refused for that before anything else
+    assert "a unit answers only for itself" in _refused_to(_decided(bus, "CITY_GOVERNMENT", unit="CITY_HRSS"), "city-gov")
+    assert "decision (UPHELD, CHANGED, REVOKED)" in _refused_to(_decided(bus, "CITY_HRSS", decision="UNKNOWN"), "city-hrss")
+    assert "text must not be empty" in _refused_to(_decided(bus, "CITY_HRSS", text=" "), "city-hrss")
+    # a re-check not (yet) requested: held until its request is read, not refused nor passed
+    assert _decided(bus, "CITY_HRSS", stage="RECHECK") == [] and len(bus.state()["held_decisions"]) == 1
+    out = _decided(bus, "CITY_HRSS")
+    assert [(e.type, e.topic, e.data["decision"]) for e in out] == [("review.decided", BUREAU_ANSWERS, "UPHELD")]
+    assert bus.state()["reviews"]["REVIEW"]["decision"] == "UPHELD"
+    assert "decided before (UPHELD)" in _refused_to(_decided(bus, "CITY_HRSS", decision="REVOKED"), "city-hrss")
+
+
+def test_a_decision_read_before_its_request_is_judged_when_the_request_arrives(bus: Bus) -> None:
+    assert _decided(bus, "CITY_HRSS", decision="CHANGED") == []  # the request not read yet: held, not refused
+    out = _requested(bus)
+    assert [(e.type, e.data["decision"]) for e in out] == [("review.decided", "CHANGED")]
+    assert bus.state()["reviews"]["REVIEW"]["decision"] == "CHANGED" and bus.state()["held_decisions"] == []
+
+
+def test_a_decision_dated_before_the_application_is_refused(bus: Bus) -> None:
+    _requested(bus)
+    early = _review_event(bus, "review.decided", "CITY_HRSS", UNIT_REPLIES, unit="CITY_HRSS", stage="REVIEW",
+                          decision="UPHELD", text="维持", decided_by="复查办")
+    assert early[0].type == "review.decided"  # same instant as the application: fine
+    b = Bus()
+    b.register()
+    _requested(b)
+    record = {"event_id": uuid.uuid4(), "occurred_at": b.now - timedelta(days=1), "case": CASE, "deadline": None,
+              "unit": "CITY_HRSS", "stage": "REVIEW", "decision": "UPHELD", "text": "维持", "decided_by": "复查办"}
+    msg = CODEC.encode("review.decided", record, source="/unit/city_hrss")
+    out = b.triage.send(CODEC.decode("liandong.unit.city-hrss.replies", msg.key, msg.value, msg.headers))
+    assert "dated before the application" in _refused_to(out, "city-hrss")

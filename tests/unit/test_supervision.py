@@ -434,3 +434,32 @@ def test_a_case_is_not_due_again_once_its_ladder_is_through() -> None:
     assert SUP.next_due(case.state) is None
     case.event("case.accepted", at(7, 1), unit="HRSS", notice_no="n")  # a new clock: due again
     assert SUP.next_due(case.state) == SUP.schedule(case.state.clocks["HANDLING/HRSS"])["REMINDER"]
+
+
+# -- review and re-check (复查/复核): the reviewing body's decision clock -----------------------------
+def test_a_review_clock_runs_from_the_application_and_stops_at_the_decision() -> None:
+    from liandong import BUS_UNITS
+
+    sup = Supervisor(CLOCKS, letter_units=tuple(BUS_UNITS))  # as the service runs it: bodies get letters too
+    case = Case()
+    review = {"unit": "CITY_HRSS", "stage": "REVIEW"}
+    case.event("review.requested", at(9, 7), sup, reviewed_unit="HRSS", applied_at=at(9, 7), grounds="工资未结清",
+               decision_under_review="不予支持", **review)
+    letters = run(case, at(9, 7), at(11, 30), sup, events=[
+        (at(10, 15), "review.decided", {**review, "decision": "UPHELD", "text": "维持", "decided_by": "复查办"})])
+    # 30 days from Mon 7 Sep end on Wed 7 Oct, in the National Day holiday: moved to Thu 8 Oct. The reminder
+    # 3 working days before (Sep 28, across the holiday); the notice once 8 Oct is over; decided before the listing.
+    assert kinds(letters) == [("supervision.reminder", "REVIEW", at(9, 28, 0)),
+                              ("supervision.notice", "REVIEW", at(10, 9, 0))]
+    assert {r["unit"] for _, _, r in letters} == {"CITY_HRSS"}
+    assert all("复查期限" in r["text"] for _, _, r in letters)
+
+
+def test_a_recheck_decided_in_time_gets_no_letter() -> None:
+    case = Case()
+    recheck = {"unit": "CITY_GOVERNMENT", "stage": "RECHECK"}
+    case.event("review.requested", at(3, 2), reviewed_unit="CITY_HRSS", applied_at=at(3, 2), grounds="不服",
+               decision_under_review="变更", **recheck)
+    assert case.state.clocks["RECHECK/CITY_GOVERNMENT"].due_at == end(4, 1)  # 30 days: Wed 1 Apr
+    case.event("review.decided", at(3, 20), decision="UPHELD", text="维持", decided_by="复核办", **recheck)
+    assert run(case, at(3, 2), at(6, 30), step=timedelta(hours=6)) == []
