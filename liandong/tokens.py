@@ -41,14 +41,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from liandong_sdk import HANDLING_UNITS, CredentialsError, StartupError
+from liandong_sdk import BUS_UNITS, CredentialsError, StartupError
 
 __all__ = ["PEER_HEADER", "Caller", "Role", "TokenInfo", "TokenStore", "local_token", "role_of", "tool_token"]
 
 #: The header a worker presents to another worker of its service (the peer key).
 PEER_HEADER = "X-Liandong-Peer"
 _PREFIX = "ld_"
-_UNITS_BY_SLUG = {slug: unit for unit, slug in HANDLING_UNITS.items()}
+_UNITS_BY_SLUG = {slug: unit for unit, slug in BUS_UNITS.items()}  # the units and the reviewing bodies
 
 
 class Role(StrEnum):

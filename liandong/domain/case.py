@@ -125,6 +125,8 @@ class CaseState:
     case_number: str
     status: CaseStatus = CaseStatus.REGISTERED
     channel: str = "UNKNOWN"
+    #: How many people brought the petition (人次; a group visit's size): a count, not personal data.
+    persons: int = 1
     category: str = "OTHER"
     registered_at: datetime | None = None
     repeat_of: str | None = None
@@ -187,6 +189,10 @@ class CaseState:
     @property
     def lead(self) -> UnitHandoff | None:
         return self.handoffs.get(self.lead_unit) if self.lead_unit else None
+
+    def concerns(self, unit: str | None) -> bool:
+        """Whether the case is ``unit``'s to see: handed to it, or a review or re-check asked of it."""
+        return unit in self.handoffs or any(r["body"] == unit for r in self.reviews.values())
 
     def overdue(self, now: datetime) -> list[str]:
         """Which clocks of the lead unit are past due and still running."""
@@ -260,6 +266,7 @@ def _folds(*classes: type[EventRecord]) -> Callable[[Fold], Fold]:
 @_folds(PetitionRegistered)
 def _registered(c: CaseState, p: PetitionRegistered, at: datetime, clocks: ClockConfig) -> str:
     c.registered_at, c.channel, c.category = p.received_at, p.channel, p.category_hint
+    c.persons = max(1, p.petitioner.group_size)
     c.repeat_of = p.repeat_of
     c.assigned_by, c.assigned_due_at = p.assigned_by, p.assigned_due_at
     if c.assigned_by and c.assigned_due_at:

@@ -28,6 +28,10 @@ _ADVISERS = ("刘律师", "陈律师", "法律顾问周某")
 #: The petitioners' evaluations at the callback (回访) after the opinion, weights.
 EVALUATIONS = {"SATISFIED": 0.62, "BASICALLY_SATISFIED": 0.26, "UNSATISFIED": 0.12}
 CALLBACK_ATTEMPTS = 5
+#: How many unsatisfied petitioners apply for review (复查), and how many of those whose review upheld or
+#: changed the opinion go on to a re-check (复核).
+REVIEW_RATE = 0.6
+RECHECK_RATE = 0.4
 _REMARKS = {"SATISFIED": "", "BASICALLY_SATISFIED": "问题基本解决", "UNSATISFIED": "问题没有完全解决"}
 _PEOPLE = ("张副区长", "李局长", "王主任", "赵所长", "刘律师", "陈书记", "杨科长", "周网格员")
 
@@ -46,6 +50,9 @@ class Bureau:
         self.closed: dict[str, int] = {}
         self.called_back: set[str] = set()
         self.attempts: dict[str, int] = {}
+        #: (case number, stage) -> refusals so far, for applications to forward (intake may not know the decision yet).
+        self.to_apply: dict[tuple[str, str], int] = {}
+        self.applied: dict[str, int] = {"REVIEW": 0, "RECHECK": 0}
 
     def registered(self, record: dict[str, Any], persons: int, case_number: str, at: datetime) -> None:
         """A newly registered petition: a key case gets its package."""
@@ -103,6 +110,29 @@ class Bureau:
             if status == 200 or self.attempts[number] >= CALLBACK_ATTEMPTS:
                 self.called_back.add(number)
                 done += status == 200
+            if status == 200 and evaluation == "UNSATISFIED" and self.rng.random() < REVIEW_RATE:
+                self.to_apply[(number, "REVIEW")] = 0
+        return done
+
+    def reviewed(self, decisions: list[tuple[str, str, str]]) -> None:
+        """The bodies' decisions: a petitioner unhappy with a review decision applies for a re-check."""
+        for number, stage, decision in decisions:
+            if stage == "REVIEW" and decision != "REVOKED" and self.rng.random() < RECHECK_RATE:
+                self.to_apply[(number, "RECHECK")] = 0
+
+    def apply_reviews(self, at: datetime, apply: Any) -> int:
+        """Forwards the petitioners' applications through ``apply(body)`` (intake's POST /reviews: status,
+        answer); one refused is tried again at the next poll, a few times; returns how many were forwarded."""
+        done = 0
+        for (number, stage), tries in sorted(self.to_apply.items()):
+            status, _ = apply({"case_number": number, "stage": stage, "applied_at": at.isoformat(),
+                               "grounds": "对处理意见不服" if stage == "REVIEW" else "对复查意见不服"})
+            if status == 200 or tries + 1 >= CALLBACK_ATTEMPTS:
+                del self.to_apply[(number, stage)]
+                self.applied[stage] += status == 200
+                done += status == 200
+            else:
+                self.to_apply[(number, stage)] = tries + 1
         return done
 
     def close(self) -> None:

@@ -47,10 +47,6 @@ class ReportInputs:
     stats: dict[str, Any]
     #: (lead unit or None, status) of every case of the year, from the ledger's /cases.
     cases: list[tuple[str | None, str]]
-    #: What the simulator submitted this year: batches (件/批) and persons (人次), group visits.
-    submitted: int = 0
-    persons: int = 0
-    group_visits: int = 0
     #: Counters from the ledger's /metrics: {"supervision": {action: n}, "packages": {result: n}, "mediation": {...}}.
     coordination: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Services present in this build (supervision, coordination may be absent).
@@ -80,8 +76,15 @@ def render_markdown(r: ReportInputs) -> str:
     change = (f", {'down' if yoy < 0 else 'up'} {abs(yoy) * 100:.1f}% year on year ({prev} in {r.year - 1})"
               if yoy is not None else " (no previous year in the ledger)")
     lines.append(f"- Petitions accepted (受理信访总量): **{total} 件(批)**{change}.")
-    if r.persons:
-        lines.append(f"- Persons (人次): **{r.persons}**, of them {r.group_visits} group visits (集体访).")
+    if "persons" in s:
+        pyoy = s.get("persons_year_on_year_change")
+        visits, groups = s.get("visits") or {}, s.get("group_visits") or {}
+        lines.append(f"- Persons (人次): **{s['persons']}**" +
+                     (f", {'down' if pyoy < 0 else 'up'} {abs(pyoy) * 100:.1f}% year on year" if pyoy is not None else "") +
+                     f"; visits (来访) {visits.get('batches', 0)} 批 {visits.get('persons', 0)} 人次, of them group visits "
+                     f"(集体访, 5 or more people) {groups.get('batches', 0)} 批 {groups.get('persons', 0)} 人次.")
+    mode = s.get("by_mode") or {}
+    lines.append(f"- Forwarded (转送) {mode.get('FORWARD', 0)}, assigned (交办) {mode.get('ASSIGN', 0)}.")
     lines.append(f"- Routed to a unit (转送/交办): {sum(s.get('by_lead_unit', {}).values())}; "
                  f"diverted to litigation, arbitration, review or discipline channels (诉访分离): {s.get('diverted', 0)}; "
                  f"repeat petitions (重复信访): {s.get('by_status', {}).get('REPEAT', 0)}.")
@@ -90,14 +93,29 @@ def render_markdown(r: ReportInputs) -> str:
     for label, key in (("On-time acceptance notice (按期受理告知率, 15 days)", "on_time_acceptance_rate"),
                        ("On-time closing (按期办结率, 60 days + extension)", "on_time_closing_rate"),
                        ("Objection rate (异议率)", "objection_rate"), ("Extension rate (延期率)", "extension_rate"),
-                       ("Repeat rate (重复信访率)", "repeat_rate")):
+                       ("Repeat rate (重复信访率)", "repeat_rate"),
+                       ("Review rate (复查率: reviews applied for / opinions)", "review_rate"),
+                       ("Re-check rate (复核率: re-checks applied for / review decisions)", "recheck_rate")):
         lines.append(f"| {label} | {_pct(s.get(key))} |")
+    reviews = s.get("reviews") or {}
+    if any(v.get("applied") for v in reviews.values()):
+        lines += ["", "## 复查复核 Review and re-check", "",
+                  "| stage | applied | decided | upheld 维持 | changed 变更 | revoked 撤销 | change rate 改变率 |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for stage, name in (("REVIEW", "复查 review"), ("RECHECK", "复核 re-check")):
+            v = reviews.get(stage) or {}
+            lines.append(f"| {name} | {v.get('applied', 0)} | {v.get('decided', 0)} | {v.get('upheld', 0)} | "
+                         f"{v.get('changed', 0)} | {v.get('revoked', 0)} | {_pct(v.get('change_rate'))} |")
     lines += ["", "## 信访事项分类 By matter", "", "| matter | petitions | share |", "|---|---:|---:|"]
     for cat, n in sorted(s.get("by_category", {}).items(), key=lambda kv: -kv[1]):
         lines.append(f"| {CATEGORY_NAMES.get(cat, cat)} | {n} | {_share(n, total)} |")
     lines += ["", "## 信访渠道 By channel", "", "| channel | petitions | share |", "|---|---:|---:|"]
     for ch, n in sorted(s.get("by_channel", {}).items(), key=lambda kv: -kv[1]):
         lines.append(f"| {CHANNEL_NAMES.get(ch, ch)} | {n} | {_share(n, total)} |")
+    if s.get("most_complained_units"):
+        lines += ["", "## 信访量较大的单位 Units with the most petitions", ""]
+        lines += [f"- {UNIT_NAMES.get(u['unit'], u['unit'])}: {u['cases']} ({_pct(u.get('share'))} of the routed cases)"
+                  for u in s["most_complained_units"]]
     lines += ["", "## 责任单位 By handling unit (lead)", "",
               "| unit | cases | resolved | accepted on time | accepted late | closed on time | closed late | objections | extensions |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -119,11 +137,29 @@ def render_markdown(r: ReportInputs) -> str:
     else:
         for action, n in sorted(sup.items()):
             lines.append(f"- {action}: {n:.0f}")
+    figures = s.get("supervision") or {}
+    if figures.get("letters_by_unit"):
+        issued = figures.get("letters_issued") or {}
+        lines += ["", f"Letters (ledger): reminders (提醒函) {issued.get('reminder', 0)}, notices (督办函) "
+                      f"{issued.get('notice', 0)}, listings (挂牌督办) {issued.get('listed', 0)}.", "",
+                  "| unit | reminders | notices | listings |", "|---|---:|---:|---:|"]
+        for unit, n in figures["letters_by_unit"].items():
+            lines.append(f"| {UNIT_NAMES.get(unit, unit)} | {n['reminder']} | {n['notice']} | {n['listed']} |")
+    if "recommendations" in figures:
+        rec = figures["recommendations"]
+        lines.append("")
+        lines.append(f"- Three recommendations (三项建议): issued {rec['issued']}, answered {rec['answered']}, adopted "
+                     f"{rec['adopted']} (adoption rate {_pct(figures.get('recommendation_adoption_rate'))}).")
     lines += ["", "## 包案与联合调处 Packages and joint mediation", ""]
     pk, med = r.coordination.get("packages", {}), r.coordination.get("mediation", {})
     if "coordination" not in r.services:
         lines.append("The coordination service (packages, mediation, task teams) is not part of this build.")
     else:
+        ledger_pk = s.get("packages")
+        if ledger_pk:  # the ledger's figures, over this year's cases
+            pk = {k: v for k, v in (("RESOLVED", ledger_pk["resolved"]), ("PARTIALLY_RESOLVED", ledger_pk["partially_resolved"]),
+                                    ("UNRESOLVED", ledger_pk["unresolved"]),
+                                    ("TRANSFERRED_TO_JUDICIAL", ledger_pk["transferred_to_judicial"])) if v}
         closed = sum(pk.values())
         solved = pk.get("RESOLVED", 0) + pk.get("SOLVED", 0)
         if "packages_ordered" in r.run:

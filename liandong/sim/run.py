@@ -36,6 +36,7 @@ from .bureau import Bureau
 from .delivery import Delivery
 from .generator import Petition, generate
 from .report import ReportInputs, write_report
+from .reviewers import Reviewers
 from .stack import ServiceStack, own_broker
 
 #: How each reference department behaves in the simulation (simulated days; rates). Delays vary
@@ -133,6 +134,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
                 from .bureau import Bureau
 
                 bureau = Bureau(Bus.from_settings(bootstrap), load_routing(), cfg.seed)
+            reviewers = Reviewers(Bus.from_settings(bootstrap), cfg.seed) if bureau is not None else None
             delivery = None
             if "notices" in SPECS:  # the petitioners' notices, confirmed as delivered
                 delivery = Delivery(Bus.from_settings(bootstrap), "delivery-demo")
@@ -141,7 +143,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
                 stack.start()
                 console.print(f"all services up; intake http://127.0.0.1:{stack.intake_port}/petitions, "
                               f"ledger http://127.0.0.1:{stack.ledger_port}/cases")
-                simulate(petitions, timeline, stack, console, cfg.year, bureau, delivery)
+                simulate(petitions, timeline, stack, console, cfg.year, bureau, delivery, reviewers)
                 inputs = collect(stack, cfg, petitions, timeline)
                 if bureau is not None:
                     inputs.run["packages_ordered"] = bureau.ordered
@@ -155,6 +157,8 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
                     bureau.close()
                 if delivery is not None:
                     delivery.close()
+                if reviewers is not None:
+                    reviewers.close()
                 stack.stop()
                 console.print(f"{len(stack.procs)} service processes stopped")
         path, text = write_report(inputs, run_dir / "report")
@@ -168,7 +172,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
 
 
 def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack, console: Console, year: int,
-             bureau: Bureau | None = None, delivery: Delivery | None = None) -> None:
+             bureau: Bureau | None = None, delivery: Delivery | None = None, reviewers: Reviewers | None = None) -> None:
     """Submits each petition when the simulated clock reaches its receipt; shows progress until the end."""
     pending = list(petitions)
     results: Counter[str] = Counter()
@@ -204,7 +208,10 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
                     if bureau.open:
                         bureau.resolved(numbers, now)
                         results["packages closed"] = sum(bureau.closed.values())
-                    results["callbacks"] += bureau.call_back(numbers, now, lambda body: _call_back(stack, body))
+                    results["callbacks"] += bureau.call_back(numbers, now, lambda body: _to_intake(stack, "/callbacks", body))
+                    if reviewers is not None:  # 复查/复核: the unsatisfied apply, the bodies decide
+                        bureau.reviewed(reviewers.decide(now))
+                        results["reviews"] += bureau.apply_reviews(now, lambda body: _to_intake(stack, "/reviews", body))
                 if delivery is not None:
                     results["notices delivered"] += delivery.deliver(now)
                 if bureau is not None:
@@ -261,10 +268,8 @@ def collect(stack: ServiceStack, cfg: DemoConfig, petitions: list[Petition], tim
     listed = _get(stack, "/cases?limit=10000000") or listed
     ours = [c for c in listed["cases"] if str(c.get("registered_at") or "")[:4] in (str(cfg.year - 1), str(cfg.year))]
     cases = [(c["lead_unit"], c["status"]) for c in ours if str(c["registered_at"])[:4] == str(cfg.year)]
-    this_year = [p for p in petitions if p.received_at.year == cfg.year]
     return ReportInputs(
-        year=cfg.year, stats=stats, cases=cases, submitted=len(this_year), persons=sum(p.persons for p in this_year),
-        group_visits=sum(p.persons > 1 for p in this_year), coordination=ledger_counters(stack),
+        year=cfg.year, stats=stats, cases=cases, coordination=ledger_counters(stack),
         services=list(SPECS), metrics_urls=stack.metrics_urls(),
         run={"seed": cfg.seed, "cases": cfg.cases, "seconds": cfg.duration, "days": round(timeline.days),
              "report_date": f"{timeline.now():%Y-%m-%d}",
@@ -301,8 +306,8 @@ def _post(stack: ServiceStack, body: str) -> dict[str, Any]:
     return answer  # type: ignore[no-any-return]
 
 
-def _call_back(stack: ServiceStack, body: dict[str, Any]) -> tuple[int, Any]:
-    return call_api(f"http://127.0.0.1:{stack.intake_port}/callbacks", stack.token,
+def _to_intake(stack: ServiceStack, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    return call_api(f"http://127.0.0.1:{stack.intake_port}{path}", stack.token,
                     json.dumps(body, ensure_ascii=False).encode(), timeout=60)
 
 

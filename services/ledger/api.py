@@ -217,8 +217,22 @@ class Statistics(Model):
     total: int
     year_on_year_change: float | None
     previous_year_total: int | None
+    persons: int
+    """People who brought this year's petitions (人次; a group's size counts each)."""
+    persons_year_on_year_change: float | None
+    previous_year_persons: int | None
+    visits: dict[str, int]
+    """Petitions in person (来访): batches (批次) and persons (人次)."""
+    group_visits: dict[str, int]
+    """Visits of five or more people (集体访): batches and persons."""
+    by_mode: dict[str, int]
+    """Routed cases by handoff mode: FORWARD (转送) or ASSIGN (交办)."""
     by_channel: dict[str, int]
+    channel_share: dict[str, float | None]
     by_category: dict[str, int]
+    category_share: dict[str, float | None]
+    most_complained_units: list[dict[str, Any]]
+    """The units with the most cases as lead (unit, cases, share of the routed cases)."""
     by_month_category: dict[str, dict[str, int]]
     """Petitions per month of registration (bureau time, e.g. 2026-01) and matter."""
     by_lead_unit: dict[str, int]
@@ -232,11 +246,19 @@ class Statistics(Model):
     objection_rate: float | None
     extension_rate: float | None
     repeat_rate: float | None
+    review_rate: float | None
+    """Reviews (复查) applied for over the cases resolved."""
+    recheck_rate: float | None
+    """Re-checks (复核) applied for over the reviews decided."""
+    reviews: dict[str, dict[str, Any]]
+    """Per stage (REVIEW, RECHECK): applied, decided, upheld, changed, revoked, change_rate."""
     overdue: int
     supervision: dict[str, Any]
     """督查督办: overdue by unit, letters issued and what followed them, the three recommendations."""
     satisfaction: Satisfaction
     """The callbacks (回访): the petitioners' evaluations of the opinions, by unit."""
+    packages: dict[str, Any]
+    """Responsibility packages (包案) on this year's cases: assigned, closed, by result, resolution_rate."""
     notices: NoticeCounts
     """The written notices to the petitioners (告知书)."""
 
@@ -317,7 +339,7 @@ def make_api(cases: View, now: Clock) -> Api:
 
     async def visible(call: Call) -> list[CaseState]:
         found = await cases.everywhere(CASES)
-        return found if _sees_all(call.caller) else [c for c in found if _unit(call.caller) in c.handoffs]
+        return found if _sees_all(call.caller) else [c for c in found if c.concerns(_unit(call.caller))]
 
     @get("/cases/{case_number}", "One case: its state, handoffs and timeline.", response=Case,
              path_parameters=CasePath, errors=(404, 503))
@@ -327,7 +349,7 @@ def make_api(cases: View, now: Clock) -> Api:
         if owner is not None:
             return await forward(call.request, owner)
         found = cases.get(CASES, number)
-        if found is None or not (_sees_all(call.caller) or _unit(call.caller) in found.handoffs):
+        if found is None or not (_sees_all(call.caller) or found.concerns(_unit(call.caller))):
             return problem(404, f"no case {number}" + ("" if _sees_all(call.caller) else f" handed to {_unit(call.caller)}"))
         return json_response(case(found, now()))
 
@@ -353,7 +375,10 @@ def make_api(cases: View, now: Clock) -> Api:
     @get("/stats", "The annual report's figures (a unit's principal: over its own cases).", response=Statistics,
              query=StatsQuery, errors=errors)
     async def stats(call: Call) -> web.StreamResponse:
-        return json_response(statistics(await visible(call), now(), call.query.year))
+        found = await visible(call)
+        numbers = {c.case_number for c in found}  # a unit's principal: the packages on its own cases
+        packages = [p for p in views.packages(await coordination_views(call), now()) if p["case_number"] in numbers]
+        return json_response(statistics(found, now(), call.query.year, packages))
 
     async def coordination_views(call: Call) -> list[views.View]:
         return await cases.everywhere(COORDINATION)

@@ -11,12 +11,24 @@ from liandong.domain import BUREAU_TZ, CaseState, CaseStatus, bureau_year
 
 from .supervision_stats import supervision_statistics
 
+#: A visit by this many people or more is a group visit (集体访; Art. 18: more than five choose representatives).
+GROUP_VISIT_PERSONS = 5
+#: How many units the report names as the most complained about (信访量较大的单位).
+MOST_COMPLAINED = 5
+
 
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = None) -> dict[str, Any]:
+def _shares(counts: Counter[str], total: int) -> dict[str, float | None]:
+    return {k: _rate(v, total) for k, v in counts.most_common()}
+
+
+def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = None,
+               packages: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The year's figures (default: the latest year with cases); ``packages``: the responsibility
+    packages' views (包案), of which those on this year's cases count."""
     all_cases = [c for c in cases if c.registered_at is not None]
     # The year in bureau time, as in the case numbers: 1 Jan 07:00 Beijing time is the new year.
     years = Counter(bureau_year(c.registered_at) for c in all_cases if c.registered_at)
@@ -50,13 +62,29 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
                 closed_known += 1
                 u["closed_late"] += 1
     previous = years.get(year - 1, 0)
+    persons = sum(c.persons for c in this)
+    previous_persons = sum(c.persons for c in all_cases if c.registered_at and bureau_year(c.registered_at) == year - 1)
+    visits = [c for c in this if c.channel == "VISIT"]
+    group_visits = [c for c in visits if c.persons >= GROUP_VISIT_PERSONS]
+    channels, categories = Counter(c.channel for c in this), Counter(c.category for c in this)
+    leads = Counter(c.lead_unit for c in routed if c.lead_unit)
     return {
         "year": year,
         "total": len(this),
         "year_on_year_change": _rate(len(this) - previous, previous) if previous else None,
         "previous_year_total": previous or None,
-        "by_channel": dict(Counter(c.channel for c in this)),
-        "by_category": dict(Counter(c.category for c in this)),
+        "persons": persons,
+        "persons_year_on_year_change": _rate(persons - previous_persons, previous_persons) if previous_persons else None,
+        "previous_year_persons": previous_persons or None,
+        "visits": {"batches": len(visits), "persons": sum(c.persons for c in visits)},
+        "group_visits": {"batches": len(group_visits), "persons": sum(c.persons for c in group_visits)},
+        "by_mode": dict(Counter(c.mode for c in routed if c.mode)),
+        "by_channel": dict(channels),
+        "channel_share": _shares(channels, len(this)),
+        "by_category": dict(categories),
+        "category_share": _shares(categories, len(this)),
+        "most_complained_units": [{"unit": u, "cases": n, "share": _rate(n, len(routed))}
+                                  for u, n in leads.most_common(MOST_COMPLAINED)],
         "by_month_category": by_month_category(this),
         "by_lead_unit": dict(Counter(c.lead_unit for c in routed if c.lead_unit)),
         "by_unit": {unit: {k: counts[k] for k in ("cases", "resolved", "accepted_on_time", "accepted_late", "closed_on_time",
@@ -71,9 +99,11 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "objection_rate": _rate(sum(c.objections > 0 for c in routed), len(routed)),
         "extension_rate": _rate(sum(c.extensions > 0 for c in routed), len(routed)),
         "repeat_rate": _rate(sum(c.repeat_of is not None for c in this), len(this)),
+        **review_statistics(this),
         "overdue": sum(bool(c.overdue(now)) for c in this),
         "supervision": supervision_statistics(this, now),  # 督查督办: overdue by unit, letters, 三项建议
         "satisfaction": satisfaction_statistics(this),  # 回访: 满意率, by unit
+        "packages": package_statistics(packages, {c.case_number for c in this}),
         "notices": {"issued": dict(Counter(n["kind"] for c in this for n in c.notices.values() if n["issued_at"])),
                     "delivered": sum(n["delivered_at"] is not None for c in this for n in c.notices.values())},
     }
@@ -103,3 +133,34 @@ def satisfaction_statistics(cases: Iterable[CaseState]) -> dict[str, Any]:
                 "unsatisfied": n["UNSATISFIED"], "rate": _rate(n["SATISFIED"] + n["BASICALLY_SATISFIED"], evaluated)}
 
     return {**figures(total), "by_unit": {unit: figures(n) for unit, n in sorted(by_unit.items())}}
+
+
+def review_statistics(cases: list[CaseState]) -> dict[str, Any]:
+    """Review (复查) and re-check (复核): how many opinions were taken further, and what the bodies decided.
+    The review rate is over the cases resolved; the re-check rate over the reviews decided."""
+    stages: dict[str, Counter[str]] = {"REVIEW": Counter(), "RECHECK": Counter()}
+    for c in cases:
+        for stage, r in c.reviews.items():
+            n = stages.setdefault(stage, Counter())
+            n["applied"] += r["applied_at"] is not None
+            if r["decision"]:
+                n["decided"] += 1
+                n[r["decision"].lower()] += 1
+    resolved = sum(c.status == CaseStatus.RESOLVED for c in cases)
+    figures = {stage: {"applied": n["applied"], "decided": n["decided"], "upheld": n["upheld"], "changed": n["changed"],
+                       "revoked": n["revoked"], "change_rate": _rate(n["changed"] + n["revoked"], n["decided"])}
+               for stage, n in stages.items()}
+    return {"review_rate": _rate(stages["REVIEW"]["applied"], resolved),
+            "recheck_rate": _rate(stages["RECHECK"]["applied"], stages["REVIEW"]["decided"]),
+            "reviews": figures}
+
+
+def package_statistics(packages: Iterable[dict[str, Any]], numbers: set[str]) -> dict[str, Any]:
+    """The responsibility packages (包案) on these cases: the resolution rate is resolved over closed."""
+    on = [p for p in packages if p["case_number"] in numbers]
+    closed = [p for p in on if p["status"] == "CLOSED"]
+    results = Counter(p["result"] for p in closed)
+    return {"assigned": len(on), "closed": len(closed), "resolved": results["RESOLVED"],
+            "partially_resolved": results["PARTIALLY_RESOLVED"], "unresolved": results["UNRESOLVED"],
+            "transferred_to_judicial": results["TRANSFERRED_TO_JUDICIAL"],
+            "resolution_rate": _rate(results["RESOLVED"], len(closed))}

@@ -131,5 +131,11 @@ def test_review_and_recheck_are_forwarded_decided_refused_and_final(bus: Bus) ->
         # the refused decision changed nothing: the upheld case shows one decision, 市人社局's
         status, case = api(ledger, f"/cases/{upheld}")
         assert [t["unit"] for t in case["timeline"] if t["event"] == "review.decided"] == ["CITY_HRSS"]
+        # a reviewing body reads the cases it was asked to examine, and no other
+        assert api(ledger, f"/cases/{upheld}", principal="unit-city-hrss")[0] == 200
+        assert api(ledger, f"/cases/{late}", principal="unit-city-hrss")[0] == 404
+        assert api(ledger, f"/cases/{upheld}", principal="unit-city-gov")[0] == 404  # refused: never asked of it
+        status, listed = api(ledger, "/cases?limit=100", principal="unit-city-gov")
+        assert status == 200 and {c["case_number"] for c in listed["cases"]} == {changed}
     finally:
         host.close()

@@ -79,3 +79,65 @@ def test_petitions_by_month_and_matter_count_in_bureau_time() -> None:
         cases.append(CaseState(f"140214-2026-{n:06d}", channel="VISIT", category=category, registered_at=at))
     assert statistics(cases, datetime(2026, 12, 31, tzinfo=UTC), 2026)["by_month_category"] == {
         "2026-01": {"WAGE_ARREARS": 1}, "2026-02": {"WAGE_ARREARS": 2}, "2026-12": {"HEATING": 1}}
+
+
+# -- every figure of the annual report, on a fixed data set with hand-computed answers ---------------
+def _fold(c: CaseState, event_type: str, **fields: object) -> None:
+    """One event through the ledger's own fold (as the ledger applies it)."""
+    from tests.stand_ins import typed
+
+    at = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(hours=len(c.timeline))
+    ref = {"case_number": c.case_number, "district_code": "140214"}
+    assert c.apply(typed(event_type, {"event_id": f"{c.case_number}/{len(c.timeline)}", "occurred_at": at, "case": ref,
+                                      **fields}), f"{c.case_number}/{len(c.timeline)}", CLOCKS)
+
+
+def _review(c: CaseState, body: str, stage: str, decision: str | None, reviewed: str | None = None) -> None:
+    _fold(c, "review.requested", unit=body, stage=stage, reviewed_unit=reviewed or c.lead_unit,
+          applied_at=datetime(2026, 6, 1, tzinfo=UTC))
+    if decision:
+        _fold(c, "review.decided", unit=body, stage=stage, decision=decision, text="意见", decided_by="复查办")
+
+
+def test_every_figure_of_the_annual_report_on_a_fixed_data_set() -> None:
+    now = datetime(2026, 12, 31, tzinfo=UTC)
+    last_year = [case(1, 2025), case(2, 2025, channel="VISIT")]
+    last_year[1].persons = 3  # 2025: 2 cases, 4 persons
+    a = case(1, 2026, channel="VISIT")  # a group visit of six about wages, assigned from above (交办) to HRSS
+    b = case(2, 2026)
+    c = case(3, 2026, channel="VISIT", lead="HOUSING")
+    d = case(4, 2026, channel="LETTER", lead="HOUSING", resolved_after=None)
+    e = case(5, 2026, channel="HOTLINE_12345", lead="JUSTICE")
+    a.persons, c.persons = 6, 2
+    for x, mode, category in ((a, "ASSIGN", "WAGE_ARREARS"), (b, "FORWARD", "WAGE_ARREARS"), (c, "FORWARD", "HEATING"),
+                              (d, "FORWARD", "HEATING"), (e, "ASSIGN", "PROPERTY")):
+        x.mode, x.category = mode, category
+    _review(a, "CITY_HRSS", "REVIEW", "CHANGED")
+    _review(a, "CITY_GOVERNMENT", "RECHECK", "UPHELD", reviewed="CITY_HRSS")
+    _review(b, "CITY_HRSS", "REVIEW", "UPHELD")
+    _review(e, "DISTRICT_GOVERNMENT", "REVIEW", None)  # applied, not decided yet
+    packages = [
+        {"case_number": a.case_number, "status": "CLOSED", "result": "RESOLVED"},
+        {"case_number": d.case_number, "status": "OPEN", "result": None},
+        {"case_number": last_year[0].case_number, "status": "CLOSED", "result": "UNRESOLVED"},  # another year's
+    ]
+    s = statistics([*last_year, a, b, c, d, e], now, 2026, packages)
+
+    assert (s["total"], s["previous_year_total"], s["year_on_year_change"]) == (5, 2, 1.5)  # (5 - 2) / 2
+    assert (s["persons"], s["previous_year_persons"], s["persons_year_on_year_change"]) == (11, 4, 1.75)  # 6+1+2+1+1
+    assert s["visits"] == {"batches": 2, "persons": 8} and s["group_visits"] == {"batches": 1, "persons": 6}
+    assert s["by_mode"] == {"ASSIGN": 2, "FORWARD": 3}
+    assert s["channel_share"] == {"VISIT": 0.4, "ONLINE": 0.2, "LETTER": 0.2, "HOTLINE_12345": 0.2}
+    assert s["category_share"] == {"WAGE_ARREARS": 0.4, "HEATING": 0.4, "PROPERTY": 0.2}
+    assert s["most_complained_units"] == [{"unit": "HRSS", "cases": 2, "share": 0.4},
+                                          {"unit": "HOUSING", "cases": 2, "share": 0.4},
+                                          {"unit": "JUSTICE", "cases": 1, "share": 0.2}]
+    # four resolved (a, b, c, e); three of their opinions taken to review, two decided, one of those re-checked
+    assert (s["resolved"], s["review_rate"], s["recheck_rate"]) == (4, 0.75, 0.5)
+    assert s["reviews"]["REVIEW"] == {"applied": 3, "decided": 2, "upheld": 1, "changed": 1, "revoked": 0,
+                                      "change_rate": 0.5}
+    assert s["reviews"]["RECHECK"] == {"applied": 1, "decided": 1, "upheld": 1, "changed": 0, "revoked": 0,
+                                       "change_rate": 0.0}
+    assert s["packages"] == {"assigned": 2, "closed": 1, "resolved": 1, "partially_resolved": 0, "unresolved": 0,
+                             "transferred_to_judicial": 0, "resolution_rate": 1.0}
+    assert a.reviews["RECHECK"]["body"] == "CITY_GOVERNMENT" and a.reviews["RECHECK"]["reviewed_unit"] == "CITY_HRSS"

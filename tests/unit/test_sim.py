@@ -67,13 +67,23 @@ STATS = {
     "diverted": 20, "resolved": 330, "outcomes": {"SUPPORTED": 200, "EXPLAINED": 130},
     "on_time_acceptance_rate": 0.85, "on_time_closing_rate": 0.9862, "objection_rate": 0.0086,
     "extension_rate": 0.0714, "repeat_rate": 0.075, "overdue": 4,
+    "persons": 731, "persons_year_on_year_change": -0.25, "visits": {"batches": 90, "persons": 421},
+    "group_visits": {"batches": 17, "persons": 160}, "by_mode": {"FORWARD": 300, "ASSIGN": 50},
+    "most_complained_units": [{"unit": "HOUSING", "cases": 200, "share": 0.5714}],
+    "review_rate": 0.0606, "recheck_rate": 0.25,
+    "reviews": {"REVIEW": {"applied": 20, "decided": 16, "upheld": 12, "changed": 3, "revoked": 1, "change_rate": 0.25},
+                "RECHECK": {"applied": 4, "decided": 4, "upheld": 4, "changed": 0, "revoked": 0, "change_rate": 0.0}},
+    "supervision": {"letters_issued": {"reminder": 12, "notice": 3, "listed": 1},
+                    "letters_by_unit": {"STREET_OFFICE": {"reminder": 10, "notice": 3, "listed": 1}},
+                    "recommendations": {"issued": 4, "answered": 3, "adopted": 2, "not_adopted": 1},
+                    "recommendation_adoption_rate": 0.6667},
 }
 
 
 def inputs() -> ReportInputs:
     cases = [("HRSS", "RESOLVED")] * 140 + [("HRSS", "IN_PROGRESS")] * 10 + [("STREET_OFFICE", "RESOLVED")] * 40 + [
         (None, "DIVERTED")] * 20
-    return ReportInputs(year=2025, stats=STATS, cases=cases, submitted=400, persons=731, group_visits=17,
+    return ReportInputs(year=2025, stats=STATS, cases=cases,
                         coordination={"supervision": {"reminder": 12, "notice": 3}, "packages": {"RESOLVED": 4, "PARTIAL": 1},
                                       "mediation": {}},
                         services=["intake", "ledger", "supervision", "coordination"],
@@ -83,7 +93,14 @@ def inputs() -> ReportInputs:
 def test_report_reads_like_the_annual_statistics() -> None:
     md = render_markdown(inputs())
     assert "**400 件(批)**, down 34.2% year on year (608 in 2024)" in md
-    assert "Persons (人次): **731**, of them 17 group visits" in md
+    assert ("Persons (人次): **731**, down 25.0% year on year; visits (来访) 90 批 421 人次, of them group visits "
+            "(集体访, 5 or more people) 17 批 160 人次.") in md
+    assert "- Forwarded (转送) 300, assigned (交办) 50." in md
+    assert "- 住建 housing: 200 (57.1% of the routed cases)" in md
+    assert "| Review rate (复查率: reviews applied for / opinions) | 6.1% |" in md
+    assert "| 复查 review | 20 | 16 | 12 | 3 | 1 | 25.0% |" in md and "| 复核 re-check | 4 | 4 | 4 | 0 | 0 | 0.0% |" in md
+    assert "| 街道 street office | 10 | 3 | 1 |" in md
+    assert "issued 4, answered 3, adopted 2 (adoption rate 66.7%)" in md
     assert "| On-time acceptance notice (按期受理告知率, 15 days) | 85.0% |" in md
     assert "| On-time closing (按期办结率, 60 days + extension) | 98.6% |" in md
     assert "| Repeat rate (重复信访率) | 7.5% |" in md
@@ -92,6 +109,13 @@ def test_report_reads_like_the_annual_statistics() -> None:
     assert "- reminder: 12" in md and "- notice: 3" in md
     assert "Packages closed (包案): 5, resolution rate 80.0%" in md
     assert "- ledger: http://127.0.0.1:9403/metrics" in md
+
+
+def test_report_takes_the_packages_from_the_ledger() -> None:
+    r = inputs()
+    r.stats = {**STATS, "packages": {"assigned": 6, "closed": 4, "resolved": 3, "partially_resolved": 1, "unresolved": 0,
+                                     "transferred_to_judicial": 0, "resolution_rate": 0.75}}
+    assert "Packages closed (包案): 4, resolution rate 75.0%; PARTIALLY_RESOLVED 1, RESOLVED 3" in render_markdown(r)
 
 
 def test_report_says_what_is_missing_from_the_build() -> None:
@@ -154,3 +178,35 @@ def test_the_simulated_bureau_calls_back_each_resolved_case_once() -> None:
     assert [b["case_number"] for b in sent].count("c") == CALLBACK_ATTEMPTS  # then given up
     assert sorted(b["case_number"] for b in sent if b["case_number"] != "c") == ["a", "b", "slow", "slow"]
     assert {b["evaluation"] for b in sent} <= set(EVALUATIONS) and all(b["called_at"] == at.isoformat() for b in sent)
+
+
+def test_the_simulated_bureau_forwards_the_unsatisfieds_reviews_and_their_rechecks() -> None:
+    from liandong.sim.bureau import CALLBACK_ATTEMPTS, Bureau
+
+    class Always(random.Random):
+        def random(self) -> float:
+            return 0.0  # every unsatisfied petitioner applies, every upheld review goes on to a re-check
+
+        def choices(self, population: Any, weights: Any = None, **kw: Any) -> list[Any]:
+            return ["UNSATISFIED"]
+
+    bureau = object.__new__(Bureau)
+    bureau.rng, bureau.called_back, bureau.attempts = Always(), set(), {}
+    bureau.to_apply, bureau.applied = {}, {"REVIEW": 0, "RECHECK": 0}
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    assert bureau.call_back({"a", "b"}, at, lambda body: (200, {})) == 2
+    known: set[tuple[str, str]] = {("a", "REVIEW")}  # intake knows a's opinion; b's not yet
+    sent: list[dict[str, Any]] = []
+
+    def apply(body: dict[str, Any]) -> tuple[int, Any]:
+        sent.append(body)
+        return (200, {}) if (body["case_number"], body["stage"]) in known else (409, {})
+
+    assert bureau.apply_reviews(at, apply) == 1 and bureau.to_apply == {("b", "REVIEW"): 1}
+    bureau.reviewed([("a", "REVIEW", "UPHELD"), ("c", "REVIEW", "REVOKED")])  # a revoked opinion is redone, not re-checked
+    known |= {("a", "RECHECK")}
+    assert bureau.apply_reviews(at, apply) == 1 and bureau.applied == {"REVIEW": 1, "RECHECK": 1}
+    for _ in range(CALLBACK_ATTEMPTS):
+        bureau.apply_reviews(at, apply)
+    assert bureau.to_apply == {} and [b["case_number"] for b in sent].count("b") == CALLBACK_ATTEMPTS  # given up
+    assert {(b["stage"], b["grounds"]) for b in sent} == {("REVIEW", "对处理意见不服"), ("RECHECK", "对复查意见不服")}
