@@ -9,11 +9,15 @@ Only when the coordination service is in the registry."""
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from liandong import load_clocks
 from liandong._bus import Bus
 from liandong.domain.routing import RoutingMatrix
+
+from .reviewers import Decided
 
 #: A group visit of this many persons is a key case with a package.
 KEY_CASE_PERSONS = 10
@@ -41,8 +45,12 @@ class Bureau:
         from services.coordination.config import load_config
 
         self.config = load_config()
+        self.clocks = load_clocks()
         self.routing = routing
         self.publisher = bus.as_principal("svc-bureau").publisher("bureau")
+        # The bureau's supervision office writes the three recommendations (三项建议) to a unit's inbox.
+        self.supervision = bus.as_principal("svc-supervision").publisher("bureau/supervision")
+        self.recommended = 0
         self.rng = random.Random(seed)
         self.open: dict[str, str] = {}  # case number -> package id
         self.ordered = 0
@@ -114,11 +122,24 @@ class Bureau:
                 self.to_apply[(number, "REVIEW")] = 0
         return done
 
-    def reviewed(self, decisions: list[tuple[str, str, str]]) -> None:
-        """The bodies' decisions: a petitioner unhappy with a review decision applies for a re-check."""
-        for number, stage, decision in decisions:
-            if stage == "REVIEW" and decision != "REVOKED" and self.rng.random() < RECHECK_RATE:
-                self.to_apply[(number, "RECHECK")] = 0
+    def reviewed(self, decisions: list[Decided], at: datetime) -> None:
+        """The bodies' decisions: a petitioner unhappy with a review decision applies for a re-check; an
+        opinion the review changed or revoked earns its unit a recommendation to improve its work (三项建议)."""
+        from liandong_sdk.events import SupervisionRecommendationIssued
+
+        from liandong.domain.supervision import recommendation
+
+        for d in decisions:
+            if d.stage != "REVIEW":
+                continue
+            if d.decision != "REVOKED" and self.rng.random() < RECHECK_RATE:
+                self.to_apply[(d.case_number, "RECHECK")] = 0
+            if d.decision in ("CHANGED", "REVOKED"):
+                record = recommendation(d.case, d.reviewed_unit, "IMPROVE_WORK",
+                                        "复查改变了原处理意见：建议查找办理中的问题，改进工作并书面答复。", at, self.clocks,
+                                        uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:recommend:{d.case_number}"))
+                self.supervision.publish(SupervisionRecommendationIssued.TYPE, record).get(timeout=30)
+                self.recommended += 1
 
     def apply_reviews(self, at: datetime, apply: Any) -> int:
         """Forwards the petitioners' applications through ``apply(body)`` (intake's POST /reviews: status,
@@ -137,3 +158,4 @@ class Bureau:
 
     def close(self) -> None:
         self.publisher.close()
+        self.supervision.close()

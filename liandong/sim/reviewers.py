@@ -5,7 +5,9 @@ ReviewingBodyClient) and decides them, as a body's own system would."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from liandong_sdk import REVIEWING_BODIES, ReviewingBodyClient
 
@@ -18,6 +20,16 @@ _TEXT = {"UPHELD": "经复查，原处理意见认定事实清楚，处理恰当
          "REVOKED": "经复查，原处理意见认定事实不清，予以撤销，责令重新办理。"}
 
 
+@dataclass(frozen=True)
+class Decided:
+    case_number: str
+    stage: str
+    decision: str
+    #: Whose decision was examined: the handling unit (review) or the reviewing body (re-check).
+    reviewed_unit: str
+    case: dict[str, Any]
+
+
 class Reviewers:
     def __init__(self, bus: Bus, seed: int, group_suffix: str = "demo") -> None:
         self.rng = random.Random(seed)
@@ -25,8 +37,8 @@ class Reviewers:
         self.bodies = [ReviewingBodyClient(body, bus, group_id=f"unit-{slug}-{group_suffix}", clock=lambda: self.now)
                        for body, slug in REVIEWING_BODIES.items()]
 
-    def decide(self, at: datetime) -> list[tuple[str, str, str]]:
-        """Decides every request that has arrived; (case number, stage, decision) of each."""
+    def decide(self, at: datetime) -> list[Decided]:
+        """Decides every request that has arrived; what was decided of each."""
         self.now = at
         decided = []
         for body in self.bodies:
@@ -35,7 +47,7 @@ class Reviewers:
                 decision = self.rng.choices(list(DECISIONS), weights=list(DECISIONS.values()))[0]
                 stage_text = _TEXT[decision].replace("复查", "复核") if r.stage == "RECHECK" else _TEXT[decision]
                 body.decide(r, decision, stage_text, decided_by=f"{body.body} 复查复核办")
-                decided.append((r.case_number, r.stage, decision))
+                decided.append(Decided(r.case_number, r.stage, decision, r.reviewed_unit, r.case))
             if requests:
                 body.commit()
         return decided

@@ -210,7 +210,7 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
                         results["packages closed"] = sum(bureau.closed.values())
                     results["callbacks"] += bureau.call_back(numbers, now, lambda body: _to_intake(stack, "/callbacks", body))
                     if reviewers is not None:  # 复查/复核: the unsatisfied apply, the bodies decide
-                        bureau.reviewed(reviewers.decide(now))
+                        bureau.reviewed(reviewers.decide(now), now)
                         results["reviews"] += bureau.apply_reviews(now, lambda body: _to_intake(stack, "/reviews", body))
                 if delivery is not None:
                     results["notices delivered"] += delivery.deliver(now)

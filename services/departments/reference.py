@@ -41,6 +41,8 @@ class Behaviour:
     objection_rate: float = 0.05
     extension_rate: float = 0.05
     seed: int = 7
+    #: How often the unit adopts one of the three recommendations (三项建议); it answers each at once.
+    recommendation_adoption_rate: float = 0.8
     #: Each case's delays are stretched by a factor drawn in [1 - jitter, 1 + jitter] (0: exactly the delays above).
     jitter: float = 0.0
 
@@ -68,6 +70,10 @@ class ReferenceDepartment:
         for h in self.client.inbox(poll_timeout):
             self._plan(h, now)
         done = 0
+        for rec in self.client.recommendations():  # 三项建议: a written answer, adopted or not with the reason
+            adopted = self._dice(f"{rec.data['recommendation_id']}/adopt").random() < self.behaviour.recommendation_adoption_rate
+            self.client.answer_recommendation(rec, adopted, None if adopted else "现行政策无调整空间，已向信访人解释说明")
+            done += 1
         while self._agenda and self._agenda[0][0] <= now:
             entry = heapq.heappop(self._agenda)
             _, _, action, case_number, handoff_id = entry

@@ -203,7 +203,25 @@ def test_the_simulated_bureau_forwards_the_unsatisfieds_reviews_and_their_rechec
         return (200, {}) if (body["case_number"], body["stage"]) in known else (409, {})
 
     assert bureau.apply_reviews(at, apply) == 1 and bureau.to_apply == {("b", "REVIEW"): 1}
-    bureau.reviewed([("a", "REVIEW", "UPHELD"), ("c", "REVIEW", "REVOKED")])  # a revoked opinion is redone, not re-checked
+
+    class Published:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, dict[str, Any]]] = []
+
+        def publish(self, name: str, record: dict[str, Any]) -> Any:
+            self.sent.append((name, record))
+            return type("Done", (), {"get": lambda self, timeout: None})()
+
+    from liandong import load_clocks
+    from liandong.sim.reviewers import Decided
+
+    bureau.supervision, bureau.clocks, bureau.recommended = Published(), load_clocks(), 0
+    case_c = {"case_number": "c", "petition_id": "p", "district_code": "140214"}
+    bureau.reviewed([Decided("a", "REVIEW", "UPHELD", "HRSS", {}), Decided("c", "REVIEW", "REVOKED", "HOUSING", case_c)],
+                    at)  # a revoked opinion is redone, not re-checked; its unit is recommended to improve its work
+    [(name, rec)] = bureau.supervision.sent
+    assert name == "supervision.recommendation" and (rec["unit"], rec["kind"], rec["case"]) == ("HOUSING", "IMPROVE_WORK", case_c)
+    assert rec["deadline"]["due_at"] == load_clocks().recommendation_due(at)
     known |= {("a", "RECHECK")}
     assert bureau.apply_reviews(at, apply) == 1 and bureau.applied == {"REVIEW": 1, "RECHECK": 1}
     for _ in range(CALLBACK_ATTEMPTS):
