@@ -29,7 +29,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._bus import Bus
-from ._settings import get_settings
+from ._settings import get_settings, load_clocks
 
 PIPELINE_SERVICES = ["triage", "ledger", "justice", "hrss", "housing", "police", "street"]
 _IDS = uuid.UUID("3d1f0a52-1c4e-4b7e-9a53-0f7f3b9d8e21")
@@ -394,6 +394,7 @@ class Driver:
         self.matters = [(m, d) for m, d in self.matters if d.route is not None]  # routed, not diverted
         self.rng = random.Random(8)
         self.seq = 0
+        self.clocks = load_clocks()
 
     def cases(self, n: int, tag: str) -> list[tuple[str, dict[str, Any], int]]:
         """``n`` registrations: (case number, record, handoffs it will get)."""
@@ -408,7 +409,8 @@ class Driver:
             record = {
                 "event_id": uuid.uuid5(_IDS, key), "occurred_at": now,
                 "case": {"case_number": number, "district_code": self.district, "petition_id": uuid.uuid5(_IDS, key + "/p")},
-                "deadline": {"clock": "FORWARD", "due_at": now + timedelta(days=15), "days": 15, "day_basis": "CALENDAR"},
+                "deadline": {"clock": "FORWARD", "due_at": self.clocks.forward_due(now), "days": self.clocks.forward_days,
+                             "day_basis": "CALENDAR"},
                 "channel": "ONLINE", "petitioner": {"name": "测试", "id_number": "140214199001010011", "phone": "13900000000",
                                                     "address": "云冈区", "group_size": 1},
                 "summary": summary, "category_hint": m.category, "idempotency_key": key, "received_at": now, "repeat_of": None,

@@ -422,10 +422,10 @@ def _decide(case_number: str, unit: str, reason: str, decided_by: str) -> None:
     if unit not in HANDLING_UNITS:
         console.print(f"unknown unit {unit!r}; units: {', '.join(HANDLING_UNITS)}")
         raise typer.Exit(2)
+    from liandong_sdk.records import case_ref_of
+
     bus = Bus.from_settings(configured_bootstrap()).as_principal("svc-bureau")
-    district = case_number.split("-", 1)[0]
-    record = {"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC),
-              "case": {"case_number": case_number, "petition_id": uuid.uuid4(), "district_code": district},
+    record = {"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC), "case": case_ref_of(case_number),
               "deadline": None, "unit": unit, "decided_by": decided_by, "reason": reason}
     with bus.publisher("bureau") as pub:
         pub.publish(CaseJurisdictionDecided.TYPE, record).get(timeout=30)

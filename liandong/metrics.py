@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import prometheus_client
 from liandong_sdk import EVENT_TYPES, HANDLING_UNITS, Observer
-from liandong_sdk.events import MediationResult, PackageResult, ResolutionOutcome, known
+from liandong_sdk.events import MediationResult, PackageResult, ResolutionOutcome, Satisfaction, known
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -91,7 +91,7 @@ def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[st
             RESOLUTIONS.labels(unit, outcome)
         for action in SUPERVISION_KINDS:
             SUPERVISION_ACTIONS.labels(unit, action)
-        for evaluation in ("SATISFIED", "BASICALLY_SATISFIED", "UNSATISFIED"):
+        for evaluation in known(Satisfaction):
             CALLBACKS.labels(unit, evaluation)
     for result in MEDIATION_RESULTS:
         MEDIATION_OUTCOMES.labels(result)

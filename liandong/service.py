@@ -49,7 +49,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from kafka.partitioner.default import murmur2
-from liandong_sdk import Codec, Event, EventRecord, OutgoingMessage, Refused, concrete_topics, event_type, topic_matches
+from liandong_sdk import (
+    Codec,
+    Event,
+    EventRecord,
+    OutgoingMessage,
+    PeerUnavailable,
+    Refused,
+    concrete_topics,
+    event_type,
+    topic_matches,
+)
 from liandong_sdk.events import EVENT_CLASSES
 from liandong_sdk.records import json_default
 
@@ -201,10 +211,6 @@ class Peers:
     def mine(self) -> Callable[[bytes], bool]:
         """Whether this worker owns a key (the assignment read once: ask again after a rebalance)."""
         return lambda key: True
-
-
-class PeerUnavailable(Exception):
-    """Another worker could not be asked (it is restarting, or the group is rebalancing)."""
 
 
 #: The path a worker serves its own entries of a table on, for the group's other workers (View.everywhere).

@@ -52,6 +52,9 @@ class ServiceSpec:
     describe_everything: bool = False
     #: The service's declaration (liandong.service), where it has one: its topics come from there.
     service: Service | None = None
+    #: For a service without a declaration, what it does with each event type it reads (intake's log
+    #: follower): event type -> the handler's name, so that ``liandong events`` lists it exactly.
+    follows: dict[str, str] | None = None
 
     @classmethod
     def declared(cls, service: Service, principal: str, metrics_offset: int, build: Callable[[Bus], Runtime],
@@ -128,6 +131,7 @@ def _department(slug: str) -> Callable[[Bus], Runtime]:
 
 def _specs() -> list[ServiceSpec]:
     from services.coordination.app import COORDINATION
+    from services.intake.service import FOLLOWS as INTAKE_FOLLOWS
     from services.intake.service import TOPICS_IN as INTAKE_IN
     from services.intake.service import TOPICS_OUT as INTAKE_OUT
     from services.ledger.app import LEDGER
@@ -137,7 +141,8 @@ def _specs() -> list[ServiceSpec]:
     from services.triage.app import TRIAGE
 
     specs = [
-        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), tuple(INTAKE_OUT), 1, _intake),
+        ServiceSpec("intake", "svc-intake", tuple(INTAKE_IN), tuple(INTAKE_OUT), 1, _intake,
+                    follows={cls.TYPE: fn.__qualname__ for cls, fn in INTAKE_FOLLOWS.items() if cls is not None}),
         ServiceSpec.declared(TRIAGE, "svc-triage", 2, _triage),
         ServiceSpec.declared(LEDGER, "svc-ledger", 3, _ledger),
         ServiceSpec.declared(MONITOR, "svc-monitor", 4, _monitor, describe_everything=True),
@@ -214,7 +219,9 @@ def event_map() -> list[EventUse]:
                 continue
             if topics & set(spec.writes):
                 producers.append(f"{spec.name} (writes the topic)")
-            if topics & set(spec.reads):
+            if spec.follows is not None:
+                consumers += [f"{spec.name}: {spec.follows[et.name]}"] if et.name in spec.follows and topics & set(spec.reads) else []
+            elif topics & set(spec.reads):
                 consumers.append(f"{spec.name} (reads the topic)")
         if topics & set(BUREAU_GRANT.writes):
             producers.append("bureau tools (writes the topic)")

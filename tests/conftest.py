@@ -25,7 +25,7 @@ if "LIANDONG_TOKENS_FILE" not in os.environ:
 
 from liandong import Bus, get_settings
 from liandong.api import call_api
-from liandong.broker import LocalBroker, free_port
+from liandong.broker import LocalBroker, broker_for, free_port
 from liandong.tokens import TokenStore, local_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,17 +40,11 @@ def secrets_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, secrets_file: Path) -> Iterator[str]:
-    external = os.environ.get("LIANDONG_BOOTSTRAP_SERVERS")
-    if external:
-        yield external
-        return
+    """LIANDONG_BOOTSTRAP_SERVERS's cluster, else a broker of the session's own, stopped at its end."""
     broker = LocalBroker(tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port(),
                          secrets_file=secrets_file)
-    info = broker.start()
-    try:
-        yield info.bootstrap_servers
-    finally:
-        broker.stop()
+    with broker_for(broker) as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")

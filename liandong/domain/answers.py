@@ -43,6 +43,7 @@ from liandong_sdk.events import (
     Unit,
     known,
 )
+from liandong_sdk.records import parse_time
 from liandong_sdk.rules import (
     BUREAU_TZ,
     HANDLING_UNITS,
@@ -96,7 +97,7 @@ def check(handoff: Handoff | None, answer: CaseAnswer, unit: str, clocks: ClockC
     kind, case_number, at = answer.TYPE, answer.case.case_number, answer.occurred_at
     if handoff is None:
         raise Refused(f"{case_number} was never handed to {unit}")
-    _dated(kind, at, _time(handoff["handed_at"]), f"{case_number} was handed to {unit}", now)
+    _dated(kind, at, parse_time(handoff["handed_at"]), f"{case_number} was handed to {unit}", now)
     after = check_unit_transition(kind, HandoffStatus(handoff["status"]))
     h = dict(handoff)
     if after is not None:
@@ -127,7 +128,7 @@ def _signed(a: Checked) -> Deadline | None:
 
 
 def _objected(a: Checked) -> Deadline | None:
-    window = _time(a.before["objection_due_at"])
+    window = parse_time(a.before["objection_due_at"])
     if a.at > window:
         raise Refused(f"the objection window for {a.case_number} closed at {_local(window)} "
                       f"({a.clocks.objection_working_days} working days after the handoff); objected {_local(a.at)}")
@@ -158,7 +159,7 @@ def _extended(a: Checked) -> Deadline | None:
                       f"(Art. 32; {used} used), asked {extra}")
     _text(a.answer.reason, "reason", a.kind)
     h["extension_days"] = used + extra
-    h["handling_due_at"] = _capped(clocks.handling_due(_time(h["accepted_at"]), used + extra), h.get("cap")).isoformat()
+    h["handling_due_at"] = _capped(clocks.handling_due(parse_time(h["accepted_at"]), used + extra), h.get("cap")).isoformat()
     return _deadline(Clock.HANDLING, h["handling_due_at"], clocks.handling_days + used + extra)
 
 
@@ -209,7 +210,7 @@ def check_review(review: Review, decision: ReviewDecided, body: str, now: dateti
         raise Refused(f"the {what} of {case_number} was requested of {review['body']}, not of {body}")
     if review["decision"] is not None:
         raise Refused(f"the {what} of {case_number} was decided before ({review['decision']}); a body decides once")
-    _dated(decision.TYPE, at, _time(review["applied_at"]), "the application", now)
+    _dated(decision.TYPE, at, parse_time(review["applied_at"]), "the application", now)
     if decision.decision not in DECISIONS:
         raise Refused(f"review.decided needs a decision ({', '.join(DECISIONS)}), got {decision.decision}")
     _text(decision.text, "text", decision.TYPE)
@@ -237,7 +238,7 @@ def _dated(kind: str, at: datetime, earliest: datetime, what: str, now: datetime
 
 def _capped(due: datetime, cap: str | None) -> datetime:
     """``due``, or the due date from above if that comes first."""
-    return min(due, _time(cap)) if cap else due
+    return min(due, parse_time(cap)) if cap else due
 
 
 def _text(value: str | None, name: str, kind: str) -> None:
@@ -248,11 +249,7 @@ def _text(value: str | None, name: str, kind: str) -> None:
 def _deadline(clock: Clock, due: str | None, days: int, *, working: bool = False) -> Deadline | None:
     if due is None:
         return None
-    return Deadline(clock=clock, due_at=_time(due), days=days, day_basis=DayBasis.WORKING if working else DayBasis.CALENDAR)
-
-
-def _time(value: str | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return Deadline(clock=clock, due_at=parse_time(due), days=days, day_basis=DayBasis.WORKING if working else DayBasis.CALENDAR)
 
 
 def _local(at: datetime) -> str:

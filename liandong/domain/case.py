@@ -87,6 +87,16 @@ class CaseStatus(StrEnum):
     REFERRED = "REFERRED"  # sent on to arbitration or litigation (e.g. after a failed joint mediation)
 
 
+#: Each case status in the bureau's words, written once (the report, any page that shows a status), in
+#: the order a report lists them: the furthest along first.
+STATUS_WORDS: dict[CaseStatus, str] = {
+    CaseStatus.RESOLVED: "已办结", CaseStatus.IN_PROGRESS: "办理中", CaseStatus.ACCEPTED: "已受理", CaseStatus.SIGNED: "已签收",
+    CaseStatus.ROUTED: "已转送", CaseStatus.REGISTERED: "已登记", CaseStatus.ESCALATED: "待裁定",
+    CaseStatus.NOT_ACCEPTED: "不予受理", CaseStatus.DIVERTED: "已分流", CaseStatus.REPEAT: "重复信访",
+    CaseStatus.REFERRED: "已移送",
+}
+assert set(STATUS_WORDS) == set(CaseStatus), "every case status has its words"
+
 H = HandoffStatus
 _CASE_STATUS_OF = {
     H.SIGNED: CaseStatus.SIGNED, H.ACCEPTED: CaseStatus.ACCEPTED, H.NOT_ACCEPTED: CaseStatus.NOT_ACCEPTED,

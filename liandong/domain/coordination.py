@@ -52,7 +52,7 @@ from liandong_sdk.events import (
     TeamTaskReminderIssued,
     known,
 )
-from liandong_sdk.records import case_ref, utc_iso
+from liandong_sdk.records import case_ref, parse_time, utc_iso
 from liandong_sdk.rules import HANDLING_UNITS, Refused
 
 from .incoming import Incoming
@@ -243,14 +243,14 @@ class Coordination:
             for unit, a in m2["answers"].items():
                 if a["answer"] != "PENDING":
                     continue
-                if a["reminder_due_at"] is None and now >= _dt(m2["answer_due_at"]):
+                if a["reminder_due_at"] is None and now >= parse_time(m2["answer_due_at"]):
                     due = now + timedelta(days=self.config.mediation_reminder_days)
                     a["reminder_due_at"] = utc_iso(due)
                     out.append(MediationReminderIssued.from_record({
                         **_base(mid, f"reminder/{unit}", now, m2["case"]),
                         "deadline": _deadline("MEDIATION_ANSWER", due, self.config.mediation_reminder_days),
                         "mediation_id": mid, "unit": unit, "convener": m2["convener"]}))
-                elif a["reminder_due_at"] is not None and not a["escalated"] and now >= _dt(a["reminder_due_at"]):
+                elif a["reminder_due_at"] is not None and not a["escalated"] and now >= parse_time(a["reminder_due_at"]):
                     a["escalated"] = True
                     out.append(MediationEscalated.from_record({
                         **_base(mid, f"escalated/{unit}", now, m2["case"]), "mediation_id": mid, "unit": unit,
@@ -354,15 +354,15 @@ class Coordination:
             if p["status"] != "OPEN":
                 continue
             anchor = p["last_report_at"] or p["assigned_at"]
-            period = int((now - _dt(anchor)) / timedelta(days=p["cadence_days"]))
+            period = int((now - parse_time(anchor)) / timedelta(days=p["cadence_days"]))
             if period < 1 or p["reminded"].get(anchor, 0) >= period:
                 continue
-            due = _dt(anchor) + timedelta(days=p["cadence_days"] * (period + 1))
+            due = parse_time(anchor) + timedelta(days=p["cadence_days"] * (period + 1))
             for u in p["units"]:
                 out.append(PackageReminderIssued.from_record({
                     **_base(pid, f"reminder/{anchor}/{period}/{u}", now, p["case"]),
                     "deadline": _deadline("PACKAGE_PROGRESS", due, p["cadence_days"]), "package_id": pid, "unit": u,
-                    "period": period, "last_report_at": _dt(p["last_report_at"]) if p["last_report_at"] else None}))
+                    "period": period, "last_report_at": parse_time(p["last_report_at"]) if p["last_report_at"] else None}))
             changed[pid] = {**p, "reminded": {anchor: period}}
         return changed, out
 
@@ -416,7 +416,7 @@ class Coordination:
 
     def task_tick(self, t: State, now: datetime) -> tuple[State, Out]:
         """One reminder to a group that has not acknowledged its task by the acknowledgement deadline."""
-        if t["status"] != "ASSIGNED" or t["reminded"] or now < _dt(t["ack_due_at"]):
+        if t["status"] != "ASSIGNED" or t["reminded"] or now < parse_time(t["ack_due_at"]):
             return t, []
         days = self.config.task_ack_days
         return {**t, "reminded": True}, [TeamTaskReminderIssued.from_record({
@@ -436,10 +436,6 @@ def _base(seed: str, what: str, at: datetime, case: State) -> dict[str, Any]:
 
 def _deadline(clock: str, due: datetime, days: int) -> dict[str, Any]:
     return {"clock": clock, "due_at": due, "days": days, "day_basis": "CALENDAR"}
-
-
-def _dt(s: str) -> datetime:
-    return datetime.fromisoformat(s)
 
 
 def _copy(d: State) -> State:

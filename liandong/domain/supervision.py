@@ -71,8 +71,8 @@ from liandong_sdk.events import (
     SupervisionTrigger,
     known,
 )
-from liandong_sdk.records import case_ref, json_default
-from liandong_sdk.rules import ClockConfig, bureau_year
+from liandong_sdk.records import case_ref, json_default, parse_time
+from liandong_sdk.rules import HANDLING_UNITS, ClockConfig, bureau_year
 
 from .incoming import Incoming
 
@@ -147,8 +147,7 @@ class SupervisedCase:
     @classmethod
     def from_json(cls, raw: bytes) -> SupervisedCase:
         d = json.loads(raw)
-        d["clocks"] = {k: RunningClock(**{f: _time(v) if f.endswith("_at") else v for f, v in c.items()})
-                       for k, c in d["clocks"].items()}
+        d["clocks"] = {k: RunningClock(**_times(c)) for k, c in d["clocks"].items()}
         return cls(**d)
 
 
@@ -157,7 +156,7 @@ class Supervisor:
     clocks: ClockConfig = field(default_factory=ClockConfig)
     #: Units that receive letters on an inbox; a clock of any other unit (the bureau's own
     #: forward clock) is only listed publicly once it is late.
-    letter_units: Collection[str] = ("JUSTICE", "HRSS", "HOUSING", "POLICE", "STREET_OFFICE")
+    letter_units: Collection[str] = tuple(HANDLING_UNITS)
 
     # -- the service's handlers: (state, event) -> (state, letters) ------------------------------
     def watch(self, state: SupervisedCase | None, event: Incoming[EventRecord]) -> tuple[SupervisedCase | None, list[Action]]:
@@ -455,6 +454,11 @@ _OBSERVERS: dict[type[EventRecord], Observer] = {
 }
 
 
+def _times(fields: dict[str, Any]) -> dict[str, Any]:
+    """A stored clock's fields with its times (``*_at``) read back."""
+    return {f: parse_time(v) if f.endswith("_at") and v is not None else v for f, v in fields.items()}
+
+
 def _status(state: SupervisedCase, unit: str, status: str, at: datetime) -> None:
     """A unit's status, whatever order its inbox and replies were read in: the later event wins
     (at the same moment, the later step)."""
@@ -465,5 +469,3 @@ def _status(state: SupervisedCase, unit: str, status: str, at: datetime) -> None
         state.unit_status[unit], state.unit_since[unit] = status, ms
 
 
-def _time(v: Any) -> Any:
-    return datetime.fromisoformat(v) if isinstance(v, str) else v

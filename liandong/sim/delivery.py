@@ -4,10 +4,11 @@ liandong.bureau.deliveries, as an SMS gateway, the post or the online platform w
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from liandong_sdk.events import NoticeDelivered, NoticeIssued
+
+from services.notices.cli import delivered_id
 
 from .._bus import Bus
 
@@ -31,7 +32,7 @@ class Delivery:
             d = notice.data
             channel = d["delivery_channel"]
             self.publisher.publish(NoticeDelivered.TYPE, {
-                "event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:delivered:{d['notice_no']}"), "occurred_at": at,
+                "event_id": delivered_id(d["notice_no"]), "occurred_at": at,
                 "case": d["case"], "deadline": None, "notice_no": d["notice_no"], "kind": d["kind"],
                 "delivery_channel": channel, "receipt": f"{_RECEIPTS.get(channel, channel)} {d['notice_no']}"})
             done += 1

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from liandong import get_logger
+from liandong.domain.case import STATUS_WORDS
 
 log = get_logger("report")
 
@@ -31,14 +32,12 @@ CATEGORY_NAMES = {
     "OFFICIAL_MISCONDUCT": "干部作风 officials", "OTHER": "其他 other",
 }
 CHANNEL_NAMES = {"ONLINE": "网上信访 online", "HOTLINE_12345": "12345 hotline", "VISIT": "来访 visit", "LETTER": "来信 letter"}
-STATUS_NAMES = {"RESOLVED": "已办结", "IN_PROGRESS": "办理中", "ACCEPTED": "已受理", "SIGNED": "已签收", "ROUTED": "已转送",
-                "REGISTERED": "已登记", "ESCALATED": "待裁定", "NOT_ACCEPTED": "不予受理", "DIVERTED": "已分流",
-                "REPEAT": "重复信访", "REFERRED": "已移送"}
 #: A CJK font from Debian's packages (fonts-wqy-microhei, installed by `make fonts`): the charts' labels are Chinese.
 CJK_FONT = "WenQuanYi Micro Hei"
 CJK_FONT_FILES = (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),)
-STATUS_ORDER = ["RESOLVED", "IN_PROGRESS", "ACCEPTED", "SIGNED", "ROUTED", "REGISTERED", "ESCALATED", "NOT_ACCEPTED",
-                "DIVERTED", "REPEAT"]
+#: Case statuses, furthest along first, with their words (written once, beside the statuses).
+STATUS_NAMES = {status.value: words for status, words in STATUS_WORDS.items()}
+STATUS_ORDER = list(STATUS_NAMES)
 
 
 @dataclass

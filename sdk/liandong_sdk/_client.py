@@ -125,16 +125,9 @@ class DepartmentClient(CoordinationMixin):
         new: list[Handoff] = []
         self.other = []
         for ev in self._subscriber.poll(int(timeout * 1000)):
-            if ev.type == AnswerRefused.TYPE:
-                self.refusals.append(ev)
-                log.warning("answer_refused unit=%s case=%s type=%s reason=%s", self.unit, ev.key,
-                            ev.data["refused_type"], ev.data["reason"])
-            if ev.type == CaseDeadlineSet.TYPE and ev.key in self.cases and ev.data["unit"] == self.unit:
-                self.cases[ev.key].handling_due_at = ev.data["deadline"]["due_at"]
-                self._state_dirty = True
             if ev.type != CaseHandoffRequested.TYPE:
                 self.other.append(ev)
-                self._track(ev)
+                _ABOUT_ANSWERS.get(ev.type, DepartmentClient._track)(self, ev)  # the rest: mediations, packages, tasks
                 continue
             d = ev.data
             known = self.cases.get(ev.key)
@@ -149,6 +142,16 @@ class DepartmentClient(CoordinationMixin):
             new.append(h)
         self._save()
         return new
+
+    def _refused(self, ev: Event) -> None:
+        self.refusals.append(ev)
+        log.warning("answer_refused unit=%s case=%s type=%s reason=%s", self.unit, ev.key,
+                    ev.data["refused_type"], ev.data["reason"])
+
+    def _deadline_set(self, ev: Event) -> None:
+        if ev.key in self.cases and ev.data["unit"] == self.unit:
+            self.cases[ev.key].handling_due_at = ev.data["deadline"]["due_at"]
+            self._state_dirty = True
 
     def confirm(self, timeout: float = 30.0) -> None:
         """Waits until the broker has acknowledged every answer given so far. An answer it
@@ -321,6 +324,11 @@ class DepartmentClient(CoordinationMixin):
                   "recommendation_id": rid, "unit": self.unit, "adopted": bool(adopted),
                   "reason": reason.strip() if reason else None}
         self._publish(SupervisionFeedbackGiven.TYPE, record)
+
+
+#: What the bus says on the inbox about the unit's own answers: a refusal, or the deadline an answer set.
+_ABOUT_ANSWERS: dict[str, Callable[[DepartmentClient, Event], None]] = {
+    AnswerRefused.TYPE: DepartmentClient._refused, CaseDeadlineSet.TYPE: DepartmentClient._deadline_set}
 
 
 def _wall_clock() -> datetime:

@@ -46,7 +46,7 @@ from .events import (
     TeamTaskReminderIssued,
     known,
 )
-from .records import case_ref
+from .records import case_ref, parse_time
 
 _IDS = uuid.UUID("8e0c4f1b-5a2d-4c7e-9b36-1d7a2f5c8e93")
 MEDIATION_RESULTS = known(MediationResult)
@@ -126,45 +126,53 @@ class CoordinationMixin:
 
     def _load_coordination(self, data: dict[str, Any]) -> None:
         for k, v in data.get("mediations", {}).items():
-            self.mediations[k] = Mediation(**{**v, "answer_due_at": _datetime(v["answer_due_at"])})
+            self.mediations[k] = Mediation(**{**v, "answer_due_at": parse_time(v["answer_due_at"]) if v["answer_due_at"] else None})
         for k, v in data.get("packages", {}).items():
             self.packages[k] = Package(**{**v, "expected_on": date.fromisoformat(v["expected_on"])})
         for k, v in data.get("tasks", {}).items():
-            self.tasks[k] = Task(**{**v, "due_at": _datetime(v["due_at"])})
+            self.tasks[k] = Task(**{**v, "due_at": parse_time(v["due_at"]) if v["due_at"] else None})
 
     # -- receiving ------------------------------------------------------------------------
     def _track(self, ev: Event) -> None:
-        """Keeps what the inbox brought besides handoffs."""
-        d = ev.data
-        if ev.type == MediationRequested.TYPE:
-            mid = str(d["mediation_id"])
-            if mid not in self.mediations:
-                self.mediations[mid] = Mediation(
-                    mid, ev.key, case_ref(d["case"]), d["convener"], list(d["participants"]), list(d["legal_advisers"]),
-                    d["subject"], d["deadline"]["due_at"] if d["deadline"] else None,
-                    answer="JOINED" if d["convener"] == self.unit else "PENDING")
-        elif ev.type == MediationReminderIssued.TYPE:
-            m = self.mediations.get(str(d["mediation_id"]))
-            if m is not None:
-                m.reminders += 1
-        elif ev.type == PackageAssigned.TYPE:
-            pid = str(d["package_id"])
-            if pid not in self.packages:
-                self.packages[pid] = Package(pid, ev.key, case_ref(d["case"]), list(d["case_numbers"]),
-                                             [dict(m) for m in d["members"]], d["plan"], d["progress_cadence_days"],
-                                             d["expected_resolution_on"], d["leader_package"])
-        elif ev.type == PackageReminderIssued.TYPE:
-            p = self.packages.get(str(d["package_id"]))
-            if p is not None:
-                p.reminders += 1
-        elif ev.type == TeamTaskAssigned.TYPE:
-            if ev.key not in self.tasks:
-                self.tasks[ev.key] = Task(ev.key, d["team"], d["group"], d["campaign"], d["description"],
-                                          d["deadline"]["due_at"] if d["deadline"] else None)
-        elif ev.type == TeamTaskReminderIssued.TYPE:
-            t = self.tasks.get(ev.key)
-            if t is not None:
-                t.reminders += 1
+        """Keeps what the inbox brought besides handoffs (``_TRACKS``: what each event type changes)."""
+        track = _TRACKS.get(ev.type)
+        if track is not None:
+            track(self, ev.key, ev.data)
+
+    def _mediation_requested(self, key: str, d: dict[str, Any]) -> None:
+        mid = str(d["mediation_id"])
+        if mid not in self.mediations:
+            self.mediations[mid] = Mediation(
+                mid, key, case_ref(d["case"]), d["convener"], list(d["participants"]), list(d["legal_advisers"]),
+                d["subject"], d["deadline"]["due_at"] if d["deadline"] else None,
+                answer="JOINED" if d["convener"] == self.unit else "PENDING")
+
+    def _mediation_reminded(self, key: str, d: dict[str, Any]) -> None:
+        m = self.mediations.get(str(d["mediation_id"]))
+        if m is not None:
+            m.reminders += 1
+
+    def _package_assigned(self, key: str, d: dict[str, Any]) -> None:
+        pid = str(d["package_id"])
+        if pid not in self.packages:
+            self.packages[pid] = Package(pid, key, case_ref(d["case"]), list(d["case_numbers"]),
+                                         [dict(m) for m in d["members"]], d["plan"], d["progress_cadence_days"],
+                                         d["expected_resolution_on"], d["leader_package"])
+
+    def _package_reminded(self, key: str, d: dict[str, Any]) -> None:
+        p = self.packages.get(str(d["package_id"]))
+        if p is not None:
+            p.reminders += 1
+
+    def _task_assigned(self, key: str, d: dict[str, Any]) -> None:
+        if key not in self.tasks:
+            self.tasks[key] = Task(key, d["team"], d["group"], d["campaign"], d["description"],
+                                   d["deadline"]["due_at"] if d["deadline"] else None)
+
+    def _task_reminded(self, key: str, d: dict[str, Any]) -> None:
+        t = self.tasks.get(key)
+        if t is not None:
+            t.reminders += 1
 
     # -- joint mediation ------------------------------------------------------------------
     def request_mediation(self, case_number: str, participants: list[str], subject: str, *,
@@ -296,8 +304,15 @@ class CoordinationMixin:
         raise NotImplementedError  # DepartmentClient's: sent at once, confirmed by commit()
 
 
-def _datetime(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+#: What each inbox event (besides handoffs) changes in what the client keeps, in one place.
+_TRACKS: dict[str, Callable[[CoordinationMixin, str, dict[str, Any]], None]] = {
+    MediationRequested.TYPE: CoordinationMixin._mediation_requested,
+    MediationReminderIssued.TYPE: CoordinationMixin._mediation_reminded,
+    PackageAssigned.TYPE: CoordinationMixin._package_assigned,
+    PackageReminderIssued.TYPE: CoordinationMixin._package_reminded,
+    TeamTaskAssigned.TYPE: CoordinationMixin._task_assigned,
+    TeamTaskReminderIssued.TYPE: CoordinationMixin._task_reminded,
+}
 
 
 def _text(name: str, value: Any) -> str:

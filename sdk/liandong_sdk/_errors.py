@@ -13,9 +13,13 @@
     ├── CredentialsError            no password is known for a principal
     ├── BrokerError                 the local broker cannot be fetched, started or reached
     ├── StartupError                a service cannot start (its port is taken, …): it exits at once
+    ├── PeerUnavailable             another worker of a service could not be asked (HTTP 503: ask again)
     ├── Refused                     an event the state or the regulation does not allow: a service
     │   │                           changes nothing for it (also a ValueError)
-    │   └── IllegalTransition       an answer the case's current state does not allow
+    │   ├── IllegalTransition       an answer the case's current state does not allow
+    │   ├── CallbackRefused         (intake) a callback with no opinion, late, or a second one (HTTP 409)
+    │   └── ReviewRefused           (intake) an application for review with nothing to examine, late,
+    │                               or a second one (HTTP 409)
     └── DepartmentError             the department SDK refused an answer before publishing it
         ├── UnknownCase             the case was never handed to this unit
         ├── InvalidAnswer           a field of the answer is missing or out of range (also a ValueError)
@@ -86,6 +90,10 @@ class CredentialsError(LiandongError):
 
 class StartupError(LiandongError):
     """A service cannot start (for example, a port it must serve on is taken)."""
+
+
+class PeerUnavailable(LiandongError):
+    """Another worker could not be asked (it is restarting, or the group is rebalancing)."""
 
 
 class Refused(LiandongError, ValueError):

@@ -1773,13 +1773,13 @@ class SatisfactionEvaluated(EventRecord):
 
 class ReviewStage(StrEnum):
     """Which further examination of a handling opinion: REVIEW 复查 (Art. 35: of the unit's opinion, by its reviewing
-    body), RECHECK 复核 (Art. 36: of the review decision, by the reviewing body's superior); OTHER for a stage this
+    body), RECHECK 复核 (Art. 36: of the review decision, by the reviewing body's superior); UNKNOWN for a stage this
     reader does not know.
     """
 
     REVIEW = "REVIEW"
     RECHECK = "RECHECK"
-    OTHER = "OTHER"
+    UNKNOWN = "UNKNOWN"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

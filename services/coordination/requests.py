@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from liandong_sdk.events import MediationProposed, PackageClosed, PackageExtensionRequested, PackageOrdered, TeamTaskPublished
+from liandong_sdk.records import case_ref_of
 
 from liandong import HANDLING_UNITS
 from liandong.domain.coordination import PACKAGE_RESULTS, CoordinationConfig
@@ -22,12 +23,6 @@ from .config import load_config
 Request = tuple[str, dict[str, Any]]
 _IDS = uuid.UUID("2d7b9e41-0c3a-4f5b-8e16-a49c7d2b5f08")
 UNITS = (*HANDLING_UNITS, "BUREAU")
-
-
-def case_ref(case_number: str) -> dict[str, Any]:
-    """A case reference from its number (district code first); carries no personal data."""
-    return {"case_number": case_number, "petition_id": str(uuid.uuid5(_IDS, f"case/{case_number}")),
-            "district_code": case_number.split("-", 1)[0]}
 
 
 def _id(*parts: object) -> str:
@@ -46,7 +41,7 @@ def mediation_proposal(case_number: str, *, convener: str, participants: list[st
         raise ValueError("subject: must be a non-empty text")
     mid = mediation_id or _id("mediation", case_number, subject, convener, *participants)
     return MediationProposed.TYPE, {
-        "event_id": _id(mid, "proposed"), "occurred_at": at, "case": case_ref(case_number), "deadline": None,
+        "event_id": _id(mid, "proposed"), "occurred_at": at, "case": case_ref_of(case_number), "deadline": None,
         "requested_by": requested_by, "mediation_id": mid, "convener": convener,
         "participants": list(dict.fromkeys([convener, *participants])), "legal_advisers": list(legal_advisers or []),
         "subject": subject, "answer_days": answer_days}
@@ -67,7 +62,7 @@ def package_order(case_number: str, *, members: list[dict[str, str]], plan: str,
             raise ValueError(f"slot {m['role']}: a named person from a unit ({', '.join(UNITS)})")
     pid = package_id or _id("package", case_number, *sorted(linked_cases or []))
     return PackageOrdered.TYPE, {
-        "event_id": _id(pid, "ordered"), "occurred_at": at, "case": case_ref(case_number), "deadline": None,
+        "event_id": _id(pid, "ordered"), "occurred_at": at, "case": case_ref_of(case_number), "deadline": None,
         "package_id": pid, "case_numbers": list(dict.fromkeys([case_number, *(linked_cases or [])])),
         "members": members, "leader_package": leader_package, "plan": plan,
         "progress_cadence_days": cadence_days or config.package_cadence_days, "expected_resolution_on": expected_on}
@@ -77,7 +72,7 @@ def package_extension(case_number: str, package_id: str, *, days: int, reason: s
     if days < 1 or not reason.strip():
         raise ValueError("an extension needs days >= 1 and a reason")
     return PackageExtensionRequested.TYPE, {
-        "event_id": _id(package_id, "extension", at.isoformat()), "occurred_at": at, "case": case_ref(case_number),
+        "event_id": _id(package_id, "extension", at.isoformat()), "occurred_at": at, "case": case_ref_of(case_number),
         "deadline": None, "package_id": package_id, "days": days, "reason": reason}
 
 
@@ -86,7 +81,7 @@ def package_closing(case_number: str, package_id: str, *, result: str, summary: 
     if result not in PACKAGE_RESULTS:
         raise ValueError(f"result: one of {', '.join(PACKAGE_RESULTS)}")
     return PackageClosed.TYPE, {
-        "event_id": _id(package_id, "closed"), "occurred_at": at, "case": case_ref(case_number), "deadline": None,
+        "event_id": _id(package_id, "closed"), "occurred_at": at, "case": case_ref_of(case_number), "deadline": None,
         "package_id": package_id, "result": result, "resolved_on": resolved_on, "summary": summary}
 
 

@@ -15,9 +15,11 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from aiohttp import web
+from liandong_sdk.events import ReviewStage, Satisfaction, known
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from liandong.api import Api, Call, Problem, ProblemDetail, json_response, problem
@@ -27,6 +29,9 @@ from .service import CallbackRefused, IntakeService, LineResult, ReviewRefused
 from .submission import Submission
 
 M = TypeVar("M", bound=BaseModel)
+#: The schema's symbols a request may name (not their UNKNOWN / OTHER fallbacks), from the schemas.
+Evaluation = StrEnum("Evaluation", {s: s for s in known(Satisfaction)})  # type: ignore[misc]
+Stage = StrEnum("Stage", {s: s for s in known(ReviewStage)})  # type: ignore[misc]
 #: A larger body is answered 413.
 MAX_BODY = 16 * 1024 * 1024
 
@@ -59,7 +64,7 @@ class CallbackRequest(Model):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     case_number: str = Field(min_length=1, max_length=40)
-    evaluation: Literal["SATISFIED", "BASICALLY_SATISFIED", "UNSATISFIED"]
+    evaluation: Evaluation
     """满意, 基本满意 or 不满意."""
     remark: str = Field("", max_length=2000)
     """What the petitioner said, in the bureau's words, without personal data."""
@@ -82,7 +87,7 @@ class ReviewApplication(Model):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     case_number: str = Field(min_length=1, max_length=40)
-    stage: Literal["REVIEW", "RECHECK"]
+    stage: Stage
     """REVIEW (复查) or RECHECK (复核)."""
     grounds: str = Field(min_length=1, max_length=4000)
     """The petitioner's grounds, in the bureau's words, without personal data."""
@@ -182,7 +187,7 @@ def make_api(submit: Callable[[str], list[LineResult]], callback: Callback | Non
 
 
 async def _command(call: Call, model: type[M], what: str, act: Callable[[M], dict[str, Any]] | None,
-                   refused: type[ValueError], answer: Callable[[M, dict[str, Any]], dict[str, Any]]) -> web.StreamResponse:
+                   refused: type[Exception], answer: Callable[[M, dict[str, Any]], dict[str, Any]]) -> web.StreamResponse:
     """One bureau command: the body checked (400 naming the field), done (``act``, in a thread: it waits
     for the broker) or refused with why (409), and answered."""
     try:

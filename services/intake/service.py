@@ -37,7 +37,7 @@ from liandong_sdk.events import (
     Satisfaction,
     SatisfactionEvaluated,
 )
-from liandong_sdk.rules import BUREAU_TZ
+from liandong_sdk.rules import BUREAU_TZ, Refused
 from pydantic import ValidationError
 
 from liandong import (
@@ -80,11 +80,11 @@ class LineResult:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
 
-class CallbackRefused(ValueError):
+class CallbackRefused(Refused):
     """A callback the bus does not record, and why (no opinion yet, the period over, evaluated before)."""
 
 
-class ReviewRefused(ValueError):
+class ReviewRefused(Refused):
     """An application for review or re-check the bus does not forward, and why (nothing to examine yet,
     the application period over, applied before)."""
 
@@ -150,7 +150,7 @@ class IntakeService:
     def _absorb(self, events: list[Event]) -> None:
         with self._lock:
             for ev in events:
-                follow = _FOLLOWS.get(EVENT_CLASSES.get(ev.type))  # typed only if followed
+                follow = FOLLOWS.get(EVENT_CLASSES.get(ev.type))  # typed only if followed
                 if follow is not None:
                     follow(self, ev.key, ev.payload)
 
@@ -331,7 +331,7 @@ class IntakeService:
             f.get(timeout=30)
 
 
-def _in_period(refused: type[ValueError], case_number: str, act: str, at: datetime, what: str, decided_at: datetime,
+def _in_period(refused: type[Refused], case_number: str, act: str, at: datetime, what: str, decided_at: datetime,
                due: datetime, days: int) -> None:
     """``refused`` unless ``at`` is in the period of ``days`` after the decision (``what``) ending at ``due``."""
     if at < decided_at:
@@ -341,7 +341,8 @@ def _in_period(refused: type[ValueError], case_number: str, act: str, at: dateti
                       f"ended at {due.isoformat()}")
 
 
-_FOLLOWS: dict[type[EventRecord] | None, Callable[[IntakeService, str, Any], None]] = {
+#: What intake remembers of each event type it reads (its log follower), in one place.
+FOLLOWS: dict[type[EventRecord] | None, Callable[[IntakeService, str, Any], None]] = {
     PetitionRegistered: IntakeService._registered, PetitionTriaged: IntakeService._triaged,
     CaseJurisdictionDecided: IntakeService._decided, CaseHandoffRejected: IntakeService._rejected,
     PetitionDiverted: IntakeService._diverted, CaseResolved: IntakeService._closed, CaseNotAccepted: IntakeService._closed,

@@ -8,10 +8,16 @@ import uuid
 from typing import Any
 
 import typer
+from liandong_sdk.records import case_ref_of
 from rich.console import Console
 
 notices_app = typer.Typer(help="Written notices (告知书) to petitioners: delivery confirmations.", no_args_is_help=True)
 console = Console()
+
+
+def delivered_id(notice_no: str) -> uuid.UUID:
+    """The id of a notice's delivery confirmation: the same for every confirmation of that notice."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:delivered:{notice_no}")
 
 
 def delivery(notice_no: str, channel: str, receipt: str, at: Any) -> dict[str, Any]:
@@ -29,9 +35,7 @@ def delivery(notice_no: str, channel: str, receipt: str, at: Any) -> dict[str, A
         raise ValueError(f"channel {channel!r}: one of SMS, POST, ONLINE, IN_PERSON")
     if not receipt.strip():
         raise ValueError("a receipt (the gateway's message id, the registered-mail number, ...) is required")
-    case = {"case_number": case_number, "petition_id": uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:{case_number}"),
-            "district_code": case_number.split("-", 1)[0]}
-    return {"event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:delivered:{notice_no}"), "occurred_at": at, "case": case,
+    return {"event_id": delivered_id(notice_no), "occurred_at": at, "case": case_ref_of(case_number),
             "deadline": None, "notice_no": notice_no, "kind": kinds[rest[0]].value, "delivery_channel": channel,
             "receipt": receipt.strip()}
 

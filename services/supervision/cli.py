@@ -10,16 +10,11 @@ from typing import Any
 
 import typer
 from liandong_sdk.events import SupervisionNoticeIssued, SupervisionRecommendationIssued
+from liandong_sdk.records import case_ref_of
 from rich.console import Console
 
 supervise_app = typer.Typer(help="Supervision (督查督办): recommendations and notices.", no_args_is_help=True)
 console = Console()
-
-
-def _case_ref(case_number: str) -> dict[str, Any]:
-    # The bureau's tools know the case by its number; the petition id is derived from it (as `case decide` does).
-    return {"case_number": case_number, "petition_id": uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:{case_number}"),
-            "district_code": case_number.split("-", 1)[0]}
 
 
 def _publish(name: str, record: dict[str, Any]) -> None:
@@ -50,7 +45,7 @@ def recommend(case_number: str, unit: str = typer.Option(..., help="The unit tha
     from liandong.domain.supervision import recommendation
 
     try:
-        record = recommendation(_case_ref(case_number), _unit(unit), kind, text, now(), load_clocks())
+        record = recommendation(case_ref_of(case_number), _unit(unit), kind, text, now(), load_clocks())
     except ValueError as exc:
         console.print(f"[red]refused:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -73,7 +68,7 @@ def notice(case_number: str, unit: str = typer.Option(..., help="The supervised 
         console.print(f"[red]refused:[/red] trigger one of {', '.join(TRIGGERS)}, and a text", highlight=False)
         raise typer.Exit(2)
     at = now()
-    record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": _case_ref(case_number), "deadline": None,
+    record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": case_ref_of(case_number), "deadline": None,
               "unit": _unit(unit), "stage": stage, "trigger": trigger, "text": text.strip(),
               "letter_no": f"督办函〔{bureau_year(at)}〕{case_number}/{trigger}"}
     _publish(SupervisionNoticeIssued.TYPE, record)
