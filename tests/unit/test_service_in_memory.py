@@ -108,7 +108,8 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     assert "triage" in objection.producers  # the checked copy
     assert "ledger: Ledger.record" in objection.consumers
     assert "supervision: Supervisor.watch" in objection.consumers
-    assert "intake (reads the topic)" in objection.consumers  # not declared: its ACL says it reads the topic
+    assert "intake: IntakeService._rejected" in objection.consumers  # its log follower's map (intake has no Service)
+    assert not any(c.startswith("intake") for c in rows["case.accepted"].consumers)  # on a topic it reads, not followed
     assert "supervision: Supervisor.repeated" in rows["petition.repeat.detected"].consumers  # on the earlier case
     joined = rows["mediation.joined"].consumers
     assert "coordination: Coordination.joined" in joined and "ledger: record_view" in joined
