@@ -287,6 +287,8 @@ def _registered(c: CaseState, p: PetitionRegistered, at: datetime, clocks: Clock
 @_folds(PetitionRepeatDetected)
 def _repeat(c: CaseState, p: PetitionRepeatDetected, at: datetime, clocks: ClockConfig) -> str:
     c.repeat_of, c.status = p.earlier_case_number, CaseStatus.REPEAT
+    if p.not_accepted_reason:
+        return f"not accepted: {p.not_accepted_reason}"
     return f"repeat of {c.repeat_of}" + (" (closed)" if p.earlier_closed else " (open)")
 
 

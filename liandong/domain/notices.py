@@ -1,9 +1,9 @@
 """Written notices to the petitioner (告知书): which event calls for which notice, to whom and how.
 
 A notice conveys one decision: the lead unit's acceptance (受理告知书, Art. 23), its refusal
-(不予受理告知书, with the reason), the bureau's diversion to another legal channel (Art. 22, 28,
-31), the lead unit's extension (Art. 32, with the reason) and its handling opinion (处理意见书,
-with the right to apply for review within 30 days, and to whom). A co-unit's answers call for
+(不予受理告知书, with the reason; the bureau's own for a matter closed by its re-check, Art. 36),
+the bureau's diversion to another legal channel (Art. 22, 28, 31), the lead unit's extension
+(Art. 32, with the reason) and its handling opinion (处理意见书, with the right to apply for review within 30 days, and to whom). A co-unit's answers call for
 none: the petitioner hears from the lead. The words come from the bureau's templates (data,
 rendered by the ``Render`` the service is built with); this module decides only what they say.
 
@@ -36,6 +36,7 @@ from liandong_sdk.events import (
     PetitionDiverted,
     Petitioner,
     PetitionRegistered,
+    PetitionRepeatDetected,
 )
 from liandong_sdk.rules import BUREAU_TZ, ClockConfig
 
@@ -50,6 +51,8 @@ KINDS: dict[type[EventRecord], NoticeKind] = {
     PetitionDiverted: NoticeKind.DIVERSION,
     CaseExtensionApproved: NoticeKind.EXTENSION,
     CaseResolved: NoticeKind.OPINION,
+    # the bureau's own: a petition on a matter closed by its re-check is not accepted (Art. 36)
+    PetitionRepeatDetected: NoticeKind.NOT_ACCEPTED,
 }
 #: The notice number's code per kind (文书编号: <case>-<code>-<n>).
 CODES: dict[NoticeKind, str] = {NoticeKind.ACCEPTANCE: "SL", NoticeKind.NOT_ACCEPTED: "BSL", NoticeKind.DIVERSION: "FL",
@@ -89,6 +92,8 @@ class Notices:
     def decided(self, state: dict[str, Any] | None, event: Incoming[EventRecord]) -> tuple[dict[str, Any] | None, list[Any]]:
         """A decision the petitioner is told of: its notice, or kept until the case's recipient
         and lead unit are known."""
+        if isinstance(event.payload, PetitionRepeatDetected) and not event.payload.not_accepted_reason:
+            return None, []  # an ordinary repeat: linked to its earlier case, nothing decided to tell
         state = dict(state or _new())
         if not self._ready(state, event.payload):
             if any(w["event_id"] == event.id for w in state["waiting"]):
@@ -155,6 +160,8 @@ def _facts(p: Any, clocks: ClockConfig) -> dict[str, Any]:
     """What a notice of this decision says beyond its kind."""
     if isinstance(p, PetitionDiverted):
         return {"diversion_channel": p.diversion_channel.value, "explanation": p.explanation}
+    if isinstance(p, PetitionRepeatDetected):
+        return {"reason": p.not_accepted_reason}  # the bureau's own decision: no unit signs it
     facts: dict[str, Any] = {"unit": p.unit.value}
     if isinstance(p, CaseNotAccepted):
         facts["reason"] = p.reason

@@ -359,6 +359,8 @@ class Supervisor:
         the unit that had it, naming why supervision acts."""
         if earlier is None or earlier.case is None or earlier.lead_unit is None:
             return []  # diverted, never routed, or unknown here: nobody to supervise
+        if p.not_accepted_reason:
+            return []  # the matter is closed by its re-check (Art. 36): nothing left for the unit to do
         status = earlier.unit_status.get(earlier.lead_unit)
         if status == "RESOLVED":
             supported = earlier.outcomes.get(earlier.lead_unit) == "SUPPORTED"

@@ -214,7 +214,11 @@ def all_topics() -> list[TopicSpec]:
         TopicSpec(DEAD_LETTER, "Messages that could not be processed, kept whole with the reason; operators only.",
                   pii=True, partitions=3),
     ]
-    for unit, slug in BUS_UNITS.items():
+    for unit, slug in HANDLING_UNITS.items():
         topics.append(TopicSpec(UNIT_INBOX.format(unit=slug), f"What {unit} receives; contact details of its own cases only.", pii=True))
         topics.append(TopicSpec(UNIT_REPLIES.format(unit=slug), f"What {unit} answers. No personal data."))
+    for body, slug in REVIEWING_BODIES.items():
+        topics.append(TopicSpec(UNIT_INBOX.format(unit=slug), f"What the reviewing body {body} receives: review and re-check "
+                                                              "requests, letters. No personal data."))
+        topics.append(TopicSpec(UNIT_REPLIES.format(unit=slug), f"What the reviewing body {body} decides. No personal data."))
     return topics

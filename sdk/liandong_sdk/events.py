@@ -205,6 +205,11 @@ class PetitionRepeatDetected(EventRecord):
     reason: str
     """How the repeat was recognised."""
 
+    not_accepted_reason: str | None = None
+    """Set when the bureau does not accept the petition at all (Art. 36: the same matter after its re-check, 复核): why,
+    as the petitioner's not-accepted notice says it; null for an ordinary repeat.
+    """
+
 
 class Unit(StrEnum):
     """A unit on the bus: the petition bureau, a handling department, a diversion channel's owner, or a reviewing body

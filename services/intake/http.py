@@ -44,18 +44,22 @@ class Line(Model):
     line: int
     """The petition's place in the body, from 1."""
     status: str
-    """registered, duplicate (the idempotency key was seen: its case) or rejected."""
+    """registered; duplicate (the idempotency key was seen: its case); rejected (not valid: nothing registered);
+    not_accepted (registered and not accepted, Art. 36: the same matter after its re-check; the reason in errors,
+    and the petitioner receives a not-accepted notice)."""
     case_number: str | None = None
     repeat_of: str | None = None
     """An earlier case of the same petitioner and matter (a repeat petition, Art. 19)."""
     errors: list[str] | None = None
-    """For a rejected petition: 'field.path: what is wrong' lines."""
+    """For a rejected petition: 'field.path: what is wrong' lines; for one not accepted, why."""
 
 
 class Registration(Model):
     registered: int
     duplicates: int
     rejected: int
+    not_accepted: int = 0
+    """Registered but not accepted (Art. 36)."""
     results: list[Line]
 
 
@@ -179,6 +183,7 @@ def make_api(submit: Callable[[str], list[LineResult]], callback: Callback | Non
             "registered": sum(r.status == "registered" for r in results),
             "duplicates": sum(r.status == "duplicate" for r in results),
             "rejected": sum(r.status == "rejected" for r in results),
+            "not_accepted": sum(r.status == "not_accepted" for r in results),
             "results": [r.to_dict() for r in results],
         }
         return json_response(body, status=422 if results and body["rejected"] == len(results) else 200)

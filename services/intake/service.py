@@ -71,7 +71,7 @@ _IDS = uuid.UUID("6f1c1f9e-6f7b-4b8e-9a39-2b8f0b1d2c11")
 @dataclass
 class LineResult:
     line: int
-    status: str  # registered | duplicate | rejected
+    status: str  # registered | duplicate | rejected | not_accepted (registered, not accepted: why in errors)
     case_number: str | None = None
     repeat_of: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -293,18 +293,25 @@ class IntakeService:
             if not reg.new:
                 return LineResult(line, "duplicate", reg.case_number)
             final = self.rechecked(matter)
-            if final is not None:  # Art. 36: after the re-check, the same matter is not accepted again
-                case_number, decision = final
-                return LineResult(line, "rejected", repeat_of=case_number, errors=[
-                    f"(matter): not accepted: the same matter was re-checked (复核) in case {case_number} by "
-                    f"{decision.unit} on {decision.at.astimezone(BUREAU_TZ).date().isoformat()}; a petition on it "
-                    "is not accepted again (Art. 36)"])
+            if final is not None:  # Art. 36: after the re-check, the same matter is registered but not accepted again
+                earlier, decision = final
+                day = decision.at.astimezone(BUREAU_TZ).date()
+                # What the petitioner's notice says (Chinese), and what the clerk's answer says.
+                notice = (f"该信访事项已于{day.year}年{day.month}月{day.day}日经复核（编号{earlier}），"
+                          "依据《信访工作条例》第三十六条，信访人仍以同一事实和理由提出信访请求的，不再受理。")
+                self._publish(sub, category, reg.case_number, earlier, True, not_accepted=notice)
+                self.registry.remember(sub.idempotency_key, matter, reg.case_number, earlier)
+                return LineResult(line, "not_accepted", reg.case_number, earlier, errors=[
+                    f"not accepted: the same matter was re-checked (复核) in case {earlier} by {decision.unit} on "
+                    f"{day.isoformat()}; a petition on it is not accepted again (Art. 36); the petitioner is sent a "
+                    "not-accepted notice"])
             # Remembered only once published: a failed publish leaves no trace, and a retry is a fresh try.
             self._publish(sub, category, reg.case_number, reg.repeat_of, reg.earlier_closed)
             self.registry.remember(sub.idempotency_key, matter, reg.case_number, reg.repeat_of)
         return LineResult(line, "registered", reg.case_number, reg.repeat_of)
 
-    def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool) -> None:
+    def _publish(self, sub: Submission, category: str, case_number: str, repeat_of: str | None, closed: bool,
+                 not_accepted: str | None = None) -> None:
         now = bus_now()  # the wall clock, or the simulation's compressed one
         case = {"case_number": case_number, "district_code": self.bus.settings.district_code,
                 "petition_id": uuid.uuid5(_IDS, sub.idempotency_key)}
@@ -325,7 +332,9 @@ class IntakeService:
             futures.append(self._publisher.publish(PetitionRepeatDetected.TYPE, {
                 "event_id": uuid.uuid5(_IDS, f"{sub.idempotency_key}/repeat"), "occurred_at": now, "case": case,
                 "deadline": None, "earlier_case_number": repeat_of, "earlier_closed": closed,
-                "reason": "same petitioner, same matter, its case open or closed within the review window",
+                "reason": "same petitioner, same matter, its case re-checked" if not_accepted else
+                          "same petitioner, same matter, its case open or closed within the review window",
+                "not_accepted_reason": not_accepted,
             }))
         for f in futures:
             f.get(timeout=30)

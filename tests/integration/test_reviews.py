@@ -20,6 +20,7 @@ from liandong.cli import app as cli
 from liandong.clock import now
 from services.intake.app import build as build_intake
 from services.ledger.app import build as build_ledger
+from services.notices.app import build as build_notices
 from services.triage.app import build as build_triage
 from tests.conftest import ServiceHost, api, wait_for
 from tests.integration.test_case_lifecycle import handed, submission
@@ -39,6 +40,7 @@ def test_review_and_recheck_are_forwarded_decided_refused_and_final(bus: Bus) ->
     tag = uuid.uuid4().hex[:6]
     try:
         host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{tag}"))
+        host.start(build_notices(bus.as_principal("svc-notices"), app_id=f"notices-{tag}"))
         ledger = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=f"ledger-{tag}")).bound["http"]
         intake = host.start(build_intake(bus.as_principal("svc-intake"), port=0)).bound["http"]
         petitions = [submission() for _ in range(3)]
@@ -104,14 +106,38 @@ def test_review_and_recheck_are_forwarded_decided_refused_and_final(bus: Bus) ->
             assert refusal.data["refused_type"] == "review.decided"
             assert "requested of CITY_HRSS, not of CITY_GOVERNMENT" in refusal.data["reason"]
 
-        # After the re-check the same matter is not accepted again (Art. 36); intake says why.
+        # After the re-check the same matter is registered but not accepted again (Art. 36); intake says why, and
+        # the petitioner gets the bureau's not-accepted notice. (Until intake has read the re-check decision, a
+        # petition on the matter is an ordinary repeat: tried once a second.)
         def refused_again() -> Any:
             again = {**petitions[1], "idempotency_key": f"web-{uuid.uuid4()}", "summary": "工资差额仍未支付"}
             status, body = api(intake, "/petitions", json.dumps(again, ensure_ascii=False).encode())
-            return body if status == 422 else None
+            assert status == 200, body
+            return body if body["results"][0]["status"] == "not_accepted" else None
 
-        body = wait_for(refused_again, timeout=60, message="the same matter refused after the re-check")
-        assert "re-checked (复核) in case " + changed in body["results"][0]["errors"][0]
+        body = wait_for(refused_again, timeout=60, interval=1.0, message="the same matter not accepted after the re-check")
+        line = body["results"][0]
+        assert body["not_accepted"] == 1 and line["repeat_of"] == changed
+        assert "re-checked (复核) in case " + changed in line["errors"][0] and "Art. 36" in line["errors"][0]
+        refused_case = line["case_number"]
+        notices = bus.subscriber(["liandong.bureau.notices"], group_id=f"test-notices-{tag}", service="test",
+                                 auto_offset_reset="earliest")
+        try:
+            found: list[Any] = []
+
+            def notice() -> Any:
+                found.extend(e for e in notices.poll(500) if e.key == refused_case)
+                return next((e for e in found if e.data["kind"] == "NOT_ACCEPTED"), None)
+
+            letter = wait_for(notice, timeout=90, message="the not-accepted notice of the petition after the re-check")
+            assert letter.data["unit"] is None  # the bureau's own decision
+            assert "不予受理告知书" in letter.data["text"] and "第三十六条" in letter.data["text"] and changed in letter.data["text"]
+            assert letter.data["recipient"]["name"] == petitions[1]["petitioner"]["name"]
+        finally:
+            notices.close()
+        status, case = api(ledger, f"/cases/{refused_case}")
+        assert status == 200 and case["status"] == "REPEAT" and case["repeat_of"] == changed
+        assert any(t["event"] == "petition.repeat.detected" and t["detail"].startswith("not accepted") for t in case["timeline"])
 
         def reviewed(number: str, stages: set[str]) -> Any:
             status, case = api(ledger, f"/cases/{number}")

@@ -203,3 +203,26 @@ def test_bad_notice_settings_stop_the_service_naming_the_fault(tmp_path: Path) -
             u: {"name": u, "reviewer": "r"} for u in ("JUSTICE", "HRSS", "HOUSING", "POLICE", "STREET_OFFICE")},
             "diversion": {c.value: c.value for c in DiversionChannel},
             "outcomes": {o.value: o.value for o in ResolutionOutcome}}))), tmp_path / "t")
+
+
+def test_a_petition_on_a_rechecked_matter_gets_the_bureaus_not_accepted_notice_and_a_repeat_none() -> None:
+    from liandong_sdk.events import PetitionRepeatDetected
+
+    bus = Bus()
+    earlier = "140214-2026-000001"
+
+    def repeat(case: CaseRef, reason: str | None) -> PetitionRepeatDetected:
+        return PetitionRepeatDetected(event_id=uuid.uuid4(), occurred_at=T0, case=case, deadline=None,
+                                      earlier_case_number=earlier, earlier_closed=True, reason="same matter",
+                                      not_accepted_reason=reason)
+
+    ordinary = bus.register("又来反映欠薪", MatterCategory.WAGE_ARREARS, n=2)
+    bus.send(repeat(ordinary, None), to=(bus.notices,))
+    assert bus.issued == []  # an ordinary repeat is linked to its earlier case: nothing decided to tell
+    final = bus.register("仍反映欠薪", MatterCategory.WAGE_ARREARS, channel=Channel.HOTLINE_12345, n=3)
+    bus.send(repeat(final, "该信访事项已经复核，依据第三十六条不再受理。"), to=(bus.notices,))
+    [notice] = bus.issued
+    assert notice.kind == NoticeKind.NOT_ACCEPTED and notice.unit is None and notice.delivery_channel == DeliveryChannel.SMS
+    assert notice.notice_no == f"{final.case_number}-BSL-1" and notice.recipient.name == NAME
+    assert "理由：该信访事项已经复核，依据第三十六条不再受理。" in notice.text
+    assert "某区信访局\n" in notice.text.split("不予受理告知书", 1)[1]  # signed by the bureau, not by a unit

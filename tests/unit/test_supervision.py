@@ -311,6 +311,15 @@ def test_a_repeat_of_a_case_nobody_handled_triggers_nothing() -> None:
     assert SUP.repeat(None, "r", typed("petition.repeat.detected", data)) == []
 
 
+def test_a_petition_not_accepted_after_the_recheck_triggers_nothing() -> None:
+    earlier = _earlier("RESOLVED", "NOT_SUPPORTED")
+    data = {"occurred_at": at(9, 6), "case": Case().ref, "earlier_case_number": earlier.number, "earlier_closed": True,
+            "reason": "same matter", "not_accepted_reason": "已经复核，不再受理"}
+    assert SUP.repeat(earlier.state, "r", typed("petition.repeat.detected", data)) == []  # the matter is closed (Art. 36)
+    ordinary = {**data, "not_accepted_reason": None}
+    assert SUP.repeat(earlier.state, "r2", typed("petition.repeat.detected", ordinary))  # an ordinary repeat: a notice
+
+
 def test_the_bureau_can_issue_a_notice_for_irregular_handling_once() -> None:
     case = _earlier("ACCEPTED")
     out = plain(SUP.notice(case.state, "HRSS", "IRREGULAR_HANDLING", "未按规定送达受理告知书", at(4, 1), "manual-1"))
