@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from liandong.api import call_api
+from liandong.domain import CaseStatus, HandoffStatus
 from liandong.sim.stack import ServiceStack
 from services.registry import SPECS
 from tests.conftest import wait_for
 
-TERMINAL = {"RESOLVED", "DIVERTED", "REPEAT", "ESCALATED", "NOT_ACCEPTED"}
-SETTLED_HANDOFFS = {"RESOLVED", "OBJECTED", "NOT_ACCEPTED"}
+#: A case's statuses after which nothing more happens to it without the bureau (StrEnums: equal to their text).
+TERMINAL = {CaseStatus.RESOLVED, CaseStatus.DIVERTED, CaseStatus.REPEAT, CaseStatus.ESCALATED, CaseStatus.NOT_ACCEPTED}
+SETTLED_HANDOFFS = {HandoffStatus.RESOLVED, HandoffStatus.OBJECTED, HandoffStatus.NOT_ACCEPTED}
 
 
 class ProcessStack:
