@@ -1,11 +1,12 @@
 """Written notices to the petitioner (告知书): which event calls for which notice, to whom and how.
 
-A notice conveys one decision: the lead unit's acceptance (受理告知书, Art. 23), its refusal
-(不予受理告知书, with the reason; the bureau's own for a matter closed by its re-check, Art. 36),
-the bureau's diversion to another legal channel (Art. 22, 28, 31), the lead unit's extension
-(Art. 32, with the reason) and its handling opinion (处理意见书, with the right to apply for review within 30 days, and to whom). A co-unit's answers call for
-none: the petitioner hears from the lead. The words come from the bureau's templates (data,
-rendered by the ``Render`` the service is built with); this module decides only what they say.
+A notice conveys one decision: the lead unit's acceptance (受理告知书, Art. 23), its refusal (不予受理告知书,
+with the reason; the bureau's own for a matter closed by its re-check, Art. 36), the bureau's
+diversion to another legal channel (Art. 22, 28, 31), the lead unit's extension (Art. 32, with the
+reason) and its handling opinion (处理意见书, with the right to apply for review within 30 days, and to
+whom). A co-unit's answers call for none: the petitioner hears from the lead. The words come from
+the bureau's templates (data, rendered by the ``Render`` the service is built with); this module
+decides only what they say.
 
 State per case (on a bureau-only table: the recipient is personal data): the petitioner and the
 channel the petition came by, the current lead unit, the number of notices issued, and causes
