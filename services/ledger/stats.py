@@ -83,8 +83,9 @@ def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = Non
         "channel_share": _shares(channels, len(this)),
         "by_category": dict(categories),
         "category_share": _shares(categories, len(this)),
+        # ties by name: every worker gathers the cases in its own order, and must give the same list
         "most_complained_units": [{"unit": u, "cases": n, "share": _rate(n, len(routed))}
-                                  for u, n in leads.most_common(MOST_COMPLAINED)],
+                                  for u, n in sorted(leads.items(), key=lambda kv: (-kv[1], kv[0]))[:MOST_COMPLAINED]],
         "by_month_category": by_month_category(this),
         "by_lead_unit": dict(Counter(c.lead_unit for c in routed if c.lead_unit)),
         "by_unit": {unit: {k: counts[k] for k in ("cases", "resolved", "accepted_on_time", "accepted_late", "closed_on_time",

@@ -4,6 +4,7 @@ plus what the tests ask of a running bus: petitions in, the ledger's view of the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -106,11 +107,28 @@ class ProcessStack:
             return None
 
         try:
-            return wait_for(settled_or_moving, timeout=limit, interval=1.0, message="the run to settle")  # type: ignore[no-any-return]
+            settled = wait_for(settled_or_moving, timeout=limit, interval=1.0, message="the run to settle")
         except AssertionError as exc:
             if str(exc).startswith("stuck"):
                 raise
             raise AssertionError(f"not settled within {limit:.0f} s:\n" + "\n".join(self.unsettled(numbers)[:30])) from None
+        return self._quiet(numbers, settled)
+
+    def _quiet(self, numbers: list[str], found: dict[str, dict[str, Any]], still: int = 5,
+               limit: float = 60.0) -> dict[str, dict[str, Any]]:
+        """The view once no case's timeline has grown for ``still`` polls a second apart (what follows a
+        settled case on other topics, like the petitioner's notices, has arrived), or after ``limit`` s."""
+        polls = {"same": 0, "view": found}
+
+        def quiet() -> bool:
+            now = self.cases(numbers)
+            same = {n: len(c["timeline"]) for n, c in now.items()} == {n: len(c["timeline"]) for n, c in polls["view"].items()}
+            polls.update(same=polls["same"] + 1 if same else 0, view=now)
+            return polls["same"] >= still
+
+        with contextlib.suppress(AssertionError):
+            wait_for(quiet, timeout=limit, interval=1.0, message="the settled run to go quiet")
+        return polls["view"]  # type: ignore[return-value]
 
     def settled(self, numbers: list[str]) -> dict[str, dict[str, Any]] | None:
         found = self.cases(numbers)
