@@ -179,7 +179,12 @@ def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(sta
     assert set(final["handoffs"]) == {"HRSS", "HOUSING", "POLICE"}
     assert final["handoffs"]["POLICE"]["status"] == "REQUESTED"
     assert final["handoffs"]["HRSS"]["handling_due_at"] is not None
-    refusals = [t for t in final["timeline"] if t["event"] == "answer.refused"]
+
+    def refused_on_the_case() -> list[dict[str, Any]]:  # the ledger reads the inboxes in its own time
+        c = _get(stack["ledger_port"], f"/cases/{number}")
+        return [t for t in c["timeline"] if t["event"] == "answer.refused"] if c else []
+
+    refusals = wait_for(lambda: len(r := refused_on_the_case()) >= len(bad) and r, message="every refusal in the ledger")
     assert len(refusals) == len(bad)  # each on the case's timeline, the one to justice too
     # the checked answers (what supervision, coordination and intake read) hold the valid ones, none refused
     checked = {h["ce_id"].decode() for _, _, h in read_all(bus, "svc-supervision", BUREAU_ANSWERS)}

@@ -135,8 +135,12 @@ def test_review_and_recheck_are_forwarded_decided_refused_and_final(bus: Bus) ->
             assert letter.data["recipient"]["name"] == petitions[1]["petitioner"]["name"]
         finally:
             notices.close()
-        status, case = api(ledger, f"/cases/{refused_case}")
-        assert status == 200 and case["status"] == "REPEAT" and case["repeat_of"] == changed
+        def in_ledger() -> Any:
+            status, case = api(ledger, f"/cases/{refused_case}")
+            return case if status == 200 and case["status"] == "REPEAT" else None
+
+        case = wait_for(in_ledger, timeout=60, message="the petition not accepted, in the ledger")
+        assert case["repeat_of"] == changed
         assert any(t["event"] == "petition.repeat.detected" and t["detail"].startswith("not accepted") for t in case["timeline"])
 
         def reviewed(number: str, stages: set[str]) -> Any:

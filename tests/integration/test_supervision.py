@@ -182,7 +182,8 @@ def test_triggers_and_recommendations(bus: Bus) -> None:
         _read(runtime, earlier, lambda s: s.unit_status.get("HRSS") == "RESOLVED"
               and any(c.clock == "RECOMMENDATION_FEEDBACK" for c in s.running()))
         # the same petitioner again on the same matter: the opinion in their favour was not implemented
-        _publish(bus, "petition.repeat.detected", repeat, at(6, 2), earlier_case_number=earlier, earlier_closed=True)
+        _publish(bus, "petition.repeat.detected", repeat, at(6, 2), earlier_case_number=earlier, earlier_closed=True,
+                 not_accepted_reason=None)  # an ordinary repeat (one not accepted after a re-check triggers nothing)
         trig = letters.wait(earlier, "supervision.notice", "the notice on the repeat petition")
         assert trig.data["trigger"] == "OPINION_NOT_IMPLEMENTED" and repeat in trig.data["text"]
 
