@@ -50,7 +50,6 @@ class Bureau:
         self.publisher = bus.as_principal("svc-bureau").publisher("bureau")
         # The bureau's supervision office writes the three recommendations (三项建议) to a unit's inbox.
         self.supervision = bus.as_principal("svc-supervision").publisher("bureau/supervision")
-        self.recommended = 0
         self.rng = random.Random(seed)
         self.open: dict[str, str] = {}  # case number -> package id
         self.ordered = 0
@@ -60,7 +59,6 @@ class Bureau:
         self.attempts: dict[str, int] = {}
         #: (case number, stage) -> refusals so far, for applications to forward (intake may not know the decision yet).
         self.to_apply: dict[tuple[str, str], int] = {}
-        self.applied: dict[str, int] = {"REVIEW": 0, "RECHECK": 0}
 
     def registered(self, record: dict[str, Any], persons: int, case_number: str, at: datetime) -> None:
         """A newly registered petition: a key case gets its package."""
@@ -139,7 +137,6 @@ class Bureau:
                                         "复查改变了原处理意见：建议查找办理中的问题，改进工作并书面答复。", at, self.clocks,
                                         uuid.uuid5(uuid.NAMESPACE_URL, f"liandong:recommend:{d.case_number}"))
                 self.supervision.publish(SupervisionRecommendationIssued.TYPE, record).get(timeout=30)
-                self.recommended += 1
 
     def apply_reviews(self, at: datetime, apply: Any) -> int:
         """Forwards the petitioners' applications through ``apply(body)`` (intake's POST /reviews: status,
@@ -150,7 +147,6 @@ class Bureau:
                                "grounds": "对处理意见不服" if stage == "REVIEW" else "对复查意见不服"})
             if status == 200 or tries + 1 >= CALLBACK_ATTEMPTS:
                 del self.to_apply[(number, stage)]
-                self.applied[stage] += status == 200
                 done += status == 200
             else:
                 self.to_apply[(number, stage)] = tries + 1

@@ -114,7 +114,7 @@ class DepartmentClient(CoordinationMixin):
         slug = HANDLING_UNITS[unit]
         self._publisher = self.bus.publisher(f"unit/{slug}")
         # Answers sent but not yet acknowledged: (event type, record, delivery); see confirm().
-        self._unconfirmed: list[tuple[str, dict[str, Any], Any]] = []
+        self._unconfirmed: list[Sent] = []
         self._subscriber = self.bus.subscriber([self.inbox_topic], group_id=group_id or f"unit-{slug}",
                                                service=f"unit-{slug}")
         self._load()
@@ -159,20 +159,9 @@ class DepartmentClient(CoordinationMixin):
         ``confirm()`` or ``commit()`` tries again."""
         if not self._unconfirmed:
             return
-        self._publisher.flush(timeout)
-        pending: list[tuple[str, dict[str, Any], Any]] = []
-        failure: Exception | None = None
-        for event_type, record, delivery in self._unconfirmed:
-            try:
-                delivery.get(timeout=timeout)
-            except AuthorizationDenied:
-                raise  # not worth sending again until an admin grants the ACL
-            except Exception as exc:  # the broker was away (a restart) or too slow: send it again
-                failure = failure or exc
-                pending.append((event_type, record, self._publisher.publish(event_type, record)))
-        self._unconfirmed = pending
-        if pending:
-            raise DeliveryPending(f"{len(pending)} answer(s) of {self.unit} not yet acknowledged ({failure!r}); "
+        self._unconfirmed, failure = resend_unacknowledged(self._publisher, self._unconfirmed, timeout)
+        if self._unconfirmed:
+            raise DeliveryPending(f"{len(self._unconfirmed)} answer(s) of {self.unit} not yet acknowledged ({failure!r}); "
                                   "sent again, confirm() or commit() later")
 
     def commit(self) -> bool:
@@ -324,6 +313,27 @@ class DepartmentClient(CoordinationMixin):
                   "recommendation_id": rid, "unit": self.unit, "adopted": bool(adopted),
                   "reason": reason.strip() if reason else None}
         self._publish(SupervisionFeedbackGiven.TYPE, record)
+
+
+Sent = tuple[str, dict[str, Any], Any]  # (event type, record, the broker's pending acknowledgement)
+
+
+def resend_unacknowledged(publisher: Any, sent: list[Sent], timeout: float) -> tuple[list[Sent], Exception | None]:
+    """Waits for the broker's acknowledgement of each message ``sent``; one not acknowledged (the broker
+    was away, or too slow) is sent again, same id. Returns those sent again and the first failure;
+    ``AuthorizationDenied`` is raised: sending again helps only once an admin grants the ACL."""
+    publisher.flush(timeout)
+    pending: list[Sent] = []
+    failure: Exception | None = None
+    for event_type, record, delivery in sent:
+        try:
+            delivery.get(timeout=timeout)
+        except AuthorizationDenied:
+            raise
+        except Exception as exc:
+            failure = failure or exc
+            pending.append((event_type, record, publisher.publish(event_type, record)))
+    return pending, failure
 
 
 #: What the bus says on the inbox about the unit's own answers: a refusal, or the deadline an answer set.

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._catalogue import REVIEWING_BODIES, UNIT_INBOX
+from ._client import Sent, resend_unacknowledged
 from ._connection import Connection
 from ._coordination import _text
 from ._errors import DeliveryPending, DepartmentError, InvalidAnswer
@@ -57,7 +58,7 @@ class ReviewingBodyClient:
         self.now = clock or (lambda: datetime.now(UTC))
         self.refusals: list[Event] = []
         self._publisher = self.bus.publisher(f"unit/{slug}")
-        self._unconfirmed: list[tuple[dict[str, Any], Any]] = []
+        self._unconfirmed: list[Sent] = []
         self._subscriber = self.bus.subscriber([UNIT_INBOX.format(unit=slug)], group_id=group_id or f"unit-{slug}",
                                                service=f"unit-{slug}")
 
@@ -81,21 +82,15 @@ class ReviewingBodyClient:
         record = {"event_id": uuid.uuid5(_DECISION_IDS, f"{request.event_id}/{self.body}/decided"), "occurred_at": self.now(),
                   "case": request.case, "deadline": None, "unit": self.body, "stage": request.stage,
                   "decision": decision, "text": _text("text", text), "decided_by": _text("decided_by", decided_by)}
-        self._unconfirmed.append((record, self._publisher.publish(ReviewDecided.TYPE, record)))
+        self._unconfirmed.append((ReviewDecided.TYPE, record, self._publisher.publish(ReviewDecided.TYPE, record)))
 
     def confirm(self, timeout: float = 30.0) -> None:
         """Waits until the broker has acknowledged every decision; one it did not is sent again and
         ``DeliveryPending`` raised (``confirm()`` or ``commit()`` again later)."""
-        self._publisher.flush(timeout)
-        pending = []
-        for record, delivery in self._unconfirmed:
-            try:
-                delivery.get(timeout=timeout)
-            except Exception:  # the broker was away: send it again (same id)
-                pending.append((record, self._publisher.publish(ReviewDecided.TYPE, record)))
-        self._unconfirmed = pending
-        if pending:
-            raise DeliveryPending(f"{len(pending)} decision(s) of {self.body} not yet acknowledged; sent again")
+        self._unconfirmed, failure = resend_unacknowledged(self._publisher, self._unconfirmed, timeout)
+        if self._unconfirmed:
+            raise DeliveryPending(f"{len(self._unconfirmed)} decision(s) of {self.body} not yet acknowledged "
+                                  f"({failure!r}); sent again, confirm() or commit() later")
 
     def commit(self) -> bool:
         """Confirms every decision, then marks the inbox read up to the last poll."""

@@ -375,10 +375,9 @@ def make_api(cases: View, now: Clock) -> Api:
     @get("/stats", "The annual report's figures (a unit's principal: over its own cases).", response=Statistics,
              query=StatsQuery, errors=errors)
     async def stats(call: Call) -> web.StreamResponse:
-        found = await visible(call)
-        numbers = {c.case_number for c in found}  # a unit's principal: the packages on its own cases
-        packages = [p for p in views.packages(await coordination_views(call), now()) if p["case_number"] in numbers]
-        return json_response(statistics(found, now(), call.query.year, packages))
+        # the packages on the year's visible cases count (statistics picks them by case number)
+        packages = views.package_records(await coordination_views(call))
+        return json_response(statistics(await visible(call), now(), call.query.year, packages))
 
     async def coordination_views(call: Call) -> list[views.View]:
         return await cases.everywhere(COORDINATION)

@@ -226,18 +226,22 @@ def mediations(views: list[View], *, open_only: bool = False, case: str | None =
     return sorted(found, key=lambda m: (m["requested_at"] or "", m["mediation_id"]))
 
 
+def package_records(views: list[View]) -> list[View]:
+    """Every package the views hold, as folded (status, result, case number, ...)."""
+    return [p for v in views for p in (v.get("packages") or {}).values()]
+
+
 def packages(views: list[View], now: datetime) -> list[View]:
     """The dynamic ledger (动态台账): each package with its progress, staleness and result."""
     out = []
-    for v in views:
-        for p in (v.get("packages") or {}).values():
-            anchor = p["last_report_at"] or p["assigned_at"]
-            stale_days = (now - datetime.fromisoformat(anchor)) / timedelta(days=1) if anchor else None
-            open_ = p["status"] == "OPEN"
-            out.append({**p, "days_since_report": None if stale_days is None else round(stale_days, 2),
-                        "stale": bool(open_ and stale_days is not None and p["cadence_days"]
-                                      and stale_days > p["cadence_days"]),
-                        "overdue": bool(open_ and p["expected_on"] and now.date() > date.fromisoformat(p["expected_on"]))})
+    for p in package_records(views):
+        anchor = p["last_report_at"] or p["assigned_at"]
+        stale_days = (now - datetime.fromisoformat(anchor)) / timedelta(days=1) if anchor else None
+        open_ = p["status"] == "OPEN"
+        out.append({**p, "days_since_report": None if stale_days is None else round(stale_days, 2),
+                    "stale": bool(open_ and stale_days is not None and p["cadence_days"]
+                                  and stale_days > p["cadence_days"]),
+                    "overdue": bool(open_ and p["expected_on"] and now.date() > date.fromisoformat(p["expected_on"]))})
     return sorted(out, key=lambda p: (p["assigned_at"] or "", p["package_id"]))
 
 

@@ -192,7 +192,7 @@ def test_the_simulated_bureau_forwards_the_unsatisfieds_reviews_and_their_rechec
 
     bureau = object.__new__(Bureau)
     bureau.rng, bureau.called_back, bureau.attempts = Always(), set(), {}
-    bureau.to_apply, bureau.applied = {}, {"REVIEW": 0, "RECHECK": 0}
+    bureau.to_apply = {}
     at = datetime(2026, 5, 1, tzinfo=UTC)
     assert bureau.call_back({"a", "b"}, at, lambda body: (200, {})) == 2
     known: set[tuple[str, str]] = {("a", "REVIEW")}  # intake knows a's opinion; b's not yet
@@ -215,7 +215,7 @@ def test_the_simulated_bureau_forwards_the_unsatisfieds_reviews_and_their_rechec
     from liandong import load_clocks
     from liandong.sim.reviewers import Decided
 
-    bureau.supervision, bureau.clocks, bureau.recommended = Published(), load_clocks(), 0
+    bureau.supervision, bureau.clocks = Published(), load_clocks()
     case_c = {"case_number": "c", "petition_id": "p", "district_code": "140214"}
     bureau.reviewed([Decided("a", "REVIEW", "UPHELD", "HRSS", {}), Decided("c", "REVIEW", "REVOKED", "HOUSING", case_c)],
                     at)  # a revoked opinion is redone, not re-checked; its unit is recommended to improve its work
@@ -223,7 +223,8 @@ def test_the_simulated_bureau_forwards_the_unsatisfieds_reviews_and_their_rechec
     assert name == "supervision.recommendation" and (rec["unit"], rec["kind"], rec["case"]) == ("HOUSING", "IMPROVE_WORK", case_c)
     assert rec["deadline"]["due_at"] == load_clocks().recommendation_due(at)
     known |= {("a", "RECHECK")}
-    assert bureau.apply_reviews(at, apply) == 1 and bureau.applied == {"REVIEW": 1, "RECHECK": 1}
+    assert bureau.apply_reviews(at, apply) == 1 and ("a", "RECHECK") not in bureau.to_apply  # forwarded
+    assert [(b["case_number"], b["stage"]) for b in sent].count(("a", "RECHECK")) == 1
     for _ in range(CALLBACK_ATTEMPTS):
         bureau.apply_reviews(at, apply)
     assert bureau.to_apply == {} and [b["case_number"] for b in sent].count("b") == CALLBACK_ATTEMPTS  # given up
