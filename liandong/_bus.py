@@ -34,7 +34,9 @@ class Bus(Connection):
         return cls(bootstrap_servers=bootstrap, principal=principal or settings.principal or ADMIN,
                    explicit_password=settings.password, secrets_file=settings.secrets_path,
                    security_protocol=settings.security_protocol, principal_fixed=settings.principal is not None,
-                   schemas_dir=settings.schemas_dir, observer=OBSERVER, settings=settings)
+                   schemas_dir=settings.schemas_dir, observer=OBSERVER, explicit_signing_key=settings.signing_key,
+                   signing_keys_file=settings.signing_keys_path, principals_file=settings.principals_path,
+                   settings=settings)
 
     def as_principal(self, principal: str) -> Bus:
         """The same bus, authenticated as another principal (an explicit LIANDONG_PRINCIPAL wins)."""

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     password: str | None = None
     #: JSON {principal: password}, git-ignored; default <run_dir>/secrets.json.
     secrets_file: Path | None = None
+    #: This principal's Ed25519 signing key (base64 seed); else its entry in the signing keys file.
+    signing_key: str | None = None
+    #: JSON {principal: seed}, git-ignored, mode 0600; default signing-keys.json beside the secrets file.
+    signing_keys_file: Path | None = None
+    #: The principals directory (public keys and the topics each writes); default principals.json
+    #: beside the secrets file.
+    principals_file: Path | None = None
     #: The token the CLI and the demo present to the HTTP APIs (default: the local bureau token, issued once).
     api_token: str | None = None
     #: The HTTP APIs' tokens (hashed) and the workers' peer key; default tokens.json beside the secrets file.
@@ -104,6 +111,14 @@ class Settings(BaseSettings):
     @property
     def secrets_path(self) -> Path:
         return self.secrets_file or self.run_dir / "secrets.json"
+
+    @property
+    def signing_keys_path(self) -> Path:
+        return self.signing_keys_file or self.secrets_path.with_name("signing-keys.json")
+
+    @property
+    def principals_path(self) -> Path:
+        return self.principals_file or self.secrets_path.with_name("principals.json")
 
     @property
     def tokens_path(self) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from liandong_sdk import (
+    ANSWER_HEADERS,
     BUS_UNITS,
     CE_SPECVERSION,
     CONTENT_TYPE,
@@ -23,6 +24,8 @@ from liandong_sdk import (
     ERROR_HEADER,
     EVENT_TYPES,
     REASON_HEADER,
+    SIGNATURE_HEADER,
+    SIGNER_HEADER,
     SOURCE_HEADER,
     UNIT_INBOX,
     UNIT_REPLIES,
@@ -70,7 +73,21 @@ Wire format of every message:
   are defined in files of their own in the same folder.
 - **key**: UTF-8; the case number for case events, so every case is ordered on one partition.
 - **headers**: the CloudEvents Kafka protocol binding in binary mode (`ce_specversion`, `ce_id`,
-  `ce_source`, `ce_type`, `ce_time`, `ce_subject`, `content-type: {content_type}`).
+  `ce_source`, `ce_type`, `ce_time`, `ce_subject`, `content-type: {content_type}`), and the
+  publisher's signature:
+  - `ld_signer`: the publishing principal (`unit-<unit>` for a unit), UTF-8;
+  - `ld_signature`: base64 (RFC 4648, padded) of the 64-byte Ed25519 signature, by the principal's
+    key, of the UTF-8 text of six lines joined by `\\n`: `liandong-signature-v1`, `ce_id`,
+    `ce_type`, `ce_time` (the header values, exactly as sent), the message key, and the lowercase
+    hex SHA-256 of the message value.
+
+  A reader accepts a message only when its signer is in the principals directory, may write the
+  topic (a unit's replies topic: that unit alone) and the signature verifies with the signer's
+  public key. A unit's answer that fails is refused on its inbox (`answer.refused`, saying why);
+  any other message goes to the dead-letter topic. On `liandong.bureau.answers`, the referee's
+  checked copy (signed by `svc-triage`) also carries the unit's own signature of the answer as
+  sent: `ld_answer_signer`, `ld_answer_signature`, `ld_answer_time` (its `ce_time`),
+  `ld_answer_sha256` (its value's SHA-256) and `ld_answer_topic` (the replies topic).
 
 Personal data appears only on bureau-only topics and on a unit's own inbox (and in dead letters,
 which keep failed messages whole for operators). The channels that carry it are tagged
@@ -179,11 +196,27 @@ def _headers(et: EventType) -> dict[str, Any]:
         "ce_subject": {"type": "string", "description": f"The message key: the record's `{et.key_field}`."},
         "content-type": {"type": "string", "const": CONTENT_TYPE},
     }
+    properties[SIGNER_HEADER] = {"type": "string", "description": "The publishing principal (e.g. `unit-hrss`)."}
+    properties[SIGNATURE_HEADER] = {
+        "type": "string", "contentEncoding": "base64",
+        "description": "Ed25519 signature by the publisher's key of the UTF-8 lines `liandong-signature-v1`, ce_id, "
+                       "ce_type, ce_time, the key and the value's lowercase hex SHA-256, joined by `\\n`."}
+    if et.checked_on is not None:
+        properties.update({name: {"type": "string", "description": f"On the checked copy ({et.checked_on}) only: {words}"}
+                           for name, words in zip(ANSWER_HEADERS, _ANSWER_WORDS, strict=True)})
     if et.topic == DEAD_LETTER:
         properties[REASON_HEADER] = {"type": "string", "description": "Why the message could not be processed."}
         properties[ERROR_HEADER] = {"type": "string", "description": "The error, at most 4096 bytes of UTF-8."}
         properties[SOURCE_HEADER] = {"type": "string", "description": "Where the message was read: `<topic>/<partition>/<offset>`."}
-    return {"type": "object", "required": list(properties), "properties": properties}
+    required = [name for name in properties if name not in ANSWER_HEADERS]
+    return {"type": "object", "required": required, "properties": properties}
+
+
+_ANSWER_WORDS = ("the unit's principal, which signed the answer as sent.",
+                 "the unit's signature of the answer as sent (base64).",
+                 "the answer's ce_time as sent.",
+                 "lowercase hex SHA-256 of the answer's value as sent.",
+                 "the replies topic the answer came on.")
 
 
 def _topic_config_value(name: str, value: str) -> str | int | list[str]:

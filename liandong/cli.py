@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from liandong_sdk import LiandongError, SchemaCatalogue
+from liandong_sdk import LiandongError, SchemaCatalogue, load_directory
 from liandong_sdk.events import CaseJurisdictionDecided
 from rich.console import Console
 from rich.table import Table
@@ -35,6 +35,8 @@ intake_app = typer.Typer(help="Petition intake (登记).", no_args_is_help=True)
 case_app = typer.Typer(help="Bureau decisions on cases.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Tokens for the HTTP APIs (issued per principal, stored hashed).", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+audit_app = typer.Typer(help="A case's record that proves itself: its signed, hash-chained events.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 app.add_typer(intake_app, name="intake")
 app.add_typer(case_app, name="case")
 from services.coordination.cli import mediation_app, package_app, team_app  # noqa: E402
@@ -142,15 +144,17 @@ def principals_create() -> None:
     missing ones are generated into it."""
     from services.registry import grants
 
-    from .security import apply_grants, ensure_secrets
+    from .security import apply_grants, ensure_secrets, ensure_signing_keys
 
     settings = get_settings()
     bus = Bus.from_settings(configured_bootstrap())
     all_grants = grants()
     passwords = ensure_secrets(settings.secrets_path, [g.principal for g in all_grants])
+    ensure_signing_keys(settings.signing_keys_path, settings.principals_path, all_grants)
     report = apply_grants(all_grants, passwords, bus.bootstrap_servers, **bus.client_config())
     console.print(f"{len(report.users)} principals, {report.acls} ACLs in place "
-                  f"(passwords in {settings.secrets_path})")
+                  f"(passwords in {settings.secrets_path}, signing keys in {settings.signing_keys_path}, "
+                  f"public keys in {settings.principals_path})")
 
 
 @schemas_app.command("check")
@@ -370,6 +374,47 @@ def intake_review(case_number: str,
     answer = _post_to_intake(url, "/reviews", {"case_number": case_number, "stage": stage, "grounds": grounds})
     console.print(f"{case_number}: {stage.lower()} of {answer['reviewed_unit']}'s decision asked of {answer['body']}, "
                   f"to decide by {answer['due_at']}", highlight=False)
+
+
+@audit_app.command("verify")
+def audit_verify(case_number: str,
+                 url: str = typer.Option(None, help="Ledger endpoint (default http://127.0.0.1:<ledger port>)."),
+                 principals: Path = typer.Option(None, dir_okay=False, help="The principals directory to verify "
+                                                 "with (default LIANDONG_PRINCIPALS_FILE, or principals.json beside "
+                                                 "the secrets file).")) -> None:
+    """Check a case's record: every event signed by a principal that may write its topic, every link
+    of its chain in place and sealed by the ledger. Checked here, with the principals directory, not
+    taken from the ledger's word; exits 1 naming the first event changed, removed or unsigned."""
+    from .api import call_api
+    from .audit import verify
+    from .tokens import tool_token
+
+    settings = get_settings()
+    endpoint = f"{url or f'http://127.0.0.1:{settings.ledger_port}'}/cases/{case_number}/audit"
+    try:
+        status, answer = call_api(endpoint, tool_token(settings), timeout=60)
+    except OSError as exc:
+        console.print(f"the ledger is not reachable at {endpoint} ({getattr(exc, 'reason', exc)}); "
+                      f"start it with `liandong run ledger`")
+        raise typer.Exit(2) from None
+    if status != 200:
+        console.print(f"[red]{status}:[/red] {answer.get('error')}", highlight=False)
+        raise typer.Exit(2)
+    directory = principals or settings.principals_path
+    verifier = load_directory(directory)
+    if verifier is None:
+        console.print(f"no principals directory at {directory} (liandong provision writes it): "
+                      f"nothing to verify the signatures with")
+        raise typer.Exit(2)
+    links = answer["links"]
+    broken = verify(case_number, links, verifier)
+    if broken is None:
+        console.print(f"{case_number}: [green]intact[/green]: {len(links)} events, each signed by its publisher "
+                      f"and chained (head {answer['head'][:16] if answer['head'] else '-'}…)", highlight=False)
+        return
+    console.print(f"{case_number}: [red]{broken.problem}[/red] at event {broken.index + 1} of {len(links)} "
+                  f"({broken.ce_type} {broken.event_id}): {broken.reason}", highlight=False)
+    raise typer.Exit(1)
 
 
 def _post_to_intake(url: str | None, path: str, body: dict[str, Any]) -> Any:

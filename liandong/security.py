@@ -1,9 +1,11 @@
-"""Principals, credentials and least-privilege ACLs.
+"""Principals, credentials, signing keys and least-privilege ACLs.
 
 Every service and every unit has its own SCRAM-SHA-256 principal. Credentials come from
 settings (``LIANDONG_PRINCIPAL`` / ``LIANDONG_PASSWORD``) or from a secrets file (JSON
 ``{principal: password}``, git-ignored), never from code. The ACL matrix is data: one
-``Grant`` per principal, applied idempotently by the admin.
+``Grant`` per principal, applied idempotently by the admin. Each principal also signs what it
+publishes with its own Ed25519 key (a keys file beside the secrets); the principals directory,
+public, lists each one's public key and the topics it writes, which is what verifiers check.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from kafka.admin import (
     ResourceType,
 )
 from kafka.admin._users import ScramMechanism, UserScramCredentialUpsertion
-from liandong_sdk import MECHANISM, LiandongError, load_secrets
+from liandong_sdk import ANY_TOPIC, MECHANISM, LiandongError, directory, load_secrets, load_signing_keys, new_key
 
 ADMIN = "admin"
-__all__ = ["ADMIN", "MECHANISM", "Grant", "PrincipalsReport", "apply_grants", "ensure_secrets", "load_secrets"]
+__all__ = ["ADMIN", "MECHANISM", "Grant", "PrincipalsReport", "apply_grants", "ensure_secrets", "ensure_signing_keys",
+           "load_secrets"]
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,39 @@ def ensure_secrets(path: Path, principals: Iterable[str]) -> dict[str, str]:
     missing = [p for p in principals if p not in current]
     if missing:
         current.update({p: secrets.token_urlsafe(24) for p in missing})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(current, indent=2, sort_keys=True))
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        _write(path, current, 0o600)
     return current
+
+
+def ensure_signing_keys(keys_path: Path, directory_path: Path, grants: Iterable[Grant]) -> dict[str, object]:
+    """Adds a signing key for every principal of ``grants`` (and the admin) missing from the keys
+    file (mode 0600), and writes the principals directory: each one's public key and the topics its
+    grant writes (the admin, the operator: any topic but a unit's replies). Returns the directory."""
+    grants = list(grants)
+    keys = load_signing_keys(keys_path)
+    missing = [p for p in [ADMIN, *(g.principal for g in grants)] if p not in keys]
+    if missing:
+        keys.update({p: new_key() for p in missing})
+        _write(keys_path, keys, 0o600)
+    writes: dict[str, set[str]] = {ADMIN: {ANY_TOPIC}}
+    for g in grants:
+        writes.setdefault(g.principal, set()).update(g.writes)
+    listed = directory({p: k for p, k in keys.items() if p in writes}, writes)
+    try:
+        unchanged = json.loads(directory_path.read_text(encoding="utf-8")) == listed
+    except (FileNotFoundError, ValueError):
+        unchanged = False
+    if not unchanged:  # written only when it changes: a deployment may mount it read-only
+        _write(directory_path, listed, 0o644)
+    return listed
+
+
+def _write(path: Path, data: object, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.chmod(tmp, mode)
+    tmp.replace(path)
 
 
 # -- applying --------------------------------------------------------------------------------

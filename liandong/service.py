@@ -56,6 +56,7 @@ from liandong_sdk import (
     OutgoingMessage,
     PeerUnavailable,
     Refused,
+    answer_headers,
     concrete_topics,
     event_type,
     topic_matches,
@@ -371,13 +372,18 @@ class Service:
         return found
 
 
-    def encode(self, codec: Codec, output: Output) -> OutgoingMessage:
+    def encode(self, codec: Codec, output: Output, cause: Event | None = None) -> OutgoingMessage:
+        """The message of ``output``, published while handling ``cause``."""
         source = f"/liandong/{self.name}"
         name, record = (output.TYPE, output.to_record()) if isinstance(output, EventRecord) else output
         msg = codec.encode(name, record, source=source)
         checked_on = event_type(name).checked_on
         if checked_on is not None:  # a service never writes a unit's replies: a unit answer it publishes is the checked one
-            return OutgoingMessage(checked_on, msg.key, msg.value, msg.headers)
+            headers = msg.headers
+            if cause is not None and cause.signer is not None and cause.id == str(record.get("event_id")):
+                # the answer itself, checked: it carries the unit's own signature of what it sent
+                headers = headers + answer_headers(cause.headers, cause.topic, cause.raw_value)
+            return OutgoingMessage(checked_on, msg.key, msg.value, headers)
         return msg
 
 
@@ -450,7 +456,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         applied = spec.apply(decisions, batch.get(store, key, spec.load), event, handler)
         _refused(service, event, applied)
         for output in applied.outputs:
-            batch.send(service.encode(bus.codec, output))
+            batch.send(service.encode(bus.codec, output, event))
         if applied.entry is not None:  # stored once the outputs are acknowledged
             batch.put(store, key, applied.entry, spec.dump)
             index = indexes.get(spec.name)
@@ -669,7 +675,7 @@ class InMemory:
                 if applied.entry is not None:
                     store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
                 out += applied.outputs
-        return self._publish(out)
+        return self._publish(out, event)
 
     def tick(self, at: datetime) -> list[Event]:
         """Runs every table's tick at ``at``, as the timer would; returns what it published."""
@@ -687,11 +693,11 @@ class InMemory:
                     out += issued
         return self._publish(out)
 
-    def _publish(self, out: Sequence[Output]) -> list[Event]:
+    def _publish(self, out: Sequence[Output], cause: Event | None = None) -> list[Event]:
         emitted = [cls.TYPE for cls in self.service.emits]
         published = []
         for output in out:
-            msg = self.service.encode(self.codec, output)
+            msg = self.service.encode(self.codec, output, cause)
             decoded = self.codec.decode(msg.topic, msg.key, msg.value, msg.headers)
             if decoded.type not in emitted:
                 raise AssertionError(f"{self.service.name} published {decoded.type}, which its declaration does not emit")

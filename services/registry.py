@@ -177,12 +177,14 @@ def grants() -> list[Grant]:
 
 def provision(bus: Bus) -> None:
     """What a fresh cluster needs before the services start: topics, then principals and ACLs
-    (passwords missing from the secrets file are generated into it)."""
-    from liandong.security import apply_grants, ensure_secrets
+    (passwords and signing keys missing from their files are generated into them, and the
+    principals directory is written)."""
+    from liandong.security import apply_grants, ensure_secrets, ensure_signing_keys
 
     bus.provision_topics()
+    all_grants = grants()
+    ensure_signing_keys(bus.settings.signing_keys_path, bus.settings.principals_path, all_grants)
     if bus.secured:
-        all_grants = grants()
         passwords = ensure_secrets(bus.settings.secrets_path, [g.principal for g in all_grants])
         apply_grants(all_grants, passwords, bus.bootstrap_servers, **bus.client_config())
 

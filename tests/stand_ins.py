@@ -75,6 +75,7 @@ class In:
     id: str
     data: dict[str, Any]
     topic: str = ""
+    signature_error: str | None = None
 
     @property
     def payload(self) -> EventRecord:

@@ -69,11 +69,14 @@ TAGS = known(ResolutionTag)
 
 
 def speaker(event: Incoming[EventRecord]) -> Unit:
-    """The unit an answer is from: the unit of its replies topic, which its ``unit`` must name."""
+    """The unit an answer is from: the unit of its replies topic, which its ``unit`` must name and
+    whose principal signed it."""
     unit = replies_unit(event.topic)
     kind = event.payload.TYPE
     if unit is None:
         raise Refused(f"{kind} came on {event.topic}, which is no unit's replies topic")
+    if event.signature_error is not None:
+        raise Refused(f"{kind} is not {unit}'s word: {event.signature_error}")
     named = getattr(event.payload, "unit", None)
     if named != unit:
         raise Refused(f"{kind} names unit {named} but came on {unit}'s replies topic: "

@@ -168,6 +168,9 @@ class CaseState:
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Unit answers read before the handoff they answer (topics are not ordered with each other).
     pending: list[dict[str, Any]] = field(default_factory=list)
+    #: Every event of the case as recorded, in the order recorded: a hash chain of their signatures
+    #: (``liandong.audit`` links and verifies it; the domain only keeps it).
+    audit: list[dict[str, Any]] = field(default_factory=list)
 
     # -- applying events ------------------------------------------------------------------
     def apply(self, record: EventRecord, event_id: str, clocks: ClockConfig) -> bool:
@@ -228,6 +231,7 @@ class CaseState:
         d["notices"] = {k: dict(v) for k, v in self.notices.items()}
         d["reviews"] = {k: dict(v) for k, v in self.reviews.items()}
         d["pending"] = [dict(p) for p in self.pending]
+        d["audit"] = list(self.audit)  # links are never changed once made
         return d
 
     @classmethod

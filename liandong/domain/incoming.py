@@ -1,6 +1,7 @@
 """What a decision reads of an event: the bus's decoded ``liandong_sdk.Event`` is one, and so is
 any test's stand-in. The domain names this much and no more of the wire: the event's id (its
-``ce_id``), the topic it came on, and its payload as the event type's class."""
+``ce_id``), the topic it came on, its payload as the event type's class, and why its signature
+does not hold (an answer only; None when it does, or was not checked)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,6 @@ class Incoming(Protocol[P]):
 
     @property
     def payload(self) -> P: ...
+
+    @property
+    def signature_error(self) -> str | None: ...

@@ -254,6 +254,10 @@ class _Held:
     def payload(self) -> Any:
         return EVENT_CLASSES[self.held["type"]].from_record(self.held["data"])
 
+    @property
+    def signature_error(self) -> str | None:
+        return None  # held only once its speaker was known (``answered``, ``review_decided``)
+
 
 def _hold(event: Incoming[EventRecord]) -> dict[str, Any]:
     p = replace(event.payload, deadline=None)  # type: ignore[type-var]

@@ -102,6 +102,7 @@ class DepartmentClient(CoordinationMixin):
         self.unit = unit
         # Each unit is its own principal: it reads only its inbox and writes only its replies.
         self.bus = (bus or Connection.from_env()).as_principal(f"unit-{HANDLING_UNITS[unit]}")
+        self.bus.require_signer()  # every answer is signed (docs/security.md)
         self.clocks = clocks or ClockConfig()
         self.now = clock or _wall_clock  # or the simulation's compressed one
         self.state_file = state_file

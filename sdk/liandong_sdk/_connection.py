@@ -9,6 +9,11 @@ A department needs nothing but environment variables (or the same values as argu
 ``LIANDONG_PASSWORD``           its SCRAM-SHA-256 password, or …
 ``LIANDONG_SECRETS_FILE``       … a JSON file ``{principal: password}`` to look it up in
 ``LIANDONG_SECURITY_PROTOCOL``  ``SASL_PLAINTEXT`` (default) or ``PLAINTEXT`` (no authentication)
+``LIANDONG_SIGNING_KEY``        its Ed25519 signing key (base64 seed), or …
+``LIANDONG_SIGNING_KEYS_FILE``  … a JSON file ``{principal: seed}`` (default: signing-keys.json
+                                beside the secrets file)
+``LIANDONG_PRINCIPALS_FILE``    the principals directory, to verify what it reads (default:
+                                principals.json beside the secrets file; none: not verified)
 ========================== ================================================================
 """
 
@@ -26,6 +31,7 @@ from kafka import KafkaConsumer
 from ._clients import Observer, Publisher, Subscriber
 from ._errors import CredentialsError
 from ._schemas import SchemaCatalogue, packaged_schemas
+from ._signing import Signer, Verifier, load_directory, load_signing_key
 from ._wire import Codec
 
 MECHANISM = "SCRAM-SHA-256"
@@ -68,6 +74,10 @@ class Connection:
     principal_fixed: bool = False
     schemas_dir: Path | None = None
     observer: Observer | None = None
+    #: The fixed principal's signing key (base64 Ed25519 seed); else looked up in ``signing_keys_file``.
+    explicit_signing_key: str | None = None
+    signing_keys_file: Path | None = None
+    principals_file: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Connection:
@@ -80,6 +90,9 @@ class Connection:
             "explicit_password": env.get("LIANDONG_PASSWORD") or None,
             "secrets_file": Path(secrets) if secrets else None,
             "security_protocol": env.get("LIANDONG_SECURITY_PROTOCOL") or "SASL_PLAINTEXT",
+            "explicit_signing_key": env.get("LIANDONG_SIGNING_KEY") or None,
+            "signing_keys_file": Path(env["LIANDONG_SIGNING_KEYS_FILE"]) if env.get("LIANDONG_SIGNING_KEYS_FILE") else None,
+            "principals_file": Path(env["LIANDONG_PRINCIPALS_FILE"]) if env.get("LIANDONG_PRINCIPALS_FILE") else None,
         }
         return cls(**{**values, **overrides})
 
@@ -93,7 +106,32 @@ class Connection:
 
     @cached_property
     def codec(self) -> Codec:
-        return Codec(self.schemas)
+        return Codec(self.schemas, signer=self.signer, verifier=self.verifier)
+
+    @cached_property
+    def signer(self) -> Signer | None:
+        """What signs this principal's events: its key, or None when it has none (its events then
+        reach no one who verifies)."""
+        explicit = self.explicit_signing_key if self.principal_fixed or self.signing_keys_file is None else None
+        return load_signing_key(self.principal, self._beside_secrets(self.signing_keys_file, "signing-keys.json"),
+                                explicit)
+
+    def require_signer(self) -> None:
+        """Raises ``CredentialsError`` when this principal would speak unsigned on a secured bus
+        (every reader there refuses what is unsigned: better said at start than on each answer)."""
+        if self.secured and self.signer is None:
+            where = self._beside_secrets(self.signing_keys_file, "signing-keys.json")
+            raise CredentialsError(f"no signing key for principal {self.principal!r}: set LIANDONG_SIGNING_KEY"
+                                   + (f" or add it to {where}" if where else " or LIANDONG_SIGNING_KEYS_FILE")
+                                   + " (liandong principals create makes it)")
+
+    @cached_property
+    def verifier(self) -> Verifier | None:
+        """What checks the signatures of what this process reads (None: no principals directory)."""
+        return load_directory(self._beside_secrets(self.principals_file, "principals.json"))
+
+    def _beside_secrets(self, path: Path | None, name: str) -> Path | None:
+        return path or (self.secrets_file.with_name(name) if self.secrets_file is not None else None)
 
     # -- identity -----------------------------------------------------------------------
     @property

@@ -7,6 +7,7 @@
     │   ├── UndecodableMessage      not Avro single-object encoding, or a truncated body
     │   ├── UnknownSchema           the fingerprint names no schema we know
     │   └── InvalidEvent            decodes, but breaks the event contract (headers, key)
+    │       └── SignatureError      unsigned, signed by one who may not write the topic, or not verifying
     ├── EncodeError                 a record does not fit its schema (caller's bug)
     ├── UnknownEventType            an event type not in the catalogue
     ├── AuthorizationDenied         the broker refused: this principal has no ACL for that
@@ -62,6 +63,11 @@ class UnknownSchema(WireError):
 
 class InvalidEvent(WireError):
     reason = "INVALID"
+
+
+class SignatureError(InvalidEvent):
+    """A message that is unsigned, signed by a principal that may not write its topic, or whose
+    signature does not verify (``_signing``)."""
 
 
 class EncodeError(LiandongError):

@@ -55,6 +55,7 @@ class ReviewingBodyClient:
         self.body, slug = body, REVIEWING_BODIES[body]
         # A body is its own principal, like a unit: it reads only its inbox and writes only its replies.
         self.bus = (bus or Connection.from_env()).as_principal(f"unit-{slug}")
+        self.bus.require_signer()  # every answer is signed (docs/security.md)
         self.now = clock or (lambda: datetime.now(UTC))
         self.refusals: list[Event] = []
         self._publisher = self.bus.publisher(f"unit/{slug}")

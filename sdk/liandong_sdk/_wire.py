@@ -3,7 +3,8 @@
 Value: Avro single-object encoding, ``C3 01`` + 8-byte little-endian CRC-64-AVRO fingerprint
 of the writer schema + the Avro binary body. Key: the case number, UTF-8. Headers: the
 CloudEvents Kafka binding in binary mode (``ce_specversion``, ``ce_id``, ``ce_source``,
-``ce_type``, ``ce_time``, ``ce_subject``, ``content-type``).
+``ce_type``, ``ce_time``, ``ce_subject``, ``content-type``), and the publisher's signature (``ld_signer``,
+``ld_signature``: ``_signing``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 import fastavro
 
-from ._catalogue import EventType, event_type, event_type_for_ce, topic_matches
-from ._errors import EncodeError, InvalidEvent, UndecodableMessage, UnknownEventType, UnknownSchema
+from ._catalogue import EventType, event_type, event_type_for_ce, replies_unit, topic_matches
+from ._errors import EncodeError, InvalidEvent, SignatureError, UndecodableMessage, UnknownEventType, UnknownSchema
 from ._schemas import SchemaCatalogue, WriterSchema
+from ._signing import Signer, Verifier
 from ._typed import EventRecord
 from .events import EVENT_CLASSES
 
@@ -45,6 +47,10 @@ class Event:
     offset: int = -1
     headers: dict[str, bytes] = field(default_factory=dict)
     raw_value: bytes | None = field(default=None, repr=False)  # the bytes as read, for dead-lettering
+    #: The principal whose signature verified (None: not checked, or ``signature_error`` says why not).
+    signer: str | None = None
+    #: Why an answer's signature does not hold (only on a unit's replies topic: the referee refuses it).
+    signature_error: str | None = None
     _typed: EventRecord | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -67,10 +73,14 @@ class OutgoingMessage:
 
 
 class Codec:
-    """Encodes records of the catalogue into messages and decodes messages back into events."""
+    """Encodes records of the catalogue into messages and decodes messages back into events;
+    with a ``signer`` it signs what it encodes, with a ``verifier`` it checks what it decodes."""
 
-    def __init__(self, schemas: SchemaCatalogue) -> None:
+    def __init__(self, schemas: SchemaCatalogue, *, signer: Signer | None = None,
+                 verifier: Verifier | None = None) -> None:
         self.schemas = schemas
+        self.signer = signer
+        self.verifier = verifier
         # Reader-per-writer cache: resolution of an old writer schema is computed once.
         self._readers: dict[bytes, tuple[WriterSchema, Any]] = {}
 
@@ -101,6 +111,8 @@ class Codec:
             ("ce_subject", key.encode()),
             ("content-type", CONTENT_TYPE.encode()),
         ]
+        if self.signer is not None:
+            headers += self.signer.headers(headers, key.encode(), value)
         return OutgoingMessage(et.topic_for(record), key.encode(), value, headers)
 
     def encode_event(self, event: EventRecord, *, source: str, now: datetime | None = None) -> OutgoingMessage:
@@ -150,8 +162,22 @@ class Codec:
             ce_time = datetime.fromisoformat(_header(hdrs, "ce_time").replace("Z", "+00:00"))
         except ValueError:
             raise InvalidEvent("ce_time is not an RFC 3339 time") from None
+        signer, problem = self._signer(topic, key, value, hdrs)
         return Event(et.name, record, expected_key, _header(hdrs, "ce_id"), _header(hdrs, "ce_source"), ce_time,
-                     topic, partition, offset, hdrs, value)
+                     topic, partition, offset, hdrs, value, signer=signer, signature_error=problem)
+
+    def _signer(self, topic: str, key: bytes | None, value: bytes | None,
+                headers: dict[str, bytes]) -> tuple[str | None, str | None]:
+        """(signer, None), or raises ``SignatureError``; on a unit's replies topic (None, why): the
+        referee refuses the answer on the unit's inbox, where the unit reads it."""
+        if self.verifier is None:
+            return None, None
+        try:
+            return self.verifier.signer(topic, key, value, headers), None
+        except SignatureError as exc:
+            if replies_unit(topic) is None:
+                raise
+            return None, str(exc)
 
 
 def _header(headers: dict[str, bytes], name: str) -> str:

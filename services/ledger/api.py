@@ -13,10 +13,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from aiohttp import web
-from liandong_sdk import HANDLING_UNITS
+from liandong_sdk import HANDLING_UNITS, Verifier
 from pydantic import BaseModel, ConfigDict, Field
 
 from liandong.api import Api, Call, Handler, Parameters, json_response, problem
+from liandong.audit import verify
 from liandong.domain import CaseState, CaseStatus
 from liandong.service import Clock, View, forward, forwarded
 from liandong.tokens import Caller, Role
@@ -172,6 +173,58 @@ class Case(Model):
     """The lead unit's clocks past due now (ACCEPTANCE_NOTICE, HANDLING)."""
 
 
+class AuditLink(Model):
+    """One event of the case as the ledger recorded it, linked into the chain (no personal data:
+    the value only as its SHA-256)."""
+
+    event_id: str
+    ce_type: str | None
+    ce_time: str | None
+    key: str
+    value_sha256: str
+    """Lowercase hex SHA-256 of the message value as read."""
+    topic: str
+    """The topic the ledger read it on (a checked answer: liandong.bureau.answers)."""
+    signer: str | None
+    """The publishing principal (``ld_signer``)."""
+    signature: str | None
+    """Its Ed25519 signature (``ld_signature``, base64), over the signing input of docs/security.md."""
+    answer: dict[str, str | None] | None = None
+    """A unit's answer (the referee's checked copy): the unit's own signature of it as sent: signer,
+    signature, ce_time, value_sha256 and the replies topic it came on."""
+    prev: str
+    """The previous link's hash (the first link: SHA-256 of ``liandong-chain-v1\\n<case number>``)."""
+    hash: str
+    """SHA-256 of the JSON array [prev, event_id, ce_type, ce_time, key, value_sha256, topic, signer, signature,
+    answer] (compact separators, UTF-8)."""
+    sealed_by: str | None = None
+    seal: str | None = None
+    """The ledger's Ed25519 signature of ``hash`` (base64)."""
+
+
+class AuditBreak(Model):
+    index: int
+    """The link's position in the chain (0: the first event recorded)."""
+    event_id: str | None
+    type: str | None
+    problem: str
+    """changed, removed or unsigned."""
+    reason: str
+
+
+class Audit(Model):
+    """A case's audit chain and whether it holds (``liandong audit verify`` checks it again itself)."""
+
+    case_number: str
+    intact: bool | None
+    """Whether every link holds; null when the ledger has no principals directory to check against."""
+    length: int
+    head: str | None
+    """The last link's hash."""
+    first_broken: AuditBreak | None
+    links: list[AuditLink]
+
+
 class CaseSummary(Model):
     case_number: str
     status: Status
@@ -325,7 +378,7 @@ class Teams(Model):
 
 
 # -- the API ------------------------------------------------------------------------------------
-def make_api(cases: View, now: Clock) -> Api:
+def make_api(cases: View, now: Clock, verifier: Verifier | None = None) -> Api:
     api = Api("ledger", "Liandong ledger (台账)", __doc__ or "")
     errors = (503,)
 
@@ -334,8 +387,20 @@ def make_api(cases: View, now: Clock) -> Api:
 
     def case(c: CaseState, at: datetime) -> dict[str, Any]:
         d = c.to_dict()
+        del d["audit"]  # served on its own (/cases/{n}/audit)
         d["overdue"] = c.overdue(at)
         return d
+
+    async def one_case(call: Call) -> CaseState | web.StreamResponse:
+        """The case of the path, from the worker that owns it; a 404 when the caller may not see it."""
+        number = call.path.case_number
+        owner = None if forwarded(call.request) else cases.owner(CASES, number)
+        if owner is not None:
+            return await forward(call.request, owner)
+        found: CaseState | None = cases.get(CASES, number)
+        if found is None or not (_sees_all(call.caller) or found.concerns(_unit(call.caller))):
+            return problem(404, f"no case {number}" + ("" if _sees_all(call.caller) else f" handed to {_unit(call.caller)}"))
+        return found
 
     async def visible(call: Call) -> list[CaseState]:
         found = await cases.everywhere(CASES)
@@ -344,14 +409,20 @@ def make_api(cases: View, now: Clock) -> Api:
     @get("/cases/{case_number}", "One case: its state, handoffs and timeline.", response=Case,
              path_parameters=CasePath, errors=(404, 503))
     async def get_case(call: Call) -> web.StreamResponse:
-        number = call.path.case_number
-        owner = None if forwarded(call.request) else cases.owner(CASES, number)
-        if owner is not None:
-            return await forward(call.request, owner)
-        found = cases.get(CASES, number)
-        if found is None or not (_sees_all(call.caller) or found.concerns(_unit(call.caller))):
-            return problem(404, f"no case {number}" + ("" if _sees_all(call.caller) else f" handed to {_unit(call.caller)}"))
-        return json_response(case(found, now()))
+        found = await one_case(call)
+        return found if isinstance(found, web.StreamResponse) else json_response(case(found, now()))
+
+    @get("/cases/{case_number}/audit", "One case's audit chain: every event as recorded, signed and hash-chained, "
+         "and the first link that does not hold.", response=Audit, path_parameters=CasePath, errors=(404, 503))
+    async def get_audit(call: Call) -> web.StreamResponse:
+        found = await one_case(call)
+        if isinstance(found, web.StreamResponse):
+            return found
+        links = found.audit
+        broken = verify(found.case_number, links, verifier) if verifier is not None else None
+        return json_response({"case_number": found.case_number, "intact": None if verifier is None else broken is None,
+                              "length": len(links), "head": links[-1]["hash"] if links else None,
+                              "first_broken": broken.to_dict() if broken else None, "links": links})
 
     @get("/cases", "Cases, by case number; a unit's principal sees the cases handed to it.", response=CaseList,
              query=CasesQuery, errors=(403, 503))

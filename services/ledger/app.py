@@ -1,7 +1,9 @@
 """The ledger (台账): every case's current state and timeline, and the statistics.
 
-Its decision is ``liandong.domain.Ledger.record`` (fold an event into its case's record); this
-module declares the service, counts for the unit SLA board and serves the HTTP API.
+Its decision is ``liandong.domain.Ledger.record`` (fold an event into its case's record), and each
+event it records is linked into its case's audit chain (``liandong.audit``: signed, hash-chained,
+sealed with the ledger's key); this module declares the service, counts for the unit SLA board and
+serves the HTTP API.
 Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, liandong.unit.*.inbox,
             liandong.bureau.answers (the units' answers as the referee accepted them),
             liandong.bureau.notices and .deliveries (notices issued and delivered: on the timeline, without their text),
@@ -9,7 +11,8 @@ Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, lia
 Topics out: none (the tables' changelogs are their state logs)
 State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart;
             table ledger-coordination (case or task number -> mediations, packages, team tasks: coordination.py)
-HTTP:       GET /cases/{case_number}, GET /cases?unit=&status=&overdue=, GET /stats?year=, GET /healthz,
+HTTP:       GET /cases/{case_number}, GET /cases/{case_number}/audit, GET /cases?unit=&status=&overdue=,
+            GET /stats?year=, GET /healthz,
             GET /mediations, /packages, /teams
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -52,12 +56,15 @@ from liandong import (
     UNIT_INBOX,
     Bus,
     Event,
+    Verifier,
     concrete_topics,
     load_clocks,
 )
 from liandong.api import Api
+from liandong.audit import Chain
 from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger
 from liandong.domain.case import state_from_json, state_to_json
+from liandong.domain.incoming import Incoming
 from liandong.metrics import (
     CALLBACKS,
     EXTENSIONS,
@@ -85,19 +92,40 @@ CASE_EVENTS = tuple(cls for name, cls in EVENT_CLASSES.items()
                     and EVENT_TYPES[name].key_field == "case.case_number")
 
 
-def counts(_: Ledger, state: CaseState, event: Event) -> Callable[[], None]:
+@dataclass(frozen=True)
+class Recorder:
+    """The ledger's decision, and the audit chain every event it records is linked into."""
+
+    ledger: Ledger
+    chain: Chain
+    #: What checks a case's chain for the API (None: no principals directory, nothing to check against).
+    verifier: Verifier | None = None
+
+    @classmethod
+    def unsealed(cls, clocks: ClockConfig) -> Recorder:
+        """A ledger without keys (tests in memory): its chain links unsealed, checked against nothing."""
+        return cls(Ledger(clocks), Chain(None))
+
+    def record(self, state: CaseState | None, event: Incoming[EventRecord]) -> tuple[CaseState | None, list[Any]]:
+        new, out = self.ledger.record(state, event)
+        if new is not None:  # newly recorded (a repeat gives None): linked once
+            new.audit.append(self.chain.link(new.case_number, new.audit, event))
+        return new, out
+
+
+def counts(_: Recorder, state: CaseState, event: Event) -> Callable[[], None]:
     """What the unit SLA board counts for a newly applied event, as of that event (later ones in
     the same batch may re-route the case); counted once the batch is complete."""
     return partial(count, event, state.lead_unit, state.registered_at)
 
 
-def refresh_gauges(_: Ledger, view: View, at: datetime) -> None:
+def refresh_gauges(_: Recorder, view: View, at: datetime) -> None:
     # Each worker the cases it owns, not its standby copies: the dashboards sum over workers.
     set_gauges(view.owned(CASES), at)
 
 
-def api(_: Ledger, view: View, now: Clock) -> Api:
-    return make_api(view, now)
+def api(recorder: Recorder, view: View, now: Clock) -> Api:
+    return make_api(view, now, recorder.verifier)
 
 
 LEDGER = Service(
@@ -107,7 +135,7 @@ LEDGER = Service(
     emits=(),
     tables=(
         # The case's record recognises an event it has applied (by id): no ids kept beside it.
-        Table(CASES, {**{cls: Ledger.record for cls in CASE_EVENTS}, AnswerRefused: Ledger.record}, counts=counts,
+        Table(CASES, {**{cls: Recorder.record for cls in CASE_EVENTS}, AnswerRefused: Recorder.record}, counts=counts,
               dedupe=False,
               encode=state_to_json, decode=state_from_json),
         Table(COORDINATION, dict.fromkeys(views.EVENTS, views.record_view), dedupe=False),
@@ -121,7 +149,8 @@ TOPICS_IN = concrete_topics(*LEDGER.topics_in)
 
 def build(bus: Bus, *, port: int | None = None, clocks: ClockConfig | None = None, clock: Clock | None = None,
           app_id: str = SERVICE) -> Runtime:
-    return faust_runtime(LEDGER, bus, Ledger(clocks or load_clocks()), app_id=app_id, clock=clock,
+    recorder = Recorder(Ledger(clocks or load_clocks()), Chain(bus.signer), bus.verifier)
+    return faust_runtime(LEDGER, bus, recorder, app_id=app_id, clock=clock,
                          port=port if port is not None else bus.settings.ledger_port)
 
 

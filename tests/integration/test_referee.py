@@ -1,13 +1,17 @@
 """The bus is the referee, on the real broker: a department written with plain kafka-python,
-producing raw Avro by the wire contract of docs/departments.md (no SDK), answers for another
-unit, objects late, extends past the cap, answers a case it was never given and resolves before
-accepting. Every one is refused with its reason on the unit's inbox; the ledger, triage and the
-services that read only the checked answers (supervision, coordination, intake) see none of them;
-a valid answer after them is applied."""
+producing raw Avro and signing it by the wire contract of docs/departments.md and docs/security.md
+(no SDK), answers for another unit, objects late, extends past the cap, answers a case it was never
+given, resolves before accepting, and sends answers unsigned, signed with another unit's key or
+with a signature that does not verify. Every one is refused with its reason on the unit's inbox;
+the ledger, triage and the services that read only the checked answers (supervision, coordination,
+intake) see none of them; a valid answer after them is applied."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +20,7 @@ from typing import Any
 
 import fastavro
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from liandong import BUREAU_ANSWERS, BUREAU_TZ, Bus, get_settings, load_clocks
@@ -50,16 +55,33 @@ def raw_message(event_type: str, fullname: str, record: dict[str, Any], source: 
     return key, b"\xc3\x01" + fp + body.getvalue(), headers
 
 
+def signature_headers(principal: str, seed: str, key: bytes, value: bytes, headers: list) -> list:
+    """``ld_signer`` and ``ld_signature`` as docs/security.md says any client computes them."""
+    h = dict(headers)
+    signing_input = b"\n".join([b"liandong-signature-v1", h["ce_id"], h["ce_type"], h["ce_time"], key,
+                                hashlib.sha256(value).hexdigest().encode()])
+    signature = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed)).sign(signing_input)
+    return [("ld_signer", principal.encode()), ("ld_signature", base64.b64encode(signature))]
+
+
 class RawDepartment:
     def __init__(self, bus: Bus, slug: str) -> None:
         self.slug = slug
         self.producer = KafkaProducer(bootstrap_servers=bus.bootstrap_servers,
                                       **bus.as_principal(f"unit-{slug}").client_config())
+        self.seeds = json.loads(bus.settings.signing_keys_path.read_text())  # as the operator hands them out
         self.sent: list[str] = []
 
-    def answer(self, event_type: str, fullname: str, case: dict[str, Any], at: datetime, **fields: Any) -> str:
+    def answer(self, event_type: str, fullname: str, case: dict[str, Any], at: datetime, *, signed: str = "own",
+               **fields: Any) -> str:
+        """``signed``: own (its key), none, another unit's slug (that unit's key and name), or "forged"
+        (its own name, another's key)."""
         record = {"event_id": str(uuid.uuid4()), "occurred_at": at, "case": case, "deadline": None, **fields}
         key, value, headers = raw_message(event_type, fullname, record, f"/liandong/unit/{self.slug}")
+        if signed != "none":
+            slug = {"own": self.slug, "forged": "police"}.get(signed, signed)
+            name = f"unit-{self.slug}" if signed == "forged" else f"unit-{slug}"
+            headers += signature_headers(name, self.seeds[f"unit-{slug}"], key, value, headers)
         self.producer.send(f"liandong.unit.{self.slug}.replies", key=key, value=value, headers=headers).get(30)
         self.sent.append(record["event_id"])
         return str(record["event_id"])
@@ -135,6 +157,11 @@ def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(sta
             # the lead objects 40 days after the handoff (the window is 5 working days)
             hrss.answer("case.handoff.rejected", E + "CaseHandoffRejected", case, HANDED + timedelta(days=40),
                         unit="HRSS", reason="不属于本单位职责", suggested_unit="JUSTICE"): "objection window",
+            # an objection in time, but not HRSS's word: unsigned, signed by the police, or not verifying
+            **{hrss.answer("case.handoff.rejected", E + "CaseHandoffRejected", case, HANDED + timedelta(hours=2),
+                           signed=signed, unit="HRSS", reason="不属于本单位职责", suggested_unit="JUSTICE"): words
+               for signed, words in (("none", "unsigned"), ("police", "'unit-police', which does not write"),
+                                     ("forged", "'unit-hrss' does not verify"))},
         }
         hrss.answer("case.handoff.accepted", E + "CaseHandoffAccepted", case, HANDED + timedelta(days=1), unit="HRSS",
                     signed_by="李科长")

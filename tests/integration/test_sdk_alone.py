@@ -42,7 +42,7 @@ DEPARTMENT = textwrap.dedent("""
             refused = str(exc)
         dept.commit()
     print(json.dumps({"seen": seen, "present": missing, "refused": refused,
-                      "schemas": str(packaged_schemas())}))
+                      "schemas": str(packaged_schemas()), "verifies": dept.bus.verifier is not None}))
 """)
 
 
@@ -68,13 +68,16 @@ def test_sdk_installs_alone_and_answers_on_the_bus(sdk_python: Path, bus: Bus, s
         pub.publish("case.handoff.requested", rec).get(timeout=30)
 
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LIANDONG_BOOTSTRAP_SERVERS": bus.bootstrap_servers,
-           "LIANDONG_PRINCIPAL": "unit-housing", "LIANDONG_PASSWORD": load_secrets(secrets_file)["unit-housing"]}
+           "LIANDONG_PRINCIPAL": "unit-housing", "LIANDONG_PASSWORD": load_secrets(secrets_file)["unit-housing"],
+           # its key, as the operator hands it over, and the public directory to verify its inbox with
+           "LIANDONG_SIGNING_KEY": json.loads(bus.settings.signing_keys_path.read_text())["unit-housing"],
+           "LIANDONG_PRINCIPALS_FILE": str(bus.settings.principals_path)}
     out = subprocess.run([str(sdk_python), "-c", DEPARTMENT, number, f"unit-housing-{uuid.uuid4().hex[:8]}"],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["present"] == [], f"the SDK's virtualenv has {result['present']} installed"
-    assert number in result["seen"]
+    assert number in result["seen"] and result["verifies"]  # its inbox checked against the directory, and read
     assert "percent" in (result["refused"] or ""), "an out-of-range answer was not refused before publishing"
     assert ROOT.as_posix() not in result["schemas"], "the SDK read the repository's schemas, not its own"
 
@@ -85,7 +88,9 @@ def test_sdk_installs_alone_and_answers_on_the_bus(sdk_python: Path, bus: Bus, s
     answers: list[str] = []
 
     def answered() -> bool:
-        answers.extend(ev.type for ev in sub.poll(500) if ev.key == number)
+        polled = [ev for ev in sub.poll(500) if ev.key == number]
+        assert all(ev.signer == "unit-housing" for ev in polled), [ev.signature_error for ev in polled]
+        answers.extend(ev.type for ev in polled)
         return {"case.handoff.accepted", "case.accepted"} <= set(answers)
 
     try:

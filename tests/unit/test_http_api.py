@@ -22,7 +22,6 @@ from liandong_sdk.events import CaseRef, Channel, MatterCategory, Petitioner, Pe
 from liandong import Codec, SchemaCatalogue, get_settings
 from liandong.api import Api, Call, json_response
 from liandong.domain import ClockConfig
-from liandong.domain.case import Ledger
 from liandong.domain.triage import Triage
 from liandong.metrics import REGISTRY
 from liandong.service import InMemory
@@ -30,7 +29,7 @@ from liandong.tokens import Role, TokenStore, local_token, role_of
 from services.intake.http import make_api as intake_api
 from services.intake.service import LineResult
 from services.ledger.api import CASES, make_api
-from services.ledger.app import LEDGER
+from services.ledger.app import LEDGER, Recorder
 from services.triage.app import TRIAGE, load_routing
 
 CODEC = Codec(SchemaCatalogue(get_settings().schemas_dir))
@@ -96,7 +95,7 @@ def test_the_local_tools_token_is_kept_and_issued_again_once_revoked(tokens: Tok
 def _ledger_with_cases() -> tuple[InMemory, dict[str, str]]:
     """Two cases, the wage one handed to HRSS and the housing one to HOUSING; returns unit -> case."""
     triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), CODEC)
-    ledger = InMemory(LEDGER, Ledger(ClockConfig()), CODEC)
+    ledger = InMemory(LEDGER, Recorder.unsealed(ClockConfig()), CODEC)
     cases = {}
     for n, (summary, category) in enumerate([("公司拖欠工资三个月", MatterCategory.WAGE_ARREARS),
                                              ("房屋漏水墙皮脱落", MatterCategory.HOUSING_QUALITY)], start=1):

@@ -33,12 +33,12 @@ from liandong_sdk.events import (
 
 from liandong import Codec, SchemaCatalogue, get_settings, load_clocks
 from liandong.domain import ClockConfig
-from liandong.domain.case import Ledger, state_to_json
+from liandong.domain.case import state_to_json
 from liandong.domain.notices import Notices
 from liandong.domain.triage import Triage
 from liandong.service import InMemory
 from services.ledger.api import CASES
-from services.ledger.app import LEDGER
+from services.ledger.app import LEDGER, Recorder
 from services.ledger.stats import statistics
 from services.notices.app import NOTICES
 from services.notices.templates import NOTICES_FILE, NoticeSettings, Templates, load_notice_settings
@@ -55,7 +55,7 @@ class Bus:
     def __init__(self) -> None:
         self.triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), CODEC)
         self.notices = InMemory(NOTICES, Notices(Templates(load_notice_settings()), load_clocks()), CODEC)
-        self.ledger = InMemory(LEDGER, Ledger(ClockConfig()), CODEC)
+        self.ledger = InMemory(LEDGER, Recorder.unsealed(ClockConfig()), CODEC)
         self.issued: list[NoticeIssued] = []
 
     def send(self, event: object, *, to: tuple[InMemory, ...] | None = None) -> None:

@@ -34,6 +34,7 @@ class In:
     data: dict[str, Any]
     type: str = ""
     topic: str = ""
+    signature_error: str | None = None
 
     @property
     def payload(self) -> Any:

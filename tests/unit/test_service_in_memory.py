@@ -106,7 +106,7 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     assert objection.checked_on == "liandong.bureau.answers"  # the referee's copy, what the others read
     assert "triage: Triage.answered" in objection.consumers  # declared: the handler itself (the referee)
     assert "triage" in objection.producers  # the checked copy
-    assert "ledger: Ledger.record" in objection.consumers
+    assert "ledger: Recorder.record" in objection.consumers
     assert "supervision: Supervisor.watch" in objection.consumers
     assert "intake: IntakeService._rejected" in objection.consumers  # its log follower's map (intake has no Service)
     assert not any(c.startswith("intake") for c in rows["case.accepted"].consumers)  # on a topic it reads, not followed
