@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo smoke bench test test-faults test-loaded lint typecheck broker-stop clean promtool fonts dashboards
+.PHONY: setup demo smoke bench test test-faults test-loaded lint typecheck broker-stop clean promtool browser fonts dashboards
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -46,6 +46,14 @@ promtool:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
+# The console's browser tests drive Debian's chromium through chromium-driver (no browser download).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing chromium and chromium-driver for the console's browser tests (Debian packages)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver || \
+	  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; }; }
+
 dashboards: setup
 	$(BIN)/python tools/dashboards.py
 
@@ -55,7 +63,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup promtool lint typecheck
+test: setup promtool browser lint typecheck
 	$(BIN)/liandong schemas check
 	$(BIN)/python -m pytest
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     #: How long a starting service waits for the broker before it exits naming the cause (seconds).
     startup_timeout: float = 20.0
     ledger_port: int = 8082
+    #: The console (the browser workbench); 0: any free port.
+    console_port: int = 8083
+    #: Where the console reaches intake and the ledger (default: 127.0.0.1 on their ports).
+    console_intake_url: str | None = None
+    console_ledger_url: str | None = None
     #: The regulation's clocks, escalation ladder and holidays (default liandong/clocks.yaml).
     clocks_file: Path | None = None
     #: The written notices' settings: the bureau's name, seal line, units and reviewers (default services/notices/notices.yaml).

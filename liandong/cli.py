@@ -50,6 +50,9 @@ app.add_typer(supervise_app, name="supervise")  # supervision: recommendations, 
 from services.notices.cli import notices_app  # noqa: E402
 
 app.add_typer(notices_app, name="notices")  # the petitioner's written notices: delivery confirmations (services/notices)
+from services.console.cli import console_app  # noqa: E402
+
+app.add_typer(console_app, name="console")  # the browser workbench's accounts (services/console)
 console = Console()
 
 
@@ -287,7 +290,9 @@ def _run_all(names: list[str]) -> None:
 
         local_token(settings.tokens_path)
         console.print(f"intake  http://127.0.0.1:{settings.intake_port}/petitions   "
-                      f"ledger  http://127.0.0.1:{settings.ledger_port}/cases   (Ctrl-C stops everything)")
+                      f"ledger  http://127.0.0.1:{settings.ledger_port}/cases   "
+                      f"console http://127.0.0.1:{settings.console_port}/ (accounts: liandong console account add)   "
+                      f"(Ctrl-C stops everything)")
         console.print(f"the bureau's token (Authorization: Bearer …) is in "
                       f"{settings.tokens_path.with_name('svc-bureau.token')}", highlight=False)
         stopping = False

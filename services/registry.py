@@ -120,6 +120,12 @@ def _notices(bus: Bus) -> Runtime:
     return build(bus)
 
 
+def _console(bus: Bus) -> Runtime:
+    from services.console.app import build
+
+    return build(bus)
+
+
 def _department(slug: str) -> Callable[[Bus], Runtime]:
     def build(bus: Bus) -> Runtime:
         from services.departments.app import build as build_department
@@ -130,6 +136,7 @@ def _department(slug: str) -> Callable[[Bus], Runtime]:
 
 
 def _specs() -> list[ServiceSpec]:
+    from services.console.app import TOPICS_IN as CONSOLE_IN
     from services.coordination.app import COORDINATION
     from services.intake.service import FOLLOWS as INTAKE_FOLLOWS
     from services.intake.service import TOPICS_IN as INTAKE_IN
@@ -149,6 +156,8 @@ def _specs() -> list[ServiceSpec]:
         ServiceSpec.declared(SUPERVISION, "svc-supervision", 6, _supervision),
         ServiceSpec.declared(COORDINATION, "svc-coordination", 5, _coordination),
         ServiceSpec.declared(NOTICES, "svc-notices", 7, _notices),
+        # The console reads what its pages follow; it answers as each unit, and decides as svc-bureau.
+        ServiceSpec("console", "svc-console", tuple(CONSOLE_IN), (), 8, _console, group_prefixes=("console",)),
     ]
     for i, slug in enumerate(HANDLING_UNITS.values()):
         specs.append(ServiceSpec(slug, f"unit-{slug}", (UNIT_INBOX.format(unit=slug),), (UNIT_REPLIES.format(unit=slug),),
@@ -157,6 +166,9 @@ def _specs() -> list[ServiceSpec]:
 
 
 SPECS: dict[str, ServiceSpec] = {s.name: s for s in _specs()}
+#: The services that carry the cases (the console is a client of them, for people): what a test
+#: stack, the benchmark and the demo start first.
+PIPELINE: tuple[str, ...] = tuple(name for name in SPECS if name != "console")
 SERVICES: dict[str, Callable[[Bus], Runtime]] = {name: spec.runtime for name, spec in SPECS.items()}
 
 #: The bureau's own tools (jurisdiction decisions from the command line).

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from liandong._bus import Bus
+from liandong._settings import get_settings
 from liandong.api import call_api
 from liandong.domain import BUREAU_TZ
 
@@ -65,8 +66,6 @@ class DemoConfig:
     startup_seconds: float = 30.0
 
     def run_dir(self) -> Path:
-        from liandong._settings import get_settings
-
         return self.out or get_settings().run_dir / "demo" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
@@ -105,9 +104,33 @@ class Interrupted(Exception):
     pass
 
 
+def start_console(stack: ServiceStack, console: Console) -> None:
+    """The console for the demo, once intake and the ledger serve: an account for the bureau and one
+    per unit (new passwords each run), printed with its address."""
+    import secrets
+
+    from liandong_sdk import HANDLING_UNITS
+
+    from services.console.accounts import BUREAU, AccountStore
+
+    settings = get_settings()
+    store = AccountStore((stack.secrets_file or settings.secrets_path).with_name("console-accounts.json"))
+    accounts = {"bureau": BUREAU, **{slug: f"unit-{slug}" for slug in HANDLING_UNITS.values()}}
+    passwords = {name: secrets.token_urlsafe(9) for name in accounts}
+    for name, principal in accounts.items():
+        store.add(name, principal, passwords[name], note="demo")
+    stack.per_service_env["console"] = {"LIANDONG_CONSOLE_PORT": "0",
+                                        "LIANDONG_CONSOLE_INTAKE_URL": f"http://127.0.0.1:{stack.intake_port}",
+                                        "LIANDONG_CONSOLE_LEDGER_URL": f"http://127.0.0.1:{stack.ledger_port}"}
+    stack.names.append("console")
+    stack.start_one("console")
+    console.print(f"console (工作台) http://127.0.0.1:{stack.port('console')}/  accounts (this run only): "
+                  + ", ".join(f"{name} / {passwords[name]}" for name in accounts), highlight=False)
+
+
 def run_demo(cfg: DemoConfig, console: Console) -> Path:
     """Runs the simulation; returns the report's path. Ctrl-C (or SIGTERM) stops every process it started."""
-    from services.registry import SPECS, provision
+    from services.registry import PIPELINE, SPECS, provision
 
     def interrupt(*_: object) -> None:
         raise Interrupted
@@ -125,7 +148,7 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
             provision(Bus.from_settings(bootstrap))
             timeline = Timeline.of(cfg.year, cfg.duration, time.time() + cfg.startup_seconds)
             common, per = service_env()
-            stack = ServiceStack(bootstrap, run_dir, list(SPECS), extra_env={**common, **timeline.env()},
+            stack = ServiceStack(bootstrap, run_dir, list(PIPELINE), extra_env={**common, **timeline.env()},
                                  per_service_env=per)
             bureau = None
             if "coordination" in SPECS:  # packages for key cases, when the coordination service exists
@@ -139,10 +162,12 @@ def run_demo(cfg: DemoConfig, console: Console) -> Path:
             if "notices" in SPECS:  # the petitioners' notices, confirmed as delivered
                 delivery = Delivery(Bus.from_settings(bootstrap), "delivery-demo")
             try:  # the services stop before the broker does
-                console.print(f"starting {len(SPECS)} services: {', '.join(SPECS)} …")
+                console.print(f"starting {len(PIPELINE)} services: {', '.join(PIPELINE)} …")
                 stack.start()
                 console.print(f"all services up; intake http://127.0.0.1:{stack.intake_port}/petitions, "
                               f"ledger http://127.0.0.1:{stack.ledger_port}/cases")
+                if "console" in SPECS:
+                    start_console(stack, console)
                 simulate(petitions, timeline, stack, console, cfg.year, bureau, delivery, reviewers)
                 inputs = collect(stack, cfg, petitions, timeline)
                 if bureau is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from liandong.api import call_api
 from liandong.domain import CaseStatus, HandoffStatus
 from liandong.sim.stack import ServiceStack
-from services.registry import SPECS
+from services.registry import PIPELINE
 from tests.conftest import wait_for
 
 #: A case's statuses after which nothing more happens to it without the bureau (StrEnums: equal to their text).
@@ -24,7 +24,7 @@ SETTLED_HANDOFFS = {HandoffStatus.RESOLVED, HandoffStatus.OBJECTED, HandoffStatu
 class ProcessStack:
     def __init__(self, bootstrap: str, secrets_file: Path, run_dir: Path, district: str) -> None:
         self.run_dir = run_dir
-        self.services = ServiceStack(bootstrap, run_dir, list(SPECS), secrets_file=secrets_file, extra_env={
+        self.services = ServiceStack(bootstrap, run_dir, list(PIPELINE), secrets_file=secrets_file, extra_env={
             "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": district,
             # No objections: a re-routed case interleaves two units' simulated schedules, which
             # depends on timing, so two runs could differ for reasons that are not the bus's.

@@ -19,7 +19,7 @@ import yaml
 
 from liandong import Bus
 from liandong.broker import free_port
-from services.registry import SPECS
+from services.registry import PIPELINE
 from tests.conftest import ROOT, wait_for
 from tests.e2e.stack import ProcessStack, petitions
 from tools.dashboards import concrete, panel_queries
@@ -47,7 +47,7 @@ def prometheus(stack: ProcessStack, tmp_path: Path) -> Iterator[int]:
         "rule_files": [str(ROOT / "deploy" / "prometheus" / "alerts.yml")],
         "scrape_configs": [
             {"job_name": name, "static_configs": [{"targets": [f"127.0.0.1:{stack.metrics_port(name)}"]}]}
-            for name in SPECS
+            for name in PIPELINE
         ],
     }
     path = tmp_path / "prometheus.yml"
@@ -83,7 +83,7 @@ def _query(port: int, expr: str) -> dict[str, Any]:
 
 def test_every_panel_returns_data_and_every_alert_rule_parses(stack: ProcessStack, prometheus: int) -> None:
     # every target is scraped
-    wait_for(lambda: (r := _query(prometheus, "up == 1")) and len(r["data"]["result"]) == len(SPECS),
+    wait_for(lambda: (r := _query(prometheus, "up == 1")) and len(r["data"]["result"]) == len(PIPELINE),
              timeout=60, interval=0.5, message="every service to be up in Prometheus")
     result = stack.submit(petitions(40, "dash"))
     assert result["registered"] == 40

@@ -39,6 +39,9 @@ def test_demo_runs_the_district_and_writes_the_report(service_env: dict[str, str
     assert "**24 件(批)**, down 33.3% year on year (36 in 2036)" in report
     assert stats["stats"]["resolved"] > 0 and stats["stats"]["on_time_acceptance_rate"] is not None
     assert "Petition statistics 2037" in result.stdout  # printed in the terminal as well
+    # the console's address, and an account for the bureau and one per unit
+    assert "console (工作台) http://127.0.0.1:" in result.stdout
+    assert all(f"{name} / " in result.stdout for name in ("bureau", "justice", "hrss", "housing", "police", "street"))
     for png in ("cases_by_unit_status.png", "deadline_compliance.png"):
         assert (out / "report" / png).stat().st_size > 5000
     assert "/metrics" in report and "ledger: http://127.0.0.1:" in report

@@ -20,7 +20,7 @@ from liandong import REASON_HEADER, SOURCE_HEADER, Bus, OutgoingMessage
 from liandong.broker import LocalBroker
 from liandong.examples import example_record
 from services.ledger.app import build as build_ledger
-from services.registry import SPECS
+from services.registry import PIPELINE
 from tests.conftest import ServiceHost, api_get, provisioned_broker, wait_for
 from tests.e2e.stack import ProcessStack, normalise, petitions
 
@@ -69,7 +69,7 @@ def test_kills_broker_restart_and_poison_leave_the_ledger_as_an_undisturbed_run(
             ref_stack.stop_all()
 
     # -- the disturbed run ----------------------------------------------------------------------
-    victims = list(SPECS)  # intake, triage, ledger, monitor and the five departments
+    victims = list(PIPELINE)  # intake, triage, ledger, monitor and the five departments
     injected: list[tuple[str, str]] = []  # (topic, kind)
 
     def disturb(batch: int, stack: ProcessStack) -> None:

@@ -27,7 +27,7 @@ def _children(pid: int) -> list[int]:
 def test_run_all_and_submit_the_sample(service_env: dict[str, str], tmp_path: Path) -> None:
     intake_port, ledger_port = free_port(), free_port()
     env = {**service_env, "LIANDONG_INTAKE_PORT": str(intake_port),
-           "LIANDONG_LEDGER_PORT": str(ledger_port), "LIANDONG_RUN_DIR": str(tmp_path),
+           "LIANDONG_LEDGER_PORT": str(ledger_port), "LIANDONG_CONSOLE_PORT": "0", "LIANDONG_RUN_DIR": str(tmp_path),
            "LIANDONG_SIM_SECONDS_PER_DAY": "0.05", "LIANDONG_DISTRICT_CODE": "140299", "COLUMNS": "160"}
     run = subprocess.Popen([sys.executable, "-m", "liandong.cli", "run", "--all"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

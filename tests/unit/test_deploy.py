@@ -47,15 +47,17 @@ def _ignored() -> bool:
 #: Every service `liandong run` knows, plus the consumer-lag exporter.
 LIANDONG_SERVICES = sorted({*registry.SERVICES, "monitor"})
 METRICS_PORTS = {"intake": 9401, "triage": 9402, "ledger": 9403, "monitor": 9404, "coordination": 9405,
-                 "supervision": 9406, "notices": 9407,
+                 "supervision": 9406, "notices": 9407, "console": 9408,
                  "justice": 9411, "hrss": 9412, "housing": 9413, "police": 9414, "street": 9415}
-API_PORTS = {"intake": {8081}, "ledger": {8082}}
+API_PORTS = {"intake": {8081}, "ledger": {8082}, "console": {8083}}
 #: What each compose service publishes (on 127.0.0.1, host port = container port).
 PUBLISHED = {**{s: {p} | API_PORTS.get(s, set()) for s, p in METRICS_PORTS.items()},
              "kafka": {19092}, "prometheus": {9090}, "grafana": {3000}, "init": set()}
 PRINCIPALS = {"intake": "svc-intake", "triage": "svc-triage", "ledger": "svc-ledger", "monitor": "svc-monitor",
               "coordination": "svc-coordination", "supervision": "svc-supervision", "notices": "svc-notices",
-              **{s: f"unit-{s}" for s in ("justice", "hrss", "housing", "police", "street")}}
+              **{s: f"unit-{s}" for s in ("justice", "hrss", "housing", "police", "street")},
+              # none fixed: the console reads as its own and acts as each signed-in account's principal
+              "console": None}
 DASHBOARD_UIDS = {"liandong-bus", "liandong-unit-sla", "liandong-supervision", "liandong-coordination"}
 PANEL_UNITS = {"s", "percentunit", "short"}
 
@@ -228,7 +230,8 @@ def _registry_metrics_port(spec: Any) -> int | None:
 
 def test_compose_matches_the_service_registry_where_it_says_so(services: dict[str, dict[str, Any]]) -> None:
     for name, spec in registry.SPECS.items():
-        assert _environment(services[name]).get("LIANDONG_PRINCIPAL") == spec.principal
+        assert _environment(services[name]).get("LIANDONG_PRINCIPAL") == PRINCIPALS[name]
+        assert PRINCIPALS[name] in (spec.principal, None)
         port = _registry_metrics_port(spec)
         assert port in (None, METRICS_PORTS[name]), f"{name}: /metrics on {port} by default, {METRICS_PORTS[name]} in deploy/"
 

@@ -1,0 +1,64 @@
+"""`liandong console account add|remove|list`: the console's accounts, one per person, each mapped
+to one principal (``svc-bureau`` for the bureau's staff, ``unit-<slug>`` for a unit's)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console_app = typer.Typer(help="The console (工作台) in the browser: its accounts.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts: one per person, each mapped to one principal.", no_args_is_help=True)
+console_app.add_typer(account_app, name="account")
+out = Console()
+
+if TYPE_CHECKING:
+    from .accounts import AccountStore
+
+
+def _store() -> AccountStore:
+    from liandong import Bus, get_settings
+
+    from .accounts import AccountStore
+    from .app import accounts_path
+
+    return AccountStore(accounts_path(Bus.from_settings("127.0.0.1:1", get_settings())))
+
+
+@account_app.command("add")
+def account_add(name: str, principal: str = typer.Option(..., help="svc-bureau, or unit-<slug> (unit-hrss …)."),
+                password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin "
+                                                    "(else it is asked for, twice)."),
+                note: str = typer.Option("", help="Who the person is (shown by `list`).")) -> None:
+    """Add an account (or set a new password and principal for an existing one); the password is kept argon2-hashed."""
+    from .accounts import AccountError
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else \
+        typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        account = _store().add(name, principal, password, note)
+    except AccountError as exc:
+        out.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    out.print(f"account {account.name} -> {account.principal}")
+
+
+@account_app.command("remove")
+def account_remove(name: str) -> None:
+    """Remove an account: it cannot sign in again (its open sessions end within 8 hours)."""
+    if not _store().remove(name):
+        out.print(f"no account {name!r}")
+        raise typer.Exit(1)
+    out.print(f"account {name} removed")
+
+
+@account_app.command("list")
+def account_list() -> None:
+    """The accounts and their principals (never their passwords)."""
+    table = Table("account", "principal", "note")
+    for a in _store().accounts():
+        table.add_row(a.name, a.principal, a.note)
+    out.print(table)
