@@ -418,6 +418,19 @@ def recommendation(case: dict[str, Any], unit: str, kind: str, text: str, now: d
             "recommendation_id": rid, "unit": unit, "kind": kind, "text": text.strip()}
 
 
+def notice(case: dict[str, Any], unit: str, trigger: str, text: str, stage: str, now: datetime,
+           letter_year: int) -> dict[str, Any]:
+    """A ``supervision.notice`` record (督办函) for a trigger other than time."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger: one of {', '.join(TRIGGERS)}, got {trigger!r}")
+    if not text.strip():
+        raise ValueError("text: must not be empty")
+    number = case["case_number"]
+    return {"event_id": uuid.uuid4(), "occurred_at": now, "case": case, "deadline": None, "unit": unit,
+            "stage": stage, "trigger": trigger, "text": text.strip(),
+            "letter_no": f"督办函〔{letter_year}〕{number}/{trigger}"}
+
+
 _RANK = {"REQUESTED": 0, "OBJECTED": 1, "ACCEPTED": 1, "NOT_ACCEPTED": 1, "RESOLVED": 2}
 
 

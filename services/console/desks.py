@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from liandong_sdk import BUREAU_ANSWERS, BUREAU_TRIAGE, HANDLING_UNITS, DepartmentClient, Handoff, LiandongError
+from liandong_sdk import (
+    BUREAU_ANSWERS,
+    BUREAU_TRIAGE,
+    HANDLING_UNITS,
+    DepartmentClient,
+    Event,
+    Handoff,
+    LiandongError,
+)
 from liandong_sdk.events import CaseJurisdictionDecided
 from liandong_sdk.records import case_ref_of
 
@@ -66,6 +74,9 @@ class UnitDesk:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"console-{slug}", daemon=True)
+        #: The recommendations (三项建议) received, by id, and the ids answered from here.
+        self._recommendations: dict[str, Event] = {}
+        self._answered: set[str] = set()
 
     def start(self) -> None:
         self._thread.start()
@@ -82,6 +93,8 @@ class UnitDesk:
                     before = (len(self.client.refusals), len(self.client.other))
                     new = self.client.inbox(0.3)
                     changed = bool(new) or before != (len(self.client.refusals), len(self.client.other))
+                    for ev in self.client.recommendations():  # kept: the client keeps only the last poll's
+                        self._recommendations[str(ev.data["recommendation_id"])] = ev
             except LiandongError as exc:  # the broker away: tried again
                 log.warning("console_inbox_failed", unit=self.unit, error=str(exc))
                 self._stop.wait(1.0)
@@ -101,6 +114,28 @@ class UnitDesk:
         with self._lock:
             found = [r.data for r in self.client.refusals if case_number in (None, r.key)]
         return list(reversed(found))
+
+    def work(self) -> dict[str, list[Any]]:
+        """What waits for the unit besides its handoffs: mediations, packages, team tasks, recommendations."""
+        with self._lock:
+            c = self.client
+            return {"mediations": sorted(c.mediations.values(), key=lambda m: m.mediation_id),
+                    "packages": sorted(c.packages.values(), key=lambda p: p.package_id),
+                    "tasks": sorted(c.tasks.values(), key=lambda t: t.task_number),
+                    "recommendations": [(rid, ev.data, rid in self._answered)
+                                        for rid, ev in sorted(self._recommendations.items())]}
+
+    def act(self, action: str, *args: Any, **fields: Any) -> None:
+        """A coordination answer (``join_mediation``, ``complete_task``…), acknowledged by the broker."""
+        with self._lock:
+            if action == "answer_recommendation":
+                rid = str(args[0])
+                getattr(self.client, action)(self._recommendations[rid], **fields)
+                self._answered.add(rid)
+            else:
+                getattr(self.client, action)(*args, **fields)
+            self.client.confirm()
+        self.live.tell(self.unit, "answered")
 
     def answer(self, action: str, case_number: str, **fields: Any) -> None:
         """One of the client's answers (``sign_for``, ``object``…), acknowledged by the broker; raises
@@ -129,6 +164,17 @@ class BureauDesk:
 
     def ledger(self, path: str) -> tuple[int, Any]:
         return call_api(f"{self.ledger_url}{path}", self.token, timeout=30)
+
+    def publish(self, principal: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
+        """Records made by the bureau's own request builders, published as ``principal``."""
+        with self.bus.as_principal(principal).publisher("console") as pub:
+            for name, record in requests:
+                pub.publish(name, record).get(timeout=30)
+
+    def callback(self, case_number: str, evaluation: str, remark: str) -> tuple[int, Any]:
+        body = json.dumps({"case_number": case_number, "evaluation": evaluation, "remark": remark},
+                          ensure_ascii=False).encode()
+        return call_api(f"{self.intake_url}/callbacks", self.token, body, timeout=30)
 
     def decide(self, case_number: str, unit: str, reason: str, decided_by: str) -> None:
         """A jurisdiction decision (or a re-route), published as the bureau: triage hands the case to ``unit``."""

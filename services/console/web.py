@@ -23,11 +23,22 @@ from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from liandong_sdk import BUREAU_TZ, HANDLING_UNITS, DepartmentError, Handoff
-from liandong_sdk.events import ResolutionOutcome, ResolutionTag, known
+from liandong_sdk import BUREAU_TZ, HANDLING_UNITS, DepartmentError, Handoff, LiandongError
+from liandong_sdk.events import (
+    ResolutionOutcome,
+    ResolutionTag,
+    Satisfaction,
+    SupervisionNoticeIssued,
+    SupervisionRecommendationIssued,
+    known,
+)
+from liandong_sdk.records import case_ref_of
 
 from liandong import load_clocks
+from liandong.domain import bureau_year, supervision
 from liandong.domain.case import STATUS_WORDS, CaseStatus
+from services.coordination import requests as rq
+from services.coordination.config import load_config as load_coordination
 
 from .accounts import BUREAU, Account, AccountStore, Throttle
 from .desks import BureauDesk, Live, UnitDesk
@@ -41,6 +52,13 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "sign_for": ("signed_by",), "object": ("reason",), "accept": (), "not_accept": ("reason",),
     "report_progress": ("percent", "note"), "request_extension": ("days", "reason"),
     "resolve": ("outcome", "tag", "opinion"),
+}
+#: A unit's answers on /work: the SDK call, the form field naming what it answers, and the fields it takes.
+WORK: dict[str, tuple[str, tuple[str, ...]]] = {
+    "join_mediation": ("mediation_id", ()), "decline_mediation": ("mediation_id", ("reason",)),
+    "report_package_progress": ("package_id", ("percent", "actions")),
+    "acknowledge_task": ("task_number", ("acknowledged_by",)), "complete_task": ("task_number", ("report",)),
+    "answer_recommendation": ("recommendation_id", ("adopted", "reason")),
 }
 SESSION_HOURS = 8
 
@@ -59,9 +77,14 @@ class Console:
         self.calendar = load_clocks().calendar
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(),
                                      trim_blocks=True, lstrip_blocks=True)
+        coordination = load_coordination()
+        self.package_roles = list(coordination.package_roles)
         self.templates.globals.update(words=WORDS, unit_names=UNIT_NAMES, status_words=_status_words(),
                                       local=_local, units=list(HANDLING_UNITS), outcomes=known(ResolutionOutcome),
-                                      tags=known(ResolutionTag))
+                                      tags=known(ResolutionTag), evaluations=known(Satisfaction),
+                                      package_roles=self.package_roles, teams=coordination.teams,
+                                      recommendation_kinds=supervision.RECOMMENDATION_KINDS,
+                                      triggers=[t for t in supervision.TRIGGERS if t != "OVERDUE"])
 
     # -- the application ------------------------------------------------------------------
     def application(self) -> web.Application:
@@ -74,7 +97,8 @@ class Console:
             web.get("/login", self.login_page), web.post("/login", self.login), web.post("/logout", self.logout),
             web.get("/", self.home), web.get("/live", self.stream),
             web.get("/desk", self.desk), web.post("/desk/register", self.register),
-            web.get("/inbox", self.inbox),
+            web.get("/inbox", self.inbox), web.get("/work", self.work), web.post("/work", self.work_answer),
+            web.post("/desk/task", self.team_task), web.post("/cases/{number}/order", self.order),
             web.get("/cases/{number}", self.case), web.post("/cases/{number}/decide", self.decide),
             web.post("/cases/{number}/answer", self.answer),
         ])
@@ -170,7 +194,7 @@ class Console:
             cases = [c for c in cases if find in c["case_number"]]
         return self.render("desk.html", account, status=status, fragment=_fragment(request), csrf=session["csrf"],
                            cases=cases[:50], overdue=(overdue or {}).get("cases", []), find=find,
-                           registered=request.query.get("registered"), **form)
+                           registered=request.query.get("registered"), flash=_flash(request, session), **form)
 
     async def register(self, request: web.Request) -> web.StreamResponse:
         account, session = await self._bureau(request)
@@ -228,6 +252,92 @@ class Console:
             session["flash"] = {"error": f"未发送：{exc}"}
         raise web.HTTPSeeOther(f"/cases/{number}")
 
+    async def work(self, request: web.Request) -> web.StreamResponse:
+        """Mediations, packages, team tasks (the task-team view) and recommendations waiting for the unit."""
+        account, session, desk = await self._unit(request)
+        return self.render("work.html", account, fragment=_fragment(request), csrf=session["csrf"],
+                           work=await asyncio.to_thread(desk.work), flash=_flash(request, session))
+
+    async def work_answer(self, request: web.Request) -> web.StreamResponse:
+        _, session, desk = await self._unit(request)
+        form = await request.post()
+        action = str(form.get("action", ""))
+        if action not in WORK:
+            raise web.HTTPNotFound(text="没有这个操作")
+        about, names = WORK[action]
+        fields: dict[str, Any] = {name: str(form.get(name, "")).strip() for name in names}
+        try:
+            if "percent" in fields:
+                fields["percent"] = int(fields["percent"])
+            if "actions" in fields:
+                fields["actions"] = [a for a in fields["actions"].splitlines() if a.strip()]
+            if "adopted" in fields:
+                fields["adopted"] = fields["adopted"] == "yes"
+                fields["reason"] = fields["reason"] or None
+            await asyncio.to_thread(desk.act, action, str(form.get(about, "")), **fields)
+            session["flash"] = {"done": "已发送，等待总线核验。"}
+        except (DepartmentError, ValueError, KeyError) as exc:
+            session["flash"] = {"error": f"未发送：{exc}"}
+        raise web.HTTPSeeOther("/work")
+
+    # -- the bureau's orders: mediation, package, recommendation, supervision notice, callback, team task -----
+    async def order(self, request: web.Request) -> web.StreamResponse:
+        _, session = await self._bureau(request)
+        number = request.match_info["number"]
+        form = await request.post()
+        kind = str(form.get("kind", ""))
+        try:
+            said = await asyncio.to_thread(self._order, number, kind, form)
+            session["flash"] = {"done": said}
+        except (ValueError, KeyError, LiandongError) as exc:
+            session["flash"] = {"error": f"未发出：{exc}"}
+        raise web.HTTPSeeOther(f"/cases/{number}")
+
+    def _order(self, number: str, kind: str, form: Any) -> str:
+        at, case = self.clock(), case_ref_of(number)
+        text = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+        if kind == "mediation":
+            participants = [str(u) for u in form.getall("participants", [])]
+            self.bureau.publish("svc-bureau", [rq.mediation_proposal(
+                number, convener=text["convener"], participants=participants, subject=text["subject"], at=at)])
+            return "已发起联合调处，参与单位在各自待办中答复。"
+        if kind == "package":
+            members = [{"role": role, "person": text.get(f"person-{role}", ""), "unit": text.get(f"unit-{role}", "")}
+                       for role in self.package_roles]
+            self.bureau.publish("svc-bureau", [rq.package_order(number, members=members, plan=text["plan"],
+                                                                expected_on=date.fromisoformat(text["expected_on"]),
+                                                                at=at)])
+            return "已下达包案。"
+        if kind == "recommendation":
+            record = supervision.recommendation(case, _unit(text["unit"]), text["recommendation_kind"], text["text"], at,
+                                                load_clocks())
+            self.bureau.publish("svc-supervision", [(SupervisionRecommendationIssued.TYPE, record)])
+            return f"已向 {UNIT_NAMES.get(text['unit'], text['unit'])} 发出建议。"
+        if kind == "notice":
+            record = supervision.notice(case, _unit(text["unit"]), text["trigger"], text["text"], "HANDLING", at,
+                                        bureau_year(at))
+            self.bureau.publish("svc-supervision", [(SupervisionNoticeIssued.TYPE, record)])
+            return f"已向 {UNIT_NAMES.get(text['unit'], text['unit'])} 发出督办函。"
+        if kind == "callback":
+            status, answer = self.bureau.callback(number, text["evaluation"], text.get("remark", ""))
+            if status != 200:
+                raise ValueError(answer.get("error") or answer)
+            return "已记录回访评价。"
+        raise ValueError(f"unknown order {kind!r}")
+
+    async def team_task(self, request: web.Request) -> web.StreamResponse:
+        _, session = await self._bureau(request)
+        form = await request.post()
+        try:
+            tasks = rq.task_publications(str(form.get("team", "")), campaign=str(form.get("campaign", "")).strip(),
+                                         description=str(form.get("description", "")).strip(),
+                                         due_days=int(str(form.get("due_days", "7"))), at=self.clock())
+            await asyncio.to_thread(self.bureau.publish, "svc-bureau", tasks)
+            session["flash"] = {"done": f"已向 {len(tasks)} 个工作组发布任务。"}
+        except ValueError as exc:
+            session["flash"] = {"error": f"未发布：{exc}"}
+        raise web.HTTPSeeOther("/desk")
+
     # -- a case (the bureau's view, or the unit's of a case handed to it) -----------------------
     async def case(self, request: web.Request) -> web.StreamResponse:
         account, session = await self._account(request)
@@ -247,7 +357,7 @@ class Console:
         return self.render("case.html", account, fragment=_fragment(request), csrf=session["csrf"], number=number,
                            record=record if status == 200 else None,
                            handoff=self._clocks(handoff) if handoff else None, refusals=refusals,
-                           flash=session.pop("flash", {}) if _fragment(request) is None else {})
+                           flash=_flash(request, session))
 
     def _clocks(self, h: Handoff) -> dict[str, Any]:
         """A handoff with its clocks counting down: calendar days, the objection window in working days."""
@@ -287,6 +397,17 @@ class Console:
         finally:
             self.live.unsubscribe(queue)
         return response
+
+
+def _flash(request: web.Request, session: Any) -> dict[str, str]:
+    """The message of the last action (once), not on a live refresh."""
+    return session.pop("flash", {}) if _fragment(request) is None else {}
+
+
+def _unit(unit: str) -> str:
+    if unit not in HANDLING_UNITS:
+        raise ValueError(f"unknown unit {unit!r}")
+    return unit
 
 
 def _fragment(request: web.Request) -> str | None:

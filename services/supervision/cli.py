@@ -5,7 +5,6 @@ reports it could not implement)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import typer
@@ -62,14 +61,13 @@ def notice(case_number: str, unit: str = typer.Option(..., help="The supervised 
     """A supervision notice (督办函) for a trigger other than time."""
     from liandong.clock import now
     from liandong.domain import bureau_year
-    from liandong.domain.supervision import TRIGGERS
+    from liandong.domain.supervision import notice as notice_record
 
-    if trigger not in TRIGGERS or not text.strip():
-        console.print(f"[red]refused:[/red] trigger one of {', '.join(TRIGGERS)}, and a text", highlight=False)
-        raise typer.Exit(2)
     at = now()
-    record = {"event_id": uuid.uuid4(), "occurred_at": at, "case": case_ref_of(case_number), "deadline": None,
-              "unit": _unit(unit), "stage": stage, "trigger": trigger, "text": text.strip(),
-              "letter_no": f"督办函〔{bureau_year(at)}〕{case_number}/{trigger}"}
+    try:
+        record = notice_record(case_ref_of(case_number), _unit(unit), trigger, text, stage, at, bureau_year(at))
+    except ValueError as exc:
+        console.print(f"[red]refused:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     _publish(SupervisionNoticeIssued.TYPE, record)
     console.print(f"{case_number}: supervision notice to {unit} ({trigger})")

@@ -30,6 +30,7 @@ from liandong.clock import now
 from services.console.accounts import AccountStore
 from services.console.app import accounts_path
 from services.console.app import build as build_console
+from services.coordination.app import build as build_coordination
 from services.intake.app import build as build_intake
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
@@ -51,6 +52,7 @@ def console(bus: Bus) -> Iterator[dict[str, Any]]:
     try:
         intake = host.start(build_intake(bus.as_principal("svc-intake"), port=0)).bound["http"]
         host.start(build_triage(bus.as_principal("svc-triage"), app_id=f"triage-{tag}"))
+        host.start(build_coordination(bus.as_principal("svc-coordination"), app_id=f"coordination-{tag}"))
         ledger = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=f"ledger-{tag}")).bound["http"]
         urls = {"intake_url": f"http://127.0.0.1:{intake}", "ledger_url": f"http://127.0.0.1:{ledger}"}
         port = host.start(build_console(bus, port=0, units=("HRSS", "JUSTICE"), **urls)).bound["http"]
@@ -105,6 +107,19 @@ def text_of(b: WebDriver, element_id: str, timeout: float = 30) -> str:
     return WebDriverWait(b, timeout).until(lambda d: ((e := d.find_elements(By.ID, element_id)) and e[0].text) or None)
 
 
+def submit(b: WebDriver, form: Any, **fields: str) -> None:
+    """Fills ``form`` (a select by value, any other field typed in), sends it, and waits for "sent"."""
+    for name, value in fields.items():
+        element = form.find_element(By.NAME, name)
+        if element.tag_name == "select":
+            Select(element).select_by_value(value)
+        else:
+            element.clear()
+            element.send_keys(value)
+    form.find_element(By.TAG_NAME, "button").click()
+    assert "已发送" in text_of(b, "done"), b.page_source[:500]
+
+
 def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(console: dict[str, Any], browsers: list[WebDriver],
                                                                              shots: Path) -> None:
     desk, unit = browsers
@@ -142,16 +157,7 @@ def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(conso
     desk.execute_script("window.__stayed = true;")
 
     def act(action: str, **fields: str) -> None:
-        form = unit.find_element(By.ID, f"act-{action}")
-        for name, value in fields.items():
-            element = form.find_element(By.NAME, name)
-            if element.tag_name == "select":
-                Select(element).select_by_value(value)
-            else:
-                element.clear()
-                element.send_keys(value)
-        form.find_element(By.TAG_NAME, "button").click()
-        assert "已发送" in text_of(unit, "done"), unit.page_source[:500]
+        submit(unit, unit.find_element(By.ID, f"act-{action}"), **fields)
 
     act("sign_for", signed_by="李科长")
     act("accept")
@@ -220,3 +226,68 @@ def test_a_wrong_password_throttled_sign_ins_and_a_missing_csrf_token_are_refuse
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
+
+
+def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_unit_answers_them(
+        console: dict[str, Any], browsers: list[WebDriver], shots: Path) -> None:
+    desk, unit = browsers
+    url, tag = console["url"], console["tag"]
+    status, body = api(console["intake"], "/petitions", json.dumps({
+        "idempotency_key": f"work-{uuid.uuid4()}", "channel": "VISIT", "received_at": now().astimezone(BUREAU_TZ).isoformat(),
+        "petitioner": {"name": "孙某"}, "summary": "拖欠工资四个月", "category": "WAGE_ARREARS"}, ensure_ascii=False).encode())
+    assert status == 200, body
+    number = body["results"][0]["case_number"]
+    campaign = f"wages-{tag}"
+
+    sign_in(desk, url, f"bureau-{tag}")
+    WebDriverWait(desk, 30).until(lambda d: d.current_url.endswith("/desk"))
+    task = desk.find_element(By.ID, "team-task")
+    Select(task.find_element(By.NAME, "team")).select_by_value("wages")
+    task.find_element(By.NAME, "campaign").send_keys(campaign)
+    task.find_element(By.NAME, "description").send_keys("排查在建工程欠薪")
+    task.find_element(By.TAG_NAME, "button").click()
+    assert "已向 5 个工作组发布任务" in text_of(desk, "done")
+
+    desk.get(f"{url}/cases/{number}")
+
+    def order(kind: str, **fields: str) -> str:
+        form = desk.find_element(By.ID, f"order-{kind}")
+        for name, value in fields.items():
+            for element in form.find_elements(By.NAME, name):
+                if element.tag_name == "select":
+                    Select(element).select_by_value(value)
+                elif element.get_attribute("type") == "checkbox":
+                    if element.get_attribute("value") in value.split(","):
+                        element.click()
+                else:
+                    element.send_keys(value)
+        form.find_element(By.TAG_NAME, "button").click()
+        return text_of(desk, "done")
+
+    assert "已发起联合调处" in order("mediation", convener="JUSTICE", participants="JUSTICE,HRSS", subject="工资数额争议")
+    assert "已向" in order("recommendation", unit="HRSS", recommendation_kind="IMPROVE_WORK", text="建立欠薪预警台账")
+    desk.save_screenshot(str(shots / "console-case-orders.png"))
+
+    sign_in(unit, url, f"hrss-{tag}")
+    unit.get(f"{url}/work")
+
+    def item(kind: str, predicate: Any) -> Any:
+        def found(d: WebDriver) -> Any:
+            return next((e for e in d.find_elements(By.CSS_SELECTOR, f"div.item[data-{kind}]") if predicate(e)), None)
+        return WebDriverWait(unit, 60).until(found)
+
+    item("mediation", lambda e: number in e.text)  # the mediation arrives on the inbox, the page follows
+    item("task", lambda e: campaign in e.text)
+    item("recommendation", lambda e: number in e.text)
+    unit.save_screenshot(str(shots / "console-work.png"))
+
+    def click(kind: str, predicate: Any, action: str, **fields: str) -> None:
+        submit(unit, item(kind, predicate).find_element(By.CSS_SELECTOR, f"form[id^=work-{action}-]"), **fields)
+
+    click("mediation", lambda e: number in e.text, "join_mediation")
+    click("task", lambda e: campaign in e.text, "acknowledge_task")
+    click("task", lambda e: campaign in e.text, "complete_task", report="已排查 12 个在建项目")
+    click("recommendation", lambda e: number in e.text, "answer_recommendation", adopted="yes")
+    item("mediation", lambda e: number in e.text and "已参加" in e.text)
+    item("task", lambda e: campaign in e.text and "已完成" in e.text)
+    item("recommendation", lambda e: number in e.text and "已答复" in e.text)
