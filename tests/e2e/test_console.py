@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from liandong import BUREAU_TZ, Bus
@@ -97,14 +99,18 @@ def browsers(tmp_path: Path) -> Iterator[list[WebDriver]]:
 
 
 def sign_in(b: WebDriver, url: str, name: str, password: str = PASSWORD) -> None:
+    """Signs in, and waits for the answer (the next page, or the sign-in page with its error)."""
     b.get(f"{url}/login")
     b.find_element(By.ID, "name").send_keys(name)
     b.find_element(By.ID, "password").send_keys(password)
     b.find_element(By.ID, "sign-in").click()
+    WebDriverWait(b, 30).until(lambda d: not d.find_elements(By.ID, "sign-in") or d.find_elements(By.ID, "login-error"))
 
 
 def text_of(b: WebDriver, element_id: str, timeout: float = 30) -> str:
-    return WebDriverWait(b, timeout).until(lambda d: ((e := d.find_elements(By.ID, element_id)) and e[0].text) or None)
+    # a page being replaced by the next one leaves stale elements: looked for again
+    wait = WebDriverWait(b, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(lambda d: ((e := d.find_elements(By.ID, element_id)) and e[0].text) or None)
 
 
 def submit(b: WebDriver, form: Any, **fields: str) -> None:
@@ -116,7 +122,9 @@ def submit(b: WebDriver, form: Any, **fields: str) -> None:
         else:
             element.clear()
             element.send_keys(value)
+    page = b.find_element(By.TAG_NAME, "html")
     form.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(b, 30).until(staleness_of(page))  # the answer's page, not the one the form was on
     assert "已发送" in text_of(b, "done"), b.page_source[:500]
 
 
@@ -261,8 +269,10 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
                         element.click()
                 else:
                     element.send_keys(value)
+        page = desk.find_element(By.TAG_NAME, "html")
         form.find_element(By.TAG_NAME, "button").click()
-        return text_of(desk, "done")
+        WebDriverWait(desk, 30).until(staleness_of(page))
+        return text_of(desk, "done") if not desk.find_elements(By.ID, "error") else desk.find_element(By.ID, "error").text
 
     assert "已发起联合调处" in order("mediation", convener="JUSTICE", participants="JUSTICE,HRSS", subject="工资数额争议")
     assert "已向" in order("recommendation", unit="HRSS", recommendation_kind="IMPROVE_WORK", text="建立欠薪预警台账")
