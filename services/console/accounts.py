@@ -1,5 +1,7 @@
 """The console's accounts: one per person, each mapped to one principal (the bureau's ``svc-bureau``,
-a unit's ``unit-<slug>``); passwords hashed with argon2; sign-in attempts throttled.
+a unit's ``unit-<slug>``), or to a joint task team's working group (``<team>/<group>`` of
+``teams.yaml``: its members act as the group's unit on the bus and see only the group's tasks);
+passwords hashed with argon2; sign-in attempts throttled.
 
 The accounts file (JSON ``{name: {principal, hash, note}}``, mode 0600, beside the secrets file)
 is managed with ``liandong console account add|remove|list``.
@@ -34,6 +36,8 @@ class Account:
     name: str
     principal: str
     note: str = ""
+    #: A task team's working group, ``<team>/<group>`` (the principal is the group's unit's).
+    group: str | None = None
 
     @property
     def unit(self) -> str | None:
@@ -60,16 +64,16 @@ class AccountStore:
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
 
-    def add(self, name: str, principal: str, password: str, note: str = "") -> Account:
+    def add(self, name: str, principal: str, password: str, note: str = "", group: str | None = None) -> Account:
         """Adds the account, or sets a new password and principal for an existing one."""
         if principal not in PRINCIPALS:
             raise AccountError(f"principal {principal!r} is none of {', '.join(PRINCIPALS)}")
         if len(password) < 8:
             raise AccountError("a password has at least 8 characters")
         data = self._load()
-        data[name] = {"principal": principal, "hash": self._hasher.hash(password), "note": note}
+        data[name] = {"principal": principal, "hash": self._hasher.hash(password), "note": note, "group": group}
         self._save(data)
-        return Account(name, principal, note)
+        return Account(name, principal, note, group)
 
     def remove(self, name: str) -> bool:
         data = self._load()
@@ -79,7 +83,7 @@ class AccountStore:
         return True
 
     def accounts(self) -> list[Account]:
-        return [Account(n, a["principal"], a.get("note", "")) for n, a in sorted(self._load().items())]
+        return [Account(n, a["principal"], a.get("note", ""), a.get("group")) for n, a in sorted(self._load().items())]
 
     def verify(self, name: str, password: str) -> Account | None:
         """The account, when the password is its own; None otherwise (an unknown name costs a hash too)."""
@@ -89,7 +93,7 @@ class AccountStore:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
-        return Account(name, entry["principal"], entry.get("note", "")) if entry else None
+        return Account(name, entry["principal"], entry.get("note", ""), entry.get("group")) if entry else None
 
 
 _DUMMY = PasswordHasher().hash("not an account's password")

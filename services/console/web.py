@@ -129,7 +129,7 @@ class Console:
     async def _account(self, request: web.Request) -> tuple[Account | None, Any]:
         session = await get_session(request)
         name, principal = session.get("account"), session.get("principal")
-        return (Account(name, principal) if name and principal else None), session
+        return (Account(name, principal, group=session.get("group")) if name and principal else None), session
 
     async def _signed_in(self, request: web.Request) -> Account:
         account, _ = await self._account(request)
@@ -159,7 +159,8 @@ class Console:
             return self.render("login.html", None, status=401, csrf=session["csrf"], name=name, error="用户名或密码错误。")
         self.throttle.succeeded(by_name[1])
         session = await new_session(request)  # a new session at sign-in (no fixation)
-        session.update({"account": account.name, "principal": account.principal, "csrf": secrets.token_urlsafe(32)})
+        session.update({"account": account.name, "principal": account.principal, "group": account.group,
+                        "csrf": secrets.token_urlsafe(32)})
         raise web.HTTPSeeOther("/")
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -169,7 +170,7 @@ class Console:
 
     async def home(self, request: web.Request) -> web.StreamResponse:
         account = await self._signed_in(request)
-        raise web.HTTPSeeOther("/desk" if account.principal == BUREAU else "/inbox")
+        raise web.HTTPSeeOther("/desk" if account.principal == BUREAU else "/work" if account.group else "/inbox")
 
     # -- the bureau ---------------------------------------------------------------------------
     async def _bureau(self, request: web.Request) -> tuple[Account, Any]:
@@ -228,14 +229,21 @@ class Console:
             raise web.HTTPSeeOther("/desk")
         return account, session, self.units[account.unit]
 
-    async def inbox(self, request: web.Request) -> web.StreamResponse:
+    async def _handler(self, request: web.Request) -> tuple[Account, Any, UnitDesk]:
+        """A unit's account that handles its cases (a task team group's sees its tasks only)."""
         account, session, desk = await self._unit(request)
+        if account.group:
+            raise web.HTTPSeeOther("/work")
+        return account, session, desk
+
+    async def inbox(self, request: web.Request) -> web.StreamResponse:
+        account, session, desk = await self._handler(request)
         handoffs = await asyncio.to_thread(desk.handoffs)
         return self.render("inbox.html", account, fragment=_fragment(request), csrf=session["csrf"],
                            handoffs=[self._clocks(h) for h in handoffs], refusals=await asyncio.to_thread(desk.refusals))
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
-        _, session, desk = await self._unit(request)
+        _, session, desk = await self._handler(request)
         number = request.match_info["number"]
         form = await request.post()
         action = str(form.get("action", ""))
@@ -255,15 +263,23 @@ class Console:
     async def work(self, request: web.Request) -> web.StreamResponse:
         """Mediations, packages, team tasks (the task-team view) and recommendations waiting for the unit."""
         account, session, desk = await self._unit(request)
+        work = await asyncio.to_thread(desk.work)
+        if account.group:  # a task team's group: its own tasks, nothing else of the unit's
+            work = {"mediations": [], "packages": [], "recommendations": [],
+                    "tasks": [t for t in work["tasks"] if f"{t.team}/{t.group}" == account.group]}
         return self.render("work.html", account, fragment=_fragment(request), csrf=session["csrf"],
-                           work=await asyncio.to_thread(desk.work), flash=_flash(request, session))
+                           work=work, flash=_flash(request, session))
 
     async def work_answer(self, request: web.Request) -> web.StreamResponse:
-        _, session, desk = await self._unit(request)
+        account, session, desk = await self._unit(request)
         form = await request.post()
         action = str(form.get("action", ""))
         if action not in WORK:
             raise web.HTTPNotFound(text="没有这个操作")
+        if account.group and (WORK[action][0] != "task_number" or not any(
+                t.task_number == form.get("task_number") and f"{t.team}/{t.group}" == account.group
+                for t in (await asyncio.to_thread(desk.work))["tasks"])):
+            raise web.HTTPNotFound(text="没有这个任务")
         about, names = WORK[action]
         fields: dict[str, Any] = {name: str(form.get(name, "")).strip() for name in names}
         try:
@@ -345,6 +361,8 @@ class Console:
             raise web.HTTPSeeOther("/login")
         number = request.match_info["number"]
         handoff, refusals = None, []
+        if account.group:
+            return self.render("error.html", account, status=404, message=f"专班账号不查看案件（{number}）。")
         if account.principal != BUREAU:
             desk = self.units.get(account.unit or "")
             handoff = await asyncio.to_thread(desk.handoff, number) if desk else None

@@ -50,6 +50,7 @@ def console(bus: Bus) -> Iterator[dict[str, Any]]:
     store = AccountStore(accounts_path(bus))
     for name, principal in ((f"bureau-{tag}", "svc-bureau"), (f"hrss-{tag}", "unit-hrss"), (f"justice-{tag}", "unit-justice")):
         store.add(name, principal, PASSWORD)
+    store.add(f"inspector-{tag}", "unit-hrss", PASSWORD, group="wages/inspection")  # a task team's group, staffed by 人社
     host = ServiceHost()
     try:
         intake = host.start(build_intake(bus.as_principal("svc-intake"), port=0)).bound["http"]
@@ -296,8 +297,16 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
 
     click("mediation", lambda e: number in e.text, "join_mediation")
     click("task", lambda e: campaign in e.text, "acknowledge_task")
-    click("task", lambda e: campaign in e.text, "complete_task", report="已排查 12 个在建项目")
     click("recommendation", lambda e: number in e.text, "answer_recommendation", adopted="yes")
     item("mediation", lambda e: number in e.text and "已参加" in e.text)
-    item("task", lambda e: campaign in e.text and "已完成" in e.text)
     item("recommendation", lambda e: number in e.text and "已答复" in e.text)
+
+    # a member of the wages team's inspection group, in the same browser: the group's task only
+    sign_in(unit, url, f"inspector-{tag}")
+    WebDriverWait(unit, 30).until(lambda d: d.current_url.endswith("/work"))
+    click("task", lambda e: campaign in e.text, "complete_task", report="已排查 12 个在建项目")
+    item("task", lambda e: campaign in e.text and "已完成" in e.text)
+    assert not unit.find_elements(By.CSS_SELECTOR, "div.item[data-mediation], div.item[data-recommendation]")
+    unit.save_screenshot(str(shots / "console-team-group.png"))
+    unit.get(f"{url}/cases/{number}")
+    assert "专班账号不查看案件" in text_of(unit, "error") and "孙某" not in unit.page_source

@@ -61,6 +61,14 @@ def test_the_cli_adds_lists_and_removes_accounts(tmp_path: Path, monkeypatch: py
         refused = runner.invoke(cli, ["console", "account", "add", "x", "--principal", "unit-nobody", "--password-stdin"],
                                 input="a long password\n")
         assert refused.exit_code == 2 and "none of" in refused.output
+        group = runner.invoke(cli, ["console", "account", "add", "赵六", "--group", "heating/supply", "--password-stdin"],
+                              input="a long password\n")
+        assert group.exit_code == 0, group.output
+        member = AccountStore(tmp_path / "console-accounts.json").verify("赵六", "a long password")
+        assert member is not None and member.group == "heating/supply" and member.principal == "unit-housing"
+        unknown = runner.invoke(cli, ["console", "account", "add", "x", "--group", "heating/nobody", "--password-stdin"],
+                                input="a long password\n")
+        assert unknown.exit_code == 2 and "heating/supply" in unknown.output
         assert runner.invoke(cli, ["console", "account", "remove", "王五"]).exit_code == 0
         assert runner.invoke(cli, ["console", "account", "remove", "王五"]).exit_code == 1
     finally:
