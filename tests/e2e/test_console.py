@@ -170,6 +170,8 @@ def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(conso
 
     act("sign_for", signed_by="李科长")
     act("accept")
+    act("report_progress", percent="50", note="已约谈施工方")
+    act("request_extension", days="10", reason="涉及多个分包单位")
     act("resolve", outcome="SUPPORTED", tag="SOLVED", opinion="工资已足额支付")
     assert text_of(unit, "handoff-status") == "已办结"
     unit.save_screenshot(str(shots / "console-case-unit.png"))
@@ -177,6 +179,21 @@ def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(conso
     WebDriverWait(desk, 60).until(lambda d: d.find_element(By.ID, "case-status").text == "已办结")
     assert desk.execute_script("return window.__stayed === true;"), "the bureau's page was reloaded"
     desk.save_screenshot(str(shots / "console-case-bureau.png"))
+    timeline = desk.find_element(By.ID, "timeline").text
+    assert "case.progress" in timeline and "case.extension.approved" in timeline
+
+    # the callback (回访): intake records it once it knows the opinion
+    def callback() -> str:
+        desk.get(f"{url}/cases/{number}")
+        form = desk.find_element(By.ID, "order-callback")
+        Select(form.find_element(By.NAME, "evaluation")).select_by_value("SATISFIED")
+        page = desk.find_element(By.TAG_NAME, "html")
+        form.find_element(By.TAG_NAME, "button").click()
+        WebDriverWait(desk, 30).until(staleness_of(page))
+        done = desk.find_elements(By.ID, "done")
+        return done[0].text if done else ""
+
+    WebDriverWait(desk, 60, poll_frequency=2).until(lambda _: "已记录回访评价" in callback())
 
 
 def test_a_late_objection_is_refused_with_its_reason_and_another_units_case_stays_closed(
@@ -277,6 +294,14 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
 
     assert "已发起联合调处" in order("mediation", convener="JUSTICE", participants="JUSTICE,HRSS", subject="工资数额争议")
     assert "已向" in order("recommendation", unit="HRSS", recommendation_kind="IMPROVE_WORK", text="建立欠薪预警台账")
+    assert "督办函" in order("notice", unit="HRSS", trigger="IRREGULAR_HANDLING", text="请规范办理并报告")
+    slots = {"leading_official": "BUREAU", "responsible_unit_head": "HRSS", "street_cadre": "STREET_OFFICE",
+             "police_officer": "POLICE", "legal_adviser": "JUSTICE"}
+    expected = (now() + timedelta(days=30)).astimezone(BUREAU_TZ).date().isoformat()
+    desk.execute_script(f"document.querySelector('#order-package input[name=expected_on]').value = '{expected}';")
+    assert "已下达包案" in order("package", plan="分期支付并跟踪",
+                                **{f"person-{role}": f"{role}甲" for role in slots},
+                                **{f"unit-{role}": unit_ for role, unit_ in slots.items()})
     desk.save_screenshot(str(shots / "console-case-orders.png"))
 
     sign_in(unit, url, f"hrss-{tag}")
@@ -288,6 +313,7 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
         return WebDriverWait(unit, 60).until(found)
 
     item("mediation", lambda e: number in e.text)  # the mediation arrives on the inbox, the page follows
+    item("package", lambda e: number in e.text)
     item("task", lambda e: campaign in e.text)
     item("recommendation", lambda e: number in e.text)
     unit.save_screenshot(str(shots / "console-work.png"))
@@ -296,6 +322,8 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
         submit(unit, item(kind, predicate).find_element(By.CSS_SELECTOR, f"form[id^=work-{action}-]"), **fields)
 
     click("mediation", lambda e: number in e.text, "join_mediation")
+    click("package", lambda e: number in e.text, "report_package_progress", percent="30", actions="已走访当事人")
+    item("package", lambda e: number in e.text and "已报告 1 次" in e.text)
     click("task", lambda e: campaign in e.text, "acknowledge_task")
     click("recommendation", lambda e: number in e.text, "answer_recommendation", adopted="yes")
     item("mediation", lambda e: number in e.text and "已参加" in e.text)
