@@ -114,17 +114,26 @@ def text_of(b: WebDriver, element_id: str, timeout: float = 30) -> str:
     return wait.until(lambda d: ((e := d.find_elements(By.ID, element_id)) and e[0].text) or None)
 
 
-def submit(b: WebDriver, form: Any, **fields: str) -> None:
-    """Fills ``form`` (a select by value, any other field typed in), sends it, and waits for "sent"."""
-    for name, value in fields.items():
-        element = form.find_element(By.NAME, name)
-        if element.tag_name == "select":
-            Select(element).select_by_value(value)
-        else:
-            element.clear()
-            element.send_keys(value)
+def submit(b: WebDriver, find_form: Any, **fields: str) -> None:
+    """Fills the form ``find_form()`` finds (a select by value, any other field typed in), sends it,
+    and waits for "sent". A form in a page's live part can be replaced while it is being filled (what
+    arrived meanwhile): then it is found and filled again, never sent twice."""
     page = b.find_element(By.TAG_NAME, "html")
-    form.find_element(By.TAG_NAME, "button").click()
+    for attempt in range(5):
+        try:
+            form = find_form()
+            for name, value in fields.items():
+                element = form.find_element(By.NAME, name)
+                if element.tag_name == "select":
+                    Select(element).select_by_value(value)
+                else:
+                    element.clear()
+                    element.send_keys(value)
+            form.find_element(By.TAG_NAME, "button").click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
     WebDriverWait(b, 30).until(staleness_of(page))  # the answer's page, not the one the form was on
     assert "已发送" in text_of(b, "done"), b.page_source[:500]
 
@@ -166,7 +175,7 @@ def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(conso
     desk.execute_script("window.__stayed = true;")
 
     def act(action: str, **fields: str) -> None:
-        submit(unit, unit.find_element(By.ID, f"act-{action}"), **fields)
+        submit(unit, lambda: unit.find_element(By.ID, f"act-{action}"), **fields)
 
     act("sign_for", signed_by="李科长")
     act("accept")
@@ -310,7 +319,7 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
     def item(kind: str, predicate: Any) -> Any:
         def found(d: WebDriver) -> Any:
             return next((e for e in d.find_elements(By.CSS_SELECTOR, f"div.item[data-{kind}]") if predicate(e)), None)
-        return WebDriverWait(unit, 60).until(found)
+        return WebDriverWait(unit, 60, ignored_exceptions=(StaleElementReferenceException,)).until(found)
 
     item("mediation", lambda e: number in e.text)  # the mediation arrives on the inbox, the page follows
     item("package", lambda e: number in e.text)
@@ -319,7 +328,7 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
     unit.save_screenshot(str(shots / "console-work.png"))
 
     def click(kind: str, predicate: Any, action: str, **fields: str) -> None:
-        submit(unit, item(kind, predicate).find_element(By.CSS_SELECTOR, f"form[id^=work-{action}-]"), **fields)
+        submit(unit, lambda: item(kind, predicate).find_element(By.CSS_SELECTOR, f"form[id^=work-{action}-]"), **fields)
 
     click("mediation", lambda e: number in e.text, "join_mediation")
     click("package", lambda e: number in e.text, "report_package_progress", percent="30", actions="已走访当事人")
