@@ -262,8 +262,9 @@ def test_an_item_assigned_from_above_runs_on_its_own_due_date(stack: dict[str, A
         intake.stop()
     due = load_clocks().calendar.period_end(received, 5)
     # The lead's handoff, not just any (the co-unit's inbox may be read first).
+    # (late in a loaded session the module's triage and ledger can take a while: two minutes at most)
     case = wait_for(lambda: (c := _get(stack["ledger_port"], f"/cases/{result.case_number}")) and "HRSS" in c["handoffs"] and c,
-                    message="the assigned item in the ledger")
+                    timeout=120, message=f"the assigned item {result.case_number} in the ledger, handed to HRSS")
     assert case["assigned_by"] == "市信访局" and datetime.fromisoformat(case["assigned_due_at"]) == due
     # the acceptance clock of 15 days ends by the due date from above
     assert datetime.fromisoformat(case["handoffs"]["HRSS"]["acceptance_due_at"]) == due
