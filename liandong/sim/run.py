@@ -111,10 +111,10 @@ def start_console(stack: ServiceStack, console: Console) -> None:
 
     from liandong_sdk import HANDLING_UNITS
 
-    from services.console.accounts import BUREAU, AccountStore
+    from services.console.accounts import BUREAU, AccountStore, accounts_file
 
     settings = get_settings()
-    store = AccountStore((stack.secrets_file or settings.secrets_path).with_name("console-accounts.json"))
+    store = AccountStore(accounts_file(stack.secrets_file or settings.secrets_path))
     accounts = {"bureau": BUREAU, **{slug: f"unit-{slug}" for slug in HANDLING_UNITS.values()}}
     passwords = {name: secrets.token_urlsafe(9) for name in accounts}
     for name, principal in accounts.items():

@@ -27,6 +27,11 @@ BUREAU = "svc-bureau"
 PRINCIPALS = (BUREAU, *(f"unit-{slug}" for slug in HANDLING_UNITS.values()))
 
 
+def accounts_file(secrets: Path) -> Path:
+    """The accounts file beside the secrets file ``secrets``."""
+    return secrets.with_name("console-accounts.json")
+
+
 class AccountError(LiandongError):
     """An account that cannot be added (unknown principal, a password too short)."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from liandong_sdk import BUREAU_ANSWERS, BUREAU_TRIAGE, HANDLING_UNITS
 
@@ -22,17 +21,13 @@ from liandong.clock import now as wall_clock
 from liandong.runtime import Runtime
 from liandong.tokens import tool_token
 
-from .accounts import AccountStore
+from .accounts import AccountStore, accounts_file
 from .desks import BureauDesk, Live, UnitDesk
 from .web import Console
 
 SERVICE = "console"
 TOPICS_IN = (BUREAU_ANSWERS, BUREAU_TRIAGE)
 TOPICS_OUT = (BUREAU_TRIAGE,)
-
-
-def accounts_path(bus: Bus) -> Path:
-    return bus.settings.secrets_path.with_name("console-accounts.json")
 
 
 def build(bus: Bus, *, port: int | None = None, intake_url: str | None = None, ledger_url: str | None = None,
@@ -43,7 +38,7 @@ def build(bus: Bus, *, port: int | None = None, intake_url: str | None = None, l
     bureau = BureauDesk(bus, intake_url or settings.console_intake_url or f"http://127.0.0.1:{settings.intake_port}",
                         ledger_url or settings.console_ledger_url or f"http://127.0.0.1:{settings.ledger_port}",
                         tool_token(settings), live)
-    accounts = AccountStore(accounts_path(bus))
+    accounts = AccountStore(accounts_file(settings.secrets_path))
     wanted = units if units is not None else (tuple(u for u in HANDLING_UNITS
                                                     if any(a.unit == u for a in accounts.accounts())) or tuple(HANDLING_UNITS))
     desks: dict[str, UnitDesk] = {}

@@ -20,12 +20,11 @@ if TYPE_CHECKING:
 
 
 def _store() -> AccountStore:
-    from liandong import Bus, get_settings
+    from liandong import get_settings
 
-    from .accounts import AccountStore
-    from .app import accounts_path
+    from .accounts import AccountStore, accounts_file
 
-    return AccountStore(accounts_path(Bus.from_settings("127.0.0.1:1", get_settings())))
+    return AccountStore(accounts_file(get_settings().secrets_path))
 
 
 @account_app.command("add")

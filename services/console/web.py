@@ -36,7 +36,7 @@ from liandong_sdk.records import case_ref_of
 
 from liandong import load_clocks
 from liandong.domain import bureau_year, supervision
-from liandong.domain.case import STATUS_WORDS, CaseStatus
+from liandong.domain.case import STATUS_WORDS
 from services.coordination import requests as rq
 from services.coordination.config import load_config as load_coordination
 
@@ -458,7 +458,7 @@ def _by_field(errors: list[str]) -> dict[str, list[str]]:
 
 
 def _status_words() -> dict[str, str]:
-    return {s.value: w for s, w in STATUS_WORDS.items()} | {"": "—"} | {CaseStatus.REPEAT.value: STATUS_WORDS[CaseStatus.REPEAT]}
+    return {s.value: w for s, w in STATUS_WORDS.items()} | {"": "—"}
 
 
 def _local(value: str | datetime | None) -> str:

@@ -29,8 +29,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from liandong import BUREAU_TZ, Bus
 from liandong.clock import now
-from services.console.accounts import AccountStore
-from services.console.app import accounts_path
+from services.console.accounts import AccountStore, accounts_file
 from services.console.app import build as build_console
 from services.coordination.app import build as build_coordination
 from services.intake.app import build as build_intake
@@ -47,7 +46,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def console(bus: Bus) -> Iterator[dict[str, Any]]:
     tag = uuid.uuid4().hex[:6]
-    store = AccountStore(accounts_path(bus))
+    store = AccountStore(accounts_file(bus.settings.secrets_path))
     for name, principal in ((f"bureau-{tag}", "svc-bureau"), (f"hrss-{tag}", "unit-hrss"), (f"justice-{tag}", "unit-justice")):
         store.add(name, principal, PASSWORD)
     store.add(f"inspector-{tag}", "unit-hrss", PASSWORD, group="wages/inspection")  # a task team's group, staffed by 人社
