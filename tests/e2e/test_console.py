@@ -208,10 +208,12 @@ def test_a_late_objection_is_refused_with_its_reason_and_another_units_case_stay
         console: dict[str, Any], browsers: list[WebDriver], bus: Bus) -> None:
     hrss, justice = browsers
     url, tag = console["url"], console["tag"]
+    # a petitioner of this run only: the same person on the same matter would be a repeat (Art. 19)
+    name, phone = f"钱{tag}", f"137{uuid.uuid4().int % 10**8:08d}"
     status, body = api(console["intake"], "/petitions", json.dumps({
         "idempotency_key": f"late-{uuid.uuid4()}", "channel": "LETTER",
         "received_at": now().astimezone(BUREAU_TZ).isoformat(),
-        "petitioner": {"name": "钱某某", "phone": "13700007777"}, "summary": "拖欠工资两个月", "category": "WAGE_ARREARS"},
+        "petitioner": {"name": name, "phone": phone}, "summary": "拖欠工资两个月", "category": "WAGE_ARREARS"},
         ensure_ascii=False).encode())
     assert status == 200, body
     number = body["results"][0]["case_number"]
@@ -231,7 +233,7 @@ def test_a_late_objection_is_refused_with_its_reason_and_another_units_case_stay
     sign_in(justice, url, f"justice-{tag}")
     justice.get(f"{url}/cases/{number}")
     assert "没有交给本单位的案件" in text_of(justice, "error")
-    assert "钱某某" not in justice.page_source and "13700007777" not in justice.page_source
+    assert name not in justice.page_source and phone not in justice.page_source
 
 
 def test_a_wrong_password_throttled_sign_ins_and_a_missing_csrf_token_are_refused(
@@ -266,9 +268,10 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
         console: dict[str, Any], browsers: list[WebDriver], shots: Path) -> None:
     desk, unit = browsers
     url, tag = console["url"], console["tag"]
+    petitioner = f"孙{tag}"  # of this run only (not a repeat of another test's petition)
     status, body = api(console["intake"], "/petitions", json.dumps({
         "idempotency_key": f"work-{uuid.uuid4()}", "channel": "VISIT", "received_at": now().astimezone(BUREAU_TZ).isoformat(),
-        "petitioner": {"name": "孙某"}, "summary": "拖欠工资四个月", "category": "WAGE_ARREARS"}, ensure_ascii=False).encode())
+        "petitioner": {"name": petitioner}, "summary": "拖欠工资四个月", "category": "WAGE_ARREARS"}, ensure_ascii=False).encode())
     assert status == 200, body
     number = body["results"][0]["case_number"]
     campaign = f"wages-{tag}"
@@ -345,4 +348,4 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
     assert not unit.find_elements(By.CSS_SELECTOR, "div.item[data-mediation], div.item[data-recommendation]")
     unit.save_screenshot(str(shots / "console-team-group.png"))
     unit.get(f"{url}/cases/{number}")
-    assert "专班账号不查看案件" in text_of(unit, "error") and "孙某" not in unit.page_source
+    assert "专班账号不查看案件" in text_of(unit, "error") and petitioner not in unit.page_source
