@@ -674,6 +674,8 @@ class InMemory:
                     self.refused.append((event, applied.refused))
                 if applied.entry is not None:
                     store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
+                    if spec.counts is not None:
+                        spec.counts(self.decisions, applied.entry.state, event)()  # a batch of one, complete
                 out += applied.outputs
         return self._publish(out, event)
 

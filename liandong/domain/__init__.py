@@ -16,6 +16,7 @@ from liandong_sdk.rules import (
     bureau_year,
 )
 
+from . import views
 from .case import CaseState, CaseStatus, Ledger, UnitHandoff
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "Ledger",
     "UnitHandoff",
     "bureau_year",
+    "views",
 ]

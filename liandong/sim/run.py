@@ -209,9 +209,10 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
     with Live(Group(progress, _summary_table(summary, results, timeline)), console=console, refresh_per_second=4) as live:
         while True:
             now = timeline.now()
-            if now >= timeline.end:
-                break
-            due = [p for p in pending if p.received_at <= now]
+            # At the end every petition still pending is due: a slow round (a loaded machine) must not
+            # leave the year's last petitions unsubmitted.
+            end = now >= timeline.end
+            due = pending if end else [p for p in pending if p.received_at <= now]
             if due:
                 pending = pending[len(due):]
                 body = _post(stack, "\n".join(json.dumps(p.record, ensure_ascii=False) for p in due))
@@ -221,6 +222,8 @@ def simulate(petitions: list[Petition], timeline: Timeline, stack: ServiceStack,
                     if bureau is not None and r["status"] == "registered" and not r.get("repeat_of"):
                         p = due[r["line"] - 1]
                         bureau.registered(p.record, p.persons, r["case_number"], now)
+            if end:
+                break
             dead = stack.dead()
             if dead:
                 raise RuntimeError(f"service(s) exited: {', '.join(dead)}; logs in {stack.run_dir / 'logs'}")

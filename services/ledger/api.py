@@ -18,11 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liandong.api import Api, Call, Handler, Parameters, json_response, problem
 from liandong.audit import verify
-from liandong.domain import CaseState, CaseStatus
+from liandong.domain import CaseState, CaseStatus, views
 from liandong.service import Clock, View, forward, forwarded
 from liandong.tokens import Caller, Role
 
-from . import coordination as views
 from .stats import statistics
 
 CASES, COORDINATION = "ledger-cases", "ledger-coordination"

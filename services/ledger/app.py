@@ -10,7 +10,8 @@ Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, lia
             liandong.bureau.callbacks (the petitioners' evaluations: satisfaction by unit)
 Topics out: none (the tables' changelogs are their state logs)
 State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart;
-            table ledger-coordination (case or task number -> mediations, packages, team tasks: coordination.py)
+            table ledger-coordination (case or task number -> mediations, packages, team tasks:
+            liandong.domain.views)
 HTTP:       GET /cases/{case_number}, GET /cases/{case_number}/audit, GET /cases?unit=&status=&overdue=,
             GET /stats?year=, GET /healthz,
             GET /mediations, /packages, /teams
@@ -40,6 +41,9 @@ from liandong_sdk.events import (
     SupervisionNoticeIssued,
     SupervisionRecommendationIssued,
     SupervisionReminderIssued,
+    TeamTaskAcknowledged,
+    TeamTaskAssigned,
+    TeamTaskCompleted,
 )
 
 from liandong import (
@@ -62,7 +66,7 @@ from liandong import (
 )
 from liandong.api import Api
 from liandong.audit import Chain
-from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger
+from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger, views
 from liandong.domain.case import state_from_json, state_to_json
 from liandong.domain.incoming import Incoming
 from liandong.metrics import (
@@ -77,11 +81,11 @@ from liandong.metrics import (
     RESOLUTIONS,
     SIGNFOR_LATENCY,
     SUPERVISION_ACTIONS,
+    TEAM_TASKS,
 )
 from liandong.runtime import Runtime
 from liandong.service import Clock, Job, Service, Table, View, faust_runtime
 
-from . import coordination as views
 from .api import CASES, COORDINATION, make_api
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
@@ -112,6 +116,21 @@ class Recorder:
             new.audit.append(self.chain.link(new.case_number, new.audit, event))
         return new, out
 
+    def view(self, view: views.View | None, event: Incoming[EventRecord]) -> tuple[views.View | None, list[Any]]:
+        """The coordination view under the event's key after it; None (nothing to store) if seen before."""
+        view = view if view is not None else {}
+        return (view, []) if views.fold(view, event.payload, event.id) else (None, [])
+
+
+def count_tasks(_: Recorder, view: views.View, event: Event) -> Callable[[], None]:
+    """The team task board's counter, for a newly applied event (once its batch is complete)."""
+    step = _TASK_STEPS.get(type(event.payload))
+    return (lambda: TEAM_TASKS.labels(step).inc()) if step else (lambda: None)
+
+
+_TASK_STEPS: dict[type[EventRecord], str] = {
+    TeamTaskAssigned: "assigned", TeamTaskAcknowledged: "acknowledged", TeamTaskCompleted: "completed"}
+
 
 def counts(_: Recorder, state: CaseState, event: Event) -> Callable[[], None]:
     """What the unit SLA board counts for a newly applied event, as of that event (later ones in
@@ -138,7 +157,7 @@ LEDGER = Service(
         Table(CASES, {**{cls: Recorder.record for cls in CASE_EVENTS}, AnswerRefused: Recorder.record}, counts=counts,
               dedupe=False,
               encode=state_to_json, decode=state_from_json),
-        Table(COORDINATION, dict.fromkeys(views.EVENTS, views.record_view), dedupe=False),
+        Table(COORDINATION, dict.fromkeys(views.EVENTS, Recorder.view), counts=count_tasks, dedupe=False),
     ),
     jobs=(Job(5.0, refresh_gauges),),
     http=api,

@@ -10,10 +10,10 @@ import pytest
 
 from liandong import Bus
 from liandong.domain.coordination import Coordination, CoordinationConfig, Refused, teams_from_data
+from liandong.domain.views import fold, mediations, packages, teams
 from services.coordination.app import COORDINATION
 from services.coordination.config import load_config
 from services.coordination.requests import mediation_proposal, package_closing, package_extension, package_order, task_publications
-from services.ledger.coordination import fold, mediations, packages, teams
 from tests.stand_ins import In, Plain, plain, typed
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -112,7 +112,7 @@ def test_liandong_events_names_every_consumer_of_an_objection() -> None:
     assert not any(c.startswith("intake") for c in rows["case.accepted"].consumers)  # on a topic it reads, not followed
     assert "supervision: Supervisor.repeated" in rows["petition.repeat.detected"].consumers  # on the earlier case
     joined = rows["mediation.joined"].consumers
-    assert "coordination: Coordination.joined" in joined and "ledger: record_view" in joined
+    assert "coordination: Coordination.joined" in joined and "ledger: Recorder.view" in joined
     assert objection.producers == ("triage", "units (writes the topic)")
     assert "triage" in rows["case.handoff.requested"].producers
     assert "triage: Triage.vouched" in rows["mediation.joined"].consumers  # who speaks is checked, coordination judges
@@ -198,3 +198,25 @@ def test_a_repeat_petition_is_judged_on_the_earlier_cases_record_and_ticks_issue
     assert str(notice.id) in d.state(CASE.case_number).issued  # kept on the earlier case's record
     assert d.state(later.case_number) is not None  # the new case's own record: its forward clock stopped
     assert d.send(repeat) == []  # the same repeat again: no second notice
+
+
+# -- the ledger's coordination views: a fold in the domain, counted by the service once ----------
+def test_the_ledger_keeps_a_team_task_and_counts_it_once_however_often_it_is_delivered() -> None:
+    from liandong_sdk.events import TeamTaskAcknowledged, TeamTaskAssigned
+
+    from liandong import load_clocks
+    from liandong.metrics import TEAM_TASKS
+    from services.ledger.app import LEDGER, Recorder
+
+    d = InMemory(LEDGER, Recorder.unsealed(load_clocks()), CODEC)
+    task = f"T-{uuid.uuid4().hex[:6]}"
+    assigned = TeamTaskAssigned(event_id=uuid.uuid4(), occurred_at=T0, task_number=task, team="wages",
+                                group="inspection", unit=Unit.HRSS, campaign="wages-2026", description="排查在建项目")
+    before = {s: TEAM_TASKS.labels(s)._value.get() for s in ("assigned", "acknowledged")}
+    for _ in range(2):  # redelivered: recognised by its id
+        assert d.send(assigned) == []
+    d.send(TeamTaskAcknowledged(event_id=uuid.uuid4(), occurred_at=T0 + timedelta(hours=2), task_number=task,
+                                team="wages", group="inspection", unit=Unit.HRSS, acknowledged_by="王科长"))
+    view = d.state(task, "ledger-coordination")
+    assert view is not None and view["task"]["status"] == "ACKNOWLEDGED" and view["task"]["campaign"] == "wages-2026"
+    assert {s: TEAM_TASKS.labels(s)._value.get() - before[s] for s in before} == {"assigned": 1, "acknowledged": 1}

@@ -5,7 +5,9 @@ kept in table ledger-coordination under the message key (a case number, or a tas
 team tasks). Topics are not ordered with each other, so an answer may come before the request
 it answers: every fold creates what it needs and fills the rest in when it arrives.
 
-HTTP (api.py): GET /mediations?open=1&case=, GET /packages?open=1&stale=1, GET /teams?team=&campaign=
+Plain folds over typed events, like the case's record (``case.py``); the ledger service
+(``services/ledger``) keeps them in its table, counts them and serves them: GET /mediations?open=1&case=,
+GET /packages?open=1&stale=1, GET /teams?team=&campaign=.
 """
 
 from __future__ import annotations
@@ -36,9 +38,6 @@ from liandong_sdk.events import (
     TeamTaskReminderIssued,
 )
 from liandong_sdk.records import utc_iso
-
-from liandong import Event
-from liandong.metrics import TEAM_TASKS
 
 View = dict[str, Any]
 _KEEP = 500  # event ids remembered per key
@@ -171,7 +170,6 @@ def _task(view: View, p: TeamTaskAssigned | TeamTaskReminderIssued | TeamTaskAck
 def _task_assigned(view: View, p: TeamTaskAssigned, at: str) -> None:
     _task(view, p).update(campaign=p.campaign, description=p.description, assigned_at=at,
                           due_at=utc_iso(p.deadline.due_at) if p.deadline else None)
-    TEAM_TASKS.labels("assigned").inc()
 
 
 @_folds(TeamTaskReminderIssued)
@@ -186,7 +184,6 @@ def _acknowledged(view: View, p: TeamTaskAcknowledged, at: str) -> None:
     t = _task(view, p)
     t["acknowledged_at"] = t["acknowledged_at"] or at
     t["status"] = "COMPLETED" if t["status"] == "COMPLETED" else "ACKNOWLEDGED"
-    TEAM_TASKS.labels("acknowledged").inc()
 
 
 @_folds(TeamTaskCompleted)
@@ -194,7 +191,6 @@ def _completed(view: View, p: TeamTaskCompleted, at: str) -> None:
     t = _task(view, p)
     t.update(status="COMPLETED", completed_at=at)
     t["acknowledged_at"] = t["acknowledged_at"] or at
-    TEAM_TASKS.labels("completed").inc()
 
 
 #: The events the views are built from.
@@ -269,10 +265,3 @@ def teams(views: list[View], now: datetime) -> dict[str, Any]:
 
 def _zero() -> dict[str, int]:
     return {"assigned": 0, "acknowledged": 0, "completed": 0, "unacknowledged": 0, "overdue": 0, "reminded": 0}
-
-
-# -- the ledger's handler and HTTP -----------------------------------------------------------
-def record_view(_: object, view: View | None, event: Event) -> tuple[View | None, list[Any]]:
-    """The view under the event's key after it; None (nothing to store) if seen before."""
-    view = view if view is not None else {}
-    return (view, []) if fold(view, event.payload, event.id) else (None, [])

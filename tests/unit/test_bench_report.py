@@ -1,0 +1,61 @@
+"""`liandong bench`'s printout: issue 19's targets judged from a run's figures, and tables that read
+in an 80-column terminal (one row per measure, one column per run). The figures are a recorded run
+(docs/bench.json), changed where a test needs another outcome."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from liandong.bench import table, targets, targets_table
+
+RECORDED = json.loads((Path(__file__).parents[2] / "docs" / "bench.json").read_text())
+
+
+def _printed(*renderables: Any) -> str:
+    console = Console(width=80, record=True, color_system=None)
+    for r in renderables:
+        console.print(r)
+    return console.export_text()
+
+
+def _run(**one: Any) -> dict[str, Any]:
+    r = copy.deepcopy(RECORDED)
+    r["pipeline"]["1"].update(one)
+    r["targets"] = targets(r)
+    return r
+
+
+def test_every_figure_of_every_run_is_printed_whole_in_80_columns() -> None:
+    r = _run()
+    text = _printed(table(r), targets_table(r))
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    for w in ("1", "2"):
+        p = r["pipeline"][w]
+        assert f"{p['lifecycles_per_second']:,.1f}" in text and f"{p['events_per_second']:,.0f}" in text
+        assert f"{r['baseline'][w]['messages_per_second']:,.0f}" in text
+    assert "1 worker" in text and "2 workers" in text
+
+
+def test_the_targets_are_judged_on_one_worker_per_service() -> None:
+    short = _run()["targets"]
+    assert not short["lifecycles_per_second>=300"]["met"] and short["lifecycles_per_second>=300"]["measured"] == 54.0
+    assert short["every_run_finished"]["met"]
+    met = _run(lifecycles_per_second=310.0, ratio_to_baseline=0.41, offered_rate=200.0,
+               latency_ms={"p50": 9.0, "p95": 20.0, "p99": 48.0},
+               latency_low_rate_ms={"p50": 8.0, "p95": 15.0, "p99": 30.0})["targets"]
+    assert all(v["met"] for v in met.values()), met
+    slow_at_low_load = _run(latency_low_rate_ms={"p50": 8.0, "p95": 15.0, "p99": 42.0})["targets"]
+    assert not slow_at_low_load["low_load_latency_no_worse"]["met"]
+
+
+def test_a_run_that_did_not_finish_is_a_target_missed() -> None:
+    r = copy.deepcopy(RECORDED)
+    del r["pipeline"]["2"], r["baseline"]["2"]
+    r["targets"] = targets(r)
+    assert not r["targets"]["every_run_finished"]["met"]
+    assert "no" in _printed(targets_table(r)).split("every --workers run ends")[1].splitlines()[0]
