@@ -20,11 +20,10 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from liandong import BUREAU_TZ, Bus
@@ -113,11 +112,24 @@ def text_of(b: WebDriver, element_id: str, timeout: float = 30) -> str:
     return wait.until(lambda d: ((e := d.find_elements(By.ID, element_id)) and e[0].text) or None)
 
 
+def mark_page(b: WebDriver) -> None:
+    """Marks the page now shown, so that ``wait_next_page`` can tell when another has replaced it."""
+    b.execute_script("window.__replaced_page = true;")
+
+
+def wait_next_page(b: WebDriver, timeout: float = 30) -> None:
+    """Waits until the marked page is gone (the answer to a form). A marker in the page's script
+    state, not a stale element: chromedriver may answer a stale element's query with an inspector
+    error instead of StaleElementReferenceException while the new document loads."""
+    WebDriverWait(b, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.__replaced_page !== true;"))
+
+
 def submit(b: WebDriver, find_form: Any, **fields: str) -> None:
     """Fills the form ``find_form()`` finds (a select by value, any other field typed in), sends it,
     and waits for "sent". A form in a page's live part can be replaced while it is being filled (what
     arrived meanwhile): then it is found and filled again, never sent twice."""
-    page = b.find_element(By.TAG_NAME, "html")
+    mark_page(b)
     for attempt in range(5):
         try:
             form = find_form()
@@ -133,7 +145,7 @@ def submit(b: WebDriver, find_form: Any, **fields: str) -> None:
         except StaleElementReferenceException:
             if attempt == 4:
                 raise
-    WebDriverWait(b, 30).until(staleness_of(page))  # the answer's page, not the one the form was on
+    wait_next_page(b)  # the answer's page, not the one the form was on
     assert "已发送" in text_of(b, "done"), b.page_source[:500]
 
 
@@ -195,9 +207,9 @@ def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(conso
         desk.get(f"{url}/cases/{number}")
         form = desk.find_element(By.ID, "order-callback")
         Select(form.find_element(By.NAME, "evaluation")).select_by_value("SATISFIED")
-        page = desk.find_element(By.TAG_NAME, "html")
+        mark_page(desk)
         form.find_element(By.TAG_NAME, "button").click()
-        WebDriverWait(desk, 30).until(staleness_of(page))
+        wait_next_page(desk)
         done = desk.find_elements(By.ID, "done")
         return done[0].text if done else ""
 
@@ -298,9 +310,9 @@ def test_the_bureau_orders_a_mediation_a_team_task_and_a_recommendation_and_the_
                         element.click()
                 else:
                     element.send_keys(value)
-        page = desk.find_element(By.TAG_NAME, "html")
+        mark_page(desk)
         form.find_element(By.TAG_NAME, "button").click()
-        WebDriverWait(desk, 30).until(staleness_of(page))
+        wait_next_page(desk)
         return text_of(desk, "done") if not desk.find_elements(By.ID, "error") else desk.find_element(By.ID, "error").text
 
     assert "已发起联合调处" in order("mediation", convener="JUSTICE", participants="JUSTICE,HRSS", subject="工资数额争议")
