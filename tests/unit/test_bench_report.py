@@ -42,9 +42,12 @@ def test_every_figure_of_every_run_is_printed_whole_in_80_columns() -> None:
 
 
 def test_the_targets_are_judged_on_one_worker_per_service() -> None:
-    short = _run()["targets"]
+    short = _run(lifecycles_per_second=54.0)["targets"]
     assert not short["lifecycles_per_second>=300"]["met"] and short["lifecycles_per_second>=300"]["measured"] == 54.0
     assert short["every_run_finished"]["met"]
+    two = _run(lifecycles_per_second=54.0)
+    two["pipeline"]["2"]["lifecycles_per_second"] = 400.0  # two workers do not meet a target set for one
+    assert not targets(two)["lifecycles_per_second>=300"]["met"]
     met = _run(lifecycles_per_second=310.0, ratio_to_baseline=0.41, offered_rate=200.0,
                latency_ms={"p50": 9.0, "p95": 20.0, "p99": 48.0},
                latency_low_rate_ms={"p50": 8.0, "p95": 15.0, "p99": 30.0})["targets"]
