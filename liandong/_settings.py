@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     intake_instance: int = Field(default=0, ge=0)
     intake_instances: int = Field(default=1, ge=1)
     topic_partitions: int = 12
+    #: Where the stream services keep their tables: ``memory://`` (rebuilt from the changelogs at
+    #: every start) or ``rocksdb://`` (on disk under <run_dir>/tables: memory stays bounded and a
+    #: restart after a clean stop reads only what is new). One directory per worker (docs/scale-out.md).
+    table_store: str = Field(default="memory://", pattern=r"^(memory|rocksdb)://$")
     #: Replicas of every topic the bus creates (its own and faust's changelogs), and how many must
     #: be in sync for a write (acks=all): 1 and 1 on the single local broker, 3 and 2 on a cluster.
     replication_factor: int = 1

@@ -19,15 +19,18 @@ district: it owns the case sequence); the driver publishes what intake would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,7 +64,25 @@ class BenchConfig:
             self.cases, self.baseline_messages, self.seconds, self.rate, self.low_rate = 60, 3000, 2.0, 40.0, 10.0
 
 
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM as Ctrl-C: the run unwinds, stopping every process and broker it started."""
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
+    with sigterm_interrupts():
+        return _run_bench(cfg, console)
+
+
+def _run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
     import logging
 
     from services.registry import provision

@@ -233,6 +233,22 @@ def bench(workers: str = typer.Option("1,2", help="Workers per service to measur
                           quick=quick, out=out, cases=cases, baseline_messages=baseline_messages), console)
 
 
+@app.command("bench-scale")
+def bench_scale(sizes: str = typer.Option("10000,100000,1000000", help="Numbers of cases, comma-separated."),
+                stores: str = typer.Option("memory://,rocksdb://", help="Table stores to measure, comma-separated."),
+                new: int = typer.Option(1000, help="Cases written between the clean stop and the restart."),
+                lookups: int = typer.Option(200, help="GET /cases/{n} requests per run."),
+                stats_calls: int = typer.Option(3, help="GET /stats requests per run."),
+                stats_up_to: int = typer.Option(100_000, help="Ask /stats only up to this many cases (it decodes "
+                                                              "every case at once)."),
+                out: Path = typer.Option(Path("bench-scale.json"), help="Where to write the JSON results.")) -> None:
+    """The ledger's memory, start time and API latency as cases accumulate, per table store."""
+    from .bench_scale import ScaleConfig, run_scale
+
+    run_scale(ScaleConfig(sizes=[int(n) for n in sizes.split(",")], stores=stores.split(","), new=new, lookups=lookups,
+                          stats_calls=stats_calls, stats_up_to=stats_up_to, out=out), console)
+
+
 @app.command("smoke")
 def smoke(keep_broker: bool = typer.Option(False, help="Leave the local broker running afterwards.")) -> None:
     """The smoke scenario: one event of every type through the broker and back, decoded."""

@@ -24,6 +24,8 @@ SIGNFOR_BUCKETS = (3600.0, 6 * 3600.0, DAY, 2 * DAY, 3 * DAY, 5 * DAY, 7 * DAY, 
 
 CONSUMED = Counter("liandong_consumed_messages", "Messages consumed, by outcome (handled, duplicate, dead_lettered).",
                    ["service", "topic", "event_type", "outcome"], registry=REGISTRY)
+SKIPPED = Counter("liandong_skipped_messages", "Messages a service read but did not decode: their ce_type header "
+                  "names a type it has no handler for.", ["service"], registry=REGISTRY)
 PRODUCED = Counter("liandong_produced_messages", "Messages produced.", ["service", "topic", "event_type"], registry=REGISTRY)
 PROCESSING = Histogram("liandong_processing_duration_seconds", "Time to handle one consumed event.",
                        ["service", "event_type"], registry=REGISTRY,
@@ -74,6 +76,7 @@ SUPERVISION_KINDS = ("reminder", "notice", "listed", "recommendation")
 def preset(service: str, topics_in: Iterable[str] = (), event_types: Iterable[str] = ()) -> None:
     """Creates the label combinations known in advance at 0."""
     types = list(event_types) or list(EVENT_TYPES)
+    SKIPPED.labels(service)
     for t in types:
         PROCESSING.labels(service, t)
         REFUSED.labels(service, t)

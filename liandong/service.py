@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from liandong_sdk import (
     OutgoingMessage,
     PeerUnavailable,
     Refused,
+    StartupError,
     answer_headers,
     concrete_topics,
     event_type,
@@ -189,11 +191,12 @@ class Applied:
 
 @dataclass(frozen=True)
 class Job:
-    """Periodic work over the whole state that publishes nothing: ``run(decisions, view, now)``.
+    """Periodic work over the whole state that publishes nothing: ``run(decisions, view, now)``, a
+    function or a coroutine function (one that reads much gives way to the rest now and then).
     ``blocking``: it does I/O, so it runs in a thread (and must not read the tables)."""
 
     every: float
-    run: Callable[[Any, View, datetime], None]
+    run: Callable[[Any, View, datetime], Awaitable[None] | None]
     blocking: bool = False
 
 
@@ -212,6 +215,11 @@ class Peers:
     def mine(self) -> Callable[[bytes], bool]:
         """Whether this worker owns a key (the assignment read once: ask again after a rebalance)."""
         return lambda key: True
+
+    def generation(self) -> object | None:
+        """What this worker owns changes when this does; None while its tables are not whole
+        (restoring, rebalancing)."""
+        return 0
 
 
 #: The path a worker serves its own entries of a table on, for the group's other workers (View.everywhere).
@@ -245,6 +253,11 @@ class View:
 
     def owner(self, table: str, key: str) -> str | None:
         return self.peers.owner(table, key)
+
+    def owned_keys(self, table: str) -> list[str]:
+        _, store = self._tables[table]
+        mine = self.peers.mine()
+        return [key.decode() for key in list(store.keys()) if mine(key)]
 
     def owned_raw(self, table: str) -> list[bytes]:
         _, store = self._tables[table]
@@ -347,6 +360,14 @@ class _FaustPeers(Peers):
         owned, partitions = self._owned(), self._partitions
         return lambda key: _partition(key, partitions) in owned
 
+    def generation(self) -> object | None:
+        app = self._app
+        if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False) \
+                or not app.tables.recovery.completed.is_set():
+            return None
+        generation: object = app.consumer_generation_id
+        return generation
+
 
 @dataclass(frozen=True)
 class Service:
@@ -361,6 +382,9 @@ class Service:
     jobs: tuple[Job, ...] = ()
     #: The service's HTTP API: ``http(decisions, view, clock)``, served on the port ``faust_runtime`` is given.
     http: Callable[[Any, View, Clock], Api] | None = None
+    #: Decode every message read, handled or not (the ledger: so that a bad message of any type is
+    #: dead-lettered); else only those whose ``ce_type`` header names a type handled here.
+    decodes_all: bool = False
 
     @property
     def handlers(self) -> dict[type[EventRecord], list[str]]:
@@ -371,6 +395,13 @@ class Service:
                 found.setdefault(cls, []).append(getattr(h, "__qualname__", repr(h)))
         return found
 
+
+    @property
+    def wanted(self) -> frozenset[bytes] | None:
+        """The ``ce_type`` headers of the messages to decode (None: every message)."""
+        if self.decodes_all:
+            return None
+        return frozenset(event_type(cls.TYPE).ce_type.encode() for cls in self.handlers)
 
     def encode(self, codec: Codec, output: Output, cause: Event | None = None) -> OutgoingMessage:
         """The message of ``output``, published while handling ``cause``."""
@@ -440,6 +471,11 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         _loop_jobs(service, runtime, decisions, view, now)
         return runtime
 
+    if bus.settings.table_store != "memory://" and any(t.elsewhere for t in service.tables):
+        # faust's RocksDB store looks a key up in the partition of the event in hand: an entry
+        # under another key (another case) would be missed.
+        raise StartupError(f"{service.name}: its tables act on entries under another key than the event's; they need "
+                           f"LIANDONG_TABLE_STORE=memory:// (not {bus.settings.table_store})")
     app = create_app(app_id, bus)
     partitions = bus.settings.topic_partitions
     topics_in = concrete_topics(*service.topics_in)
@@ -480,7 +516,8 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
 
     @app.agent(raw_topic(app, *topics_in), name=f"{app_id}.handle")
     async def agent(stream: Any) -> None:
-        await consume_batches(stream, bus.codec, handle, app=app, service=service.name, lock=lock, progress=progress)
+        await consume_batches(stream, bus.codec, handle, app=app, service=service.name, lock=lock, progress=progress,
+                              wanted=service.wanted)
 
     def caught_up() -> bool:
         """Every input partition handled up to its end: a tick decides on what the bus already holds
@@ -560,8 +597,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         async def ticker() -> None:
             # A timer's exception would stop the worker's timers: never let one escape.
             try:
-                if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False) \
-                        or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+                if view.peers.generation() is None:
                     return  # the tables are not whole yet: issuing now could repeat a reminder
                 if not caught_up():
                     return  # events the bus already holds may settle what would fall due
@@ -589,8 +625,8 @@ def _job_once(service: Service, job: Job, decisions: Any, view: View, now: Clock
         try:
             if job.blocking:
                 await asyncio.to_thread(job.run, decisions, view, now())
-            else:
-                job.run(decisions, view, now())
+            elif inspect.isawaitable(done := job.run(decisions, view, now())):
+                await done
         except Exception:
             log.exception("job_failed", service=service.name, job=getattr(job.run, "__qualname__", repr(job.run)))
     once.__name__ = once.__qualname__ = f"{service.name}.{getattr(job.run, '__name__', 'job')}"

@@ -22,12 +22,12 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.errors import KafkaTimeoutError as AIOKafkaTimeoutError
 from faust.exceptions import FaustError
 from kafka.errors import KafkaError, KafkaTimeoutError
-from liandong_sdk import Codec, Event, OutgoingMessage, WireError, dead_letter, denied
+from liandong_sdk import EVENT_TYPES, Codec, Event, OutgoingMessage, WireError, dead_letter, denied
 
 from ._bus import Bus
 from ._logging import get_logger
 from .faust_patches import committed, current_event, install, missing, processing, seek_back, set_aside, write
-from .metrics import CONSUMED, DEAD_LETTERS, OBSERVER, PROCESSING, REREADS, count_produced
+from .metrics import CONSUMED, DEAD_LETTERS, OBSERVER, PROCESSING, REREADS, SKIPPED, count_produced
 
 log = get_logger(__name__)
 
@@ -36,8 +36,8 @@ install()  # the faust patches (see liandong.faust_patches): before any app is c
 
 
 def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
-    """A faust app for one service: its own consumer group, memory tables backed by changelogs,
-    authenticated as the bus's principal. Faust's own web server (table and router views) is off."""
+    """A faust app for one service: its own consumer group, tables backed by changelogs (in memory
+    or in RocksDB: ``table_store``), authenticated as the bus's principal. Faust's own web server (table and router views) is off."""
     settings = bus.settings
     config: dict[str, Any] = dict(
         broker=f"kafka://{bus.bootstrap_servers}",
@@ -45,7 +45,8 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,
-        store="memory://",
+        store=settings.table_store,
+        datadir=str(settings.run_dir / "tables"),
         web_enabled=False,
         producer_acks=-1,
         broker_commit_every=100,
@@ -308,21 +309,24 @@ async def _continuous(events: list[Any], continuity: Continuity, *, app: faust.A
 
 async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
                           max_batch: int = BATCH_MAX, within: float = BATCH_WITHIN, lock: asyncio.Lock | None = None,
-                          progress: dict[tuple[str, int], int] | None = None) -> None:
+                          progress: dict[tuple[str, int], int] | None = None,
+                          wanted: frozenset[bytes] | None = None) -> None:
     """Runs ``handler`` on every decoded event of ``stream``, a batch at a time (see ``Batch``);
     undecodable messages are dead-lettered with their reason. If anything in a batch fails
     but the broker being away (waited for), the batch is done again one event at a time, so the
     one event at fault is dead-lettered alone and every other one is handled.
 
     ``lock``: held for each batch (whatever else writes the same tables waits for it);
-    ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included.
+    ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included;
+    ``wanted``: the ``ce_type`` headers worth decoding (None: every message), see ``skipped``.
     No offset is passed over (see ``Continuity``)."""
     continuity = Continuity(partial(committed, app))
     async for batch in stream.take_events(max_batch, within):
         messages = await _continuous(batch, continuity, app=app, service=service)
         if not messages:
             continue
-        work = asyncio.ensure_future(_locked_batch(messages, codec, handler, app=app, service=service, lock=lock))
+        work = asyncio.ensure_future(_locked_batch(skipped(messages, wanted, service), codec, handler, app=app,
+                                                   service=service, lock=lock))
         try:
             await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -334,6 +338,33 @@ async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, a
         if progress is not None:
             for m in messages:
                 progress[(m.message.topic, m.message.partition)] = m.message.offset
+
+
+def skipped(messages: list[Any], wanted: frozenset[bytes] | None, service: str) -> list[Any]:
+    """The messages worth decoding: those whose ``ce_type`` header names a type in ``wanted``.
+
+    Why: decoding and checking a signature costs far more than reading a header, and most of what
+    a service reads is for another one. A message this service has no handler for is not acted on
+    here whatever it holds, so nothing is lost by not decoding it; one without a known ``ce_type``
+    is decoded (and dead-lettered with its reason). The ledger reads every topic and decodes
+    everything, so a bad message of any type still reaches the dead-letter topic."""
+    if wanted is None:
+        return messages
+    kept = [m for m in messages if (t := _ce_type(m.message.headers)) in wanted or t not in KNOWN_CE_TYPES]
+    if len(kept) < len(messages):
+        SKIPPED.labels(service).inc(len(messages) - len(kept))
+    return kept
+
+
+#: Every ``ce_type`` of the catalogue: a message of another (or none) is decoded, to be dead-lettered.
+KNOWN_CE_TYPES = frozenset(et.ce_type.encode() for et in EVENT_TYPES.values())
+
+
+def _ce_type(headers: Any) -> bytes | None:
+    for name, value in headers or ():
+        if name == "ce_type":
+            return bytes(value)
+    return None
 
 
 async def _locked_batch(messages: list[Any], codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,

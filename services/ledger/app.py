@@ -19,11 +19,10 @@ HTTP:       GET /cases/{case_number}, GET /cases/{case_number}/audit, GET /cases
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from liandong_sdk.events import (
@@ -56,7 +55,6 @@ from liandong import (
     BUREAU_SUPERVISION,
     BUREAU_TRIAGE,
     EVENT_TYPES,
-    HANDLING_UNITS,
     UNIT_INBOX,
     Bus,
     Event,
@@ -66,7 +64,7 @@ from liandong import (
 )
 from liandong.api import Api
 from liandong.audit import Chain
-from liandong.domain import CaseState, CaseStatus, ClockConfig, Ledger, views
+from liandong.domain import CaseState, ClockConfig, Ledger, views
 from liandong.domain.case import state_from_json, state_to_json
 from liandong.domain.incoming import Incoming
 from liandong.metrics import (
@@ -74,9 +72,6 @@ from liandong.metrics import (
     EXTENSIONS,
     MEDIATION_OUTCOMES,
     OBJECTIONS,
-    ON_TIME_ACCEPTANCE,
-    OPEN_CASES,
-    OVERDUE_CASES,
     PACKAGE_OUTCOMES,
     RESOLUTIONS,
     SIGNFOR_LATENCY,
@@ -87,6 +82,7 @@ from liandong.runtime import Runtime
 from liandong.service import Clock, Job, Service, Table, View, faust_runtime
 
 from .api import CASES, COORDINATION, make_api
+from .board import Board
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
           BUREAU_NOTICES, BUREAU_DELIVERIES, BUREAU_CALLBACKS)
@@ -104,6 +100,8 @@ class Recorder:
     chain: Chain
     #: What checks a case's chain for the API (None: no principals directory, nothing to check against).
     verifier: Verifier | None = None
+    #: The unit SLA board's gauges, kept as the cases this worker owns change.
+    board: Board = field(default_factory=Board)
 
     @classmethod
     def unsealed(cls, clocks: ClockConfig) -> Recorder:
@@ -132,15 +130,37 @@ _TASK_STEPS: dict[type[EventRecord], str] = {
     TeamTaskAssigned: "assigned", TeamTaskAcknowledged: "acknowledged", TeamTaskCompleted: "completed"}
 
 
-def counts(_: Recorder, state: CaseState, event: Event) -> Callable[[], None]:
+def counts(recorder: Recorder, state: CaseState, event: Event) -> Callable[[], None]:
     """What the unit SLA board counts for a newly applied event, as of that event (later ones in
-    the same batch may re-route the case); counted once the batch is complete."""
-    return partial(count, event, state.lead_unit, state.registered_at)
+    the same batch may re-route the case); counted, and the case's mark set, once the batch is complete."""
+    def done() -> None:
+        count(event, state.lead_unit, state.registered_at)
+        recorder.board.set(state)
+    return done
 
 
-def refresh_gauges(_: Recorder, view: View, at: datetime) -> None:
+async def refresh_gauges(recorder: Recorder, view: View, at: datetime) -> None:
     # Each worker the cases it owns, not its standby copies: the dashboards sum over workers.
-    set_gauges(view.owned(CASES), at)
+    board = recorder.board
+    generation = view.peers.generation()
+    if generation is None:
+        return  # the tables are not whole yet
+    if board.generation != generation:  # what this worker owns changed: read its cases once
+        board.clear()
+        for i, key in enumerate(view.owned_keys(CASES), start=1):
+            case = view.get(CASES, key)  # as it is now: a batch may have changed it since the keys were read
+            if case is not None:
+                board.set(case)
+            if i % REBUILD_SLICE == 0:
+                await asyncio.sleep(0)  # let the agent and the API go on
+                if view.peers.generation() != generation:
+                    return  # another rebalance: read again next time
+        board.generation = generation
+    board.publish(at)
+
+
+#: Cases read between two turns of the event loop while the board is rebuilt.
+REBUILD_SLICE = 500
 
 
 def api(recorder: Recorder, view: View, now: Clock) -> Api:
@@ -161,6 +181,7 @@ LEDGER = Service(
     ),
     jobs=(Job(5.0, refresh_gauges),),
     http=api,
+    decodes_all=True,  # it reads every topic: every bad message reaches the dead-letter topic through it
 )
 SERVICE = LEDGER.name
 TOPICS_IN = concrete_topics(*LEDGER.topics_in)
@@ -201,27 +222,3 @@ _COUNTERS: dict[type[EventRecord], Callable[[Any, str | None, datetime | None], 
     **{cls: _supervised(cls.TYPE.removeprefix("supervision.")) for cls in (
         SupervisionReminderIssued, SupervisionNoticeIssued, SupervisionListed, SupervisionRecommendationIssued)},
 }
-
-
-def set_gauges(all_cases: list[CaseState], at: datetime) -> None:
-    open_by_unit: Counter[str] = Counter()
-    overdue: Counter[tuple[str, str]] = Counter()
-    accepted: Counter[str] = Counter()
-    on_time: Counter[str] = Counter()
-    for c in all_cases:
-        lead = c.lead
-        if lead is None:
-            continue
-        if c.status not in (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED):
-            open_by_unit[lead.unit] += 1
-        for clock in c.overdue(at):
-            overdue[(lead.unit, clock)] += 1
-        if lead.accepted_at is not None:
-            accepted[lead.unit] += 1
-            on_time[lead.unit] += lead.accepted_at <= lead.acceptance_due_at
-    for unit in HANDLING_UNITS:
-        OPEN_CASES.labels(unit).set(open_by_unit[unit])
-        for clock in ("ACCEPTANCE_NOTICE", "HANDLING"):
-            OVERDUE_CASES.labels(unit, clock).set(overdue[(unit, clock)])
-        if accepted[unit]:
-            ON_TIME_ACCEPTANCE.labels(unit).set(on_time[unit] / accepted[unit])

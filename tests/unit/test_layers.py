@@ -16,7 +16,7 @@ import grimp
 import pytest
 
 OURS = ("liandong", "services", "liandong_sdk")
-ENTRYPOINTS = ("liandong.cli", "liandong.sim", "liandong.bench", "liandong.smoke")
+ENTRYPOINTS = ("liandong.cli", "liandong.sim", "liandong.bench", "liandong.bench_scale", "liandong.smoke")
 #: What the SDK may need besides the standard library: a department installs nothing else.
 SDK_DEPENDENCIES = {"kafka", "fastavro", "crc32c", "cryptography"}
 #: Infrastructure the domain must not touch.
