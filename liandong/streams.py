@@ -39,6 +39,8 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
     """A faust app for one service: its own consumer group, tables backed by changelogs (in memory
     or in RocksDB: ``table_store``), authenticated as the bus's principal. Faust's own web server (table and router views) is off."""
     settings = bus.settings
+    datadir = settings.run_dir / "tables"
+    datadir.mkdir(parents=True, exist_ok=True)  # faust makes only the last directory of the path
     config: dict[str, Any] = dict(
         broker=f"kafka://{bus.bootstrap_servers}",
         broker_credentials=bus.faust_credentials(),
@@ -46,7 +48,7 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,
         store=settings.table_store,
-        datadir=str(settings.run_dir / "tables"),
+        datadir=str(datadir),
         web_enabled=False,
         producer_acks=-1,
         broker_commit_every=100,

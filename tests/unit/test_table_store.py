@@ -21,9 +21,12 @@ def bus_with(tmp_path: Path, store: str) -> Bus:
 
 def test_the_default_store_is_memory_and_rocksdb_keeps_its_tables_under_the_run_directory(tmp_path: Path) -> None:
     assert get_settings().table_store == "memory://"
-    app = create_app("store-test", bus_with(tmp_path, "rocksdb://"))
+    run_dir = tmp_path / "not" / "there" / "yet"  # a fresh clone: no run directory
+    app = create_app("store-test", bus_with(run_dir, "rocksdb://"))
     assert str(app.conf.store) == "rocksdb:"
-    assert Path(app.conf.datadir).is_relative_to(tmp_path / "tables")
+    assert Path(app.conf.datadir).is_relative_to(run_dir / "tables")
+    app._create_directories()  # what faust does as the app starts: only the last directory of each path
+    assert Path(app.conf.tabledir).is_dir()
 
 
 def test_supervision_refuses_rocksdb_naming_the_setting_and_the_ledger_takes_it(tmp_path: Path) -> None:
