@@ -100,7 +100,7 @@ def _run_scale(cfg: ScaleConfig, console: Console) -> dict[str, Any]:
                 run.update(cases=n, write_seconds=round(written_s, 1))
                 result["runs"].append(run)
                 cfg.out.write_text(json.dumps(result, indent=2))  # what is measured so far survives a later failure
-                history.grow(cfg.new)  # the next store starts on what this one saw, and its `new`
+                history.write(cfg.new)  # the next store starts on what this one saw, and its `new`
     console.print(scale_table(result))
     console.print(f"written {cfg.out}")
     return result
@@ -117,10 +117,6 @@ class Template:
     number: str
     #: One case in this many is open (the rest are closed): years of cases are mostly resolved.
     open_every: int = 20
-
-    @property
-    def raw(self) -> bytes:
-        return self.open
 
     @classmethod
     def build(cls, open_every: int = 20) -> Template:
@@ -235,9 +231,6 @@ class History:
         self.count += n
         return time.perf_counter() - started
 
-    def grow(self, n: int) -> None:
-        self.write(n)
-
 
 # -- one store, one size ------------------------------------------------------------------------
 class Failed(RuntimeError):
@@ -263,7 +256,7 @@ def measure(bus: Bus, history: History, store: str, run_dir: Path, cfg: ScaleCon
         stack.sample_rss()
         peak = stack.peak_rss().get("ledger", 0)
         stack.stop()  # a clean stop: SIGTERM
-        history.grow(cfg.new)
+        history.write(cfg.new)
         restart_s = _start(stack, history, cfg.timeout)
         restart_rss = _rss(stack)
     except (RuntimeError, OSError) as exc:

@@ -395,7 +395,6 @@ class Service:
                 found.setdefault(cls, []).append(getattr(h, "__qualname__", repr(h)))
         return found
 
-
     @property
     def wanted(self) -> frozenset[bytes] | None:
         """The ``ce_type`` headers of the messages to decode (None: every message)."""

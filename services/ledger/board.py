@@ -12,7 +12,6 @@ replayed, the board rebuilt while a batch completes) counts it once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -115,22 +114,3 @@ class Board:
                 ON_TIME_ACCEPTANCE.labels(unit).set(f.on_time[unit] / f.accepted[unit])
         return f
 
-
-def recount(cases: Iterable[CaseState], at: datetime) -> Figures:
-    """The same figures counted over every case (what the board replaces; the tests' reference)."""
-    open_by_unit: Counter[str] = Counter()
-    overdue: Counter[tuple[str, str]] = Counter()
-    accepted: Counter[str] = Counter()
-    on_time: Counter[str] = Counter()
-    for c in cases:
-        lead = c.lead
-        if lead is None:
-            continue
-        if c.status not in CLOSED:
-            open_by_unit[lead.unit] += 1
-        for clock in c.overdue(at):
-            overdue[(lead.unit, clock)] += 1
-        if lead.accepted_at is not None:
-            accepted[lead.unit] += 1
-            on_time[lead.unit] += lead.accepted_at <= lead.acceptance_due_at
-    return Figures(open_by_unit, overdue, +accepted, +on_time)

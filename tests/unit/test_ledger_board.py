@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from liandong.bench_scale import Template
@@ -15,9 +17,9 @@ from liandong.domain import CaseState, CaseStatus, ClockConfig, HandoffStatus
 from liandong.domain.case import state_from_json
 from services.ledger import app as ledger_app
 from services.ledger.app import Recorder, refresh_gauges
-from services.ledger.board import Board, Figures, recount
+from services.ledger.board import Board, Figures
 
-BASE = state_from_json(Template.build().raw)
+BASE = state_from_json(Template.build().open)
 UNITS = ["HRSS", "HOUSING", "POLICE"]
 
 
@@ -44,6 +46,26 @@ def variant(rng: random.Random, number: str) -> CaseState:
         lead.status = HandoffStatus.NOT_ACCEPTED
         case.status = CaseStatus.NOT_ACCEPTED
     return case
+
+
+def recount(cases: Iterable[CaseState], at: datetime) -> Figures:
+    """The same figures counted over every case, as the ledger did before the board: the reference."""
+    open_by_unit: Counter[str] = Counter()
+    overdue: Counter[tuple[str, str]] = Counter()
+    accepted: Counter[str] = Counter()
+    on_time: Counter[str] = Counter()
+    for c in cases:
+        lead = c.lead
+        if lead is None:
+            continue
+        if c.status not in (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED):
+            open_by_unit[lead.unit] += 1
+        for clock in c.overdue(at):
+            overdue[(lead.unit, clock)] += 1
+        if lead.accepted_at is not None:
+            accepted[lead.unit] += 1
+            on_time[lead.unit] += lead.accepted_at <= lead.acceptance_due_at
+    return Figures(open_by_unit, overdue, +accepted, +on_time)
 
 
 def same(a: Figures, b: Figures) -> bool:
