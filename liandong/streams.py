@@ -163,19 +163,25 @@ class Batch:
     a second event of the same case in one batch sees what the first one did.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, recent: Recent | None = None) -> None:
         self.messages: list[OutgoingMessage] = []
         # (table, key) -> (table, key, value, encode, the faust event that wrote it)
         self._writes: dict[tuple[int, Hashable], tuple[Any, Hashable, Any, Callable[[Any], bytes], Any]] = {}
         self._after: list[Callable[[], None]] = []
+        self._recent = recent
 
     def get(self, table: Any, key: Hashable, decode: Callable[[bytes], Any]) -> Any:
-        """The state under ``key``: as this batch left it, else decoded from the table (None if absent)."""
+        """The state under ``key``: as this batch left it, else as the table holds it (None if absent):
+        taken from ``recent`` if it kept that, else decoded."""
         hit = self._writes.get((id(table), key))
         if hit is not None:
             return hit[2]
         raw = table.get(key)
-        return None if raw is None else decode(raw)
+        if raw is None:
+            return None
+        if self._recent is not None and (kept := self._recent.take(table, key, raw)) is not None:
+            return kept
+        return decode(raw)
 
     def put(self, table: Any, key: Hashable, value: Any, encode: Callable[[Any], bytes]) -> None:
         """Writes ``encode(value)`` to the table once the batch's messages are acknowledged."""
@@ -194,10 +200,49 @@ class Batch:
         if self._writes:
             # Acknowledged before the batch's events are: faust commits their offsets then, and a
             # state record the broker refused would otherwise be missing after a restart.
-            pending = [(table, key, encode(value), source) for table, key, value, encode, source in self._writes.values()]
+            written = [(table, key, encode(value), value, source)
+                       for table, key, value, encode, source in self._writes.values()]
+            pending = [(table, key, raw, source) for table, key, raw, _, source in written]
             await retrying(partial(_write_all, app, pending), service=service, what="state")
+            if self._recent is not None:
+                for table, key, raw, value, _ in written:
+                    self._recent.keep(table, key, raw, value)
         for action in self._after:
             action()
+
+
+class Recent:
+    """The states a worker wrote last, each with the bytes it wrote for it, so that the next batch of
+    the same case need not decode them again.
+
+    Why: a case's events come a few at a time over seconds, one batch after another, and decoding the
+    case's state from the table at each batch was an eighth of the ledger's time (the profile in
+    docs/benchmark.md). A state is handed out only while the table holds the very bytes it was kept
+    with (a write by anything else, a restore, a rebalance: decoded again), and once handed out it is
+    no longer kept, since the batch may change it in place, until that batch writes it back (a batch
+    that fails keeps nothing). At most ``size`` states are kept, the oldest written forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._kept: dict[tuple[int, Hashable], tuple[bytes, Any]] = {}
+
+    def take(self, table: Any, key: Hashable, raw: bytes) -> Any:
+        """The state kept for ``raw`` under ``key`` (no longer kept), or None."""
+        hit = self._kept.pop((id(table), key), None)
+        return hit[1] if hit is not None and hit[0] == raw else None
+
+    def keep(self, table: Any, key: Hashable, raw: bytes, value: Any) -> None:
+        self._kept.pop((id(table), key), None)  # to the end: the newest
+        self._kept[(id(table), key)] = (raw, value)
+        if len(self._kept) > self._size:
+            del self._kept[next(iter(self._kept))]
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+#: How many decoded states a worker keeps between batches (``Recent``): the cases in flight.
+RECENT_STATES = 2000
 
 
 async def _write_all(app: faust.App, pending: list[tuple[Any, Hashable, bytes, Any]]) -> None:
@@ -312,7 +357,7 @@ async def _continuous(events: list[Any], continuity: Continuity, *, app: faust.A
 async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
                           max_batch: int = BATCH_MAX, within: float = BATCH_WITHIN, lock: asyncio.Lock | None = None,
                           progress: dict[tuple[str, int], int] | None = None,
-                          wanted: frozenset[bytes] | None = None) -> None:
+                          wanted: frozenset[bytes] | None = None, recent: Recent | None = None) -> None:
     """Runs ``handler`` on every decoded event of ``stream``, a batch at a time (see ``Batch``);
     undecodable messages are dead-lettered with their reason. If anything in a batch fails
     but the broker being away (waited for), the batch is done again one event at a time, so the
@@ -320,7 +365,8 @@ async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, a
 
     ``lock``: held for each batch (whatever else writes the same tables waits for it);
     ``progress``: (topic, partition) -> the last offset handled, dead-lettered ones included;
-    ``wanted``: the ``ce_type`` headers worth decoding (None: every message), see ``skipped``.
+    ``wanted``: the ``ce_type`` headers worth decoding (None: every message), see ``skipped``;
+    ``recent``: the states kept decoded between batches (see ``Recent``).
     No offset is passed over (see ``Continuity``)."""
     continuity = Continuity(partial(committed, app))
     async for batch in stream.take_events(max_batch, within):
@@ -328,7 +374,7 @@ async def consume_batches(stream: Any, codec: Codec, handler: BatchHandler, *, a
         if not messages:
             continue
         work = asyncio.ensure_future(_locked_batch(skipped(messages, wanted, service), codec, handler, app=app,
-                                                   service=service, lock=lock))
+                                                   service=service, lock=lock, recent=recent))
         try:
             await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -370,19 +416,19 @@ def _ce_type(headers: Any) -> bytes | None:
 
 
 async def _locked_batch(messages: list[Any], codec: Codec, handler: BatchHandler, *, app: faust.App, service: str,
-                        lock: asyncio.Lock | None) -> None:
+                        lock: asyncio.Lock | None, recent: Recent | None) -> None:
     async with lock or contextlib.nullcontext():
-        await _consume_batch(messages, codec, handler, app=app, service=service)
+        await _consume_batch(messages, codec, handler, app=app, service=service, recent=recent)
 
 
 async def _consume_batch(messages: list[Any], codec: Codec, handler: BatchHandler, *, app: faust.App,
-                         service: str) -> None:
+                         service: str, recent: Recent | None = None) -> None:
     decoded_events = [(await _decode(m.message, codec, app=app, service=service), m) for m in messages]
     events = [(e, m) for e, m in decoded_events if e is not None]
     if not events:
         return
     try:
-        await _handle_batch(events, handler, app=app, service=service)
+        await _handle_batch(events, handler, app=app, service=service, recent=recent)
     except (FaustError, ProducerClosed, asyncio.CancelledError):
         raise  # the worker is stopping or broken: not these messages' fault
     except Exception as exc:
@@ -392,7 +438,7 @@ async def _consume_batch(messages: list[Any], codec: Codec, handler: BatchHandle
         log.warning("batch_failed_one_at_a_time", service=service, events=len(events), error=repr(exc))
         for one in events:
             try:
-                await _handle_batch([one], handler, app=app, service=service)
+                await _handle_batch([one], handler, app=app, service=service, recent=recent)
             except (FaustError, ProducerClosed, asyncio.CancelledError):
                 raise
             except Exception as error:
@@ -400,9 +446,9 @@ async def _consume_batch(messages: list[Any], codec: Codec, handler: BatchHandle
 
 
 async def _handle_batch(events: list[tuple[Event, Any]], handler: BatchHandler, *, app: faust.App,
-                        service: str) -> None:
+                        service: str, recent: Recent | None = None) -> None:
     """``events``: each decoded event with the faust event it came in."""
-    batch = Batch()
+    batch = Batch(recent)
     timings: list[tuple[Event, float]] = []
     for event, source in events:
         started = time.perf_counter()

@@ -163,6 +163,84 @@ def test_a_broker_away_is_waited_for_and_the_whole_batch_sent_again() -> None:
     assert table.data == {b"case-1": b"state"}
 
 
+# -- states kept decoded between batches ------------------------------------------------------
+class Decoder:
+    """Counts what it decodes; states are lists, changed in place as a handler might."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def __call__(self, raw: bytes) -> list[str]:
+        self.decoded += 1
+        return raw.decode().split(",") if raw else []
+
+
+def encode(state: list[str]) -> bytes:
+    return ",".join(state).encode()
+
+
+def complete(batch: streams.Batch) -> None:
+    async def run() -> None:
+        done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
+        while not done.done():
+            producer.ack()
+            await asyncio.sleep(0)
+        await done
+
+    producer = Producer()
+    asyncio.run(run())
+
+
+def one_event(table: Table, recent: streams.Recent, decode: Decoder, key: bytes, event: str) -> list[str]:
+    """A batch that appends ``event`` to the state under ``key``, in place, and completes."""
+    batch = streams.Batch(recent)
+    state = batch.get(table, key, decode) or []
+    state.append(event)
+    batch.put(table, key, state, encode)
+    complete(batch)
+    return state
+
+
+def test_the_next_batch_of_a_case_takes_its_state_as_the_last_batch_wrote_it_without_decoding() -> None:
+    table, recent, decode = Table({b"case-1": b"e1"}), streams.Recent(10), Decoder()
+    one_event(table, recent, decode, b"case-1", "e2")
+    assert decode.decoded == 1  # the first batch decodes what the table held
+    one_event(table, recent, decode, b"case-1", "e3")
+    one_event(table, recent, decode, b"case-1", "e4")
+    assert decode.decoded == 1
+    assert table.data == {b"case-1": b"e1,e2,e3,e4"}
+    assert decode(table.data[b"case-1"]) == ["e1", "e2", "e3", "e4"]
+
+
+def test_a_state_the_table_no_longer_holds_is_decoded_again() -> None:
+    table, recent, decode = Table(), streams.Recent(10), Decoder()
+    one_event(table, recent, decode, b"case-1", "e1")
+    table.data[b"case-1"] = b"e1,elsewhere"  # written by another worker, or restored from the changelog
+    assert one_event(table, recent, decode, b"case-1", "e2") == ["e1", "elsewhere", "e2"]
+    assert decode.decoded == 1
+
+
+def test_a_state_handed_to_a_batch_that_fails_is_not_handed_out_again() -> None:
+    table, recent, decode = Table(), streams.Recent(10), Decoder()
+    one_event(table, recent, decode, b"case-1", "e1")
+    failed = streams.Batch(recent)
+    state = failed.get(table, b"case-1", decode)
+    state.append("never written")  # the handler changed it in place, then the batch failed
+    assert streams.Batch(recent).get(table, b"case-1", decode) == ["e1"]  # as the table holds it
+    assert decode.decoded == 1
+
+
+def test_at_most_size_states_are_kept_the_oldest_written_forgotten_first() -> None:
+    table, recent, decode = Table(), streams.Recent(2), Decoder()
+    for key in (b"case-1", b"case-2", b"case-1", b"case-3"):
+        one_event(table, recent, decode, key, "e")
+    assert len(recent) == 2
+    one_event(table, recent, decode, b"case-1", "e")  # written after case-2: kept
+    assert decode.decoded == 0
+    one_event(table, recent, decode, b"case-2", "e")
+    assert decode.decoded == 1
+
+
 # -- the SDK's answers: sent at once, confirmed before the inbox is marked read ----------------
 class Delivery:
     def __init__(self, error: Exception | None) -> None:
