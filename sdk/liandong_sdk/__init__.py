@@ -82,6 +82,7 @@ from ._signing import (
     ANY_TOPIC,
     SIGNATURE_HEADER,
     SIGNER_HEADER,
+    Headers,
     Principal,
     Signer,
     Verifier,
@@ -97,7 +98,7 @@ from ._signing import (
     verifies,
 )
 from ._typed import EventRecord, Record
-from ._wire import CE_SPECVERSION, CONTENT_TYPE, HEADER_LEN, MAGIC, Codec, Event, Headers, OutgoingMessage
+from ._wire import CE_SPECVERSION, CONTENT_TYPE, HEADER_LEN, MAGIC, Codec, Event, OutgoingMessage
 
 __all__ = [
     "ANSWER_HEADERS",

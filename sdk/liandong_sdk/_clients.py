@@ -23,8 +23,9 @@ from kafka.errors import (
 
 from ._deadletter import dead_letter
 from ._errors import AuthorizationDenied, StartupError, WireError
+from ._signing import Headers
 from ._typed import EventRecord
-from ._wire import Codec, Event, Headers, OutgoingMessage
+from ._wire import Codec, Event, OutgoingMessage
 
 log = logging.getLogger("liandong_sdk")
 

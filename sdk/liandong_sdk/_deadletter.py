@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from ._catalogue import DEAD_LETTER
 from ._errors import WireError
-from ._wire import Codec, Headers, OutgoingMessage
+from ._signing import Headers
+from ._wire import Codec, OutgoingMessage
 
 REASON_HEADER = "liandong_dlq_reason"
 ERROR_HEADER = "liandong_dlq_error"

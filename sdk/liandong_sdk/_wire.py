@@ -20,7 +20,7 @@ import fastavro
 from ._catalogue import EventType, event_type, event_type_for_ce, replies_unit, topic_matches
 from ._errors import EncodeError, InvalidEvent, SignatureError, UndecodableMessage, UnknownEventType, UnknownSchema
 from ._schemas import SchemaCatalogue, WriterSchema
-from ._signing import Signer, Verifier
+from ._signing import Headers, Signer, Verifier
 from ._typed import EventRecord
 from .events import EVENT_CLASSES
 
@@ -29,7 +29,6 @@ HEADER_LEN = 10
 CONTENT_TYPE = "application/avro"
 CE_SPECVERSION = "1.0"
 
-Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
