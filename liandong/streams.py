@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
@@ -292,15 +292,9 @@ class Continuity:
     starts past it again, the offsets in between are not there (a transaction marker, a compacted
     or deleted record): after ``MAX_SEEKS`` such fetches the hole is taken as real.
 
-    A partition the group has never committed is expected from its first offset (the log's start:
-    the consumer resets to the earliest), learnt once from the broker (``unknown``, ``started``).
-    Without it the first message a worker saw there was taken as the start, whatever came before:
-    a worker killed just after the first messages of a partition arrived, and never committed it,
-    left its replacement to begin after them (the fault run's lost handoffs).
-
     ``committed(tp)``: the group's committed offset (where an assignment resumes), None if none; the
-    next offset expected is the highest of it, the partition's start, and the one after the last
-    handled here (after a rebalance the partition may have been handled further by another worker)."""
+    next offset expected is the higher of it and the one after the last handled here (after a
+    rebalance the partition may have been handled further by another worker)."""
 
     MAX_SEEKS = 3
 
@@ -308,23 +302,14 @@ class Continuity:
         self._committed = committed
         self._generation: int | None = None
         self._next: dict[Any, int] = {}
-        self._start: dict[Any, int] = {}
         self._rereads: dict[Any, _Reread] = {}
-
-    def unknown(self, tps: Iterable[Any]) -> list[Any]:
-        """The partitions of ``tps`` where nothing says which offset comes first (their start is needed)."""
-        return [tp for tp in tps if tp not in self._next and tp not in self._start and self._committed(tp) is None]
-
-    def started(self, starts: Mapping[Any, int]) -> None:
-        """Each partition's first offset (the log's start), as the broker gave it."""
-        self._start.update(starts)
 
     def check(self, tp: Any, offset: int, generation: int | None) -> Verdict:
         """Whether to handle the message at ``offset`` of ``tp``, and what to do first."""
         if generation != self._generation:  # a rebalance's seek to the committed offsets starts afresh
             self._generation = generation
             self._rereads.clear()
-        known = [o for o in (self._next.get(tp), self._committed(tp), self._start.get(tp)) if o is not None]
+        known = [o for o in (self._next.get(tp), self._committed(tp)) if o is not None]
         expected = max(known) if known else None
         if expected is None or offset <= expected:  # the one expected, or one read again (idempotent)
             if expected is None or offset == expected:
@@ -349,10 +334,6 @@ class Continuity:
 
 async def _continuous(events: list[Any], continuity: Continuity, *, app: faust.App, service: str) -> list[Any]:
     """The events of a batch to handle; the others put aside, their partitions read again."""
-    unknown = continuity.unknown({ev.message.tp for ev in events})
-    if unknown:
-        continuity.started(await retrying(partial(app.consumer.earliest_offsets, *unknown), service=service,
-                                          what="earliest_offsets"))
     kept = []
     for ev in events:
         m = ev.message

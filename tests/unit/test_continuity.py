@@ -9,7 +9,7 @@ import faust
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from liandong import faust_patches, streams
+from liandong import faust_patches
 from liandong.streams import Continuity, Verdict
 
 TP0 = TP("liandong.unit.justice.replies", 0)
@@ -65,53 +65,6 @@ def test_a_rebalance_drops_the_pending_reread_but_not_what_was_handled() -> None
     continuity = Continuity(lambda tp: 0)
     _checked(continuity, [0, 1, 5])  # a reread from 2 pending
     assert continuity.check(TP0, 7, 2) == Verdict(False, reread_from=2)  # a new one from what was handled
-
-
-def test_a_partition_never_committed_is_expected_from_its_start() -> None:
-    continuity = Continuity(lambda tp: None)
-    assert continuity.unknown([TP0]) == [TP0]
-    continuity.started({TP0: 0})
-    assert continuity.unknown([TP0]) == []
-    # A worker's replacement whose first fetch passed over offsets 0 and 1: 2 is not taken as the start.
-    assert _checked(continuity, [2, 3]) == [Verdict(False, reread_from=0), Verdict(False)]
-    assert _checked(continuity, [0, 1, 2, 3]) == [Verdict(True)] * 4
-
-
-class _Starts:
-    """The consumer as the stream's check uses it: the broker's first offsets, seeks, unacked messages."""
-
-    def __init__(self, start: int) -> None:
-        self.start = start
-        self.asked: list[tuple[TP, ...]] = []
-        self.seeks: list[dict[TP, int]] = []
-        self._unacked_messages: set[object] = set()
-
-    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
-        self.asked.append(tps)
-        return dict.fromkeys(tps, self.start)
-
-    async def seek_wait(self, offsets: dict[TP, int]) -> None:
-        self.seeks.append(offsets)
-
-
-class _Event:
-    def __init__(self, offset: int) -> None:
-        self.message = _message(offset)
-
-
-def test_the_stream_reads_a_partition_never_committed_from_its_start() -> None:
-    consumer = _Starts(start=0)
-    app = type("App", (), {"consumer": consumer})()
-    continuity = Continuity(lambda tp: None)
-
-    async def run(offsets: list[int]) -> list[int]:
-        kept = await streams._continuous([_Event(o) for o in offsets], continuity, app=app, service="test")
-        return [ev.message.offset for ev in kept]
-
-    assert asyncio.run(run([2, 3])) == []  # put aside: 0 and 1 were never seen
-    assert consumer.seeks == [{TP0: 0}]
-    assert asyncio.run(run([0, 1, 2, 3])) == [0, 1, 2, 3]
-    assert consumer.asked == [(TP0,)]  # the start asked of the broker once
 
 
 def _consumer() -> tuple[faust.App, object]:
