@@ -37,6 +37,13 @@ stops working.
    a message faust dropped around a rebalance leaves, and a gap entry for an offset handled later
    puts a duplicate in faust's acked list, which stops its commits for the partition. So only the
    check's confirmed holes (a fetch from the missed offset began past it, ``missing``) are gaps.
+7. The seek that ends a rebalance (``Consumer.perform_seek`` through aiokafka's
+   ``seek_to_committed``) moves only partitions the group has committed; one it never committed
+   stays where the fetch left it. Messages faust passed over there (fetched while its flow was
+   stopped, patch 4) were never read again: a worker SIGKILLed before its first commit of a
+   partition left its replacement to begin after them, and nothing could tell (the fault run lost
+   handoffs and petitions that way in CI). Such a partition is now read from its beginning, as
+   ``auto_offset_reset=earliest`` means (handlers are idempotent).
 """
 
 from __future__ import annotations
@@ -72,6 +79,8 @@ INTERNALS = (
     "faust.transport.consumer:Consumer._add_gap",
     "faust.transport.consumer:Consumer.perform_seek",
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed",
+    "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed",
 )
 
 __all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "install", "missing", "processing", "seek_back", "set_aside", "write"]
@@ -98,15 +107,30 @@ def _tracked_only(ack: Callable[..., bool]) -> Callable[..., bool]:
     return ack_tracked
 
 
+def _from_the_beginning_if_never_committed(seek_to_committed: Callable[..., Any]) -> Callable[..., Any]:
+    async def seek_to_committed_or_beginning(self: Any) -> Any:
+        committed = await seek_to_committed(self)
+        never = [tp for tp, offset in committed.items() if not offset]  # None, or 0: the beginning too
+        if never:
+            await self.call_thread(self._ensure_consumer().seek_to_beginning, *never)
+        return committed
+
+    seek_to_committed_or_beginning.__wrapped__ = seek_to_committed  # type: ignore[attr-defined]
+    return seek_to_committed_or_beginning
+
+
 async def _no_guess(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """A jump in the fetched offsets is not taken for a gap (patch 6)."""
 
 
 def install() -> None:
-    """Applies patches 1, 4 and 6 (idempotent)."""
+    """Applies patches 1, 4, 6 and 7 (idempotent)."""
     current = AIOKafkaConsumerThread._create_worker_consumer
     if not hasattr(current, "__wrapped__"):
         AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(current)  # type: ignore[method-assign]
+    if not hasattr(AIOKafkaConsumerThread.seek_to_committed, "__wrapped__"):
+        AIOKafkaConsumerThread.seek_to_committed = _from_the_beginning_if_never_committed(  # type: ignore[method-assign]
+            AIOKafkaConsumerThread.seek_to_committed)
     if not hasattr(Consumer.ack, "__wrapped__"):
         Consumer.ack = _tracked_only(Consumer.ack)  # type: ignore[method-assign]
     if not hasattr(Consumer._add_gap, "__wrapped__"):

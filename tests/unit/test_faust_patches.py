@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import inspect
 from importlib.metadata import version
+from typing import Any
 
 import aiokafka
 import pytest
@@ -32,6 +33,8 @@ FINGERPRINTS = {
     "faust.transport.consumer:Consumer._add_gap": "4df2573ded7c1c2c",
     "faust.transport.consumer:Consumer.perform_seek": "0e8c130ff4b0afd8",
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait": "9d221e816d940467",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed": "775ab0adc4b052ab",
+    "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
 }
 
 
@@ -86,3 +89,40 @@ def test_write_does_what_a_table_assignment_does_but_sends_the_changelog_record_
     assert "self._sensor_on_set(self, key, value)" in steps and "table._sensor_on_set(table, key, value)" in ours
     assert "table.data[key] = value" in ours
     assert "RocksDB" in inspect.getsource(Collection._on_changelog_sent)  # what skipping it leaves out
+
+
+def test_a_partition_never_committed_is_read_from_its_beginning_after_a_rebalance() -> None:
+    """Patch 7: the seek that ends a rebalance also moves the partitions the group never committed
+    (to their beginning), so what faust passed over there is read again."""
+    import asyncio
+
+    from aiokafka import TopicPartition
+
+    never, committed, zero = (TopicPartition("liandong.unit.hrss.inbox", p) for p in (6, 7, 8))
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.to_beginning: list[TopicPartition] = []
+
+        async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+            self.to_beginning += partitions
+
+    class Thread:
+        def __init__(self) -> None:
+            self.consumer = Consumer()
+
+        async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
+            return {never: None, committed: 5, zero: 0}  # as aiokafka answers: it moved only `committed`
+
+        async def call_thread(self, fun: Any, *args: Any) -> Any:
+            return await fun(*args)
+
+        def _ensure_consumer(self) -> Consumer:
+            return self.consumer
+
+    thread = Thread()
+    seek = faust_patches._from_the_beginning_if_never_committed(Thread.seek_to_committed)
+    assert asyncio.run(seek(thread)) == {never: None, committed: 5, zero: 0}  # faust's read offsets as before
+    assert thread.consumer.to_beginning == [never, zero]
+    faust_patches.install()
+    assert inspect.unwrap(AIOKafkaConsumerThread.seek_to_committed) is not AIOKafkaConsumerThread.seek_to_committed
