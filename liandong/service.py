@@ -73,7 +73,7 @@ from .clock import now as wall_clock
 from .faust_patches import committed
 from .metrics import REFUSED
 from .runtime import Runtime
-from .streams import RECENT_STATES, Batch, Recent, consume_batches, create_app, raw_topic, retrying
+from .streams import Batch, Recent, consume_batches, create_app, raw_topic, retrying
 from .tokens import PEER_HEADER, TokenStore
 
 State = Any
@@ -486,7 +486,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     indexes = {t.name: DueIndex() for t in service.tables if t.tick is not None and t.next_due is not None}
     lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
     progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
-    recent = Recent(RECENT_STATES)  # the states of the cases in flight, kept decoded between batches
+    recent = Recent()  # the states of the cases in flight, kept decoded between batches
 
     def apply(spec: Table, store: Any, key: bytes, event: Event, batch: Batch, handler: Handler | None = None) -> None:
         applied = spec.apply(decisions, batch.get(store, key, spec.load), event, handler)

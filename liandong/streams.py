@@ -211,6 +211,10 @@ class Batch:
             action()
 
 
+#: How many decoded states a worker keeps between batches (``Recent``): the cases in flight.
+RECENT_STATES = 2000
+
+
 class Recent:
     """The states a worker wrote last, each with the bytes it wrote for it, so that the next batch of
     the same case need not decode them again.
@@ -222,7 +226,7 @@ class Recent:
     no longer kept, since the batch may change it in place, until that batch writes it back (a batch
     that fails keeps nothing). At most ``size`` states are kept, the oldest written forgotten first."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int = RECENT_STATES) -> None:
         self._size = size
         self._kept: dict[tuple[int, Hashable], tuple[bytes, Any]] = {}
 
@@ -239,10 +243,6 @@ class Recent:
 
     def __len__(self) -> int:
         return len(self._kept)
-
-
-#: How many decoded states a worker keeps between batches (``Recent``): the cases in flight.
-RECENT_STATES = 2000
 
 
 async def _write_all(app: faust.App, pending: list[tuple[Any, Hashable, bytes, Any]]) -> None:

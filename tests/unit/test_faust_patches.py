@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import inspect
@@ -10,6 +11,7 @@ from typing import Any
 
 import aiokafka
 import pytest
+from aiokafka import TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from liandong import FETCH_MAX_WAIT_MS, faust_patches
@@ -94,10 +96,6 @@ def test_write_does_what_a_table_assignment_does_but_sends_the_changelog_record_
 def test_a_partition_never_committed_is_read_from_its_beginning_after_a_rebalance() -> None:
     """Patch 7: the seek that ends a rebalance also moves the partitions the group never committed
     (to their beginning), so what faust passed over there is read again."""
-    import asyncio
-
-    from aiokafka import TopicPartition
-
     never, committed, zero = (TopicPartition("liandong.unit.hrss.inbox", p) for p in (6, 7, 8))
 
     class Consumer:
