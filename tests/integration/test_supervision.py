@@ -195,6 +195,10 @@ def test_triggers_and_recommendations(bus: Bus) -> None:
             with pytest.raises(InvalidAnswer, match="reason"):
                 hrss.answer_recommendation(rec_event, adopted=False)  # not adopted: the reason is required
             hrss.answer_recommendation(rec_event, adopted=False, reason="已有相关制度，正在修订")
+        # the answer travels through the referee before supervision reads it: jumping the clock
+        # before then would make its deadline pass unanswered (CI, stop 32)
+        _read(runtime, answered, lambda s: any(c.clock == "RECOMMENDATION_FEEDBACK" and c.closed_at is not None
+                                               for c in s.clocks.values()))
         clock.set(at(7, 2, 11))  # answers were due Wed 1 Jul, 24:00
         escalated = wait_for(lambda: next((e for e in letters.of(earlier) if e.type == "supervision.notice"
                                            and e.data["trigger"] == "MISSING_ANSWER"), None),
