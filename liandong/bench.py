@@ -34,9 +34,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from liandong_sdk.events import CaseResolved, PetitionRegistered
+from liandong_sdk import EVENT_TYPES, HANDLING_UNITS, UNIT_INBOX
+from liandong_sdk.events import CaseHandoffRequested, CaseResolved, PetitionRegistered
 from rich.console import Console
 from rich.table import Table
 
@@ -44,6 +45,10 @@ from ._bus import Bus
 from ._settings import get_settings, load_clocks
 
 PIPELINE_SERVICES = ["triage", "ledger", "justice", "hrss", "housing", "police", "street"]
+#: The reference departments answer at once: sign for, accept, progress and resolve, no objection.
+SIM_ENV = {"LIANDONG_SIM_SECONDS_PER_DAY": "0.001", "LIANDONG_SIM_SIGN_AFTER_DAYS": "0",
+           "LIANDONG_SIM_RESOLVE_AFTER_DAYS": "5", "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0",
+           "LIANDONG_LOG_LEVEL": "WARNING"}
 _IDS = uuid.UUID("3d1f0a52-1c4e-4b7e-9a53-0f7f3b9d8e21")
 
 
@@ -173,8 +178,11 @@ def table(r: dict[str, Any]) -> Table:
     row("pipeline events/s", lambda p, b: f"{p['events_per_second']:,.0f}")
     row("ratio to the relay", lambda p, b: f"{p['ratio_to_baseline']:.3f}" if "ratio_to_baseline" in p else "-")
     row("lifecycles/s", lambda p, b: f"{p['lifecycles_per_second']:,.1f}")
-    row(f"inbox ms at {runs and r['pipeline'][runs[0]]['low_rate']:.0f}/s p50/95/99", lambda p, b: _three(p["latency_low_rate_ms"]))
-    row(f"inbox ms at {runs and r['pipeline'][runs[0]]['offered_rate']:.0f}/s p50/95/99", lambda p, b: _three(p["latency_ms"]))
+    for rate, at in (("low_rate", "low_rate_"), ("offered_rate", "")):
+        per_s = f"{runs and r['pipeline'][runs[0]][rate]:.0f}/s"
+        row(f"inbox ms at {per_s} p50/95/99", lambda p, b, at=at: _three(p[f"latency_{at}ms"]))
+        row("  of which to triage's send", lambda p, b, at=at: _three(p.get(f"latency_{at}to_send_ms")))
+        row(f"  CPUs busy at {per_s}", lambda p, b, at=at: _percent(p.get(f"{at}busy_percent")))
     row("peak RSS MiB (largest)", lambda p, b: "{1:.0f} {0}".format(*max(p["peak_rss_mib"].items(), key=lambda kv: kv[1])))
     if any(r["pipeline"][w].get("ledger_every_worker") for w in runs):
         row("ledger API on every worker", lambda p, b: "-" if not p.get("ledger_every_worker")
@@ -214,8 +222,12 @@ def _measured(name: str, v: dict[str, Any]) -> str:
     return ",".join(m) or "none"
 
 
-def _three(lat: dict[str, float | None]) -> str:
-    return "/".join(_ms(lat[k], 0) for k in ("p50", "p95", "p99"))
+def _three(lat: dict[str, float | None] | None) -> str:
+    return "-" if lat is None else "/".join(_ms(lat[k], 0) for k in ("p50", "p95", "p99"))
+
+
+def _percent(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}%"
 
 
 def _ms(v: float | None, digits: int = 1) -> str:
@@ -323,11 +335,8 @@ def relay_main(src: str, dst: str, group: str, expected: int) -> None:
 def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: Console) -> dict[str, Any]:
     from .sim.stack import ServiceStack
 
-    env = {"LIANDONG_SIM_SECONDS_PER_DAY": "0.001", "LIANDONG_SIM_SIGN_AFTER_DAYS": "0",
-           "LIANDONG_SIM_RESOLVE_AFTER_DAYS": "5", "LIANDONG_SIM_OBJECTION_RATE": "0", "LIANDONG_SIM_EXTENSION_RATE": "0",
-           "LIANDONG_LOG_LEVEL": "WARNING"}
     district = f"14990{workers}"
-    stack = ServiceStack(bus.bootstrap_servers, run_dir, PIPELINE_SERVICES, workers=workers, extra_env=env)
+    stack = ServiceStack(bus.bootstrap_servers, run_dir, PIPELINE_SERVICES, workers=workers, extra_env=SIM_ENV)
     driver = Driver(bus, district)
     try:
         stack.start()
@@ -361,18 +370,20 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
                           f"({verdict})")
         # (2) latency at a load the pipeline sustains (first: the burst has drained, nothing queued),
         # then at the fixed offered load of the target
-        low_sent, low = inbox_latency(bus, driver, cfg.low_rate, cfg.seconds / 2, "m")
-        sent, lat = inbox_latency(bus, driver, cfg.rate, cfg.seconds, "l")
+        low = inbox_latency(bus, driver, cfg.low_rate, cfg.seconds / 2, "m")
+        high = inbox_latency(bus, driver, cfg.rate, cfg.seconds, "l")
         stack.sample_rss()
         return {
             "workers": workers, "cases": len(cases), "resolutions_expected": expected, "resolutions_seen": done,
             "seconds": round(elapsed, 3), "publish_seconds": round(publish_s, 3),
             "lifecycles_per_second": round(lifecycles / elapsed, 1), "events": events,
             "events_per_second": round(events / elapsed, 1),
-            "offered_rate": cfg.rate, "latency_cases": len(sent), "latency_seen": len(lat),
-            "latency_ms": _percentiles(lat),
-            "low_rate": cfg.low_rate, "low_rate_cases": len(low_sent), "low_rate_seen": len(low),
-            "latency_low_rate_ms": _percentiles(low),
+            "offered_rate": cfg.rate, "latency_cases": len(high.sent), "latency_seen": len(high.ms),
+            "latency_ms": _percentiles(high.ms), "latency_to_send_ms": _percentiles(high.to_send_ms),
+            "busy_percent": high.busy,
+            "low_rate": cfg.low_rate, "low_rate_cases": len(low.sent), "low_rate_seen": len(low.ms),
+            "latency_low_rate_ms": _percentiles(low.ms), "latency_low_rate_to_send_ms": _percentiles(low.to_send_ms),
+            "low_rate_busy_percent": low.busy,
             "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
             "ledger_every_worker": every_worker,
         }
@@ -412,19 +423,44 @@ def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[
             "stats_seconds": round(time.monotonic() - started, 1), "complete": complete}
 
 
-def inbox_latency(bus: Bus, driver: Driver, rate: float, seconds: float, tag: str) -> tuple[dict[str, float], list[float]]:
-    """Registrations paced at ``rate`` per second for ``seconds``: their send times, and each one's
-    registration-to-unit-inbox latency in ms (sorted; those seen within 30 s of the last send)."""
-    watcher = InboxWatcher(bus)
+class Latency(NamedTuple):
+    sent: dict[str, float]  # case number -> when its registration was sent
+    ms: list[float]  # registration -> first handoff on a unit inbox, sorted
+    to_send_ms: list[float]  # registration -> triage sending that handoff (the record's CreateTime), sorted
+    busy: float | None  # how busy the machine's CPUs were while the registrations went out
+
+
+def inbox_latency(bus: Bus, driver: Driver, rate: float, seconds: float, tag: str) -> Latency:
+    """Registrations paced at ``rate`` per second for ``seconds``, and each one's registration-to-unit-
+    inbox latency (those seen within 30 s of the last send). Both times are this machine's clock."""
+    watcher = Watcher(bus)
     watcher.start()
     paced = driver.cases(max(1, int(rate * seconds)), tag)
+    before = cpu_ticks()
     sent = driver.publish(paced, rate=rate)
+    busy = busy_percent(before, cpu_ticks())
     wait_until = time.time() + 30
     while time.time() < wait_until and len(watcher.arrivals(sent)) < len(sent):
         time.sleep(0.2)
     watcher.stop()
     arrivals = watcher.arrivals(sent)
-    return sent, sorted((arrivals[k] - sent[k]) * 1000 for k in arrivals)
+    return Latency(sent, sorted((seen - sent[k]) * 1000 for k, (_, seen) in arrivals.items()),
+                   sorted((created - sent[k]) * 1000 for k, (created, _) in arrivals.items()), busy)
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(all, idle) CPU ticks of the machine so far (Linux's /proc/stat; None elsewhere)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
+
+
+def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return round(100 * (1 - (after[1] - before[1]) / (after[0] - before[0])), 1)
 
 
 def _percentiles(lat: list[float]) -> dict[str, float | None]:
@@ -521,22 +557,36 @@ class Driver:
         self.publisher.close()
 
 
-class InboxWatcher:
-    """Sees every handoff arriving on the unit inboxes (raw consumer, admin, from the end)."""
+HANDOFF_CE_TYPE = EVENT_TYPES[CaseHandoffRequested.TYPE].ce_type.encode()
+REGISTERED_CE_TYPE = EVENT_TYPES[PetitionRegistered.TYPE].ce_type.encode()
+#: Every handling unit's inbox.
+INBOXES = [UNIT_INBOX.format(unit=slug) for slug in HANDLING_UNITS.values()]
 
-    def __init__(self, bus: Bus) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-        from liandong_sdk import HANDLING_UNITS, UNIT_INBOX
 
-        self.consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False,
-                                      fetch_max_wait_ms=5, **bus.client_config())
-        parts = [TopicPartition(UNIT_INBOX.format(unit=s), p) for s in HANDLING_UNITS.values()
-                 for p in range(bus.settings.topic_partitions)]
-        self.consumer.assign(parts)
-        self.consumer.seek_to_end()
-        for tp in parts:
-            self.consumer.position(tp)
-        self.first: dict[str, float] = {}
+def tail(bus: Bus, topics: list[str]) -> Any:
+    """A plain consumer (no group) of every partition of ``topics``, from their end on.
+
+    The default long poll: a new record ends it at once (a watcher takes everything fetched at each
+    poll, so every partition is in every fetch). A 5 ms poll saw records no sooner and took a fifth
+    of a core, broker included, from the pipeline it measured."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False, **bus.client_config())
+    parts = [TopicPartition(t, p) for t in topics for p in range(bus.settings.topic_partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_end()
+    for tp in parts:
+        consumer.position(tp)  # the end, now: not where the first poll happens to be
+    return consumer
+
+
+class Watcher:
+    """Sees the first record of each key with one of ``ce_types`` arriving on ``topics`` (a plain
+    consumer, from the end): when it was sent (its CreateTime) and when it was seen here."""
+
+    def __init__(self, bus: Bus, topics: list[str] = INBOXES, ce_types: tuple[bytes, ...] = (HANDOFF_CE_TYPE,)) -> None:
+        self.consumer = tail(bus, topics)
+        self.seen: dict[bytes, dict[str, tuple[float, float]]] = {t: {} for t in ce_types}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -548,11 +598,13 @@ class InboxWatcher:
             for records in self.consumer.poll(timeout_ms=100).values():
                 now = time.time()
                 for r in records:
-                    if dict(r.headers).get("ce_type") == b"liandong.case.handoff.requested" and r.key:
-                        self.first.setdefault(r.key.decode(), now)
+                    first = self.seen.get(dict(r.headers).get("ce_type", b""))
+                    if first is not None and r.key:
+                        first.setdefault(r.key.decode(), (r.timestamp / 1000, now))
 
-    def arrivals(self, sent: dict[str, float]) -> dict[str, float]:
-        return {k: v for k, v in list(self.first.items()) if k in sent}
+    def arrivals(self, sent: dict[str, float], ce_type: bytes = HANDOFF_CE_TYPE) -> dict[str, tuple[float, float]]:
+        """(sent, seen) of each of ``sent``'s keys seen so far."""
+        return {k: v for k, v in list(self.seen[ce_type].items()) if k in sent}
 
     def stop(self) -> None:
         self._stop.set()

@@ -44,6 +44,12 @@ stops working.
    partition left its replacement to begin after them, and nothing could tell (the fault run lost
    handoffs and petitions that way in CI). Such a partition is now read from its beginning, as
    ``auto_offset_reset=earliest`` means (handlers are idempotent).
+8. Table recovery seeks each standby changelog partition to the offset it has for it
+   (``Recovery._seek_offsets``), and has none (None) for a partition assigned while that recovery
+   was already running: aiokafka refuses the seek ("Offset must be a positive integer"), recovery
+   crashes, and the worker keeps running without its tables (a 2-worker bench run: one ledger
+   worker answered for half the cases). An offset it does not have is taken as -1, as recovery
+   does for a changelog never read (the partition is read from its beginning).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from faust.streams import _current_event, current_event
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from liandong_sdk import FETCH_MAX_WAIT_MS
@@ -81,6 +88,7 @@ INTERNALS = (
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait",
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed",
+    "faust.tables.recovery:Recovery._seek_offsets",
 )
 
 __all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "install", "missing", "processing", "seek_back", "set_aside", "write"]
@@ -119,18 +127,31 @@ def _from_the_beginning_if_never_committed(seek_to_committed: Callable[..., Any]
     return seek_to_committed_or_beginning
 
 
+def _unknown_offsets_from_the_beginning(seek_offsets: Callable[..., Any]) -> Callable[..., Any]:
+    async def seek_known_offsets(self: Any, consumer: Any, tps: Any, offsets: Any, title: str) -> Any:
+        for tp in tps:
+            if offsets.get(tp) is None or offsets[tp] < -1:
+                offsets[tp] = -1  # faust's "nothing read yet": it seeks to the beginning
+        return await seek_offsets(self, consumer, tps, offsets, title)
+
+    seek_known_offsets.__wrapped__ = seek_offsets  # type: ignore[attr-defined]
+    return seek_known_offsets
+
+
 async def _no_guess(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """A jump in the fetched offsets is not taken for a gap (patch 6)."""
 
 
 def install() -> None:
-    """Applies patches 1, 4, 6 and 7 (idempotent)."""
+    """Applies patches 1, 4, 6, 7 and 8 (idempotent)."""
     current = AIOKafkaConsumerThread._create_worker_consumer
     if not hasattr(current, "__wrapped__"):
         AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(current)  # type: ignore[method-assign]
     if not hasattr(AIOKafkaConsumerThread.seek_to_committed, "__wrapped__"):
         AIOKafkaConsumerThread.seek_to_committed = _from_the_beginning_if_never_committed(  # type: ignore[method-assign]
             AIOKafkaConsumerThread.seek_to_committed)
+    if not hasattr(Recovery._seek_offsets, "__wrapped__"):
+        Recovery._seek_offsets = _unknown_offsets_from_the_beginning(Recovery._seek_offsets)  # type: ignore[method-assign]
     if not hasattr(Consumer.ack, "__wrapped__"):
         Consumer.ack = _tracked_only(Consumer.ack)  # type: ignore[method-assign]
     if not hasattr(Consumer._add_gap, "__wrapped__"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -154,8 +155,9 @@ class Runtime:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
+        crashed: BaseException | None = None
         try:
-            await stop.wait()
+            crashed = await self.until_stopped_or_crashed(stop)
         finally:
             try:
                 await asyncio.wait_for(self.stop(), timeout=self.stop_timeout)
@@ -164,7 +166,22 @@ class Runtime:
                 # committed is read again by the next worker (the order of acks makes that safe).
                 log.warning("stop_timed_out", service=self.name, after_s=self.stop_timeout,
                             note="uncommitted events are redelivered to the next worker")
-        return 0
+        return 0 if crashed is None else 1
+
+    async def until_stopped_or_crashed(self, stop: asyncio.Event, every: float = 1.0) -> BaseException | None:
+        """Waits for a stop signal (None), or for one of the faust apps to crash (the reason).
+
+        Why: faust logs a part that crashed (a table's recovery, say) and runs on without it, serving
+        half its job; exiting non-zero, the cause named, gets the worker restarted whole."""
+        while not stop.is_set():
+            for app in self.faust_apps:
+                if app.crashed:
+                    reason = app.crash_reason or RuntimeError("crashed")
+                    log.error("service_crashed", service=self.name, app=app.conf.id, reason=repr(reason))
+                    return reason
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+        return None
 
 
 def _listening(host: str, port: int) -> socket.socket:

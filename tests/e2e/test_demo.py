@@ -86,6 +86,11 @@ def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: 
     assert 0 < pipe["latency_ms"]["p50"] <= pipe["latency_ms"]["p95"] <= pipe["latency_ms"]["p99"]
     assert pipe["low_rate_seen"] == pipe["low_rate_cases"] > 0 and pipe["low_rate"] < pipe["offered_rate"]
     assert 0 < pipe["latency_low_rate_ms"]["p50"] <= pipe["latency_low_rate_ms"]["p99"]
+    # where the latency goes: triage sent each handoff after its registration went out and before it was seen
+    for at in ("", "low_rate_"):
+        part, whole = pipe[f"latency_{at}to_send_ms"], pipe[f"latency_{at}ms"]
+        assert 0 < part["p50"] <= whole["p50"] and part["p99"] <= whole["p99"]  # each case's part is less than its whole
+        assert 0 < pipe[f"{at}busy_percent"] <= 100
     assert set(pipe["peak_rss_mib"]) == {"triage", "ledger", "justice", "hrss", "housing", "police", "street"}
     assert all(v > 10 for v in pipe["peak_rss_mib"].values())
     assert set(r["targets"]) == {"lifecycles_per_second>=300", "events_ratio_to_relay>=0.40", "p99_inbox_latency_ms<=50",

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from liandong.bench import table, targets, targets_table
+from liandong.bench import busy_percent, cpu_ticks, table, targets, targets_table
 
 RECORDED = json.loads((Path(__file__).parents[2] / "docs" / "bench.json").read_text())
 
@@ -62,3 +62,25 @@ def test_a_run_that_did_not_finish_is_a_target_missed() -> None:
     r["targets"] = targets(r)
     assert not r["targets"]["every_run_finished"]["met"]
     assert "no" in _printed(targets_table(r)).split("every --workers run ends")[1].splitlines()[0]
+
+
+def test_where_the_latency_goes_is_printed_and_an_older_run_without_it_still_prints() -> None:
+    split = _run(latency_low_rate_to_send_ms={"p50": 17.0, "p95": 23.0, "p99": 26.0}, low_rate_busy_percent=41.6,
+                 latency_to_send_ms={"p50": 901.0, "p95": 1502.0, "p99": 2203.0}, busy_percent=99.4)
+    text = _printed(table(split))
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    rows = [(cells[1].strip(), cells[2].strip()) for line in text.splitlines() if len(cells := line.split("│")) >= 4]
+    assert [v for k, v in rows if k == "of which to triage's send"] == ["17/23/26", "901/1502/2203"]
+    assert [v for k, v in rows if k.startswith("CPUs busy")] == ["42%", "99%"]
+    old = copy.deepcopy(split)
+    for p in old["pipeline"].values():
+        for k in ("latency_low_rate_to_send_ms", "latency_to_send_ms", "low_rate_busy_percent", "busy_percent"):
+            p.pop(k, None)
+    assert "CPUs busy at" in _printed(table(old))  # figures a run did not take: shown as "-"
+
+
+def test_how_busy_the_cpus_were_between_two_readings() -> None:
+    assert busy_percent((1000, 400), (2000, 650)) == 75.0  # 1000 ticks, 250 of them idle
+    assert busy_percent(None, (2000, 650)) is None and busy_percent((2000, 650), (2000, 650)) is None
+    now = cpu_ticks()
+    assert now is None or now[0] >= now[1] > 0

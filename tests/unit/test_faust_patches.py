@@ -37,6 +37,7 @@ FINGERPRINTS = {
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait": "9d221e816d940467",
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed": "775ab0adc4b052ab",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
+    "faust.tables.recovery:Recovery._seek_offsets": "19598ca63d94d250",
 }
 
 
@@ -124,3 +125,34 @@ def test_a_partition_never_committed_is_read_from_its_beginning_after_a_rebalanc
     assert thread.consumer.to_beginning == [never, zero]
     faust_patches.install()
     assert inspect.unwrap(AIOKafkaConsumerThread.seek_to_committed) is not AIOKafkaConsumerThread.seek_to_committed
+
+
+def test_recovery_reads_a_changelog_partition_it_has_no_offset_for_from_its_beginning() -> None:
+    """Patch 8: a standby partition assigned while recovery was running has no offset (None); the
+    seek refused it and recovery crashed. Such a partition is now read from its beginning."""
+    from collections import Counter
+
+    from faust.tables.recovery import Recovery
+
+    known, unknown, never = (TopicPartition("ledger-cases-changelog", p) for p in (0, 1, 2))
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.seeks: dict[TopicPartition, int] = {}
+
+        async def seek_wait(self, offsets: dict[TopicPartition, int]) -> None:
+            bad = {tp: o for tp, o in offsets.items() if not isinstance(o, int) or o < 0}
+            if bad:  # as aiokafka's seek does
+                raise ValueError(f"Offset must be a positive integer: {bad}")
+            self.seeks.update(offsets)
+
+    offsets: Counter[TopicPartition] = Counter({known: 41, never: -1})
+    offsets[unknown] = None  # type: ignore[assignment]  # as Recovery._add leaves it
+    consumer = Consumer()
+    with pytest.raises(ValueError, match="positive integer"):  # faust's own seek, unpatched
+        asyncio.run(inspect.unwrap(Recovery._seek_offsets)(None, consumer, {known, unknown, never}, offsets, "standby"))
+    seek = faust_patches._unknown_offsets_from_the_beginning(inspect.unwrap(Recovery._seek_offsets))
+    asyncio.run(seek(None, consumer, {known, unknown, never}, offsets, "standby"))
+    assert consumer.seeks == {known: 41, unknown: 0, never: 0}
+    faust_patches.install()
+    assert inspect.unwrap(Recovery._seek_offsets) is not Recovery._seek_offsets

@@ -109,3 +109,37 @@ def test_free_port_is_below_the_ephemeral_range_free_and_never_given_twice() -> 
     assert len(set(ports)) == 50 and all(10000 <= p < low for p in ports)
     with socket.socket() as s:
         s.bind(("127.0.0.1", ports[-1]))  # really free
+
+
+def test_a_faust_app_that_crashed_ends_the_service_with_the_reason(schemas_bus: Bus) -> None:
+    """Faust logs a crashed part (table recovery) and runs on without it: the service returns the
+    reason (the process then exits 1 for a restart); a stop signal still returns None."""
+
+    class App:  # what the runtime reads of a faust app
+        crashed = False
+        crash_reason: BaseException | None = None
+
+        class conf:
+            id = "ledger"
+
+    app = App()
+    runtime = Runtime("ledger", schemas_bus, faust_apps=[app], preflight=False)
+
+    async def crash_soon() -> BaseException | None:
+        stop = asyncio.Event()
+        waiting = asyncio.ensure_future(runtime.until_stopped_or_crashed(stop, every=0.01))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # running, not crashed
+        app.crash_reason, app.crashed = ValueError("Offset must be a positive integer"), True
+        return await asyncio.wait_for(waiting, timeout=5)
+
+    reason = asyncio.run(crash_soon())
+    assert isinstance(reason, ValueError) and "positive integer" in str(reason)
+
+    async def stopped() -> BaseException | None:
+        stop = asyncio.Event()
+        stop.set()
+        return await runtime.until_stopped_or_crashed(stop, every=0.01)
+
+    app.crashed = False
+    assert asyncio.run(stopped()) is None
