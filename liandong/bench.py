@@ -379,10 +379,10 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             "lifecycles_per_second": round(lifecycles / elapsed, 1), "events": events,
             "events_per_second": round(events / elapsed, 1),
             "offered_rate": cfg.rate, "latency_cases": len(high.sent), "latency_seen": len(high.ms),
-            "latency_ms": _percentiles(high.ms), "latency_to_send_ms": _percentiles(high.to_send_ms),
+            "latency_ms": percentiles(high.ms), "latency_to_send_ms": percentiles(high.to_send_ms),
             "busy_percent": high.busy,
             "low_rate": cfg.low_rate, "low_rate_cases": len(low.sent), "low_rate_seen": len(low.ms),
-            "latency_low_rate_ms": _percentiles(low.ms), "latency_low_rate_to_send_ms": _percentiles(low.to_send_ms),
+            "latency_low_rate_ms": percentiles(low.ms), "latency_low_rate_to_send_ms": percentiles(low.to_send_ms),
             "low_rate_busy_percent": low.busy,
             "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
             "ledger_every_worker": every_worker,
@@ -439,11 +439,8 @@ def inbox_latency(bus: Bus, driver: Driver, rate: float, seconds: float, tag: st
     before = cpu_ticks()
     sent = driver.publish(paced, rate=rate)
     busy = busy_percent(before, cpu_ticks())
-    wait_until = time.time() + 30
-    while time.time() < wait_until and len(watcher.arrivals(sent)) < len(sent):
-        time.sleep(0.2)
+    arrivals = watcher.wait(sent)
     watcher.stop()
-    arrivals = watcher.arrivals(sent)
     return Latency(sent, sorted((seen - sent[k]) * 1000 for k, (_, seen) in arrivals.items()),
                    sorted((created - sent[k]) * 1000 for k, (created, _) in arrivals.items()), busy)
 
@@ -463,7 +460,7 @@ def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) 
     return round(100 * (1 - (after[1] - before[1]) / (after[0] - before[0])), 1)
 
 
-def _percentiles(lat: list[float]) -> dict[str, float | None]:
+def percentiles(lat: list[float]) -> dict[str, float | None]:
     return {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": lat[-1] if lat else None}
 
 
@@ -605,6 +602,13 @@ class Watcher:
     def arrivals(self, sent: dict[str, float], ce_type: bytes = HANDOFF_CE_TYPE) -> dict[str, tuple[float, float]]:
         """(sent, seen) of each of ``sent``'s keys seen so far."""
         return {k: v for k, v in list(self.seen[ce_type].items()) if k in sent}
+
+    def wait(self, sent: dict[str, float], timeout: float = 30.0) -> dict[str, tuple[float, float]]:
+        """``arrivals`` once every one of ``sent`` has arrived, or ``timeout`` seconds on."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and len(self.arrivals(sent)) < len(sent):
+            time.sleep(0.2)
+        return self.arrivals(sent)
 
     def stop(self) -> None:
         self._stop.set()

@@ -4,13 +4,14 @@ folder), or the cluster named by LIANDONG_BOOTSTRAP_SERVERS."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,21 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1, messa
         if last:
             return last
         time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, interval: float = 0.1,
+                message: str = "condition") -> Any:
+    """``wait_for`` inside an event loop: awaits ``check()`` until it returns a truthy value (returned),
+    or fails after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 

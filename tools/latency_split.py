@@ -32,6 +32,7 @@ from liandong.bench import (
     Watcher,
     busy_percent,
     cpu_ticks,
+    percentiles,
 )
 from liandong.sim.stack import ServiceStack, own_broker
 from services.registry import provision
@@ -53,10 +54,8 @@ def _cpu_by_process() -> dict[str, tuple[float, str]]:
 
 
 def _pct(values: list[float]) -> str:
-    if not values:
-        return "-"
-    v = sorted(values)
-    return " / ".join(f"{v[min(len(v) - 1, int(p / 100 * len(v)))]:.1f}" for p in (50, 95, 99)) + " ms"
+    p = percentiles(sorted(values))
+    return "-" if p["p50"] is None else " / ".join(f"{p[k]:.1f}" for k in ("p50", "p95", "p99")) + " ms"
 
 
 def main(services: Annotated[str, typer.Option(help="comma-separated")] = ",".join(PIPELINE_SERVICES),
@@ -79,10 +78,7 @@ def main(services: Annotated[str, typer.Option(help="comma-separated")] = ",".jo
                 procs, ticks, started = _cpu_by_process(), cpu_ticks(), time.time()
                 sent = driver.publish(cases, rate=rate)
                 took, busy, after = time.time() - started, busy_percent(ticks, cpu_ticks()), _cpu_by_process()
-                deadline = time.time() + 30
-                while time.time() < deadline and len(watcher.arrivals(sent)) < len(sent):
-                    time.sleep(0.2)
-                handed, registered = watcher.arrivals(sent), watcher.arrivals(sent, REGISTERED_CE_TYPE)
+                handed, registered = watcher.wait(sent), watcher.arrivals(sent, REGISTERED_CE_TYPE)
                 keys = [k for k in sent if k in handed and k in registered]
                 print(f"round {n + 1} of {rounds}: {len(keys)} of {len(sent)} cases seen; CPUs busy {busy}% "
                       f"while sending ({rate:.0f} cases/s)")

@@ -116,11 +116,21 @@ def test_a_faust_app_that_crashed_ends_the_service_with_the_reason(schemas_bus: 
     reason (the process then exits 1 for a restart); a stop signal still returns None."""
 
     class App:  # what the runtime reads of a faust app
-        crashed = False
         crash_reason: BaseException | None = None
 
         class conf:
             id = "ledger"
+
+        def __init__(self) -> None:
+            self.checks = 0
+            self.checked_twice = asyncio.Event()
+
+        @property
+        def crashed(self) -> bool:
+            self.checks += 1
+            if self.checks >= 2:
+                self.checked_twice.set()
+            return self.crash_reason is not None
 
     app = App()
     runtime = Runtime("ledger", schemas_bus, faust_apps=[app], preflight=False)
@@ -128,9 +138,9 @@ def test_a_faust_app_that_crashed_ends_the_service_with_the_reason(schemas_bus: 
     async def crash_soon() -> BaseException | None:
         stop = asyncio.Event()
         waiting = asyncio.ensure_future(runtime.until_stopped_or_crashed(stop, every=0.01))
-        await asyncio.sleep(0.05)
-        assert not waiting.done()  # running, not crashed
-        app.crash_reason, app.crashed = ValueError("Offset must be a positive integer"), True
+        await asyncio.wait_for(app.checked_twice.wait(), timeout=5)
+        assert not waiting.done()  # checked, and running on: not crashed
+        app.crash_reason = ValueError("Offset must be a positive integer")
         return await asyncio.wait_for(waiting, timeout=5)
 
     reason = asyncio.run(crash_soon())
@@ -141,5 +151,5 @@ def test_a_faust_app_that_crashed_ends_the_service_with_the_reason(schemas_bus: 
         stop.set()
         return await runtime.until_stopped_or_crashed(stop, every=0.01)
 
-    app.crashed = False
+    app.crash_reason = None
     assert asyncio.run(stopped()) is None
