@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     intake_instance: int = Field(default=0, ge=0)
     intake_instances: int = Field(default=1, ge=1)
     topic_partitions: int = 12
+    #: Stream services fetch in incremental sessions (KIP-227, ``liandong.fetch_sessions``): a fetch
+    #: names only the partitions whose offset moved instead of all of them. Off: aiokafka's full fetches.
+    fetch_sessions: bool = True
     #: Where the stream services keep their tables: ``memory://`` (rebuilt from the changelogs at
     #: every start) or ``rocksdb://`` (on disk under <run_dir>/tables: memory stays bounded and a
     #: restart after a clean stop reads only what is new). One directory per worker (docs/scale-out.md).

@@ -50,6 +50,10 @@ stops working.
    crashes, and the worker keeps running without its tables (a 2-worker bench run: one ledger
    worker answered for half the cases). An offset it does not have is taken as -1, as recovery
    does for a changelog never read (the partition is read from its beginning).
+9. aiokafka sends every fetch as a full one, naming each of the 190-odd partitions a service reads
+   (12 a topic), and the broker answers for each: most of a fetch's cost went on partitions with
+   nothing new. Its fetcher now fetches in incremental sessions (KIP-227), as the Java client does:
+   ``liandong.fetch_sessions`` (installed by ``create_app`` unless ``LIANDONG_FETCH_SESSIONS=false``).
 """
 
 from __future__ import annotations
@@ -89,6 +93,12 @@ INTERNALS = (
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed",
     "faust.tables.recovery:Recovery._seek_offsets",
+    # patch 9 (liandong.fetch_sessions)
+    "aiokafka.consumer.fetcher:Fetcher.__init__",
+    "aiokafka.consumer.fetcher:Fetcher._get_actions_per_node",
+    "aiokafka.consumer.fetcher:Fetcher._proc_fetch_request",
+    "aiokafka.protocol.fetch:FetchRequest.build",
+    "aiokafka.client:AIOKafkaClient.send",
 )
 
 __all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "install", "missing", "processing", "seek_back", "set_aside", "write"]

@@ -24,6 +24,7 @@ from faust.exceptions import FaustError
 from kafka.errors import KafkaError, KafkaTimeoutError
 from liandong_sdk import EVENT_TYPES, Codec, Event, OutgoingMessage, WireError, dead_letter, denied
 
+from . import fetch_sessions
 from ._bus import Bus
 from ._logging import get_logger
 from .faust_patches import committed, current_event, install, missing, processing, seek_back, set_aside, write
@@ -39,6 +40,8 @@ def create_app(service: str, bus: Bus, **overrides: Any) -> faust.App:
     """A faust app for one service: its own consumer group, tables backed by changelogs (in memory
     or in RocksDB: ``table_store``), authenticated as the bus's principal. Faust's own web server (table and router views) is off."""
     settings = bus.settings
+    if settings.fetch_sessions:
+        fetch_sessions.install()
     datadir = settings.run_dir / "tables"
     datadir.mkdir(parents=True, exist_ok=True)  # faust makes only the last directory of the path
     config: dict[str, Any] = dict(

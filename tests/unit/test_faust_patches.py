@@ -38,6 +38,11 @@ FINGERPRINTS = {
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed": "775ab0adc4b052ab",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
     "faust.tables.recovery:Recovery._seek_offsets": "19598ca63d94d250",
+    "aiokafka.consumer.fetcher:Fetcher.__init__": "bf21ecb7e0f210b7",
+    "aiokafka.consumer.fetcher:Fetcher._get_actions_per_node": "1dab2cf937d165d0",
+    "aiokafka.consumer.fetcher:Fetcher._proc_fetch_request": "59bf948fff47eed5",
+    "aiokafka.protocol.fetch:FetchRequest.build": "952ef0f41192efc3",
+    "aiokafka.client:AIOKafkaClient.send": "246b277687d7b687",
 }
 
 
