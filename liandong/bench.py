@@ -499,12 +499,13 @@ class Driver:
     """Publishes registrations as intake does, as intake's principal."""
 
     def __init__(self, bus: Bus, district: str) -> None:
+        from services.intake.service import PUBLISHER
         from services.triage.app import load_routing
 
         from .sim.generator import MATTERS
 
         self.bus = bus.as_principal("svc-intake")
-        self.publisher = self.bus.publisher("intake")
+        self.publisher = self.bus.publisher("intake", **PUBLISHER)
         self.district = district
         self.routing = load_routing()
         self.matters = [(m, self.routing.decide(m.category, m.summaries[0])) for m in MATTERS]

@@ -61,6 +61,9 @@ from .submission import Submission, field_errors
 
 log = get_logger("intake")
 SERVICE = "intake"
+#: Intake's producer settings: each registration waits for its ack, so no lingering (the bench's
+#: driver publishes with the same).
+PUBLISHER = {"linger_ms": 0}
 REVIEW_INBOXES = [UNIT_INBOX.format(unit=slug) for slug in REVIEWING_BODIES.values()]
 TOPICS_IN = [BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS, BUREAU_CALLBACKS, *REVIEW_INBOXES]
 TOPICS_OUT = [BUREAU_PETITIONS, BUREAU_CALLBACKS, *REVIEW_INBOXES]
@@ -110,7 +113,7 @@ class IntakeService:
         self.registry = IntakeRegistry(bus.settings.district_code, window_end=self.clocks.repeat_window_end,
                                        instance=bus.settings.intake_instance, instances=bus.settings.intake_instances)
         self._lock = threading.Lock()
-        self._publisher = bus.publisher(SERVICE, linger_ms=0)  # each registration waits for its ack: no lingering
+        self._publisher = bus.publisher(SERVICE, **PUBLISHER)
         self._follower = bus.subscriber([], group_id=None, service=SERVICE)
         self._lead: dict[str, str | None] = {}
         self._opinions: dict[str, Opinion] = {}
