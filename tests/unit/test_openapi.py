@@ -75,9 +75,10 @@ def test_tokens_are_issued_listed_and_revoked_from_the_command_line(tmp_path: Pa
     store = TokenStore(tmp_path / "tokens.json")
     caller = store.caller(token)
     assert caller is not None and caller.unit == "JUSTICE"
-    token_id = token.split("_")[1]
+    # ld_<id>_<secret>: the secret is URL-safe base64, which may itself hold "_" (even first)
+    token_id, secret = token.removeprefix("ld_").split("_", 1)
     listed = _cli(tmp_path, "list")
-    assert token_id in listed.stdout and "unit-justice" in listed.stdout and token.split("_")[2] not in listed.stdout
+    assert token_id in listed.stdout and "unit-justice" in listed.stdout and secret not in listed.stdout
     assert _cli(tmp_path, "revoke", token_id).returncode == 0
     assert store.caller(token) is None
     wrong = _cli(tmp_path, "issue", "root")
