@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import NewTopic
@@ -30,7 +31,8 @@ def _produce(bus: Bus, records: list[tuple[str, int, bytes]]) -> None:
         producer.close()
 
 
-def test_a_consumer_in_a_session_gets_every_record_and_names_only_what_moved(bus: Bus) -> None:
+def test_a_consumer_in_a_session_gets_every_record_and_names_only_what_moved(bus: Bus,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     fetch_sessions.install()
     tag = uuid.uuid4().hex[:6]
     topics = [f"test.sessions.{tag}.{n}" for n in range(TOPICS)]
@@ -66,7 +68,7 @@ def test_a_consumer_in_a_session_gets_every_record_and_names_only_what_moved(bus
                 sent_on_wire.append(sum(len(p) for _, p in struct.topics))
                 return struct
 
-            fetch_sessions.SessionFetchRequest.build = counting_build  # type: ignore[method-assign]
+            monkeypatch.setattr(fetch_sessions.SessionFetchRequest, "build", counting_build)
             expected: dict[TopicPartition, list[bytes]] = {tp: [] for tp in parts}
             total = 0
             for n in range(ROUNDS):  # a few records at a time, each round on a few partitions only
@@ -105,7 +107,6 @@ def test_a_consumer_in_a_session_gets_every_record_and_names_only_what_moved(bus
             await read(total + 1)
             assert got == expected and session.full > before
         finally:
-            fetch_sessions.SessionFetchRequest.build = build  # type: ignore[method-assign]
             await consumer.stop()
 
     asyncio.run(run())
