@@ -10,19 +10,23 @@ request names only the partitions whose fetch offset changed (``send``) or that 
 reading (``forgotten``); the answer holds only partitions with records or with new metadata (high
 watermark, log start, an error).
 
-The bookkeeping is the Java client's (``FetchSessionHandler``): a full request with session id 0 and
-epoch 0 asks for a session; its answer's id (0: the broker keeps none) starts it at epoch 1; each
-answered incremental request moves the epoch on; an error of the session itself (an unknown id, a
-wrong epoch: the broker evicted or restarted), a failed or cancelled request, or a broker too old
-for sessions (FetchRequest < v7) ends it, and the next request is full again. A partition aiokafka
-leaves out of a fetch (records still buffered, paused, awaiting a reset) is forgotten, and named
-again with its offset when it is fetched again, so the broker never reads it from an offset the
-consumer has moved past.
+The bookkeeping is the Java client's (``FetchSessionHandler``): a full request (epoch 0) asks for a
+new session, and closes the one named by its id, if any; its answer's id (0: the broker keeps none)
+starts it at epoch 1; each answered incremental request moves the epoch on; an error of the session
+itself (an unknown id, a wrong epoch: the broker evicted or restarted), a failed or cancelled
+request, or a broker too old for sessions (FetchRequest < v7) ends it, and the next request is full
+again. So is a request for a partition whose end (high watermark) the consumer does not know: after
+a new assignment, a quiet partition would otherwise never be answered for, and its end stay unknown
+(faust's ticking services wait until they have read to every end). A partition aiokafka leaves out
+of a fetch (records still buffered, paused, awaiting a reset) is forgotten, and named again with its
+offset when it is fetched again, so the broker never reads it from an offset the consumer has moved
+past.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.consumer.fetcher import Fetcher
@@ -50,12 +54,16 @@ class FetchSession:
         self.full = 0
         self.incremental = 0
 
-    def request(self, base: FetchRequest) -> SessionFetchRequest:
-        """``base`` (aiokafka's full fetch) as this session's next request."""
+    def request(self, base: FetchRequest, unknown: Callable[[TopicPartition], bool] | None = None
+                ) -> SessionFetchRequest:
+        """``base`` (aiokafka's full fetch) as this session's next request. ``unknown``: whether the
+        consumer knows nothing yet of a partition's end (a new assignment): a broker answers in a
+        session only for partitions where something changed, so such a partition needs a full fetch."""
         wanted: Wanted = {TopicPartition(topic, partition): (offset, max_bytes)
                           for topic, partitions in base.topics for partition, offset, max_bytes in partitions}
-        if self.id == 0 or self.epoch == INITIAL_EPOCH:
-            return SessionFetchRequest(base, self, wanted, send=wanted, forgotten=[], session_id=0,
+        if self.epoch == INITIAL_EPOCH or (unknown is not None and any(map(unknown, wanted))):
+            # with the id of a session the broker may still hold: it closes that one and opens another
+            return SessionFetchRequest(base, self, wanted, send=wanted, forgotten=[], session_id=self.id,
                                        epoch=INITIAL_EPOCH)
         send = {tp: v for tp, v in wanted.items() if self.partitions.get(tp) != v}
         forgotten = [tp for tp in self.partitions if tp not in wanted]
@@ -77,7 +85,7 @@ class FetchSession:
         self.partitions = request.wanted if self.id else {}
 
     def reset(self) -> None:
-        self.id = 0
+        """The next request is full (the id stays: that request closes the session on the broker)."""
         self.epoch = INITIAL_EPOCH
         self.partitions = {}
 
@@ -166,7 +174,11 @@ def _in_sessions(get_actions: Any) -> Any:
     def _get_actions_per_node(self: Any, assignment: Any) -> Any:
         fetch_requests, *rest = get_actions(self, assignment)
         by_node = sessions(self)
-        fetch_requests = [(node_id, by_node.setdefault(node_id, FetchSession()).request(request))
+
+        def unknown(tp: TopicPartition) -> bool:
+            return assignment.state_value(tp).highwater is None
+
+        fetch_requests = [(node_id, by_node.setdefault(node_id, FetchSession()).request(request, unknown))
                           for node_id, request in fetch_requests]
         return (fetch_requests, *rest)
     _get_actions_per_node.liandong_patched = True  # type: ignore[attr-defined]

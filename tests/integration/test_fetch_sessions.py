@@ -110,3 +110,47 @@ def test_a_consumer_in_a_session_gets_every_record_and_names_only_what_moved(bus
             await consumer.stop()
 
     asyncio.run(run())
+
+
+def test_a_new_assignment_learns_every_partitions_end_even_where_nothing_moved(bus: Bus) -> None:
+    """A consumer's new assignment knows no partition's end (high watermark) yet, and a broker answers
+    in a session only for partitions where something changed: the session must start anew. (Without
+    that, a quiet partition's end stayed unknown after a rebalance, and a service that ticks only once
+    it has read to every end never ticked again: CI of stop 33.)"""
+    fetch_sessions.install()
+    topic = f"test.sessions.{uuid.uuid4().hex[:6]}.quiet"
+    admin = bus.admin()
+    try:
+        admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        admin.close()
+    busy, quiet = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    _produce(bus, [(topic, 0, b"only")])
+
+    async def run() -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=100, **bus.client_config())
+        await consumer.start()
+        try:
+            fetcher: Any = consumer._fetcher
+            for assignment in ("first", "second"):  # the same partitions assigned again
+                consumer.assign([busy, quiet])
+                got: list[bytes] = []
+
+                async def both_ends_known(got: list[bytes] = got) -> bool:
+                    got.extend(r.value for r in (await consumer.getmany(timeout_ms=200)).get(busy, []))
+                    return got == [b"only"] and consumer.highwater(busy) == 1 and consumer.highwater(quiet) == 0
+                await until(both_ends_known, timeout=30,
+                            message=f"the record, and both partitions' ends, in the {assignment} assignment")
+                # nothing in flight when the assignment changes (else the cancelled fetch ends the session)
+                consumer.pause(busy, quiet)
+
+                async def idle() -> bool:
+                    return not fetcher._in_flight
+                await until(idle, timeout=30, message="no fetch in flight")
+            (session,) = fetch_sessions.sessions(fetcher).values()
+            assert session.full >= 2  # the second assignment started a new session
+        finally:
+            await consumer.stop()
+
+    asyncio.run(run())

@@ -91,10 +91,29 @@ def test_a_session_the_broker_may_not_hold_starts_again_with_a_full_fetch(why: s
 
         with pytest.raises(ConnectionError):
             asyncio.run(_SessionClient(Refusing()).send(1, nxt))
-    assert (session.id, session.epoch, session.partitions) == (0, INITIAL_EPOCH, {})
+    assert (session.epoch, session.partitions) == (INITIAL_EPOCH, {})
     struct = wire(session.request(full({A0: 2, A1: 1})))
-    assert (struct.session_id, struct.session_epoch) == (0, INITIAL_EPOCH)
+    closed = 0 if why == "no session kept" else 7  # a full fetch closes the session the broker may still hold
+    assert (struct.session_id, struct.session_epoch) == (closed, INITIAL_EPOCH)
     assert named(struct) == {("a", 0, 2), ("a", 1, 1)}
+
+
+def test_a_partition_whose_end_the_consumer_does_not_know_starts_a_new_session() -> None:
+    """After a new assignment the consumer knows no partition's end, and a broker answers in a session
+    only for what changed: a quiet partition would never be answered for."""
+    session = FetchSession()
+    first = session.request(full({A0: 4, A1: 0}))
+    wire(first)
+    session.answered(first, answer(session_id=42))
+    known = session.request(full({A0: 4, A1: 0}), unknown=lambda tp: False)
+    assert named(wire(known)) == set()
+    session.answered(known, answer(session_id=42))
+    fresh = session.request(full({A0: 4, A1: 0}), unknown=lambda tp: tp == A1)
+    struct = wire(fresh)
+    assert (struct.session_id, struct.session_epoch) == (42, INITIAL_EPOCH)  # closes 42, opens another
+    assert named(struct) == {("a", 0, 4), ("a", 1, 0)}
+    session.answered(fresh, answer(session_id=43))
+    assert (session.id, session.epoch, session.full) == (43, 1, 2)
 
 
 def test_the_client_reports_each_answer_to_its_session_and_passes_other_requests_through() -> None:
