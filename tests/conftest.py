@@ -174,6 +174,17 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, inte
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
+def create_topics(bus: Bus, partitions: int, *names: str) -> None:
+    """Test topics of their own (one replica)."""
+    from kafka.admin import NewTopic
+
+    admin = bus.admin()
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        admin.close()
+
+
 def publish_checked(bus: Bus, name: str, record: dict[str, Any]) -> None:
     """Publishes an event as the services downstream of the referee read it: a unit's answer as its
     checked copy on ``liandong.bureau.answers`` (what triage publishes once it has accepted it),

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
-from kafka.admin import NewTopic
 
 from liandong import Bus, fetch_sessions
-from tests.conftest import until
+from tests.conftest import create_topics, until
 
 TOPICS = 4
 PARTITIONS = 12
@@ -36,11 +35,7 @@ def test_a_consumer_in_a_session_gets_every_record_and_names_only_what_moved(bus
     fetch_sessions.install()
     tag = uuid.uuid4().hex[:6]
     topics = [f"test.sessions.{tag}.{n}" for n in range(TOPICS)]
-    admin = bus.admin()
-    try:
-        admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
-    finally:
-        admin.close()
+    create_topics(bus, PARTITIONS, *topics)
     parts = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
 
     async def run() -> None:
@@ -119,11 +114,7 @@ def test_a_new_assignment_learns_every_partitions_end_even_where_nothing_moved(b
     it has read to every end never ticked again: CI of stop 33.)"""
     fetch_sessions.install()
     topic = f"test.sessions.{uuid.uuid4().hex[:6]}.quiet"
-    admin = bus.admin()
-    try:
-        admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        admin.close()
+    create_topics(bus, 2, topic)
     busy, quiet = TopicPartition(topic, 0), TopicPartition(topic, 1)
     _produce(bus, [(topic, 0, b"only")])
 

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
 
 from liandong import Bus, Event
 from liandong.metrics import REREADS
 from liandong.streams import Batch, consume_batches, create_app, raw_topic
-from tests.conftest import until
+from tests.conftest import create_topics, until
 
 MESSAGES = 40
 SERVICE = "continuity-test"
@@ -45,11 +44,7 @@ def _produce(bus: Bus, topic: str, values: range) -> None:
 
 def test_messages_passed_over_in_a_rebalance_are_read_again_and_none_is_lost(bus: Bus) -> None:
     topic = f"liandong.test.continuity-{uuid.uuid4().hex[:8]}"
-    admin = bus.admin()
-    try:
-        admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        admin.close()
+    create_topics(bus, 1, topic)
     _produce(bus, topic, range(MESSAGES))  # all fetched at once, before the "rebalance"
     app = create_app(f"{SERVICE}-{uuid.uuid4().hex[:6]}", bus)
     handled: list[int] = []
