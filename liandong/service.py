@@ -73,7 +73,7 @@ from .clock import now as wall_clock
 from .faust_patches import committed
 from .metrics import REFUSED
 from .runtime import Runtime
-from .streams import Batch, Recent, consume_batches, create_app, raw_topic, retrying
+from .streams import BATCH_WITHIN, UNHURRIED_WITHIN, Batch, Recent, consume_batches, create_app, raw_topic, retrying
 from .tokens import PEER_HEADER, TokenStore
 
 State = Any
@@ -87,8 +87,8 @@ Clock = Callable[[], datetime]
 #: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
 Refusal = Callable[[Any, Event, str], Sequence[Output]]
 
-__all__ = ["Clock", "Elsewhere", "Handler", "InMemory", "Job", "Output", "Refusal", "Service", "State", "Table", "Tick",
-           "View", "faust_runtime"]
+__all__ = ["UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Output", "Refusal", "Service",
+           "State", "Table", "Tick", "View", "faust_runtime"]
 
 log = get_logger(__name__)
 
@@ -385,6 +385,9 @@ class Service:
     #: Decode every message read, handled or not (the ledger: so that a bad message of any type is
     #: dead-lettered); else only those whose ``ce_type`` header names a type handled here.
     decodes_all: bool = False
+    #: How long a batch of its input waits to fill (``take_events``' window): the latency it adds
+    #: where it sits on the way to an answer, and, when idle, a wake-up each time it passes.
+    batch_within: float = BATCH_WITHIN
 
     @property
     def handlers(self) -> dict[type[EventRecord], list[str]]:
@@ -517,7 +520,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     @app.agent(raw_topic(app, *topics_in), name=f"{app_id}.handle")
     async def agent(stream: Any) -> None:
         await consume_batches(stream, bus.codec, handle, app=app, service=service.name, lock=lock, progress=progress,
-                              wanted=service.wanted, recent=recent)
+                              wanted=service.wanted, recent=recent, within=service.batch_within)
 
     def caught_up() -> bool:
         """Every input partition handled up to its end: a tick decides on what the bus already holds

@@ -152,6 +152,9 @@ async def _dead_letter_event(app: faust.App, codec: Codec, error: Exception, eve
 #: Most events one batch holds, and how long a batch waits to fill (the latency it adds per hop).
 BATCH_MAX = 200
 BATCH_WITHIN = 0.005
+#: The window of a service no one waits on for an answer (the ledger, notices, supervision): a fuller
+#: batch writes a busy case's record once for several events, and an idle worker wakes up less often.
+UNHURRIED_WITHIN = 0.05
 
 
 class Batch:

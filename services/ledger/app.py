@@ -79,7 +79,7 @@ from liandong.metrics import (
     TEAM_TASKS,
 )
 from liandong.runtime import Runtime
-from liandong.service import Clock, Job, Service, Table, View, faust_runtime
+from liandong.service import UNHURRIED_WITHIN, Clock, Job, Service, Table, View, faust_runtime
 
 from .api import CASES, COORDINATION, make_api
 from .board import Board
@@ -182,6 +182,7 @@ LEDGER = Service(
     jobs=(Job(5.0, refresh_gauges),),
     http=api,
     decodes_all=True,  # it reads every topic: every bad message reaches the dead-letter topic through it
+    batch_within=UNHURRIED_WITHIN,
 )
 SERVICE = LEDGER.name
 TOPICS_IN = concrete_topics(*LEDGER.topics_in)

@@ -220,3 +220,19 @@ def test_the_ledger_keeps_a_team_task_and_counts_it_once_however_often_it_is_del
     view = d.state(task, "ledger-coordination")
     assert view is not None and view["task"]["status"] == "ACKNOWLEDGED" and view["task"]["campaign"] == "wages-2026"
     assert {s: TEAM_TASKS.labels(s)._value.get() - before[s] for s in before} == {"assigned": 1, "acknowledged": 1}
+
+
+def test_the_services_on_the_way_to_an_answer_batch_briefly_the_others_unhurried() -> None:
+    """Triage (each handoff, each answer it referees) and coordination (the units' tasks) sit between
+    a petition and a unit's answer; the ledger, notices and supervision do not: a fuller batch writes
+    a busy case's record once for several events, and an idle worker wakes up less often."""
+    from liandong.service import UNHURRIED_WITHIN
+    from liandong.streams import BATCH_WITHIN
+    from services.coordination.app import COORDINATION
+    from services.ledger.app import LEDGER
+    from services.notices.app import NOTICES
+    from services.supervision.app import SUPERVISION
+
+    assert TRIAGE.batch_within == COORDINATION.batch_within == BATCH_WITHIN
+    assert LEDGER.batch_within == NOTICES.batch_within == SUPERVISION.batch_within == UNHURRIED_WITHIN
+    assert UNHURRIED_WITHIN > BATCH_WITHIN
