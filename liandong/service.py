@@ -41,6 +41,7 @@ import asyncio
 import heapq
 import inspect
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -455,6 +456,33 @@ class DueIndex:
         self._heap.clear()
 
 
+class Stalled:
+    """Says so, once a minute, while a service's ticks keep waiting for its input to be read to the
+    end: a letter that never goes out is otherwise silent (CI of stop 33: a partition's end stayed
+    unknown, and supervision waited for it for good)."""
+
+    def __init__(self, service: str, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._service, self._every, self._clock = service, every, clock
+        self._since: float | None = None
+        self._said = 0.0
+
+    def waiting(self, unread: list[str]) -> bool:
+        """Another tick put off for ``unread``; True when that was logged."""
+        t = self._clock()
+        if self._since is None:
+            self._since = self._said = t
+            return False
+        if t - self._said < self._every:
+            return False
+        self._said = t
+        log.warning("ticks_waiting", service=self._service, seconds=round(t - self._since), partitions=len(unread),
+                    unread=unread[:5])
+        return True
+
+    def clear(self) -> None:
+        self._since = None
+
+
 def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | None = None,
                   clock: Clock | None = None, tick_seconds: float | None = None, port: int | None = None) -> Runtime:
     """The declaration as a faust app: one agent over ``topics_in``, a faust table per table, a timer
@@ -522,19 +550,20 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         await consume_batches(stream, bus.codec, handle, app=app, service=service.name, lock=lock, progress=progress,
                               wanted=service.wanted, recent=recent, within=service.batch_within)
 
-    def caught_up() -> bool:
-        """Every input partition handled up to its end: a tick decides on what the bus already holds
-        (after a restart, a case's inbox may be read before its replies: a stopped clock must stay so)."""
+    def unread() -> list[str]:
+        """The input partitions not yet handled up to their end: a tick decides on what the bus already
+        holds (after a restart, a case's inbox may be read before its replies: a stopped clock must
+        stay so)."""
         consumer = app.consumer
+        found = []
         for tp in consumer.assignment():
             if tp.topic not in topics_in:
                 continue
             end = consumer.highwater(tp)  # the next offset to be written
-            if end is None:
-                return False  # not fetched yet
-            if max(progress.get((tp.topic, tp.partition), -1) + 1, committed(app, tp) or 0) < end:
-                return False
-        return True
+            read = max(progress.get((tp.topic, tp.partition), -1) + 1, committed(app, tp) or 0)
+            if end is None or read < end:
+                found.append(f"{tp.topic}/{tp.partition}: " + ("end unknown" if end is None else f"{read} of {end}"))
+        return found
 
     def owned() -> set[int]:
         # Standby copies of other workers' partitions are in the tables too: tick only what is ours.
@@ -596,14 +625,18 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         await batch.complete(app, service=service.name)
 
     if any(t.tick is not None for t in service.tables):
+        stalled = Stalled(service.name)
+
         @app.timer(interval=tick_seconds or service.tick_seconds)  # type: ignore[untyped-decorator]
         async def ticker() -> None:
             # A timer's exception would stop the worker's timers: never let one escape.
             try:
                 if view.peers.generation() is None:
                     return  # the tables are not whole yet: issuing now could repeat a reminder
-                if not caught_up():
+                if behind := unread():
+                    stalled.waiting(behind)
                     return  # events the bus already holds may settle what would fall due
+                stalled.clear()
                 at = now()
                 issued = await retrying(partial(tick, at), service=service.name, what="tick")
                 if issued:
