@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka.admin import NewTopic
 
 # One tokens file for every service a test runs in this process (set before the settings are read).
 if "LIANDONG_TOKENS_FILE" not in os.environ:
@@ -176,8 +177,6 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, inte
 
 def create_topics(bus: Bus, partitions: int, *names: str) -> None:
     """Test topics of their own (one replica)."""
-    from kafka.admin import NewTopic
-
     admin = bus.admin()
     try:
         admin.create_topics([NewTopic(name, partitions, 1) for name in names])

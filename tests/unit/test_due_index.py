@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from liandong.service import DueIndex
+from structlog.testing import capture_logs
+
+from liandong.service import DueIndex, Stalled
 
 
 def test_the_due_index_gives_the_keys_due_and_nothing_else_once() -> None:
@@ -23,10 +25,6 @@ def test_the_due_index_gives_the_keys_due_and_nothing_else_once() -> None:
 
 
 def test_ticks_put_off_for_unread_input_are_reported_once_a_minute_until_they_run_again() -> None:
-    from structlog.testing import capture_logs
-
-    from liandong.service import Stalled
-
     t = [100.0]
     stalled = Stalled("supervision", every=60.0, clock=lambda: t[0])
     unread = ["liandong.unit.hrss.inbox/7: end unknown"]

@@ -226,8 +226,7 @@ def test_the_services_on_the_way_to_an_answer_batch_briefly_the_others_unhurried
     """Triage (each handoff, each answer it referees) and coordination (the units' tasks) sit between
     a petition and a unit's answer; the ledger, notices and supervision do not: a fuller batch writes
     a busy case's record once for several events, and an idle worker wakes up less often."""
-    from liandong.service import UNHURRIED_WITHIN
-    from liandong.streams import BATCH_WITHIN
+    from liandong.streams import BATCH_WITHIN, UNHURRIED_WITHIN
     from services.coordination.app import COORDINATION
     from services.ledger.app import LEDGER
     from services.notices.app import NOTICES
