@@ -41,7 +41,7 @@ bench: setup
 # The ledger's memory, start time and API latency with 10 thousand, 100 thousand and a million
 # cases, in memory and in RocksDB (writes bench-scale.json; about 40 minutes, 5 GB of disk).
 bench-scale: setup
-	$(BIN)/liandong bench-scale --stats-calls 1 --out bench-scale.json
+	$(BIN)/liandong bench-scale --out bench-scale.json
 
 # promtool checks deploy/prometheus in tests/unit/test_deploy.py; it comes with Debian's `prometheus` package.
 promtool:

@@ -238,9 +238,8 @@ def bench_scale(sizes: str = typer.Option("10000,100000,1000000", help="Numbers 
                 stores: str = typer.Option("memory://,rocksdb://", help="Table stores to measure, comma-separated."),
                 new: int = typer.Option(1000, help="Cases written between the clean stop and the restart."),
                 lookups: int = typer.Option(200, help="GET /cases/{n} requests per run."),
-                stats_calls: int = typer.Option(3, help="GET /stats requests per run."),
-                stats_up_to: int = typer.Option(100_000, help="Ask /stats only up to this many cases (it decodes "
-                                                              "every case at once)."),
+                stats_calls: int = typer.Option(20, help="GET /stats requests per run after the first."),
+                stats_up_to: int = typer.Option(10_000_000, help="Ask /stats only up to this many cases."),
                 out: Path = typer.Option(Path("bench-scale.json"), help="Where to write the JSON results.")) -> None:
     """The ledger's memory, start time and API latency as cases accumulate, per table store."""
     from .bench_scale import ScaleConfig, run_scale

@@ -17,7 +17,7 @@ from liandong_sdk.rules import (
 )
 
 from . import views
-from .case import CaseState, CaseStatus, Ledger, UnitHandoff
+from .case import CaseState, CaseStatus, Clocks, Ledger, UnitHandoff
 
 __all__ = [
     "BUREAU_TZ",
@@ -26,6 +26,7 @@ __all__ = [
     "CaseState",
     "CaseStatus",
     "ClockConfig",
+    "Clocks",
     "EscalationLadder",
     "HandoffStatus",
     "IllegalTransition",

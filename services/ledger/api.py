@@ -1,13 +1,15 @@
 """The ledger's HTTP API: the cases, the statistics, mediations, packages and task teams.
 
-Any worker answers for every case: one case is asked of the worker that owns it, a list or the
-statistics gather what every worker owns. A unit's principal sees the cases handed to it (and
-the mediations, packages and tasks it takes part in); the bureau and operators see everything.
+Any worker answers for every case: one case is asked of the worker that owns it, a list gathers
+what every worker owns, and the statistics add up the sums each worker keeps of its own cases.
+A unit's principal sees the cases handed to it (and the mediations, packages and tasks it takes
+part in); the bureau and operators see everything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -18,13 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liandong.api import Api, Call, Handler, Parameters, json_response, problem
 from liandong.audit import verify
-from liandong.domain import CaseState, CaseStatus, views
+from liandong.domain import CaseState, CaseStatus, bureau_year, views
 from liandong.service import Clock, View, forward, forwarded
 from liandong.tokens import Caller, Role
 
-from .stats import statistics
+from .stats import Tally, report, tally, tally_package
 
 CASES, COORDINATION = "ledger-cases", "ledger-coordination"
+#: Where a worker answers the others with its part of the statistics (``?unit=``: of that unit's cases).
+TALLIES_PATH = "/_workers/tallies"
+#: A worker's part of the statistics: (a unit, or None for every case; now) -> the summed tallies.
+Tallied = Callable[[str | None, datetime], Awaitable[Tally]]
 #: Who may read the ledger: not a channel (it registers petitions, it does not follow cases).
 READERS = frozenset({Role.BUREAU, Role.OPERATOR, Role.UNIT})
 CASE_NUMBER = r"^\d{6}-\d{4}-\d{6}$"
@@ -377,9 +383,31 @@ class Teams(Model):
 
 
 # -- the API ------------------------------------------------------------------------------------
-def make_api(cases: View, now: Clock, verifier: Verifier | None = None) -> Api:
+def owned_tally(view: View, unit: str | None, at: datetime, kept: Tally | None = None) -> Tally:
+    """This worker's part of the statistics: its cases' tallies (``kept``: their sum as the worker
+    keeps it; None: counted now, over every case it owns) and the responsibility packages on them."""
+    if kept is not None:
+        totals = Counter(kept)
+    else:
+        totals = Counter()
+        for case in view.owned(CASES):
+            if unit is None or case.concerns(unit):
+                totals.update(tally(case, at))
+    for package in views.package_records(view.owned(COORDINATION)):
+        case = view.get(CASES, package["case_number"])  # kept under the same key: on the same worker
+        if case is not None and case.registered_at is not None and (unit is None or case.concerns(unit)):
+            totals.update(tally_package(package, bureau_year(case.registered_at)))
+    return totals
+
+
+def make_api(cases: View, now: Clock, verifier: Verifier | None = None, tallied: Tallied | None = None) -> Api:
     api = Api("ledger", "Liandong ledger (台账)", __doc__ or "")
     errors = (503,)
+
+    async def counted(unit: str | None, at: datetime) -> Tally:
+        return owned_tally(cases, unit, at)
+
+    own = tallied or counted
 
     def get(path: str, summary: str, **kw: Any) -> Callable[[Handler], Handler]:
         return api.get(path, summary, allow=READERS, **kw)
@@ -445,9 +473,19 @@ def make_api(cases: View, now: Clock, verifier: Verifier | None = None) -> Api:
     @get("/stats", "The annual report's figures (a unit's principal: over its own cases).", response=Statistics,
              query=StatsQuery, errors=errors)
     async def stats(call: Call) -> web.StreamResponse:
-        # the packages on the year's visible cases count (statistics picks them by case number)
-        packages = views.package_records(await coordination_views(call))
-        return json_response(statistics(await visible(call), now(), call.query.year, packages))
+        # Each worker sends the sum of its cases' parts, not its cases: the answer costs as much at
+        # a million cases as at a thousand (services/ledger/tallies.py).
+        at, unit = now(), None if _sees_all(call.caller) else _unit(call.caller)
+        totals = await own(unit, at)
+        for part in await cases.ask_others(TALLIES_PATH + (f"?unit={unit}" if unit else "")):
+            totals.update({tuple(key): n for key, n in part})
+        return json_response(report(totals, at, call.query.year))
+
+    async def tallies_for_others(request: web.Request) -> web.Response:
+        totals = await own(request.query.get("unit") or None, now())
+        return web.json_response([[list(key), n] for key, n in totals.items()])
+
+    api.internal.append(("GET", TALLIES_PATH, tallies_for_others))
 
     async def coordination_views(call: Call) -> list[views.View]:
         return await cases.everywhere(COORDINATION)

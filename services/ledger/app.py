@@ -81,8 +81,9 @@ from liandong.metrics import (
 from liandong.runtime import Runtime
 from liandong.service import UNHURRIED_WITHIN, Clock, Job, Service, Table, View, faust_runtime
 
-from .api import CASES, COORDINATION, make_api
+from .api import CASES, COORDINATION, make_api, owned_tally
 from .board import Board
+from .stats import Tally
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
           BUREAU_NOTICES, BUREAU_DELIVERIES, BUREAU_CALLBACKS)
@@ -141,30 +142,48 @@ def counts(recorder: Recorder, state: CaseState, event: Event) -> Callable[[], N
 
 async def refresh_gauges(recorder: Recorder, view: View, at: datetime) -> None:
     # Each worker the cases it owns, not its standby copies: the dashboards sum over workers.
+    if await rebuilt(recorder, view, at):
+        recorder.board.tallies.settle(at)
+        recorder.board.publish(at)
+
+
+async def rebuilt(recorder: Recorder, view: View, at: datetime) -> bool:
+    """Whether the board holds every case this worker owns, after reading them if what it owns has
+    changed; False while the tables are not whole, or when another rebalance came in between."""
     board = recorder.board
-    generation = view.peers.generation()
-    if generation is None:
-        return  # the tables are not whole yet
-    if board.generation != generation:  # what this worker owns changed: read its cases once
-        board.clear()
+    async with board.rebuilding:
+        generation = view.peers.generation()
+        if generation is None:
+            return False  # the tables are not whole yet
+        if board.generation == generation:
+            return True
+        board.clear()  # what this worker owns changed: read its cases once
         for i, key in enumerate(view.owned_keys(CASES), start=1):
             case = view.get(CASES, key)  # as it is now: a batch may have changed it since the keys were read
             if case is not None:
                 board.set(case)
             if i % REBUILD_SLICE == 0:
+                board.tallies.settle(at)  # what waits to be settled stays a slice
                 await asyncio.sleep(0)  # let the agent and the API go on
                 if view.peers.generation() != generation:
-                    return  # another rebalance: read again next time
+                    return False  # another rebalance: read again next time
         board.generation = generation
-    board.publish(at)
+        return True
 
 
 #: Cases read between two turns of the event loop while the board is rebuilt.
 REBUILD_SLICE = 500
 
 
+async def tallied(recorder: Recorder, view: View, unit: str | None, at: datetime) -> Tally:
+    """This worker's part of the statistics: from the kept sums once the board holds every case it
+    owns; while the tables are restoring, counted over the cases it has (``owned_tally``)."""
+    kept = recorder.board.tallies.totals(at, unit) if await rebuilt(recorder, view, at) else None
+    return owned_tally(view, unit, at, kept)
+
+
 def api(recorder: Recorder, view: View, now: Clock) -> Api:
-    return make_api(view, now, recorder.verifier)
+    return make_api(view, now, recorder.verifier, lambda unit, at: tallied(recorder, view, unit, at))
 
 
 LEDGER = Service(

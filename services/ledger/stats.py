@@ -1,4 +1,12 @@
-"""The ledger's statistics, in the shape of a bureau's annual report."""
+"""The ledger's statistics, in the shape of a bureau's annual report.
+
+Every figure of the report is a sum over cases, so each case's part of it is counted on its own
+(``tally``: counts under keys that start with the case's year) and the report is built from the
+sum (``report``). That lets the ledger keep the sum as cases change (``services/ledger/tallies.py``)
+instead of reading every case ever registered for each ``GET /stats``, and lets the workers of a
+group each send their sum rather than their cases. ``statistics`` counts over a list of cases: the
+reference the kept sums are tested against.
+"""
 
 from __future__ import annotations
 
@@ -9,159 +17,249 @@ from typing import Any
 
 from liandong.domain import BUREAU_TZ, CaseState, CaseStatus, bureau_year
 
-from .supervision_stats import supervision_statistics
+from .supervision_stats import supervision_report, tally_supervision
 
 #: A visit by this many people or more is a group visit (集体访; Art. 18: more than five choose representatives).
 GROUP_VISIT_PERSONS = 5
 #: How many units the report names as the most complained about (信访量较大的单位).
 MOST_COMPLAINED = 5
+#: The review stages the report always shows.
+STAGES = ("REVIEW", "RECHECK")
+UNIT_FIGURES = ("cases", "resolved", "accepted_on_time", "accepted_late", "closed_on_time", "closed_late",
+                "objections", "extensions")
+
+#: What one case (or package) adds to the report: a count per key, each key (year, figure, *detail).
+Tally = Counter[tuple[Any, ...]]
 
 
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def _shares(counts: Counter[str], total: int) -> dict[str, float | None]:
-    return {k: _rate(v, total) for k, v in counts.most_common()}
+def _shares(counts: dict[str, int], total: int) -> dict[str, float | None]:
+    return {k: _rate(v, total) for k, v in Counter(counts).most_common()}
 
 
-def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = None,
-               packages: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The year's figures (default: the latest year with cases); ``packages``: the responsibility
-    packages' views (包案), of which those on this year's cases count."""
-    all_cases = [c for c in cases if c.registered_at is not None]
-    # The year in bureau time, as in the case numbers: 1 Jan 07:00 Beijing time is the new year.
-    years = Counter(bureau_year(c.registered_at) for c in all_cases if c.registered_at)
+def tally(c: CaseState, now: datetime) -> Tally:
+    """What the case adds to its year's figures as of ``now`` (nothing before it is registered).
+    It changes with ``now`` only as ``due_times`` pass."""
+    t: Tally = Counter()
+    if c.registered_at is None:
+        return t
+    y = bureau_year(c.registered_at)
+    t[y, "total"] += 1
+    t[y, "persons"] += c.persons
+    if c.channel == "VISIT":
+        t[y, "visits"] += 1
+        t[y, "visit_persons"] += c.persons
+        if c.persons >= GROUP_VISIT_PERSONS:
+            t[y, "group_visits"] += 1
+            t[y, "group_visit_persons"] += c.persons
+    t[y, "channel", c.channel] += 1
+    t[y, "category", c.category] += 1
+    t[y, "month", f"{c.registered_at.astimezone(BUREAU_TZ):%Y-%m}", c.category] += 1
+    t[y, "status", c.status.value] += 1
+    if c.outcome:
+        t[y, "outcome", c.outcome] += 1
+    if c.repeat_of is not None:
+        t[y, "repeats"] += 1
+    if c.overdue(now):
+        t[y, "overdue"] += 1
+    _tally_lead(c, now, y, t)
+    for stage, r in c.reviews.items():
+        t[y, "review", stage, "applied"] += r["applied_at"] is not None
+        if r["decision"]:
+            t[y, "review", stage, "decided"] += 1
+            t[y, "review", stage, r["decision"].lower()] += 1
+    if c.satisfaction is not None:
+        t[y, "satisfaction", c.satisfaction["evaluation"]] += 1
+        t[y, "satisfaction_by_unit", c.satisfaction["unit"], c.satisfaction["evaluation"]] += 1
+    for n in c.notices.values():
+        if n["issued_at"]:
+            t[y, "notices_issued", n["kind"]] += 1
+        t[y, "notices_delivered"] += n["delivered_at"] is not None
+    tally_supervision(c, now, y, t)
+    return +t  # the keys counted zero times go: a tally is the same whichever way it was counted
+
+
+def _tally_lead(c: CaseState, now: datetime, y: int, t: Tally) -> None:
+    """The lead unit's part: deadline compliance, objections and extensions (routed cases only)."""
+    h = c.lead
+    if h is None:
+        return
+    t[y, "routed"] += 1
+    if c.mode:
+        t[y, "mode", c.mode] += 1
+    if c.lead_unit:
+        t[y, "lead", c.lead_unit] += 1
+    u = h.unit
+    t[y, "unit", u, "cases"] += 1
+    t[y, "unit", u, "resolved"] += c.status == CaseStatus.RESOLVED
+    t[y, "unit", u, "objections"] += c.objections > 0
+    t[y, "unit", u, "extensions"] += c.extensions > 0
+    if h.accepted_at is not None:
+        on_time = h.accepted_at <= h.acceptance_due_at
+        t[y, "accepted_known"] += 1
+        t[y, "accepted_on_time"] += on_time
+        t[y, "unit", u, "accepted_on_time" if on_time else "accepted_late"] += 1
+    elif now > h.acceptance_due_at and c.status != CaseStatus.NOT_ACCEPTED:
+        t[y, "accepted_known"] += 1  # overdue and still not accepted: late
+        t[y, "unit", u, "accepted_late"] += 1
+    if h.handling_due_at is not None:
+        if h.resolved_at is not None:
+            on_time = h.resolved_at <= h.handling_due_at
+            t[y, "closed_known"] += 1
+            t[y, "closed_on_time"] += on_time
+            t[y, "unit", u, "closed_on_time" if on_time else "closed_late"] += 1
+        elif now > h.handling_due_at:
+            t[y, "closed_known"] += 1
+            t[y, "unit", u, "closed_late"] += 1
+
+
+def due_times(c: CaseState) -> list[datetime]:
+    """The instants after which the case's tally can change by itself, earliest first: the lead
+    unit's clocks make it late only once they have run out (``now > due``), and nothing else in a
+    tally depends on the time."""
+    h = c.lead
+    return sorted({d for d in (h.acceptance_due_at, h.handling_due_at) if d is not None}) if h is not None else []
+
+
+def tally_package(package: dict[str, Any], year: int) -> Tally:
+    """What a responsibility package (包案) adds to the figures of its key case's year."""
+    t: Tally = Counter()
+    t[year, "packages", "assigned"] += 1
+    if package["status"] == "CLOSED":
+        t[year, "packages", "closed"] += 1
+        t[year, "packages", "result", package["result"]] += 1
+    return t
+
+
+def report(totals: Tally, now: datetime, year: int | None = None) -> dict[str, Any]:
+    """The year's figures (default: the latest year with cases) from the sum of the cases' tallies."""
+    by_year: dict[int, dict[tuple[Any, ...], int]] = {}
+    for (y, *figure), count in totals.items():
+        by_year.setdefault(y, {})[tuple(figure)] = count
+    years = [y for y, figures in by_year.items() if figures.get(("total",))]
     year = year or (max(years) if years else bureau_year(now))
-    this = [c for c in all_cases if c.registered_at and bureau_year(c.registered_at) == year]
-    routed = [c for c in this if c.lead is not None]
-    accepted_on_time = accepted_known = 0
-    closed_on_time = closed_known = 0
-    by_unit: dict[str, Counter[str]] = {}  # the lead unit's deadline compliance, objections and extensions
-    for c in routed:
-        h = c.lead
-        assert h is not None
-        u = by_unit.setdefault(h.unit, Counter())
-        u["cases"] += 1
-        u["resolved"] += c.status == CaseStatus.RESOLVED
-        u["objections"] += c.objections > 0
-        u["extensions"] += c.extensions > 0
-        if h.accepted_at is not None:
-            accepted_known += 1
-            accepted_on_time += h.accepted_at <= h.acceptance_due_at
-            u["accepted_on_time" if h.accepted_at <= h.acceptance_due_at else "accepted_late"] += 1
-        elif now > h.acceptance_due_at and c.status not in (CaseStatus.NOT_ACCEPTED,):
-            accepted_known += 1  # overdue and still not accepted: late
-            u["accepted_late"] += 1
-        if h.handling_due_at is not None:
-            if h.resolved_at is not None:
-                closed_known += 1
-                closed_on_time += h.resolved_at <= h.handling_due_at
-                u["closed_on_time" if h.resolved_at <= h.handling_due_at else "closed_late"] += 1
-            elif now > h.handling_due_at:
-                closed_known += 1
-                u["closed_late"] += 1
-    previous = years.get(year - 1, 0)
-    persons = sum(c.persons for c in this)
-    previous_persons = sum(c.persons for c in all_cases if c.registered_at and bureau_year(c.registered_at) == year - 1)
-    visits = [c for c in this if c.channel == "VISIT"]
-    group_visits = [c for c in visits if c.persons >= GROUP_VISIT_PERSONS]
-    channels, categories = Counter(c.channel for c in this), Counter(c.category for c in this)
-    leads = Counter(c.lead_unit for c in routed if c.lead_unit)
+    this, last = by_year.get(year, {}), by_year.get(year - 1, {})
+
+    def n(*key: Any) -> int:
+        return this.get(key, 0)
+
+    def named(figure: str) -> dict[str, int]:
+        """The counts of one figure by its detail (a channel, a status ...), in order of the detail."""
+        return {key[1]: v for key, v in sorted(this.items(), key=_order) if len(key) == 2 and key[0] == figure}
+
+    total, routed, persons = n("total"), n("routed"), n("persons")
+    previous, previous_persons = last.get(("total",), 0), last.get(("persons",), 0)
+    channels, categories, leads = named("channel"), named("category"), named("lead")
+    statuses = named("status")
+    by_unit: dict[str, dict[str, int]] = {}
+    months: dict[str, dict[str, int]] = {}
+    for key, v in sorted(this.items(), key=_order):
+        if key[0] == "unit":
+            by_unit.setdefault(key[1], dict.fromkeys(UNIT_FIGURES, 0))[key[2]] = v
+        elif key[0] == "month":
+            months.setdefault(key[1], {})[key[2]] = v
     return {
         "year": year,
-        "total": len(this),
-        "year_on_year_change": _rate(len(this) - previous, previous) if previous else None,
+        "total": total,
+        "year_on_year_change": _rate(total - previous, previous) if previous else None,
         "previous_year_total": previous or None,
         "persons": persons,
         "persons_year_on_year_change": _rate(persons - previous_persons, previous_persons) if previous_persons else None,
         "previous_year_persons": previous_persons or None,
-        "visits": {"batches": len(visits), "persons": sum(c.persons for c in visits)},
-        "group_visits": {"batches": len(group_visits), "persons": sum(c.persons for c in group_visits)},
-        "by_mode": dict(Counter(c.mode for c in routed if c.mode)),
-        "by_channel": dict(channels),
-        "channel_share": _shares(channels, len(this)),
-        "by_category": dict(categories),
-        "category_share": _shares(categories, len(this)),
+        "visits": {"batches": n("visits"), "persons": n("visit_persons")},
+        "group_visits": {"batches": n("group_visits"), "persons": n("group_visit_persons")},
+        "by_mode": named("mode"),
+        "by_channel": channels,
+        "channel_share": _shares(channels, total),
+        "by_category": categories,
+        "category_share": _shares(categories, total),
         # ties by name: every worker gathers the cases in its own order, and must give the same list
-        "most_complained_units": [{"unit": u, "cases": n, "share": _rate(n, len(routed))}
-                                  for u, n in sorted(leads.items(), key=lambda kv: (-kv[1], kv[0]))[:MOST_COMPLAINED]],
-        "by_month_category": by_month_category(this),
-        "by_lead_unit": dict(Counter(c.lead_unit for c in routed if c.lead_unit)),
-        "by_unit": {unit: {k: counts[k] for k in ("cases", "resolved", "accepted_on_time", "accepted_late", "closed_on_time",
-                                                  "closed_late", "objections", "extensions")}
-                    for unit, counts in sorted(by_unit.items())},
-        "by_status": dict(Counter(c.status.value for c in this)),
-        "diverted": sum(c.status == CaseStatus.DIVERTED for c in this),
-        "resolved": sum(c.status == CaseStatus.RESOLVED for c in this),
-        "outcomes": dict(Counter(c.outcome for c in this if c.outcome)),
-        "on_time_acceptance_rate": _rate(accepted_on_time, accepted_known),
-        "on_time_closing_rate": _rate(closed_on_time, closed_known),
-        "objection_rate": _rate(sum(c.objections > 0 for c in routed), len(routed)),
-        "extension_rate": _rate(sum(c.extensions > 0 for c in routed), len(routed)),
-        "repeat_rate": _rate(sum(c.repeat_of is not None for c in this), len(this)),
-        **review_statistics(this),
-        "overdue": sum(bool(c.overdue(now)) for c in this),
-        "supervision": supervision_statistics(this, now),  # 督查督办: overdue by unit, letters, 三项建议
-        "satisfaction": satisfaction_statistics(this),  # 回访: 满意率, by unit
-        "packages": package_statistics(packages, {c.case_number for c in this}),
-        "notices": {"issued": dict(Counter(n["kind"] for c in this for n in c.notices.values() if n["issued_at"])),
-                    "delivered": sum(n["delivered_at"] is not None for c in this for n in c.notices.values())},
+        "most_complained_units": [{"unit": u, "cases": k, "share": _rate(k, routed)}
+                                  for u, k in sorted(leads.items(), key=lambda kv: (-kv[1], kv[0]))[:MOST_COMPLAINED]],
+        "by_month_category": months,
+        "by_lead_unit": leads,
+        "by_unit": by_unit,
+        "by_status": statuses,
+        "diverted": statuses.get(CaseStatus.DIVERTED.value, 0),
+        "resolved": statuses.get(CaseStatus.RESOLVED.value, 0),
+        "outcomes": named("outcome"),
+        "on_time_acceptance_rate": _rate(n("accepted_on_time"), n("accepted_known")),
+        "on_time_closing_rate": _rate(n("closed_on_time"), n("closed_known")),
+        "objection_rate": _rate(sum(u["objections"] for u in by_unit.values()), routed),
+        "extension_rate": _rate(sum(u["extensions"] for u in by_unit.values()), routed),
+        "repeat_rate": _rate(n("repeats"), total),
+        **_reviews(this, statuses.get(CaseStatus.RESOLVED.value, 0)),
+        "overdue": n("overdue"),
+        "supervision": supervision_report(this),  # 督查督办: overdue by unit, letters, 三项建议
+        "satisfaction": _satisfaction(this),  # 回访: 满意率, by unit
+        "packages": _packages(this),
+        "notices": {"issued": named("notices_issued"), "delivered": n("notices_delivered")},
     }
 
 
-def by_month_category(cases: Iterable[CaseState]) -> dict[str, dict[str, int]]:
-    """Petitions per month of registration (bureau time, "2026-01") and matter: the seasons' peaks."""
-    months: dict[str, Counter[str]] = {}
-    for c in cases:
-        if c.registered_at is not None:
-            months.setdefault(f"{c.registered_at.astimezone(BUREAU_TZ):%Y-%m}", Counter())[c.category] += 1
-    return {month: dict(n) for month, n in sorted(months.items())}
+def _order(item: tuple[tuple[Any, ...], int]) -> tuple[str, ...]:
+    return tuple(map(str, item[0]))
 
 
-def satisfaction_statistics(cases: Iterable[CaseState]) -> dict[str, Any]:
+def _reviews(figures: dict[tuple[Any, ...], int], resolved: int) -> dict[str, Any]:
+    """Review (复查) and re-check (复核): how many opinions were taken further, and what the bodies decided.
+    The review rate is over the cases resolved; the re-check rate over the reviews decided."""
+    stages = {*STAGES, *(key[1] for key in figures if key[0] == "review")}
+
+    def n(stage: str, what: str) -> int:
+        return figures.get(("review", stage, what), 0)
+
+    return {"review_rate": _rate(n("REVIEW", "applied"), resolved),
+            "recheck_rate": _rate(n("RECHECK", "applied"), n("REVIEW", "decided")),
+            "reviews": {stage: {"applied": n(stage, "applied"), "decided": n(stage, "decided"),
+                                "upheld": n(stage, "upheld"), "changed": n(stage, "changed"),
+                                "revoked": n(stage, "revoked"),
+                                "change_rate": _rate(n(stage, "changed") + n(stage, "revoked"), n(stage, "decided"))}
+                        for stage in sorted(stages)}}
+
+
+def _satisfaction(figures: dict[tuple[Any, ...], int]) -> dict[str, Any]:
     """The callbacks' evaluations; the satisfaction rate (满意率) counts satisfied and basically satisfied."""
-    total: Counter[str] = Counter()
-    by_unit: dict[str, Counter[str]] = {}
-    for c in cases:
-        if c.satisfaction is not None:
-            total[c.satisfaction["evaluation"]] += 1
-            by_unit.setdefault(c.satisfaction["unit"], Counter())[c.satisfaction["evaluation"]] += 1
-
-    def figures(n: Counter[str]) -> dict[str, Any]:
+    def counts(n: Counter[str]) -> dict[str, Any]:
         evaluated = n["SATISFIED"] + n["BASICALLY_SATISFIED"] + n["UNSATISFIED"]
         return {"evaluated": evaluated, "satisfied": n["SATISFIED"], "basically_satisfied": n["BASICALLY_SATISFIED"],
                 "unsatisfied": n["UNSATISFIED"], "rate": _rate(n["SATISFIED"] + n["BASICALLY_SATISFIED"], evaluated)}
 
-    return {**figures(total), "by_unit": {unit: figures(n) for unit, n in sorted(by_unit.items())}}
+    total: Counter[str] = Counter()
+    by_unit: dict[str, Counter[str]] = {}
+    for key, v in figures.items():
+        if key[0] == "satisfaction":
+            total[key[1]] += v
+        elif key[0] == "satisfaction_by_unit":
+            by_unit.setdefault(key[1], Counter())[key[2]] += v
+    return {**counts(total), "by_unit": {unit: counts(n) for unit, n in sorted(by_unit.items())}}
 
 
-def review_statistics(cases: list[CaseState]) -> dict[str, Any]:
-    """Review (复查) and re-check (复核): how many opinions were taken further, and what the bodies decided.
-    The review rate is over the cases resolved; the re-check rate over the reviews decided."""
-    stages: dict[str, Counter[str]] = {"REVIEW": Counter(), "RECHECK": Counter()}
+def _packages(figures: dict[tuple[Any, ...], int]) -> dict[str, Any]:
+    """The responsibility packages (包案) on the year's cases: the resolution rate is resolved over closed."""
+    def n(*key: str) -> int:
+        return figures.get(("packages", *key), 0)
+
+    return {"assigned": n("assigned"), "closed": n("closed"), "resolved": n("result", "RESOLVED"),
+            "partially_resolved": n("result", "PARTIALLY_RESOLVED"), "unresolved": n("result", "UNRESOLVED"),
+            "transferred_to_judicial": n("result", "TRANSFERRED_TO_JUDICIAL"),
+            "resolution_rate": _rate(n("result", "RESOLVED"), n("closed"))}
+
+
+def statistics(cases: Iterable[CaseState], now: datetime, year: int | None = None,
+               packages: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The year's figures counted over ``cases``; ``packages``: the responsibility packages' views
+    (包案), each counted in the year of its key case if that case is among ``cases``."""
+    totals: Tally = Counter()
+    years: dict[str, int] = {}
     for c in cases:
-        for stage, r in c.reviews.items():
-            n = stages.setdefault(stage, Counter())
-            n["applied"] += r["applied_at"] is not None
-            if r["decision"]:
-                n["decided"] += 1
-                n[r["decision"].lower()] += 1
-    resolved = sum(c.status == CaseStatus.RESOLVED for c in cases)
-    figures = {stage: {"applied": n["applied"], "decided": n["decided"], "upheld": n["upheld"], "changed": n["changed"],
-                       "revoked": n["revoked"], "change_rate": _rate(n["changed"] + n["revoked"], n["decided"])}
-               for stage, n in stages.items()}
-    return {"review_rate": _rate(stages["REVIEW"]["applied"], resolved),
-            "recheck_rate": _rate(stages["RECHECK"]["applied"], stages["REVIEW"]["decided"]),
-            "reviews": figures}
-
-
-def package_statistics(packages: Iterable[dict[str, Any]], numbers: set[str]) -> dict[str, Any]:
-    """The responsibility packages (包案) on these cases: the resolution rate is resolved over closed."""
-    on = [p for p in packages if p["case_number"] in numbers]
-    closed = [p for p in on if p["status"] == "CLOSED"]
-    results = Counter(p["result"] for p in closed)
-    return {"assigned": len(on), "closed": len(closed), "resolved": results["RESOLVED"],
-            "partially_resolved": results["PARTIALLY_RESOLVED"], "unresolved": results["UNRESOLVED"],
-            "transferred_to_judicial": results["TRANSFERRED_TO_JUDICIAL"],
-            "resolution_rate": _rate(results["RESOLVED"], len(closed))}
+        totals.update(tally(c, now))
+        if c.registered_at is not None:
+            years[c.case_number] = bureau_year(c.registered_at)
+    for p in packages:
+        if p["case_number"] in years:
+            totals.update(tally_package(p, years[p["case_number"]]))
+    return report(totals, now, year)

@@ -4,13 +4,16 @@ overdue clocks, extensions, co-units and the JSON form the ledger stores."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
+from liandong_sdk.records import json_default
 
 from liandong import Codec, SchemaCatalogue, get_settings
+from liandong.bench_scale import Template
 from liandong.domain import CaseState, CaseStatus, ClockConfig, HandoffStatus, IllegalTransition
 from liandong.domain.case import UNIT_TRANSITIONS, check_unit_transition, state_from_json, state_to_json
 from tests.stand_ins import In, typed
@@ -363,6 +366,15 @@ def test_state_json_round_trip_is_equal(make: Any) -> None:
     back = state_from_json(state_to_json(s))
     assert back == s
     assert state_to_json(back) == state_to_json(s)
+
+
+def test_a_record_written_by_the_earlier_encoder_reads_the_same() -> None:
+    """Changelogs written before the ledger encoded with pydantic-core (json.dumps, "+00:00" times)
+    still restore the same states."""
+    s = state_from_json(Template.build().closed)  # times in UTC, as the services write them
+    earlier = json.dumps(s.to_dict(), default=json_default, ensure_ascii=False, separators=(",", ":")).encode()
+    assert earlier != state_to_json(s)  # the two encoders do differ (times: "+00:00" and "Z")
+    assert state_from_json(earlier) == s == state_from_json(state_to_json(s))
 
 
 def test_state_from_json_restores_types() -> None:

@@ -24,11 +24,12 @@ from liandong.api import Api, Call, json_response
 from liandong.domain import ClockConfig
 from liandong.domain.triage import Triage
 from liandong.metrics import REGISTRY
-from liandong.service import InMemory
+from liandong.service import InMemory, Peers, View, peers_unavailable
 from liandong.tokens import Role, TokenStore, local_token, role_of
 from services.intake.http import make_api as intake_api
 from services.intake.service import LineResult
-from services.ledger.api import CASES, make_api
+from services.ledger import app as ledger_app
+from services.ledger.api import CASES, TALLIES_PATH, make_api
 from services.ledger.app import LEDGER, Recorder
 from services.triage.app import TRIAGE, load_routing
 
@@ -160,6 +161,65 @@ def test_the_ledger_answers_a_unit_only_about_the_cases_handed_to_it(tokens: Tok
     before = _refused("403")
     _serve(app, check)
     assert _refused("403") - before == 2  # the channel (its role), and HRSS asking of HOUSING
+
+
+class Half(Peers):
+    """One of two workers: it owns the case numbers whose last digit is odd (``odd``) or even, and
+    the other one is at ``url``."""
+
+    def __init__(self, odd: bool, url: str = "") -> None:
+        self.odd, self.url = odd, url
+
+    def others(self) -> list[str]:
+        return [self.url] if self.url else []
+
+    def mine(self) -> Callable[[bytes], bool]:
+        return lambda key: (key[-1] % 2 == 1) == self.odd
+
+
+def test_two_workers_answer_the_statistics_as_one_does_each_sending_its_sums(tokens: TokenStore) -> None:
+    """Each worker holds every case (its own and standby copies) and counts only those it owns, from
+    the sums it keeps; the one asked adds the other's (``/_workers/tallies``, for workers only)."""
+    ledger, _ = _ledger_with_cases()
+    at = T0 + timedelta(days=30)
+    hrss, operator = tokens.issue("unit-hrss"), tokens.issue("operator")
+
+    def worker(peers: Peers) -> web.Application:
+        view = View({t.name: (t, ledger.stores[t.name]) for t in LEDGER.tables}, peers, peer_key=lambda: tokens.peer_key)
+        recorder = Recorder.unsealed(ClockConfig())
+        return ledger_app.api(recorder, view, lambda: at).application(tokens, middlewares=[peers_unavailable])
+
+    async def run() -> list[Any]:
+        answers = []
+        async with TestServer(worker(Half(odd=False))) as other:
+            url = str(other.make_url("")).rstrip("/")
+            async with TestClient(TestServer(worker(Half(odd=True, url=url)))) as client:
+                for token in (operator, hrss):
+                    async with client.get("/stats?year=2026", headers={"Authorization": f"Bearer {token}"}) as r:
+                        answers.append((r.status, await r.json()))
+                async with client.get("/stats", headers={"Authorization": f"Bearer {operator}"}) as r:
+                    answers.append(r.status)  # no year: the latest the two have together
+                async with TestClient(other) as direct, direct.get(TALLIES_PATH) as r:
+                    answers.append(r.status)  # not a worker's key: refused
+        return answers
+
+    (everyone_status, everyone), (unit_status, unit), default_status, outsider = asyncio.run(run())
+    single = make_api(ledger.view, lambda: at)
+    assert (everyone_status, unit_status, default_status, outsider) == (200, 200, 200, 403)
+    assert everyone["total"] == 2 and unit["total"] == 1
+    assert json.loads(json.dumps(everyone)) == json.loads(json.dumps(_stats(single, tokens, operator)))
+    assert json.loads(json.dumps(unit)) == json.loads(json.dumps(_stats(single, tokens, hrss)))
+
+
+def _stats(api: Api, tokens: TokenStore, token: str) -> Any:
+    found: list[Any] = []
+
+    async def check(ask: Ask) -> None:
+        found.append(await ask("/stats?year=2026", token))
+
+    _serve(api.application(tokens), check)
+    assert found[0][0] == 200
+    return found[0][1]
 
 
 def test_no_or_a_wrong_token_is_401_and_counted(tokens: TokenStore) -> None:

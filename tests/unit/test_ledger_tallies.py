@@ -1,0 +1,74 @@
+"""The annual report's figures kept as cases change (services/ledger/tallies.py): after any sequence
+of changes, at any later time and for any unit, the report from the kept sums is the report counted
+over every case; a case's part changes with time only as its due times pass; equal parts are shared."""
+
+from __future__ import annotations
+
+import copy
+import random
+from datetime import UTC, datetime, timedelta
+
+from liandong.domain import CaseState, bureau_year
+from services.ledger.stats import due_times, report, statistics, tally
+from services.ledger.tallies import Tallies
+from tests.unit.cases import UNITS, random_case
+
+END = datetime.max.replace(tzinfo=UTC)
+
+
+def test_the_kept_sums_give_the_report_a_count_over_every_case_gives() -> None:
+    rng = random.Random(11)
+    tallies, latest = Tallies(), {}
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    seen_pending = seen_settled = 0
+    for step in range(1, 1201):
+        case = random_case(rng, rng.randrange(300))  # the same number again: the case changed
+        tallies.set(case)
+        if rng.random() < 0.2:
+            tallies.set(case)  # a replayed batch sets it again
+        latest[case.case_number] = case
+        if step % 200 == 0:
+            now += timedelta(days=rng.choice((20, 90)))  # the ledger's clock only goes forward
+            tallies.settle(now)
+            seen_pending += bool(tallies.pending)
+            seen_settled += bool(tallies.parts)
+            for unit in (None, *UNITS):
+                seen = [c for c in latest.values() if unit is None or c.concerns(unit)]
+                for year in (None, 2025, 2026):
+                    assert report(tallies.totals(now, unit), now, year) == statistics(seen, now, year), (step, unit)
+    assert seen_pending and seen_settled  # both ways of counting were used
+    assert statistics(latest.values(), now)["total"] > 0  # the figures compared are not empty
+    tallies.clear()
+    assert report(tallies.totals(now), now, 2026)["total"] == 0 and not tallies.sums
+
+
+def test_a_cases_part_changes_with_time_only_as_its_due_times_pass() -> None:
+    rng = random.Random(5)
+    changed = 0
+    for n in range(400):
+        case = random_case(rng, n)
+        times = due_times(case)
+        start = datetime(2020, 1, 1, tzinfo=UTC)
+        for since, until in zip([start, *times], [*times, END], strict=True):  # constant in (since, until]
+            part = tally(case, until)
+            assert tally(case, since + timedelta(microseconds=1)) == part, (case.case_number, until)
+            assert tally(case, since + (until - since) / 2) == part
+            changed += since != start and tally(case, since) != part
+    assert changed > 10  # the due times do change the parts
+
+
+def test_cases_with_the_same_figures_share_one_part() -> None:
+    rng = random.Random(3)
+    template = random_case(rng, 1)
+    while not due_times(template):
+        template = random_case(rng, 1)
+    tallies = Tallies()
+    for n in range(1000):
+        case: CaseState = copy.deepcopy(template)
+        case.case_number = f"140214-2026-{n:06d}"
+        tallies.set(case)
+    tallies.settle(END - timedelta(days=1))
+    assert len(tallies.parts) == 1000 and len({id(p) for p in tallies.parts.values()}) == 1
+    assert template.registered_at is not None
+    year = bureau_year(template.registered_at)
+    assert report(tallies.totals(END - timedelta(days=1)), END, year)["total"] == 1000
