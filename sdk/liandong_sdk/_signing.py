@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+# libsodium's Ed25519 (PyNaCl): a check takes half the time of OpenSSL's through ``cryptography``
+# (45 against 95 µs here), and every reader checks every event it reads. Signatures are the same bytes.
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 from ._catalogue import replies_unit
 from ._errors import CredentialsError, SignatureError
@@ -74,12 +75,12 @@ def answer_headers(headers: Mapping[str, bytes], topic: str, value: bytes | None
 
 def new_key() -> str:
     """A fresh private key: base64 of its 32-byte Ed25519 seed."""
-    return _b64(Ed25519PrivateKey.generate().private_bytes_raw())
+    return _b64(bytes(SigningKey.generate()))
 
 
 def public_key_of(private: str) -> str:
     """The base64 32-byte public key of a private key given as base64 seed."""
-    return _b64(_private(private).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return _b64(bytes(_private(private).verify_key))
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Signer:
     """Signs what one principal publishes."""
 
     principal: str
-    key: Ed25519PrivateKey
+    key: SigningKey
 
     @classmethod
     def from_seed(cls, principal: str, seed: str) -> Signer:
@@ -100,7 +101,7 @@ class Signer:
 
     def sign(self, data: bytes) -> str:
         """The base64 Ed25519 signature of ``data``."""
-        return _b64(self.key.sign(data))
+        return _b64(self.key.sign(data).signature)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class Principal:
     """A principal as the directory lists it: its public key and the topics it writes."""
 
     name: str
-    key: Ed25519PublicKey
+    key: VerifyKey
     writes: frozenset[str]
 
     def may_write(self, topic: str) -> bool:
@@ -129,7 +130,7 @@ class Verifier:
         out = {}
         for name, entry in listed.items():
             try:
-                key = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry["public_key"], validate=True))
+                key = VerifyKey(base64.b64decode(entry["public_key"], validate=True))
                 out[name] = Principal(name, key, frozenset(entry.get("writes", ())))
             except (KeyError, TypeError, ValueError, binascii.Error) as exc:
                 raise CredentialsError(f"the principals directory's entry for {name!r} is malformed: {exc}") from None
@@ -159,10 +160,10 @@ class Verifier:
         return name
 
 
-def verifies(key: Ed25519PublicKey, signature_b64: bytes | str, data: bytes) -> bool:
+def verifies(key: VerifyKey, signature_b64: bytes | str, data: bytes) -> bool:
     try:
-        key.verify(base64.b64decode(signature_b64, validate=True), data)
-    except (InvalidSignature, ValueError, binascii.Error):
+        key.verify(data, base64.b64decode(signature_b64, validate=True))
+    except (BadSignatureError, ValueError, TypeError, binascii.Error):
         return False
     return True
 
@@ -208,10 +209,10 @@ def directory(keys: Mapping[str, str], writes: Mapping[str, Iterable[str]]) -> d
         for name, seed in sorted(keys.items())}}
 
 
-def _private(seed: str, principal: str = "") -> Ed25519PrivateKey:
+def _private(seed: str, principal: str = "") -> SigningKey:
     try:
-        return Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed, validate=True))
-    except (ValueError, binascii.Error):
+        return SigningKey(base64.b64decode(seed, validate=True))
+    except (ValueError, TypeError, binascii.Error):
         raise CredentialsError(f"the signing key of {principal or 'a principal'} is not base64 of a 32-byte "
                                f"Ed25519 seed") from None
 

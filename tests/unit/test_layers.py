@@ -18,7 +18,7 @@ import pytest
 OURS = ("liandong", "services", "liandong_sdk")
 ENTRYPOINTS = ("liandong.cli", "liandong.sim", "liandong.bench", "liandong.bench_scale", "liandong.smoke")
 #: What the SDK may need besides the standard library: a department installs nothing else.
-SDK_DEPENDENCIES = {"kafka", "fastavro", "crc32c", "cryptography"}
+SDK_DEPENDENCIES = {"kafka", "fastavro", "crc32c", "nacl"}
 #: Infrastructure the domain must not touch.
 INFRASTRUCTURE = {"kafka", "aiokafka", "faust", "mode", "aiohttp", "fastavro", "prometheus_client", "yaml",
                   "pydantic", "pydantic_settings", "structlog", "typer", "rich"}
@@ -97,7 +97,7 @@ def test_private_modules_stay_in_their_package() -> None:
     assert not leaks, "private modules used from outside their package:\n" + "\n".join(leaks)
 
 
-def test_the_sdk_needs_only_kafka_python_fastavro_crc32c_and_cryptography() -> None:
+def test_the_sdk_needs_only_kafka_python_fastavro_crc32c_and_pynacl() -> None:
     needed = {d.split(".")[0] for m in modules() if within(m, "liandong_sdk") for d in imports(m)}
     outside = needed - set(sys.stdlib_module_names) - SDK_DEPENDENCIES - {"liandong_sdk"}
     assert not outside, f"liandong_sdk imports {sorted(outside)}: a department would have to install them"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from liandong_sdk import (
     BUREAU_PETITIONS,
     Codec,
@@ -84,7 +84,8 @@ def test_what_the_codec_signs_any_client_can_verify_by_the_documented_input(keys
     documented = b"\n".join([b"liandong-signature-v1", h["ce_id"], h["ce_type"], h["ce_time"], msg.key,
                              hashlib.sha256(msg.value).hexdigest().encode()])
     assert signing_input(h, msg.key, msg.value) == documented
-    public = keys[1].principals["unit-hrss"].key
+    # verified with another library (OpenSSL's Ed25519 through cryptography; the SDK uses libsodium)
+    public = Ed25519PublicKey.from_public_bytes(bytes(keys[1].principals["unit-hrss"].key))
     public.verify(base64.b64decode(h["ld_signature"]), documented)  # raises if it does not verify
     event = decode(codec(keys, None), msg)
     assert event.signer == "unit-hrss" and event.signature_error is None
@@ -124,7 +125,7 @@ def test_an_answer_not_signed_by_its_unit_reaches_the_referee_which_refuses_it(k
             speaker(event)  # type: ignore[arg-type]
     # the police's own key under HRSS's name: the signature does not verify
     seeds = keys[0]
-    forged = Signer("unit-hrss", Ed25519PrivateKey.from_private_bytes(base64.b64decode(seeds["unit-police"])))
+    forged = Signer.from_seed("unit-hrss", seeds["unit-police"])
     msg = Codec(SCHEMAS, signer=forged).encode("case.handoff.rejected", objection(), source="/test")
     assert "does not verify" in (decode(reader, msg).signature_error or "")
     signed = decode(reader, codec(keys, "unit-hrss").encode("case.handoff.rejected", objection(), source="/test"))
