@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import psutil
 from liandong_sdk import EVENT_TYPES, HANDLING_UNITS, UNIT_INBOX
 from liandong_sdk.events import CaseHandoffRequested, CaseResolved, PetitionRegistered
 from rich.console import Console
@@ -178,6 +179,7 @@ def table(r: dict[str, Any]) -> Table:
     row("pipeline events/s", lambda p, b: f"{p['events_per_second']:,.0f}")
     row("ratio to the relay", lambda p, b: f"{p['ratio_to_baseline']:.3f}" if "ratio_to_baseline" in p else "-")
     row("lifecycles/s", lambda p, b: f"{p['lifecycles_per_second']:,.1f}")
+    row("CPU ms a lifecycle", lambda p, b: f"{p['cpu_ms_per_lifecycle']:.1f}" if p.get("cpu_ms_per_lifecycle") else "-")
     for rate, at in (("low_rate", "low_rate_"), ("offered_rate", "")):
         per_s = f"{runs and r['pipeline'][runs[0]][rate]:.0f}/s"
         row(f"inbox ms at {per_s} p50/95/99", lambda p, b, at=at: _three(p[f"latency_{at}ms"]))
@@ -345,6 +347,7 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         cases = driver.cases(cfg.cases, "t")
         expected = sum(c[2] for c in cases)
         base = ledger_counts(stack)
+        cpu_before = cpu_seconds(stack)
         t0 = time.time()
         driver.publish(cases)
         publish_s = time.time() - t0
@@ -356,8 +359,11 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
                 break
             if stack.dead():
                 raise RuntimeError(f"service(s) exited: {stack.dead()}; logs in {run_dir / 'logs'}")
-            time.sleep(0.25)
+            # A scrape of the ledger's /metrics takes it about 15 ms: every 0.25 s it was a twentieth
+            # of the ledger's work during the burst. Every second until the last tenth, then 0.25 s.
+            time.sleep(0.25 if counts[CaseResolved.TYPE] - base[CaseResolved.TYPE] >= 0.9 * expected else 1.0)
         elapsed = time.time() - t0
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack).items()}
         done = counts[CaseResolved.TYPE] - base[CaseResolved.TYPE]
         events = counts["all"] - base["all"]
         lifecycles = len(cases) * min(1.0, done / expected)
@@ -378,6 +384,8 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             "seconds": round(elapsed, 3), "publish_seconds": round(publish_s, 3),
             "lifecycles_per_second": round(lifecycles / elapsed, 1), "events": events,
             "events_per_second": round(events / elapsed, 1),
+            "cpu_ms_per_lifecycle": round(1000 * sum(cpu.values()) / lifecycles, 2) if lifecycles else None,
+            "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
             "offered_rate": cfg.rate, "latency_cases": len(high.sent), "latency_seen": len(high.ms),
             "latency_ms": percentiles(high.ms), "latency_to_send_ms": percentiles(high.to_send_ms),
             "busy_percent": high.busy,
@@ -390,6 +398,22 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
     finally:
         driver.close()
         stack.stop()
+
+
+def cpu_seconds(stack: Any) -> dict[str, float]:
+    """CPU seconds (user and system) each service worker and the broker have used so far: the
+    processes this one started, but the relay's (the bench's own driver and watcher are not counted)."""
+    labels = {w.proc.pid: w.label for w in stack.procs}
+    seconds: dict[str, float] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            name = labels.get(child.pid) or ("broker" if "kafka.Kafka" in " ".join(child.cmdline()) else None)
+        except psutil.Error:
+            continue
+        if name is not None:
+            seconds[name] = seconds.get(name, 0.0) + t.user + t.system
+    return seconds
 
 
 def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def _run(**one: Any) -> dict[str, Any]:
 
 
 def test_every_figure_of_every_run_is_printed_whole_in_80_columns() -> None:
-    r = _run()
+    r = _run(cpu_ms_per_lifecycle=27.43)
     text = _printed(table(r), targets_table(r))
     assert "…" not in text and max(map(len, text.splitlines())) <= 80
     for w in ("1", "2"):
@@ -39,6 +39,7 @@ def test_every_figure_of_every_run_is_printed_whole_in_80_columns() -> None:
         assert f"{p['lifecycles_per_second']:,.1f}" in text and f"{p['events_per_second']:,.0f}" in text
         assert f"{r['baseline'][w]['messages_per_second']:,.0f}" in text
     assert "1 worker" in text and "2 workers" in text
+    assert "CPU ms a lifecycle" in text and "27.4" in text
 
 
 def test_the_targets_are_judged_on_one_worker_per_service() -> None:
