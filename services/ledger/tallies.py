@@ -77,8 +77,9 @@ class Tallies:
     def settle(self, now: datetime) -> None:
         """Works out the parts of the cases changed since, and moves every case whose due times have
         all passed into the sums."""
-        changed, self.changed = self.changed, {}
-        for key, case in changed.items():
+        while self.changed:  # one at a time: a case that cannot be counted stays, and says so next time
+            key = next(iter(self.changed))
+            case = self.changed[key]
             where = scopes(case)
             ahead = [d for d in due_times(case) if d >= now]
             final = self._part(where, tally(case, END))
@@ -86,6 +87,7 @@ class Tallies:
                 self.pending[key] = Pending(tuple((d, self._part(where, tally(case, d))) for d in ahead), final)
             else:
                 self._settled(key, final)
+            del self.changed[key]
         for key, pending in list(self.pending.items()):
             if now > pending.steps[-1][0]:
                 del self.pending[key]

@@ -8,6 +8,8 @@ import copy
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from liandong.domain import CaseState, bureau_year
 from services.ledger.stats import due_times, report, statistics, tally
 from services.ledger.tallies import Tallies
@@ -72,3 +74,22 @@ def test_cases_with_the_same_figures_share_one_part() -> None:
     assert template.registered_at is not None
     year = bureau_year(template.registered_at)
     assert report(tallies.totals(END - timedelta(days=1)), END, year)["total"] == 1000
+
+
+def test_a_case_that_cannot_be_counted_stays_waiting_and_loses_no_other() -> None:
+    rng = random.Random(8)
+    bad, good = random_case(rng, 1), random_case(rng, 2)
+    while bad.lead is None:
+        bad = random_case(rng, 1)
+    broken = copy.deepcopy(bad)
+    assert broken.lead is not None
+    broken.lead.acceptance_due_at = broken.lead.acceptance_due_at.replace(tzinfo=None)  # cannot be compared
+    tallies = Tallies()
+    tallies.set(broken)
+    tallies.set(good)
+    now = datetime(2027, 6, 1, tzinfo=UTC)
+    with pytest.raises(TypeError):
+        tallies.totals(now)  # an error, not figures without the cases after it
+    assert set(tallies.changed) == {bad.case_number, good.case_number}
+    tallies.set(bad)  # the case as it should be
+    assert report(tallies.totals(now), now, 2026) == statistics([bad, good], now, 2026)
