@@ -255,9 +255,8 @@ def measure(bus: Bus, history: History, store: str, run_dir: Path, cfg: ScaleCon
         rss = _rss(stack)
         numbers = [case_number(random.randrange(history.count)) for _ in range(cfg.lookups)]
         case_ms = [_get(stack, f"/cases/{n}", cfg.timeout)[1] for n in numbers]
-        asked: list[float | None] = [_get(stack, "/stats", cfg.timeout)[1] for _ in range(cfg.stats_calls + 1 if stats else 0)]
-        first_ms, *later = asked or [None]
-        stats_ms = [ms for ms in later if ms is not None]
+        stats_ms = [_get(stack, "/stats", cfg.timeout)[1] for _ in range(cfg.stats_calls + 1 if stats else 0)]
+        first_ms = stats_ms.pop(0) if stats_ms else None  # it waits for the sums: apart from the rest
         stack.sample_rss()
         peak = stack.peak_rss().get("ledger", 0)
         stack.stop()  # a clean stop: SIGTERM

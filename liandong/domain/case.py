@@ -220,8 +220,13 @@ class CaseState:
         return self.handoffs.get(self.lead_unit) if self.lead_unit else None
 
     def concerns(self, unit: str | None) -> bool:
-        """Whether the case is ``unit``'s to see: handed to it, or a review or re-check asked of it."""
-        return unit in self.handoffs or any(r["body"] == unit for r in self.reviews.values())
+        """Whether the case is ``unit``'s to see (``concerned``)."""
+        return unit in self.concerned()
+
+    def concerned(self) -> frozenset[str]:
+        """The units the case is theirs to see: those it was handed to, and those a review or
+        re-check was asked of."""
+        return frozenset(self.handoffs) | {r["body"] for r in self.reviews.values() if r["body"]}
 
     def overdue(self, now: datetime) -> list[str]:
         """Which clocks of the lead unit are past due and still running."""

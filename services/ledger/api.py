@@ -385,10 +385,10 @@ class Teams(Model):
 # -- the API ------------------------------------------------------------------------------------
 def owned_tally(view: View, unit: str | None, at: datetime, kept: Tally | None = None) -> Tally:
     """This worker's part of the statistics: its cases' tallies (``kept``: their sum as the worker
-    keeps it; None: counted now, over every case it owns) and the responsibility packages on them."""
-    if kept is not None:
-        totals = Counter(kept)
-    else:
+    keeps it, added to here; None: counted now, over every case it owns) and the responsibility
+    packages on them."""
+    totals = kept
+    if totals is None:
         totals = Counter()
         for case in view.owned(CASES):
             if unit is None or case.concerns(unit):

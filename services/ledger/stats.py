@@ -63,7 +63,8 @@ def tally(c: CaseState, now: datetime) -> Tally:
         t[y, "outcome", c.outcome] += 1
     if c.repeat_of is not None:
         t[y, "repeats"] += 1
-    if c.overdue(now):
+    late = c.overdue(now)
+    if late:
         t[y, "overdue"] += 1
     _tally_lead(c, now, y, t)
     for stage, r in c.reviews.items():
@@ -78,7 +79,7 @@ def tally(c: CaseState, now: datetime) -> Tally:
         if n["issued_at"]:
             t[y, "notices_issued", n["kind"]] += 1
         t[y, "notices_delivered"] += n["delivered_at"] is not None
-    tally_supervision(c, now, y, t)
+    tally_supervision(c, late, y, t)
     return +t  # the keys counted zero times go: a tally is the same whichever way it was counted
 
 
@@ -87,13 +88,10 @@ def _tally_lead(c: CaseState, now: datetime, y: int, t: Tally) -> None:
     h = c.lead
     if h is None:
         return
-    t[y, "routed"] += 1
     if c.mode:
         t[y, "mode", c.mode] += 1
-    if c.lead_unit:
-        t[y, "lead", c.lead_unit] += 1
     u = h.unit
-    t[y, "unit", u, "cases"] += 1
+    t[y, "unit", u, "cases"] += 1  # the routed cases, by lead unit
     t[y, "unit", u, "resolved"] += c.status == CaseStatus.RESOLVED
     t[y, "unit", u, "objections"] += c.objections > 0
     t[y, "unit", u, "extensions"] += c.extensions > 0
@@ -150,10 +148,9 @@ def report(totals: Tally, now: datetime, year: int | None = None) -> dict[str, A
         """The counts of one figure by its detail (a channel, a status ...), in order of the detail."""
         return {key[1]: v for key, v in sorted(this.items(), key=_order) if len(key) == 2 and key[0] == figure}
 
-    total, routed, persons = n("total"), n("routed"), n("persons")
+    total, persons = n("total"), n("persons")
     previous, previous_persons = last.get(("total",), 0), last.get(("persons",), 0)
-    channels, categories, leads = named("channel"), named("category"), named("lead")
-    statuses = named("status")
+    channels, categories, statuses = named("channel"), named("category"), named("status")
     by_unit: dict[str, dict[str, int]] = {}
     months: dict[str, dict[str, int]] = {}
     for key, v in sorted(this.items(), key=_order):
@@ -161,6 +158,8 @@ def report(totals: Tally, now: datetime, year: int | None = None) -> dict[str, A
             by_unit.setdefault(key[1], dict.fromkeys(UNIT_FIGURES, 0))[key[2]] = v
         elif key[0] == "month":
             months.setdefault(key[1], {})[key[2]] = v
+    leads = {unit: figures["cases"] for unit, figures in by_unit.items()}
+    routed = sum(leads.values())
     return {
         "year": year,
         "total": total,

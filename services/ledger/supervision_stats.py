@@ -20,10 +20,10 @@ AFTER = ("cases", f"closed_within_{CLOSED_WITHIN_DAYS}_days", "closed_later", "s
 RECOMMENDATION_FIGURES = ("issued", "answered", "adopted", "not_adopted")
 
 
-def tally_supervision(c: CaseState, now: datetime, year: int, t: Counter[tuple[Any, ...]]) -> None:
-    """Adds the case's supervision figures to its tally ``t``."""
+def tally_supervision(c: CaseState, late: list[str], year: int, t: Counter[tuple[Any, ...]]) -> None:
+    """Adds the case's supervision figures to its tally ``t`` (``late``: its overdue clocks now)."""
     if c.lead is not None:
-        for clock in c.overdue(now):
+        for clock in late:
             t[year, "sv_overdue", c.lead.unit, clock] += 1
     first: dict[str, datetime] = {}
     for entry in c.timeline:

@@ -45,11 +45,6 @@ class Pending:
         return self.final
 
 
-def scopes(case: CaseState) -> frozenset[str]:
-    """The units that may see the case (``CaseState.concerns``)."""
-    return frozenset(case.handoffs) | {r["body"] for r in case.reviews.values() if r["body"]}
-
-
 class Tallies:
     def __init__(self) -> None:
         self.parts: dict[str, Part] = {}  # the settled cases'
@@ -80,7 +75,7 @@ class Tallies:
         while self.changed:  # one at a time: a case that cannot be counted stays, and says so next time
             key = next(iter(self.changed))
             case = self.changed[key]
-            where = scopes(case)
+            where = case.concerned()
             ahead = [d for d in due_times(case) if d >= now]
             final = self._part(where, tally(case, END))
             if ahead:
