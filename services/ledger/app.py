@@ -82,7 +82,7 @@ from liandong.runtime import Runtime
 from liandong.service import UNHURRIED_WITHIN, Clock, Job, Service, Table, View, faust_runtime
 
 from .api import CASES, COORDINATION, make_api, owned_tally
-from .board import Board
+from .board import Before, Board
 from .stats import Tally
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
@@ -103,6 +103,9 @@ class Recorder:
     verifier: Verifier | None = None
     #: The unit SLA board's gauges, kept as the cases this worker owns change.
     board: Board = field(default_factory=Board)
+    #: What the case of the event ``record`` applied last added before it (``Board.before``), for
+    #: ``counts``, which runs right after ``record`` for the same event.
+    before: list[Before | None] = field(default_factory=lambda: [None])
 
     @classmethod
     def unsealed(cls, clocks: ClockConfig) -> Recorder:
@@ -110,6 +113,7 @@ class Recorder:
         return cls(Ledger(clocks), Chain(None))
 
     def record(self, state: CaseState | None, event: Incoming[EventRecord]) -> tuple[CaseState | None, list[Any]]:
+        self.before[0] = self.board.before(state) if state is not None else None  # as stored, before the change
         new, out = self.ledger.record(state, event)
         if new is not None:  # newly recorded (a repeat gives None): linked once
             new.audit.append(self.chain.link(new.case_number, new.audit, event))
@@ -134,16 +138,18 @@ _TASK_STEPS: dict[type[EventRecord], str] = {
 def counts(recorder: Recorder, state: CaseState, event: Event) -> Callable[[], None]:
     """What the unit SLA board counts for a newly applied event, as of that event (later ones in
     the same batch may re-route the case); counted, and the case's mark set, once the batch is complete."""
+    before = recorder.before[0]
+
     def done() -> None:
         count(event, state.lead_unit, state.registered_at)
-        recorder.board.set(state)
+        recorder.board.set(state, before)
     return done
 
 
 async def refresh_gauges(recorder: Recorder, view: View, at: datetime) -> None:
     # Each worker the cases it owns, not its standby copies: the dashboards sum over workers.
     if await rebuilt(recorder, view, at):
-        recorder.board.tallies.settle(at)
+        recorder.board.settle(at)
         recorder.board.publish(at)
 
 
@@ -159,15 +165,14 @@ async def rebuilt(recorder: Recorder, view: View, at: datetime) -> bool:
             return True
         board.clear()  # what this worker owns changed: read its cases once
         for i, key in enumerate(view.owned_keys(CASES), start=1):
-            case = view.get(CASES, key)  # as it is now: a batch may have changed it since the keys were read
-            if case is not None:
-                board.set(case)
+            # as it is now: a batch may have changed it since the keys were read
+            board.read(key, view.get(CASES, key))
             if i % REBUILD_SLICE == 0:
-                board.tallies.settle(at)  # what waits to be settled stays a slice
+                board.settle(at)  # what is kept stays a slice
                 await asyncio.sleep(0)  # let the agent and the API go on
                 if view.peers.generation() != generation:
                     return False  # another rebalance: read again next time
-        board.generation = generation
+        board.rebuilt(generation)
         return True
 
 

@@ -6,12 +6,13 @@ Every figure is a sum of what each case adds (``stats.tally``), so the worker ke
 
 A case's part changes with time only when one of its lead unit's due times passes (``stats.due_times``).
 A case whose due times have all passed is *settled*: its part is added to the sums, one per scope
-(every case; and each unit, over the cases it may see), and kept so that a later change (a review, a
-callback) takes it out again. A case with a due time still ahead is *pending*: its parts until each
+(every case; and each unit, over the cases it may see), and the case is forgotten: nothing of it is
+kept, so memory does not grow with the years of cases. A later change to a settled case (a review, a
+callback) takes out what it added, worked out from its record as it was (``part``, by the ledger
+before it applies the event). A case with a due time still ahead is *pending*: its parts until each
 due time and after the last are worked out once, and the one for the moment asked is added to the
-answer. Parts are tuples of small numbers, one object per distinct part, and no case's record is
-kept. Setting a case again (a batch replayed, the tallies rebuilt while a batch completes) counts it
-once.
+answer. Parts are tuples of small numbers, and no case's record is kept past the next ``settle``.
+Setting a case again before that (a batch of several of its events) counts it once.
 """
 
 from __future__ import annotations
@@ -47,26 +48,32 @@ class Pending:
 
 class Tallies:
     def __init__(self) -> None:
-        self.parts: dict[str, Part] = {}  # the settled cases'
         self.pending: dict[str, Pending] = {}
         self.changed: dict[str, CaseState] = {}  # set since the last ``settle``
         #: The settled cases' sums: None for every case, a unit for the cases it may see.
         self.sums: dict[str | None, Tally] = {}
-        self._shared: dict[Part, Part] = {}  # one object per distinct part
         self._keys: dict[tuple[Any, ...], int] = {}  # a figure's key -> its id in parts
         self._names: list[tuple[Any, ...]] = []
 
-    def set(self, case: CaseState) -> None:
-        """The case as it now is (after an event, or read from the table)."""
+    def kept(self, key: str) -> bool:
+        """Whether the case is kept (pending, or changed since the last ``settle``); else it is settled
+        (its part only in the sums), or was never set."""
+        return key in self.pending or key in self.changed
+
+    def part(self, case: CaseState) -> Part:
+        """What the case adds once settled (its part after its last due time)."""
+        return self._part(case.concerned(), tally(case, END))
+
+    def set(self, case: CaseState, before: Part | None = None) -> None:
+        """The case as it now is (after an event, or read from the table). ``before``: what it added
+        as it was before the change (``part``), should it be settled here; None: it was not counted."""
         key = case.case_number
-        old = self.parts.pop(key, None)
-        if old is not None:
-            self._add(old, -1)
-        self.pending.pop(key, None)
+        if self.pending.pop(key, None) is None and key not in self.changed and before is not None:
+            self._add(before, -1)  # settled: only its sum was kept
         self.changed[key] = case
 
     def clear(self) -> None:
-        for kept in (self.parts, self.pending, self.changed, self.sums, self._shared):
+        for kept in (self.pending, self.changed, self.sums):
             kept.clear()
 
     def settle(self, now: datetime) -> None:
@@ -77,16 +84,16 @@ class Tallies:
             case = self.changed[key]
             where = case.concerned()
             ahead = [d for d in due_times(case) if d >= now]
-            final = self._part(where, tally(case, END))
+            final = self.part(case)
             if ahead:
                 self.pending[key] = Pending(tuple((d, self._part(where, tally(case, d))) for d in ahead), final)
             else:
-                self._settled(key, final)
+                self._add(final, 1)
             del self.changed[key]
         for key, pending in list(self.pending.items()):
             if now > pending.steps[-1][0]:
                 del self.pending[key]
-                self._settled(key, pending.final)
+                self._add(pending.final, 1)
 
     def totals(self, now: datetime, unit: str | None = None) -> Tally:
         """The sum of the parts of every case (``unit``: of the cases it may see) as of ``now``."""
@@ -99,10 +106,6 @@ class Tallies:
                     total[key] += n
         return total
 
-    def _settled(self, key: str, part: Part) -> None:
-        self.parts[key] = part
-        self._add(part, 1)
-
     def _part(self, where: frozenset[str], counted: Tally) -> Part:
         ids = []
         for key, n in counted.items():
@@ -111,8 +114,7 @@ class Tallies:
                 i = self._keys[key] = len(self._names)
                 self._names.append(key)
             ids.append((i, n))
-        part = (where, tuple(x for pair in sorted(ids) for x in pair))
-        return self._shared.setdefault(part, part)
+        return where, tuple(x for pair in sorted(ids) for x in pair)
 
     def _counts(self, counts: tuple[int, ...]) -> Iterator[tuple[tuple[Any, ...], int]]:
         for i in range(0, len(counts), 2):

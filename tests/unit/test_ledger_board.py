@@ -7,17 +7,41 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
+import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from liandong_sdk import topic_matches
+from liandong_sdk.events import (
+    CaseAccepted,
+    CaseHandoffAccepted,
+    CaseRef,
+    CaseResolved,
+    Channel,
+    MatterCategory,
+    Petitioner,
+    PetitionRegistered,
+    ResolutionOutcome,
+    ResolutionTag,
+    Satisfaction,
+    SatisfactionEvaluated,
+    Unit,
+)
+
+from liandong import Codec, SchemaCatalogue, get_settings
 from liandong.bench_scale import Template
 from liandong.domain import CaseState, CaseStatus, ClockConfig, HandoffStatus
 from liandong.domain.case import state_from_json
+from liandong.domain.triage import Triage
+from liandong.service import InMemory
 from services.ledger import app as ledger_app
-from services.ledger.app import Recorder, refresh_gauges
+from services.ledger.api import CASES
+from services.ledger.app import LEDGER, Recorder, refresh_gauges
 from services.ledger.board import Board, Figures
+from services.ledger.stats import report, statistics
+from services.triage.app import TRIAGE, load_routing
 
 BASE = state_from_json(Template.build().open)
 UNITS = ["HRSS", "HOUSING", "POLICE"]
@@ -75,26 +99,37 @@ def same(a: Figures, b: Figures) -> bool:
 def test_after_any_changes_the_board_counts_what_a_recount_over_every_case_does() -> None:
     rng = random.Random(7)
     board, latest = Board(), {}
-    for _ in range(600):
-        case = variant(rng, f"140214-2026-{rng.randrange(40):06d}")
-        board.set(case)
-        if rng.random() < 0.2:
-            board.set(case)  # a replayed batch sets it again
-        latest[case.case_number] = case
     base = BASE.registered_at
     assert base is not None
+    at, forgotten = base, 0
+    for step in range(1, 601):
+        case = variant(rng, f"140214-2026-{rng.randrange(40):06d}")
+        old = latest.get(case.case_number)
+        before = board.before(old) if old is not None else None  # as the ledger asks it, before the change
+        board.set(case, before)
+        if rng.random() < 0.2:
+            board.set(case, before)  # a second event of the case in the same batch
+        latest[case.case_number] = case
+        if step % 50 == 0:
+            at += timedelta(days=rng.choice((1, 20)))  # the ledger's clock only goes forward
+            board.settle(at)
+            forgotten += len(latest) - len(board.marks)
+            assert same(board.figures(at), recount(latest.values(), at)), step
+    assert forgotten > 0  # closed cases were forgotten, and changed again after
     for days in (0, 16, 80, 200):  # before and after the clocks fall due
-        at = base + timedelta(days=days)
-        assert same(board.figures(at), recount(latest.values(), at)), days
+        later = at + timedelta(days=days)
+        assert same(board.figures(later), recount(latest.values(), later)), days
     assert sum(board.figures(base + timedelta(days=16)).overdue.values()) > 0  # the test can fail
+    assert len(board.marks) == sum(1 for c in latest.values() if c.lead and c.status not in
+                                   (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED))  # only the open cases kept
     rebuilt = Board()
-    for case in latest.values():
-        rebuilt.set(case)
-    assert same(rebuilt.figures(base), board.figures(base))
     rebuilt.clear()
-    assert not rebuilt.marks and not rebuilt.open and not +rebuilt.accepted
-    assert len(board.open) == sum(1 for c in latest.values() if c.lead and c.status not in
-                                  (CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED))
+    for case in latest.values():
+        rebuilt.read(case.case_number, case)
+    rebuilt.rebuilt(1)
+    assert same(rebuilt.figures(at), board.figures(at))
+    rebuilt.clear()
+    assert not rebuilt.marks and not +rebuilt.accepted
 
 
 class View:
@@ -150,13 +185,72 @@ def test_a_case_changed_while_the_board_is_rebuilt_is_counted_as_it_now_is(monke
     changed = variant(random.Random(1), cases[-1].case_number)
     assert not same(recount([cases[-1]], at), recount([changed], at))  # the change shows in the figures
 
+    closed = cases[0] = next(c for c in (variant(rng, cases[0].case_number) for _ in range(50))
+                             if c.lead and c.status == CaseStatus.RESOLVED)  # read first; its mark counts
+    view.cases[closed.case_number] = closed
+    reopened = copy.deepcopy(BASE)  # open again, led by another unit
+    reopened.case_number, reopened.handoffs = closed.case_number, {"POLICE": next(iter(BASE.handoffs.values()))}
+    reopened.lead_unit = reopened.handoffs["POLICE"].unit = "POLICE"
+
     async def run() -> None:
         job = asyncio.ensure_future(refresh_gauges(recorder, view, at))  # type: ignore[arg-type]
         await asyncio.sleep(0)
         await asyncio.sleep(0)  # the job has read the first cases: a batch now changes the last one
         view.cases[changed.case_number] = changed
         recorder.board.set(changed)
+        assert closed.case_number not in recorder.board.marks  # read, and forgotten: closed
+        before = recorder.board.before(closed)  # and one it has read
+        view.cases[closed.case_number] = reopened
+        recorder.board.set(reopened, before)
         await job
 
     asyncio.run(run())
     assert same(recorder.board.figures(at), recount(view.cases.values(), at))
+
+
+def test_a_forgotten_case_changed_through_the_ledger_counts_as_it_now_is() -> None:
+    """Through the ledger's own handler: resolved cases settled long ago are forgotten (nothing of
+    them kept); late callbacks change some, and the board and the kept sums count them as they now
+    are, once each."""
+    codec = Codec(SchemaCatalogue(get_settings().schemas_dir))
+    recorder = Recorder.unsealed(ClockConfig())
+    triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), codec)
+    ledger = InMemory(LEDGER, recorder, codec)
+
+    def send(event: Any) -> None:  # as on the bus: triage referees the units' answers
+        outputs = triage.send(event) if not isinstance(event, SatisfactionEvaluated) else [event]
+        if isinstance(event, PetitionRegistered):
+            ledger.send(event)
+        for out in outputs:
+            if isinstance(out, SatisfactionEvaluated) or any(topic_matches(t, out.topic) for t in LEDGER.topics_in):
+                ledger.send(out)
+
+    at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+    numbers = [f"140214-2026-{i:06d}" for i in range(1, 7)]
+    for i, number in enumerate(numbers):
+        case = CaseRef(case_number=number, petition_id=uuid.uuid4(), district_code="140214")
+        send(PetitionRegistered(
+            event_id=uuid.uuid4(), occurred_at=at, deadline=None, channel=Channel.VISIT, case=case,
+            petitioner=Petitioner(name="赵建国", phone="13500001111"), summary="某工地拖欠工资三个月",
+            category_hint=MatterCategory.WAGE_ARREARS, idempotency_key=f"forgotten-{i}", received_at=at))
+        lead = Unit(ledger.state(number, CASES).lead_unit)  # type: ignore[union-attr]
+        send(CaseHandoffAccepted(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=1 + i * 4), case=case,
+                                 unit=lead, signed_by="王科员"))
+        send(CaseAccepted(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=3 + i * 4), case=case, unit=lead,
+                          notice_no=f"SL-{i}"))
+        send(CaseResolved(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=40), case=case, unit=lead,
+                          outcome=ResolutionOutcome.SUPPORTED, tag=next(iter(ResolutionTag)), opinion="已支付。"))
+    board, later = recorder.board, at + timedelta(days=400)
+    board.settle(later)
+    assert not board.marks and not board.tallies.pending and not board.tallies.changed  # all forgotten
+    counted = report(board.tallies.totals(later), later, 2026)
+    for number in numbers[:3]:
+        state = ledger.state(number, CASES)
+        assert state is not None and state.lead_unit is not None
+        send(SatisfactionEvaluated(event_id=uuid.uuid4(), occurred_at=later, unit=Unit(state.lead_unit),
+                                   case=CaseRef(case_number=number, petition_id=uuid.uuid4(), district_code="140214"),
+                                   evaluation=next(iter(Satisfaction)), called_at=later, remark=""))
+    board.settle(later)
+    cases = [c for n in numbers if (c := ledger.state(n, CASES)) is not None]
+    assert len(cases) == 6 and same(board.figures(later), recount(cases, later))
+    assert report(board.tallies.totals(later), later, 2026) == statistics(cases, later, 2026) != counted
