@@ -46,10 +46,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, partial
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from faust.types import TP
 from kafka.partitioner.default import murmur2
 from liandong_sdk import (
     Codec,
@@ -88,7 +90,7 @@ Clock = Callable[[], datetime]
 #: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
 Refusal = Callable[[Any, Event, str], Sequence[Output]]
 
-__all__ = ["UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Output", "Refusal", "Service",
+__all__ = ["UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output", "Refusal", "Service",
            "State", "Table", "Tick", "View", "faust_runtime"]
 
 log = get_logger(__name__)
@@ -249,6 +251,9 @@ class View:
         self.peers = peers or Peers()
         #: The key this worker presents to the others (``liandong.tokens``: only workers ask each other).
         self.peer_key = peer_key or (lambda: "")
+        #: A table's changelog offsets as its store has them, for each partition this worker owns
+        #: (None where the store keeps none: in memory; and no partitions where nothing is kept).
+        self.offsets: Callable[[str], dict[int, int | None]] = lambda table: {}
 
     def states(self, table: str) -> list[State]:
         spec, store = self._tables[table]
@@ -381,6 +386,28 @@ class _FaustPeers(Peers):
 
 
 @dataclass(frozen=True)
+class Keeper:
+    """What a service derives from one table's entries (the ledger's kept sums), saved at a clean
+    stop and loaded at the next start: otherwise a start reads every entry again to derive it.
+
+    What was saved holds while the table's store (RocksDB) still has the offsets it was saved with
+    (``View.offsets``); the records the table restores past them (written while the worker was
+    away) reach ``restored`` first, before they replace the entries they follow."""
+
+    table: str
+    #: (decisions, path): at start, before the table restores; a missing or unreadable file, nothing.
+    load: Callable[[Any, Path], object]
+    #: (decisions, view, path): at a clean stop, no batch in flight from then on.
+    save: Callable[[Any, View, Path], object]
+    #: (decisions, partition, offset, key, the entry restored or None, the entry it replaces: read on
+    #: demand) for each changelog record the table restores, active or standby.
+    restored: Callable[[Any, int, int, bytes, bytes | None, Callable[[], bytes | None]], None]
+    #: (decisions, view, generation): once the partitions the worker owns are restored, before any
+    #: event of theirs is handled.
+    recovered: Callable[[Any, View, object], None]
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     topics_in: tuple[str, ...]
@@ -399,6 +426,8 @@ class Service:
     #: How long a batch of its input waits to fill (``take_events``' window): the latency it adds
     #: where it sits on the way to an answer, and, when idle, a wake-up each time it passes.
     batch_within: float = BATCH_WITHIN
+    #: What it derives from a table and keeps across a clean restart (persistent table stores only).
+    keeper: Keeper | None = None
 
     @property
     def handlers(self) -> dict[type[EventRecord], list[str]]:
@@ -519,11 +548,14 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     app = create_app(app_id, bus)
     partitions = bus.settings.topic_partitions
     topics_in = concrete_topics(*service.topics_in)
+    keeper = service.keeper if bus.settings.table_store != "memory://" else None
     for t in service.tables:
         # A ticking table is written outside any stream event too: its changelog partition then comes
         # from the producer's partitioner (murmur2 of the key, as for every keyed topic of the bus).
         stores[t.name] = (t, app.Table(t.name, partitions=partitions, key_type=bytes, value_type=bytes,
-                                       use_partitioner=t.tick is not None, options=dict(ROCKSDB_OPTIONS)))
+                                       use_partitioner=t.tick is not None, options=dict(ROCKSDB_OPTIONS),
+                                       on_changelog_event=_restored(keeper, decisions, stores)
+                                       if keeper is not None and keeper.table == t.name else None))
     indexes = {t.name: DueIndex() for t in service.tables if t.tick is not None and t.next_due is not None}
     lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
     progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
@@ -580,6 +612,37 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics_in}
 
     view.peers = _FaustPeers(app, owned, partitions)
+
+    def offsets(table: str) -> dict[int, int | None]:
+        _, store = stores[table]
+        topic = store.changelog_topic.get_topic_name()
+        return {p: store.persisted_offset(TP(topic, p)) for p in sorted(owned())}
+
+    view.offsets = offsets
+    if keeper is not None:
+        kept_at = Path(app.conf.tabledir) / f"{app_id}-{keeper.table}.kept.json"
+
+        async def load() -> None:
+            keeper.load(decisions, kept_at)
+
+        async def save() -> None:
+            try:  # the batch in flight completes; none starts after it: what is saved stays true
+                await asyncio.wait_for(lock.acquire(), timeout=runtime.stop_timeout / 2)
+            except TimeoutError:
+                log.warning("keep_skipped", service=service.name, reason="a batch did not complete in time")
+                return
+            try:
+                keeper.save(decisions, view, kept_at)
+            except Exception:  # the next start reads every entry instead: slower, not wrong
+                log.exception("keep_failed", service=service.name, path=str(kept_at))
+
+        async def recovered() -> None:
+            keeper.recovered(decisions, view, app.consumer_generation_id)
+
+        stores[keeper.table][1].on_recover(recovered)
+
+        runtime.on_start.append(load)
+        runtime.on_stopping.append(save)
 
     def due_keys(spec: Table, store: Any, at: datetime, mine: Callable[[bytes], bool]) -> list[bytes]:
         index = indexes.get(spec.name)
@@ -658,6 +721,16 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         app.timer(interval=job.every)(_job_once(service, job, decisions, view, now))
     runtime.faust_apps.append(app)
     return runtime
+
+
+def _restored(keeper: Keeper, decisions: Any, stores: dict[str, tuple[Table, Any]]) -> Callable[[Any], Awaitable[None]]:
+    """faust's ``on_changelog_event`` for the kept table: it comes before the record is applied."""
+    async def restored(event: Any) -> None:
+        message = event.message
+        _, store = stores[keeper.table]
+        key: bytes = message.key
+        keeper.restored(decisions, message.partition, message.offset, key, message.value, lambda: store.get(key))
+    return restored
 
 
 def _partition(key: bytes, partitions: int) -> int:

@@ -79,10 +79,12 @@ from liandong.metrics import (
     TEAM_TASKS,
 )
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_WITHIN, Clock, Job, Service, Table, View, faust_runtime
+from liandong.service import UNHURRIED_WITHIN, Clock, Job, Keeper, Service, Table, View, faust_runtime
 
+from . import keeping
 from .api import CASES, COORDINATION, make_api, owned_tally
 from .board import Before, Board
+from .keeping import Keeping
 from .stats import Tally
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
@@ -106,6 +108,8 @@ class Recorder:
     #: What the case of the event ``record`` applied last added before it (``Board.before``), for
     #: ``counts``, which runs right after ``record`` for the same event.
     before: list[Before | None] = field(default_factory=lambda: [None])
+    #: The board loaded at start, while the table restores (``keeping``).
+    kept: Keeping = field(default_factory=Keeping)
 
     @classmethod
     def unsealed(cls, clocks: ClockConfig) -> Recorder:
@@ -207,6 +211,8 @@ LEDGER = Service(
     http=api,
     decodes_all=True,  # it reads every topic: every bad message reaches the dead-letter topic through it
     batch_within=UNHURRIED_WITHIN,
+    keeper=Keeper(CASES, load=keeping.load, save=keeping.save, restored=keeping.restored,
+                  recovered=keeping.recovered),
 )
 SERVICE = LEDGER.name
 TOPICS_IN = concrete_topics(*LEDGER.topics_in)

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from liandong import HANDLING_UNITS
 from liandong.domain import CaseState, CaseStatus, Clocks
@@ -60,6 +61,14 @@ def mark(case: CaseState) -> Mark | None:
     if case.status not in CLOSED:
         return Mark(lead.unit, True, case.clocks(), accepted, on_time)
     return _closed(lead.unit, accepted, on_time) if accepted else None
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +168,29 @@ class Board:
         """Every case the worker owns has been read."""
         self._read, self.generation = None, generation
         self._touched.clear()
+
+    # -- kept across a clean restart (services/ledger/keeping.py) ------------------------------------
+    def saved(self, at: datetime) -> dict[str, Any]:
+        """What ``load`` takes back (JSON), settled as of ``at``: the open cases' marks, the counts and
+        the kept sums."""
+        self.settle(at)
+        return {
+            "marks": [[key, m.unit, m.accepted, m.on_time, m.clocks and [_iso(m.clocks.acceptance_due_at),
+                                                                          _iso(m.clocks.handling_due_at)]]
+                      for key, m in self.marks.items()],  # the open cases': the rest went at the settle
+            "accepted": self.accepted, "on_time": self.on_time, "tallies": self.tallies.saved(),
+        }
+
+    def load(self, saved: dict[str, Any]) -> None:
+        """What ``saved`` gave, in place of what the board holds (its cases not read: ``rebuilt`` says
+        when they hold for what the worker owns)."""
+        self.clear()
+        self._read = None
+        for key, unit, accepted, on_time, clocks in saved["marks"]:
+            self.marks[key] = Mark(unit, True, Clocks(*map(_time, clocks)) if clocks else None, accepted, on_time)
+        self.accepted.update(saved["accepted"])
+        self.on_time.update(saved["on_time"])
+        self.tallies.load(saved["tallies"])
 
     def figures(self, at: datetime) -> Figures:
         open_by_unit: Counter[str] = Counter()

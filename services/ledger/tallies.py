@@ -106,6 +106,29 @@ class Tallies:
                     total[key] += n
         return total
 
+    # -- kept across a clean restart (services/ledger/keeping.py) ------------------------------------
+    def saved(self) -> dict[str, Any]:
+        """The sums and the pending cases, as JSON (after a ``settle``: nothing changed waits)."""
+        if self.changed:
+            raise ValueError("settle the changed cases first")
+        return {
+            "names": self._names,
+            "sums": [[scope, [[self._keys[key], n] for key, n in total.items()]] for scope, total in self.sums.items()],
+            "pending": [[key, sorted(p.final[0]), [[until.isoformat(), part[1]] for until, part in p.steps], p.final[1]]
+                        for key, p in self.pending.items()],
+        }
+
+    def load(self, saved: dict[str, Any]) -> None:
+        """What ``saved`` gave, in place of what is kept."""
+        self.clear()
+        self._names = [tuple(name) for name in saved["names"]]
+        self._keys = {name: i for i, name in enumerate(self._names)}
+        self.sums = {scope: Counter({self._names[i]: n for i, n in counts}) for scope, counts in saved["sums"]}
+        for key, where, steps, final in saved["pending"]:
+            scopes = frozenset(where)
+            self.pending[key] = Pending(tuple((datetime.fromisoformat(until), (scopes, tuple(part)))
+                                              for until, part in steps), (scopes, tuple(final)))
+
     def _part(self, where: frozenset[str], counted: Tally) -> Part:
         ids = []
         for key, n in counted.items():

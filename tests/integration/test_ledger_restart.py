@@ -1,11 +1,23 @@
-"""The ledger restores its table from the changelog after a restart, and re-reading changes nothing."""
+"""The ledger restores its table from the changelog after a restart, and re-reading changes nothing;
+after a clean stop with RocksDB it keeps its board instead of reading every case again."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
-from liandong import Bus
+from kafka.partitioner.default import murmur2
+
+from liandong import Bus, load_clocks
+from liandong.audit import Chain
+from liandong.domain import ClockConfig, Ledger
+from liandong.domain.case import state_to_json
 from liandong.examples import example_record
+from liandong.service import InMemory, faust_runtime
+from services.ledger.api import CASES
+from services.ledger.app import LEDGER, Recorder
 from services.ledger.app import build as build_ledger
 from tests.conftest import ServiceHost, api_get, publish_checked, wait_for
 
@@ -37,3 +49,72 @@ def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:
         assert after == before
     finally:
         host.close()
+
+
+def test_a_clean_restart_keeps_the_board_and_counts_what_was_written_while_away(bus: Bus, tmp_path: Path) -> None:
+    """With RocksDB, a clean stop saves the board and its kept sums; the next start loads them
+    instead of reading every case, and counts a record written to the changelog meanwhile as a
+    change: the statistics are those a read of every case gives."""
+    settings = bus.settings.model_copy(update={"table_store": "rocksdb://", "run_dir": tmp_path})
+    ledger_bus = replace(bus, settings=settings).as_principal("svc-ledger")
+    shadow = InMemory(LEDGER, Recorder.unsealed(ClockConfig()), bus.codec)  # the records the ledger writes
+    numbers = [f"140214-2026-{uuid.uuid4().int % 10**6:06d}" for _ in range(5)]
+    for number in numbers[:4]:
+        for name in ("petition.registered", "petition.triaged", "case.handoff.requested", "case.handoff.accepted"):
+            rec = lifecycle_record(bus, name, number)
+            publish_checked(bus, name, rec)
+            shadow.send((name, rec))
+    app_id = f"ledger-kept-{uuid.uuid4().hex[:6]}"
+    host = ServiceHost()
+    try:
+        first = Recorder(Ledger(load_clocks()), Chain(ledger_bus.signer), ledger_bus.verifier)
+        port = host.start(faust_runtime(LEDGER, ledger_bus, first, app_id=app_id, port=0)).bound["http"]
+        wait_for(lambda: all(_get(port, f"/cases/{n}") for n in numbers[:4]), message="the four cases")
+        before = wait_for(lambda: first.board.generation is not None and _get(port, "/stats"),
+                          message="the board rebuilt")
+        host.stop(host.runtimes[-1])
+        (kept,) = (tmp_path / "tables").rglob("*.kept.json")
+        # Written while the ledger was away: the first case accepted, and a fifth case.
+        shadow.send(("case.accepted", lifecycle_record(bus, "case.accepted", numbers[0])))
+        for name in ("petition.registered", "petition.triaged", "case.handoff.requested"):
+            shadow.send((name, lifecycle_record(bus, name, numbers[4])))
+        write_changelog(bus, f"{app_id}-{CASES}-changelog", {n: state_to_json(shadow.state(n, CASES)) for n in
+                                                             (numbers[0], numbers[4])})
+
+        second = Recorder(Ledger(load_clocks()), Chain(ledger_bus.signer), ledger_bus.verifier)
+        reads: list[str] = []
+        read = second.board.read
+        second.board.read = lambda key, case: (reads.append(key), read(key, case))[1]  # type: ignore[method-assign]
+        port = host.start(faust_runtime(LEDGER, ledger_bus, second, app_id=app_id, port=0)).bound["http"]
+        loaded = wait_for(lambda: _get(port, f"/cases/{numbers[4]}") and _get(port, "/stats"),
+                          message="the fifth case, and the statistics")
+        assert second.board.generation is not None and reads == [] and not kept.exists()  # loaded, not read
+        assert loaded["total"] == before["total"] + 1 and loaded != before
+        second.board.generation = object()  # as after a rebalance: every case read again
+        recounted = wait_for(lambda: (s := _get(port, "/stats")) and reads and s, message="the cases read again")
+        assert len(reads) >= 5 and recounted == loaded
+    finally:
+        host.close()
+
+
+def lifecycle_record(bus: Bus, name: str, number: str) -> dict[str, Any]:
+    rec = example_record(bus.schemas, name, case_number=number, unit="JUSTICE")
+    if name == "case.handoff.requested":
+        rec["role"] = "LEAD"
+    if name == "petition.triaged":
+        rec["lead_unit"] = "JUSTICE"
+    return rec
+
+
+def write_changelog(bus: Bus, topic: str, records: dict[str, bytes]) -> None:
+    """Records as the ledger writes them: in the partition of their case's events."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bus.bootstrap_servers, acks="all", **bus.client_config())
+    try:
+        for number, value in records.items():
+            key = number.encode()
+            partition = (murmur2(key) & 0x7FFFFFFF) % bus.settings.topic_partitions
+            producer.send(topic, key=key, value=value, partition=partition).get(timeout=30)
+    finally:
+        producer.close()
