@@ -16,7 +16,8 @@ the event; it returns the state to keep (``None``: keep nothing new) and the eve
 A table may also have a ``tick``: a function of (decisions, state, now) run for every entry the
 worker owns, every ``tick_seconds``, for what falls due with time (reminders, escalations). A
 ``Job`` is periodic work over the whole state that publishes nothing (gauges, a lag scrape), and
-``http`` builds the service's HTTP API over a read-only ``View`` of its tables.
+``http`` builds the service's HTTP API over a read-only ``View`` of its tables. A ``Keeper`` keeps
+what a service derives from a table (the ledger's statistics) across a clean restart with RocksDB.
 
 What every service needs lives here once:
 - the derived-id rule's other half: an event id already handled for a key is skipped, so a

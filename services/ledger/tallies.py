@@ -11,7 +11,8 @@ kept, so memory does not grow with the years of cases. A later change to a settl
 callback) takes out what it added, worked out from its record as it was (``part``, by the ledger
 before it applies the event). A case with a due time still ahead is *pending*: its parts until each
 due time and after the last are worked out once, and the one for the moment asked is added to the
-answer. Parts are tuples of small numbers, and no case's record is kept past the next ``settle``.
+answer. Parts are tuples of small numbers, one object per distinct part among the pending cases,
+and no case's record is kept past the next ``settle``.
 Setting a case again before that (a batch of several of its events) counts it once.
 """
 
@@ -30,6 +31,8 @@ from .stats import Tally, due_times, tally
 #: What one case adds: (the units that may see it, (key id, count, key id, count, ...)).
 Part = tuple[frozenset[str], tuple[int, ...]]
 END = datetime.max.replace(tzinfo=UTC)
+#: Distinct parts kept for sharing beyond four per pending case.
+SHARED_SLACK = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,9 @@ class Tallies:
         #: The settled cases' sums: None for every case, a unit for the cases it may see.
         self.sums: dict[str | None, Tally] = {}
         self._keys: dict[tuple[Any, ...], int] = {}  # a figure's key -> its id in parts
+        #: One object per distinct part of the pending cases (most share theirs with many others);
+        #: started afresh when it outgrows them, so it does not keep the parts of cases long settled.
+        self._shared: dict[Part, Part] = {}
         self._names: list[tuple[Any, ...]] = []
 
     def kept(self, key: str) -> bool:
@@ -73,7 +79,7 @@ class Tallies:
         self.changed[key] = case
 
     def clear(self) -> None:
-        for kept in (self.pending, self.changed, self.sums):
+        for kept in (self.pending, self.changed, self.sums, self._shared):
             kept.clear()
 
     def settle(self, now: datetime) -> None:
@@ -86,7 +92,8 @@ class Tallies:
             ahead = [d for d in due_times(case) if d >= now]
             final = self.part(case)
             if ahead:
-                self.pending[key] = Pending(tuple((d, self._part(where, tally(case, d))) for d in ahead), final)
+                self.pending[key] = Pending(tuple((d, self._share(self._part(where, tally(case, d)))) for d in ahead),
+                                            self._share(final))
             else:
                 self._add(final, 1)
             del self.changed[key]
@@ -94,6 +101,8 @@ class Tallies:
             if now > pending.steps[-1][0]:
                 del self.pending[key]
                 self._add(pending.final, 1)
+        if len(self._shared) > 4 * len(self.pending) + SHARED_SLACK:
+            self._shared.clear()
 
     def totals(self, now: datetime, unit: str | None = None) -> Tally:
         """The sum of the parts of every case (``unit``: of the cases it may see) as of ``now``."""
@@ -126,8 +135,11 @@ class Tallies:
         self.sums = {scope: Counter({self._names[i]: n for i, n in counts}) for scope, counts in saved["sums"]}
         for key, where, steps, final in saved["pending"]:
             scopes = frozenset(where)
-            self.pending[key] = Pending(tuple((datetime.fromisoformat(until), (scopes, tuple(part)))
-                                              for until, part in steps), (scopes, tuple(final)))
+            self.pending[key] = Pending(tuple((datetime.fromisoformat(until), self._share((scopes, tuple(part))))
+                                              for until, part in steps), self._share((scopes, tuple(final))))
+
+    def _share(self, part: Part) -> Part:
+        return self._shared.setdefault(part, part)
 
     def _part(self, where: frozenset[str], counted: Tally) -> Part:
         ids = []

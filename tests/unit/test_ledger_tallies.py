@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.ledger import tallies as tallies_module
 from services.ledger.stats import due_times, report, statistics, tally
 from services.ledger.tallies import Tallies
 from tests.unit.cases import UNITS, random_case
@@ -92,3 +93,24 @@ def test_a_case_that_cannot_be_counted_stays_waiting_and_loses_no_other() -> Non
     assert set(tallies.changed) == {bad.case_number, good.case_number}
     tallies.set(bad)  # the case as it should be
     assert report(tallies.totals(now), now, 2026) == statistics([bad, good], now, 2026)
+
+
+def test_pending_cases_with_the_same_figures_share_one_part_and_the_sharing_stays_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tallies_module, "SHARED_SLACK", 0)
+    rng = random.Random(3)
+    template = random_case(rng, 1)
+    while not due_times(template):
+        template = random_case(rng, 1)
+    tallies = Tallies()
+    for n in range(1000):
+        case = copy.deepcopy(template)
+        case.case_number = f"140214-2026-{n:06d}"
+        tallies.set(case)
+    before = min(due_times(template)) - timedelta(days=1)
+    tallies.settle(before)
+    assert len(tallies.pending) == 1000 and len({id(p.final) for p in tallies.pending.values()}) == 1
+    later = max(due_times(template)) + timedelta(days=1)
+    tallies.settle(later)  # all settled: nothing of theirs kept, the shared parts let go
+    assert not tallies.pending and not tallies._shared
+    assert report(tallies.totals(later), later, 2026)["total"] + report(tallies.totals(later), later, 2025)["total"] == 1000
