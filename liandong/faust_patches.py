@@ -18,8 +18,10 @@ stops working.
    faust only logs a warning (``Topic._on_published``), and the offsets of the events that made the
    write are committed anyway, so after a crash the state is restored without it. ``write`` does
    what ``__setitem__`` does but sends the record itself and returns the broker's acknowledgement:
-   a batch waits for it, and sends again what was refused, before its events are acked. (The
-   changelog-sent callback only records offsets for RocksDB stores; ours are in memory.)
+   a batch waits for it, and sends again what was refused, before its events are acked. Once the
+   broker acknowledges it, the record's offset is kept as the store's own (what faust's
+   changelog-sent callback does): a RocksDB store then knows at the next start that it holds this
+   worker's writes, and restores only what came after.
 4. A message faust's stream passes over (fetched before the latest rebalance, or read while the
    flow is stopped: ``Stream._py_aiter``) is acked there as if it had been handled, so the next
    commit goes past it, and the seek to the committed offset that ends the rebalance never reads
@@ -63,6 +65,7 @@ import inspect
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from faust.streams import _current_event, current_event
@@ -213,4 +216,11 @@ async def write(app: Any, table: Any, key: Any, value: bytes) -> asyncio.Future[
                                   timestamp=None, headers=None)
     table._sensor_on_set(table, key, value)
     table.data[key] = value
+    ack.add_done_callback(partial(_persisted, table))
     return ack  # type: ignore[no-any-return]
+
+
+def _persisted(table: Any, ack: asyncio.Future[Any]) -> None:
+    if not ack.cancelled() and ack.exception() is None:
+        sent = ack.result()
+        table.data.set_persisted_offset(sent.topic_partition, sent.offset)

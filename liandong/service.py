@@ -39,6 +39,7 @@ What every service needs lives here once:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import json
@@ -255,6 +256,9 @@ class View:
         #: A table's changelog offsets as its store has them, for each partition this worker owns
         #: (None where the store keeps none: in memory; and no partitions where nothing is kept).
         self.offsets: Callable[[str], dict[int, int | None]] = lambda table: {}
+        #: Held by each batch from its first handler to its last count: a job that holds it sees no
+        #: batch half done (the ledger's board, between what a handler saw and what it counted).
+        self.exclusive = asyncio.Lock()
 
     def states(self, table: str) -> list[State]:
         spec, store = self._tables[table]
@@ -561,6 +565,14 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
     progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
     recent = Recent()  # the states of the cases in flight, kept decoded between batches
+    kept = _Kept()  # whether the keeper saved at the stop (a write after it makes it stale)
+    kept_at = Path(app.conf.tabledir) / f"{app_id}-{keeper.table}.kept.json" if keeper is not None else None
+
+    def changed_after_save() -> None:
+        if kept.saved and kept_at is not None:  # no longer true: a batch of what was fetched before the stop
+            kept.saved = False
+            kept_at.unlink(missing_ok=True)
+            log.info("keep_dropped", service=service.name, reason="a batch wrote after it was saved")
 
     def apply(spec: Table, store: Any, key: bytes, event: Event, batch: Batch, handler: Handler | None = None) -> None:
         applied = spec.apply(decisions, batch.get(store, key, spec.load), event, handler)
@@ -569,6 +581,8 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
             batch.send(service.encode(bus.codec, output, event))
         if applied.entry is not None:  # stored once the outputs are acknowledged
             batch.put(store, key, applied.entry, spec.dump)
+            if keeper is not None and spec.name == keeper.table:
+                batch.after(changed_after_save)
             index = indexes.get(spec.name)
             if index is not None:
                 batch.after(partial(index.set, key, spec.next_due(decisions, applied.entry.state)))  # type: ignore[misc]
@@ -620,22 +634,25 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         return {p: store.persisted_offset(TP(topic, p)) for p in sorted(owned())}
 
     view.offsets = offsets
-    if keeper is not None:
-        kept_at = Path(app.conf.tabledir) / f"{app_id}-{keeper.table}.kept.json"
-
+    view.exclusive = lock
+    if keeper is not None and kept_at is not None:
         async def load() -> None:
             keeper.load(decisions, kept_at)
 
         async def save() -> None:
-            try:  # the batch in flight completes; none starts after it: what is saved stays true
+            with contextlib.suppress(Exception):  # nothing more fetched: no batch after the save, mostly
+                app.consumer.pause_partitions(app.consumer.assignment())
+            try:  # the batch in flight completes first
                 await asyncio.wait_for(lock.acquire(), timeout=runtime.stop_timeout / 2)
             except TimeoutError:
                 log.warning("keep_skipped", service=service.name, reason="a batch did not complete in time")
                 return
             try:
-                keeper.save(decisions, view, kept_at)
+                kept.saved = bool(keeper.save(decisions, view, kept_at))
             except Exception:  # the next start reads every entry instead: slower, not wrong
                 log.exception("keep_failed", service=service.name, path=str(kept_at))
+            finally:
+                lock.release()
 
         async def recovered() -> None:
             keeper.recovered(decisions, view, app.consumer_generation_id)
@@ -722,6 +739,11 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         app.timer(interval=job.every)(_job_once(service, job, decisions, view, now))
     runtime.faust_apps.append(app)
     return runtime
+
+
+@dataclass
+class _Kept:
+    saved: bool = False
 
 
 def _restored(keeper: Keeper, decisions: Any, stores: dict[str, tuple[Table, Any]]) -> Callable[[Any], Awaitable[None]]:

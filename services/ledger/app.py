@@ -62,6 +62,7 @@ from liandong import (
     concrete_topics,
     load_clocks,
 )
+from liandong._logging import get_logger
 from liandong.api import Api
 from liandong.audit import Chain
 from liandong.domain import CaseState, ClockConfig, Ledger, views
@@ -86,6 +87,8 @@ from .api import CASES, COORDINATION, make_api, owned_tally
 from .board import Before, Board
 from .keeping import Keeping
 from .stats import Tally
+
+log = get_logger(__name__)
 
 TOPICS = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_COORDINATION, BUREAU_SUPERVISION, UNIT_INBOX, BUREAU_ANSWERS,
           BUREAU_NOTICES, BUREAU_DELIVERIES, BUREAU_CALLBACKS)
@@ -121,6 +124,7 @@ class Recorder:
         new, out = self.ledger.record(state, event)
         if new is not None:  # newly recorded (a repeat gives None): linked once
             new.audit.append(self.chain.link(new.case_number, new.audit, event))
+            self.board.applying.add(new.case_number)  # until counted: a batch that fails never counts it
         return new, out
 
     def view(self, view: views.View | None, event: Incoming[EventRecord]) -> tuple[views.View | None, list[Any]]:
@@ -153,30 +157,42 @@ def counts(recorder: Recorder, state: CaseState, event: Event) -> Callable[[], N
 async def refresh_gauges(recorder: Recorder, view: View, at: datetime) -> None:
     # Each worker the cases it owns, not its standby copies: the dashboards sum over workers.
     if await rebuilt(recorder, view, at):
-        recorder.board.settle(at)
-        recorder.board.publish(at)
+        async with view.exclusive:
+            recorder.board.settle(at)
+            recorder.board.publish(at)
 
 
 async def rebuilt(recorder: Recorder, view: View, at: datetime) -> bool:
     """Whether the board holds every case this worker owns, after reading them if what it owns has
-    changed; False while the tables are not whole, or when another rebalance came in between."""
+    changed; False while the tables are not whole, or when another rebalance came in between.
+
+    The board is read and settled only between batches (``view.exclusive``): a batch's handlers
+    say what a case added before it changes (``Board.before``), and its counts use that after the
+    broker's acknowledgements; a settle or a read in between would count the case twice."""
     board = recorder.board
     async with board.rebuilding:
         generation = view.peers.generation()
         if generation is None:
             return False  # the tables are not whole yet
-        if board.generation == generation:
-            return True
-        board.clear()  # what this worker owns changed: read its cases once
-        for i, key in enumerate(view.owned_keys(CASES), start=1):
-            # as it is now: a batch may have changed it since the keys were read
-            board.read(key, view.get(CASES, key))
-            if i % REBUILD_SLICE == 0:
+        async with view.exclusive:
+            if board.applying:  # a batch applied events it never counted (it failed): read every case
+                log.warning("board_reread", reason="a batch failed after it applied events", cases=len(board.applying))
+                board.applying.clear()
+                board.generation = None
+            if board.generation == generation:
+                return True
+            board.clear()  # what this worker owns changed: read its cases once
+        keys = view.owned_keys(CASES)
+        for start in range(0, len(keys), REBUILD_SLICE):
+            async with view.exclusive:
+                for key in keys[start:start + REBUILD_SLICE]:
+                    board.read(key, view.get(CASES, key))  # as it is now: a batch may have changed it since
                 board.settle(at)  # what is kept stays a slice
-                await asyncio.sleep(0)  # let the agent and the API go on
-                if view.peers.generation() != generation:
-                    return False  # another rebalance: read again next time
-        board.rebuilt(generation)
+            await asyncio.sleep(0)  # let the agent and the API go on
+            if view.peers.generation() != generation:
+                return False  # another rebalance: read again next time
+        async with view.exclusive:
+            board.rebuilt(generation)
         return True
 
 
@@ -187,7 +203,10 @@ REBUILD_SLICE = 500
 async def tallied(recorder: Recorder, view: View, unit: str | None, at: datetime) -> Tally:
     """This worker's part of the statistics: from the kept sums once the board holds every case it
     owns; while the tables are restoring, counted over the cases it has (``owned_tally``)."""
-    kept = recorder.board.tallies.totals(at, unit) if await rebuilt(recorder, view, at) else None
+    kept = None
+    if await rebuilt(recorder, view, at):
+        async with view.exclusive:
+            kept = recorder.board.tallies.totals(at, unit)
     return owned_tally(view, unit, at, kept)
 
 

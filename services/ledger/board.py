@@ -102,6 +102,9 @@ class Board:
         self._fresh: set[str] = set()  # set since the last ``settle``
         self._read: set[str] | None = None  # while rebuilt: the cases read so far
         self._touched: set[str] = set()  # while rebuilt: the cases set before the rebuild read them
+        #: The cases a batch has applied an event to and not yet counted (``set``): what is left
+        #: between batches was applied by one that failed.
+        self.applying: set[str] = set()
 
     def before(self, case: CaseState) -> Before | None:
         """What the case, as its record now is, adds where the board does not keep it; asked before an
@@ -115,6 +118,7 @@ class Board:
     def set(self, case: CaseState, before: Before | None = None) -> None:
         """The case as it now is, after a change; ``before`` as ``before`` gave it."""
         key = case.case_number
+        self.applying.discard(key)
         if self._read is not None and key not in self._read:
             self._touched.add(key)  # the rebuild has not read it yet: counted as it now is, passed over
             before = None

@@ -61,7 +61,7 @@ def save(recorder: Recorder, view: View, path: Path, at: datetime | None = None)
         return False
     data = {"version": VERSION, "offsets": offsets, "board": board.saved(at or wall_clock())}
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    tmp.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)  # whole or not at all
     log.info("board_kept", path=str(path), partitions=len(offsets), open=len(board.marks),
              pending=len(board.tallies.pending))
@@ -71,7 +71,7 @@ def save(recorder: Recorder, view: View, path: Path, at: datetime | None = None)
 def load(recorder: Recorder, path: Path) -> bool:
     """Loads what ``save`` wrote (and removes the file); False if there is nothing to load."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return False
     except (OSError, ValueError) as exc:
@@ -86,7 +86,7 @@ def load(recorder: Recorder, path: Path) -> bool:
     try:
         recorder.board.load(data["board"])
         offsets = {int(p): None if o is None else int(o) for p, o in data["offsets"].items()}
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         recorder.board.clear()
         log.warning("board_not_loaded", path=str(path), reason=repr(exc))
         return False

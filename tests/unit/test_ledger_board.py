@@ -139,6 +139,7 @@ class View:
         self.cases = {c.case_number: c for c in cases}
         self.reads, self.generation_now = 0, None
         self.peers = self
+        self.exclusive = asyncio.Lock()  # what the batches hold
 
     def generation(self) -> Any:
         return self.generation_now
@@ -254,3 +255,52 @@ def test_a_forgotten_case_changed_through_the_ledger_counts_as_it_now_is() -> No
     cases = [c for n in numbers if (c := ledger.state(n, CASES)) is not None]
     assert len(cases) == 6 and same(board.figures(later), recount(cases, later))
     assert report(board.tallies.totals(later), later, 2026) == statistics(cases, later, 2026) != counted
+
+
+def test_the_job_waits_for_a_batch_between_what_its_handler_saw_and_what_it_counts() -> None:
+    """A batch's handler asks what a case added (nothing to work out: the board still keeps it), then
+    waits for the broker; the gauges' job must not settle (and forget) the case in between, or the
+    batch's count would add it a second time."""
+    rng = random.Random(9)
+    old = next(c for c in (variant(rng, "140214-2026-000001") for _ in range(50))
+               if c.lead is not None and c.status == CaseStatus.RESOLVED)
+    new = copy.deepcopy(old)
+    lead = new.handoffs.pop(new.lead_unit)  # type: ignore[arg-type]
+    lead.unit = new.lead_unit = "POLICE" if lead.unit != "POLICE" else "HRSS"  # re-routed: another unit's mark
+    new.handoffs = {lead.unit: lead}
+    recorder, view = Recorder.unsealed(ClockConfig()), View([new])
+    view.generation_now = 1
+    board = recorder.board
+    board.rebuilt(1)
+    board.set(old)  # counted, not yet settled: kept
+    later = BASE.registered_at + timedelta(days=400)  # type: ignore[operator]
+
+    async def run() -> None:
+        async with view.exclusive:  # the batch
+            before = board.before(old)
+            assert before is None  # kept: nothing worked out
+            job = asyncio.ensure_future(refresh_gauges(recorder, view, later))  # type: ignore[arg-type]
+            for _ in range(5):
+                await asyncio.sleep(0)
+            board.set(new, before)  # the batch's count, once the broker has acknowledged
+        await job
+
+    asyncio.run(run())
+    assert same(board.figures(later), recount([new], later))
+    assert not board.marks  # settled by the job afterwards
+
+
+def test_a_batch_that_applied_events_and_failed_has_every_case_read_again() -> None:
+    rng = random.Random(4)
+    cases = [variant(rng, f"140214-2026-{i:06d}") for i in range(5)]
+    recorder, view = Recorder.unsealed(ClockConfig()), View(cases)
+    view.generation_now = 1
+    at = BASE.registered_at + timedelta(days=1)  # type: ignore[operator]
+    refresh(recorder, view, at)
+    assert view.reads == 1
+    refresh(recorder, view, at)
+    assert view.reads == 1  # nothing changed: not read again
+    recorder.board.applying.add(cases[0].case_number)  # a handler applied an event; its batch never counted it
+    refresh(recorder, view, at)
+    assert view.reads == 2 and not recorder.board.applying
+    assert same(recorder.board.figures(at), recount(cases, at))
