@@ -220,7 +220,14 @@ async def write(app: Any, table: Any, key: Any, value: bytes) -> asyncio.Future[
     return ack  # type: ignore[no-any-return]
 
 
+#: The last offset acknowledged in each changelog partition written through ``write`` (changelog
+#: topic -> partition -> offset): what the store has persisted, still known once it is closed.
+WRITTEN: dict[str, dict[int, int]] = {}
+
+
 def _persisted(table: Any, ack: asyncio.Future[Any]) -> None:
     if not ack.cancelled() and ack.exception() is None:
         sent = ack.result()
         table.data.set_persisted_offset(sent.topic_partition, sent.offset)
+        written = WRITTEN.setdefault(sent.topic_partition.topic, {})
+        written[sent.topic_partition.partition] = max(sent.offset, written.get(sent.topic_partition.partition, -1))

@@ -39,8 +39,6 @@ class Runtime:
     web_apps: list[tuple[web.Application, int]] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    #: Run first when stopping, while the faust apps still run (what a worker saves for its next start).
-    on_stopping: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: The topics it reads and writes: checked before it starts (``Bus.check``), so that an absent
     #: broker, refused credentials or a missing topic or ACL stop it at once, named.
     topics: tuple[str, ...] = ()
@@ -129,8 +127,6 @@ class Runtime:
             tmp.replace(self.ports_file)  # whole or not at all: the reader polls for it
 
     async def stop(self) -> None:
-        for hook in self.on_stopping:
-            await hook()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()

@@ -39,7 +39,6 @@ What every service needs lives here once:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import inspect
 import json
@@ -75,7 +74,7 @@ from ._bus import Bus
 from ._logging import get_logger
 from .api import Api, problem
 from .clock import now as wall_clock
-from .faust_patches import committed
+from .faust_patches import WRITTEN, committed
 from .metrics import REFUSED
 from .runtime import Runtime
 from .streams import BATCH_WITHIN, UNHURRIED_WITHIN, Batch, Recent, consume_batches, create_app, raw_topic, retrying
@@ -402,8 +401,10 @@ class Keeper:
     table: str
     #: (decisions, path): at start, before the table restores; a missing or unreadable file, nothing.
     load: Callable[[Any, Path], object]
-    #: (decisions, view, path): at a clean stop, no batch in flight from then on.
-    save: Callable[[Any, View, Path], object]
+    #: (decisions, path, offsets, generation): at a clean stop, once the agent has stopped; the
+    #: table's changelog offsets its store now has, for the partitions the worker owned since it
+    #: was last restored (``recovered``) for that consumer generation.
+    save: Callable[[Any, Path, dict[int, int | None], object], object]
     #: (decisions, partition, offset, key, the entry restored or None, the entry it replaces: read on
     #: demand) for each changelog record the table restores, active or standby.
     restored: Callable[[Any, int, int, bytes, bytes | None, Callable[[], bytes | None]], None]
@@ -565,14 +566,8 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     lock = asyncio.Lock()  # the agent's batches and the ticks never interleave
     progress: dict[tuple[str, int], int] = {}  # (topic, partition) -> the last offset handled
     recent = Recent()  # the states of the cases in flight, kept decoded between batches
-    kept = _Kept()  # whether the keeper saved at the stop (a write after it makes it stale)
+    kept = _Kept()  # the generation and the keeper table's offsets as last restored
     kept_at = Path(app.conf.tabledir) / f"{app_id}-{keeper.table}.kept.json" if keeper is not None else None
-
-    def changed_after_save() -> None:
-        if kept.saved and kept_at is not None:  # no longer true: a batch of what was fetched before the stop
-            kept.saved = False
-            kept_at.unlink(missing_ok=True)
-            log.info("keep_dropped", service=service.name, reason="a batch wrote after it was saved")
 
     def apply(spec: Table, store: Any, key: bytes, event: Event, batch: Batch, handler: Handler | None = None) -> None:
         applied = spec.apply(decisions, batch.get(store, key, spec.load), event, handler)
@@ -581,8 +576,6 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
             batch.send(service.encode(bus.codec, output, event))
         if applied.entry is not None:  # stored once the outputs are acknowledged
             batch.put(store, key, applied.entry, spec.dump)
-            if keeper is not None and spec.name == keeper.table:
-                batch.after(changed_after_save)
             index = indexes.get(spec.name)
             if index is not None:
                 batch.after(partial(index.set, key, spec.next_due(decisions, applied.entry.state)))  # type: ignore[misc]
@@ -639,28 +632,25 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         async def load() -> None:
             keeper.load(decisions, kept_at)
 
-        async def save() -> None:
-            with contextlib.suppress(Exception):  # nothing more fetched: no batch after the save, mostly
-                app.consumer.pause_partitions(app.consumer.assignment())
-            try:  # the batch in flight completes first
-                await asyncio.wait_for(lock.acquire(), timeout=runtime.stop_timeout / 2)
-            except TimeoutError:
-                log.warning("keep_skipped", service=service.name, reason="a batch did not complete in time")
-                return
+        async def recovered() -> None:  # before any event of the partitions restored is handled
+            generation = app.consumer_generation_id
+            kept.generation, kept.offsets = generation, view.offsets(keeper.table)
+            keeper.recovered(decisions, view, generation)
+
+        async def save() -> None:  # the agent has stopped: no batch is in flight, none comes after
+            if kept.offsets is None:
+                return  # never restored: nothing it derived stands for the store
+            written = WRITTEN.get(stores[keeper.table][1].changelog_topic.get_topic_name(), {})
+            offsets = {p: max(o if o is not None else -1, written.get(p, -1)) for p, o in kept.offsets.items()}
             try:
-                kept.saved = bool(keeper.save(decisions, view, kept_at))
+                keeper.save(decisions, kept_at, {p: (o if o >= 0 else None) for p, o in offsets.items()},
+                            kept.generation)
             except Exception:  # the next start reads every entry instead: slower, not wrong
                 log.exception("keep_failed", service=service.name, path=str(kept_at))
-            finally:
-                lock.release()
-
-        async def recovered() -> None:
-            keeper.recovered(decisions, view, app.consumer_generation_id)
 
         stores[keeper.table][1].on_recover(recovered)
-
         runtime.on_start.append(load)
-        runtime.on_stopping.append(save)
+        runtime.on_stop.append(save)
 
     def due_keys(spec: Table, store: Any, at: datetime, mine: Callable[[bytes], bool]) -> list[bytes]:
         index = indexes.get(spec.name)
@@ -743,7 +733,8 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
 
 @dataclass
 class _Kept:
-    saved: bool = False
+    generation: object = None
+    offsets: dict[int, int | None] | None = None
 
 
 def _restored(keeper: Keeper, decisions: Any, stores: dict[str, tuple[Table, Any]]) -> Callable[[Any], Awaitable[None]]:

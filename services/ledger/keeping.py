@@ -1,8 +1,8 @@
 """The board and its kept sums across a clean restart (``liandong.service.Keeper``).
 
 Why: after a start, the first ``GET /stats`` and the SLA gauges waited for one read of every case the
-worker owns (201 s at a million cases in RocksDB; ``liandong bench-scale``). At a clean stop the
-worker now saves what the board holds (the open cases' marks, the counts, the sums and the pending
+worker owns (201 s at a million cases in RocksDB; ``liandong bench-scale``). At a clean stop, once
+its agent has stopped (no batch in flight, none after), the worker now saves what the board holds (the open cases' marks, the counts, the sums and the pending
 cases: nothing per closed case) with the offsets of the table's changelog partitions it owns, beside
 the RocksDB files. At the next start it loads them, counts each record the table restores past those
 offsets as a change (the record it replaces read from the store), and once the table is restored
@@ -50,11 +50,16 @@ class Keeping:
     restoring: Restoring | None = None
 
 
-def save(recorder: Recorder, view: View, path: Path, at: datetime | None = None) -> bool:
-    """Writes the board with the table's offsets, if it holds every case the worker owns."""
-    board, generation, offsets = recorder.board, view.peers.generation(), view.offsets(CASES)
-    if generation is None or board.generation != generation:
+def save(recorder: Recorder, path: Path, offsets: dict[int, int | None], generation: object,
+         at: datetime | None = None) -> bool:
+    """Writes the board with the table's ``offsets``, if it holds every case the worker owned for
+    ``generation`` (the agent has stopped: nothing changes it any more)."""
+    board = recorder.board
+    if board.generation is None or board.generation != generation:
         log.info("board_not_kept", reason="not rebuilt for what the worker owns")
+        return False
+    if board.applying:
+        log.info("board_not_kept", reason="a batch failed after it applied events")
         return False
     if not offsets:
         log.info("board_not_kept", reason="the worker owns no partition")

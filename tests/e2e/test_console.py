@@ -196,11 +196,12 @@ def test_the_bureau_registers_the_unit_answers_and_the_bureau_sees_it_live(conso
     assert text_of(unit, "handoff-status") == "已办结"
     unit.save_screenshot(str(shots / "console-case-unit.png"))
 
-    WebDriverWait(desk, 60).until(lambda d: d.find_element(By.ID, "case-status").text == "已办结")
+    live = WebDriverWait(desk, 60, ignored_exceptions=(StaleElementReferenceException,))  # parts swapped live
+    live.until(lambda d: d.find_element(By.ID, "case-status").text == "已办结")
     assert desk.execute_script("return window.__stayed === true;"), "the bureau's page was reloaded"
     desk.save_screenshot(str(shots / "console-case-bureau.png"))
-    timeline = desk.find_element(By.ID, "timeline").text
-    assert "case.progress" in timeline and "case.extension.approved" in timeline
+    live.until(lambda d: "case.progress" in (t := d.find_element(By.ID, "timeline").text)
+               and "case.extension.approved" in t)
 
     # the callback (回访): intake records it once it knows the opinion
     def callback() -> str:

@@ -56,7 +56,7 @@ def figures(recorder: Recorder, at: datetime) -> tuple[Any, ...]:
 def test_a_saved_board_loads_with_the_same_figures_and_holds_nothing_per_closed_case(tmp_path: Path) -> None:
     recorder, latest = filled(1)
     path = tmp_path / "kept.json"
-    assert keeping.save(recorder, View({0: 41, 1: 7}), path, at=NOW)  # type: ignore[arg-type]
+    assert keeping.save(recorder, path, {0: 41, 1: 7}, 3, at=NOW)
     saved = json.loads(path.read_text())
     assert saved["offsets"] == {"0": 41, "1": 7} and len(saved["board"]["marks"]) < len(latest)
     loaded = Recorder.unsealed(ClockConfig())
@@ -74,7 +74,7 @@ def test_a_saved_board_loads_with_the_same_figures_and_holds_nothing_per_closed_
 def test_records_restored_past_the_saved_offsets_count_as_changes(tmp_path: Path) -> None:
     recorder, latest = filled(2)
     path = tmp_path / "kept.json"
-    assert keeping.save(recorder, View({0: 10}), path, at=NOW)  # type: ignore[arg-type]
+    assert keeping.save(recorder, path, {0: 10}, 3, at=NOW)
     loaded = Recorder.unsealed(ClockConfig())
     keeping.load(loaded, path)
     store = {k.encode(): state_to_json(c) for k, c in latest.items()}  # the store as the stop left it
@@ -101,15 +101,17 @@ def test_a_board_is_kept_only_for_the_store_it_was_saved_with(tmp_path: Path) ->
                              ({0: 11, 1: 3}, "the worker owns another partition now"),
                              ({0: None}, "the store has lost its records")):
         recorder, _ = filled(3, n=40)
-        assert keeping.save(recorder, View({0: 11}), path, at=NOW)  # type: ignore[arg-type]
+        assert keeping.save(recorder, path, {0: 11}, 3, at=NOW)
         loaded = Recorder.unsealed(ClockConfig())
         assert keeping.load(loaded, path)
         keeping.recovered(loaded, View(offsets_now), 2)  # type: ignore[arg-type]
         assert loaded.board.generation is None and not loaded.board.marks, why  # every case read instead
     recorder, _ = filled(4, n=40)
-    assert not keeping.save(recorder, View({0: 11}, generation=None), path, at=NOW)  # type: ignore[arg-type]
-    assert not keeping.save(recorder, View({}), path, at=NOW)  # type: ignore[arg-type]
-    assert not path.exists()  # not whole, or no partition to stand for: nothing saved
+    assert not keeping.save(recorder, path, {0: 11}, 4, at=NOW)  # rebuilt for another generation
+    assert not keeping.save(recorder, path, {}, 3, at=NOW)
+    recorder.board.applying.add("140214-2026-000001")
+    assert not keeping.save(recorder, path, {0: 11}, 3, at=NOW)  # a batch failed: not whole
+    assert not path.exists()  # nothing saved
     path.write_text('{"version": 0}')
     assert not keeping.load(recorder, path) and not path.exists()  # another layout: not read, and gone
     path.write_text("{not json")
