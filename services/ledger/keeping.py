@@ -2,12 +2,13 @@
 
 Why: after a start, the first ``GET /stats`` and the SLA gauges waited for one read of every case the
 worker owns (201 s at a million cases in RocksDB; ``liandong bench-scale``). At a clean stop, once
-its agent has stopped (no batch in flight, none after), the worker now saves what the board holds (the open cases' marks, the counts, the sums and the pending
-cases: nothing per closed case) with the offsets of the table's changelog partitions it owns, beside
-the RocksDB files. At the next start it loads them, counts each record the table restores past those
-offsets as a change (the record it replaces read from the store), and once the table is restored
-keeps them if the worker owns the same partitions and the store has the offsets they now stand for;
-else it reads every case, as before. A file is used once: it is removed as it is loaded.
+its agent has stopped (no batch in flight, none after), the worker now saves what the board holds
+(the open cases' marks, the counts, the sums and the pending cases: nothing per closed case) with
+the offsets of the table's changelog partitions it owns, beside the RocksDB files. At the next start
+it loads them, counts each record the table restores past those offsets as a change (the record it
+replaces read from the store), and once the table is restored keeps them if the worker owns the
+same partitions and the store has the offsets they now stand for; else it reads every case, as
+before. A file is used once: it is removed as it is loaded.
 """
 
 from __future__ import annotations
