@@ -123,61 +123,19 @@ class Template:
 
     @classmethod
     def build(cls, open_every: int = 20) -> Template:
-        from liandong_sdk import Codec, SchemaCatalogue, topic_matches
-        from liandong_sdk.events import (
-            CaseAccepted,
-            CaseHandoffAccepted,
-            CaseRef,
-            CaseResolved,
-            Channel,
-            MatterCategory,
-            Petitioner,
-            PetitionRegistered,
-            ResolutionOutcome,
-            ResolutionTag,
-            Unit,
-        )
-
         from services.ledger.api import CASES
-        from services.ledger.app import LEDGER, Recorder
-        from services.triage.app import TRIAGE, load_routing
+        from services.ledger.app import LEDGER
 
-        from .domain import ClockConfig
-        from .domain.triage import Triage
-        from .service import InMemory
-
-        codec = Codec(SchemaCatalogue(get_settings().schemas_dir))  # unsigned: the record, not a message
-        triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), codec)
-        ledger = InMemory(LEDGER, Recorder.unsealed(ClockConfig()), codec)
+        ledger, send = ledger_in_memory()
         spec = next(t for t in LEDGER.tables if t.name == CASES)
-
-        def send(event: Any) -> None:
-            outputs = triage.send(event)
-            if isinstance(event, PetitionRegistered):
-                ledger.send(event)
-            for out in outputs:
-                if any(topic_matches(t, out.topic) for t in LEDGER.topics_in):
-                    ledger.send(out)
-
         at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
         number = "140214-2026-000001"
-        case = CaseRef(case_number=number, petition_id=uuid.uuid4(), district_code="140214")
-        send(PetitionRegistered(
-            event_id=uuid.uuid4(), occurred_at=at, deadline=None, channel=Channel.VISIT, case=case,
-            petitioner=Petitioner(name="赵建国", phone="13500001111"), summary="某工地拖欠工资三个月",
-            category_hint=MatterCategory.WAGE_ARREARS, idempotency_key="scale-1", received_at=at - timedelta(minutes=5)))
+        case = register(send, number, at, "scale-1")
         state = ledger.state(number, CASES)
         if state is None or state.lead_unit is None:
             raise RuntimeError("the template case was not handed to a unit")
         opened = spec.encode(state)
-        lead = Unit(state.lead_unit)
-        send(CaseHandoffAccepted(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=1), case=case, deadline=None,
-                                 unit=lead, signed_by="王科员"))
-        send(CaseAccepted(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=3), case=case, deadline=None,
-                          unit=lead, notice_no="SL-1"))
-        send(CaseResolved(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=40), case=case, deadline=None,
-                          unit=lead, outcome=ResolutionOutcome.SUPPORTED, tag=next(iter(ResolutionTag)),
-                          opinion="责令用工单位十日内支付拖欠工资。"))
+        answer(send, case, state.lead_unit, at)
         state = ledger.state(number, CASES)
         if state is None or state.status.value != "RESOLVED":
             raise RuntimeError(f"the template case was not resolved ({state and state.status})")
@@ -187,6 +145,70 @@ class Template:
         number = case_number(i)
         raw = self.open if i % self.open_every == 0 else self.closed
         return number.encode(), raw.replace(self.number.encode(), number.encode())
+
+
+def ledger_in_memory(recorder: Any = None) -> tuple[Any, Callable[[Any], None]]:
+    """The ledger in memory (``recorder``: an unsealed one by default), and what delivers an event
+    to it as the bus would: a registration itself and what triage makes of it; a unit's answer as
+    triage's checked copy."""
+    from liandong_sdk import Codec, SchemaCatalogue, topic_matches
+    from liandong_sdk.events import PetitionRegistered
+
+    from services.ledger.app import LEDGER, Recorder
+    from services.triage.app import TRIAGE, load_routing
+
+    from .domain import ClockConfig
+    from .domain.triage import Triage
+    from .service import InMemory
+
+    codec = Codec(SchemaCatalogue(get_settings().schemas_dir))  # unsigned: the record, not a message
+    triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), codec)
+    ledger = InMemory(LEDGER, recorder or Recorder.unsealed(ClockConfig()), codec)
+
+    def send(event: Any) -> None:
+        outputs = triage.send(event)
+        if isinstance(event, PetitionRegistered):
+            ledger.send(event)
+        for out in outputs:
+            if any(topic_matches(t, out.topic) for t in LEDGER.topics_in):
+                ledger.send(out)
+
+    return ledger, send
+
+
+def register(send: Callable[[Any], None], number: str, at: datetime, key: str) -> Any:
+    """A wage-arrears visit registered at ``at`` as case ``number`` (``key``: its idempotency key);
+    its ``CaseRef``."""
+    from liandong_sdk.events import CaseRef, Channel, MatterCategory, Petitioner, PetitionRegistered
+
+    case = CaseRef(case_number=number, petition_id=uuid.uuid4(), district_code=number.split("-")[0])
+    send(PetitionRegistered(
+        event_id=uuid.uuid4(), occurred_at=at, deadline=None, channel=Channel.VISIT, case=case,
+        petitioner=Petitioner(name="赵建国", phone="13500001111"), summary="某工地拖欠工资三个月",
+        category_hint=MatterCategory.WAGE_ARREARS, idempotency_key=key, received_at=at - timedelta(minutes=5)))
+    return case
+
+
+def answer(send: Callable[[Any], None], case: Any, unit: str, at: datetime, *, signed: timedelta = timedelta(days=1),
+           accepted: timedelta = timedelta(days=3), resolved: timedelta = timedelta(days=40)) -> None:
+    """``unit`` signs for the case, accepts it and resolves it, those times after ``at``."""
+    from liandong_sdk.events import (
+        CaseAccepted,
+        CaseHandoffAccepted,
+        CaseResolved,
+        ResolutionOutcome,
+        ResolutionTag,
+        Unit,
+    )
+
+    lead = Unit(unit)
+    send(CaseHandoffAccepted(event_id=uuid.uuid4(), occurred_at=at + signed, case=case, deadline=None, unit=lead,
+                             signed_by="王科员"))
+    send(CaseAccepted(event_id=uuid.uuid4(), occurred_at=at + accepted, case=case, deadline=None, unit=lead,
+                      notice_no="SL-1"))
+    send(CaseResolved(event_id=uuid.uuid4(), occurred_at=at + resolved, case=case, deadline=None, unit=lead,
+                      outcome=ResolutionOutcome.SUPPORTED, tag=next(iter(ResolutionTag)),
+                      opinion="责令用工单位十日内支付拖欠工资。"))
 
 
 #: Case numbers a district gives in a year (six digits: 000001 … 999999).

@@ -641,10 +641,10 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
             if kept.offsets is None:
                 return  # never restored: nothing it derived stands for the store
             written = WRITTEN.get(stores[keeper.table][1].changelog_topic.get_topic_name(), {})
-            offsets = {p: max(o if o is not None else -1, written.get(p, -1)) for p, o in kept.offsets.items()}
+            offsets = {p: max((x for x in (o, written.get(p)) if x is not None), default=None)
+                       for p, o in kept.offsets.items()}
             try:
-                keeper.save(decisions, kept_at, {p: (o if o >= 0 else None) for p, o in offsets.items()},
-                            kept.generation)
+                keeper.save(decisions, kept_at, offsets, kept.generation)
             except Exception:  # the next start reads every entry instead: slower, not wrong
                 log.exception("keep_failed", service=service.name, path=str(kept_at))
 

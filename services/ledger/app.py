@@ -60,9 +60,9 @@ from liandong import (
     Event,
     Verifier,
     concrete_topics,
+    get_logger,
     load_clocks,
 )
-from liandong._logging import get_logger
 from liandong.api import Api
 from liandong.audit import Chain
 from liandong.domain import CaseState, ClockConfig, Ledger, views

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from liandong._logging import get_logger
+from liandong import get_logger
 from liandong.clock import now as wall_clock
 from liandong.domain.case import state_from_json
 from liandong.service import View
@@ -30,7 +30,7 @@ from .api import CASES
 if TYPE_CHECKING:
     from .app import Recorder
 
-log = get_logger("ledger")
+log = get_logger(__name__)
 
 #: The file's layout; another one is not read (every case is read instead).
 VERSION = 1

@@ -13,35 +13,21 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from liandong_sdk import topic_matches
 from liandong_sdk.events import (
-    CaseAccepted,
-    CaseHandoffAccepted,
     CaseRef,
-    CaseResolved,
-    Channel,
-    MatterCategory,
-    Petitioner,
-    PetitionRegistered,
-    ResolutionOutcome,
-    ResolutionTag,
     Satisfaction,
     SatisfactionEvaluated,
     Unit,
 )
 
-from liandong import Codec, SchemaCatalogue, get_settings
-from liandong.bench_scale import Template
+from liandong.bench_scale import Template, answer, ledger_in_memory, register
 from liandong.domain import CaseState, CaseStatus, ClockConfig, HandoffStatus
 from liandong.domain.case import state_from_json
-from liandong.domain.triage import Triage
-from liandong.service import InMemory
 from services.ledger import app as ledger_app
 from services.ledger.api import CASES
-from services.ledger.app import LEDGER, Recorder, refresh_gauges
+from services.ledger.app import Recorder, refresh_gauges
 from services.ledger.board import Board, Figures
 from services.ledger.stats import report, statistics
-from services.triage.app import TRIAGE, load_routing
 
 BASE = state_from_json(Template.build().open)
 UNITS = ["HRSS", "HOUSING", "POLICE"]
@@ -213,34 +199,14 @@ def test_a_forgotten_case_changed_through_the_ledger_counts_as_it_now_is() -> No
     """Through the ledger's own handler: resolved cases settled long ago are forgotten (nothing of
     them kept); late callbacks change some, and the board and the kept sums count them as they now
     are, once each."""
-    codec = Codec(SchemaCatalogue(get_settings().schemas_dir))
     recorder = Recorder.unsealed(ClockConfig())
-    triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), codec)
-    ledger = InMemory(LEDGER, recorder, codec)
-
-    def send(event: Any) -> None:  # as on the bus: triage referees the units' answers
-        outputs = triage.send(event) if not isinstance(event, SatisfactionEvaluated) else [event]
-        if isinstance(event, PetitionRegistered):
-            ledger.send(event)
-        for out in outputs:
-            if isinstance(out, SatisfactionEvaluated) or any(topic_matches(t, out.topic) for t in LEDGER.topics_in):
-                ledger.send(out)
-
+    ledger, send = ledger_in_memory(recorder)  # as on the bus: triage referees the units' answers
     at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
     numbers = [f"140214-2026-{i:06d}" for i in range(1, 7)]
     for i, number in enumerate(numbers):
-        case = CaseRef(case_number=number, petition_id=uuid.uuid4(), district_code="140214")
-        send(PetitionRegistered(
-            event_id=uuid.uuid4(), occurred_at=at, deadline=None, channel=Channel.VISIT, case=case,
-            petitioner=Petitioner(name="赵建国", phone="13500001111"), summary="某工地拖欠工资三个月",
-            category_hint=MatterCategory.WAGE_ARREARS, idempotency_key=f"forgotten-{i}", received_at=at))
-        lead = Unit(ledger.state(number, CASES).lead_unit)  # type: ignore[union-attr]
-        send(CaseHandoffAccepted(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=1 + i * 4), case=case,
-                                 unit=lead, signed_by="王科员"))
-        send(CaseAccepted(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=3 + i * 4), case=case, unit=lead,
-                          notice_no=f"SL-{i}"))
-        send(CaseResolved(event_id=uuid.uuid4(), occurred_at=at + timedelta(days=40), case=case, unit=lead,
-                          outcome=ResolutionOutcome.SUPPORTED, tag=next(iter(ResolutionTag)), opinion="已支付。"))
+        case = register(send, number, at, f"forgotten-{i}")
+        answer(send, case, ledger.state(number, CASES).lead_unit, at,  # type: ignore[union-attr]
+               signed=timedelta(days=1 + i * 4), accepted=timedelta(days=3 + i * 4))
     board, later = recorder.board, at + timedelta(days=400)
     board.settle(later)
     assert not board.marks and not board.tallies.pending and not board.tallies.changed  # all forgotten
@@ -248,9 +214,10 @@ def test_a_forgotten_case_changed_through_the_ledger_counts_as_it_now_is() -> No
     for number in numbers[:3]:
         state = ledger.state(number, CASES)
         assert state is not None and state.lead_unit is not None
-        send(SatisfactionEvaluated(event_id=uuid.uuid4(), occurred_at=later, unit=Unit(state.lead_unit),
-                                   case=CaseRef(case_number=number, petition_id=uuid.uuid4(), district_code="140214"),
-                                   evaluation=next(iter(Satisfaction)), called_at=later, remark=""))
+        ledger.send(SatisfactionEvaluated(event_id=uuid.uuid4(), occurred_at=later, unit=Unit(state.lead_unit),
+                                          case=CaseRef(case_number=number, petition_id=uuid.uuid4(),
+                                                       district_code="140214"),
+                                          evaluation=next(iter(Satisfaction)), called_at=later, remark=""))
     board.settle(later)
     cases = [c for n in numbers if (c := ledger.state(n, CASES)) is not None]
     assert len(cases) == 6 and same(board.figures(later), recount(cases, later))
