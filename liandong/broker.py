@@ -232,7 +232,8 @@ class LocalCluster:
 
 
 def wait_for_brokers(bootstrap: str, count: int, timeout: float, client: dict[str, str]) -> None:
-    """Waits until the cluster's metadata lists ``count`` brokers."""
+    """Waits until the cluster's metadata lists ``count`` brokers that serve: not fenced, and
+    accepting connections (a broker registers with the controllers before its listener opens)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -242,15 +243,17 @@ def wait_for_brokers(bootstrap: str, count: int, timeout: float, client: dict[st
         try:
             admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **client)
             try:
-                seen = len(admin.describe_cluster().get("brokers") or ())
-                if seen >= count:
-                    return
+                brokers = admin.describe_cluster().get("brokers") or ()
             finally:
                 admin.close()
+            seen = sum(1 for b in brokers if not b.get("is_fenced") and accepts(b["host"], int(b["port"])))
+            if seen >= count:
+                return
         except (KafkaError, OSError):
             pass
         time.sleep(0.5)
-    raise BrokerError(f"the cluster at {bootstrap} did not show {count} brokers within {timeout:.0f}s (saw {seen})")
+    raise BrokerError(f"the cluster at {bootstrap} did not show {count} serving brokers within {timeout:.0f}s "
+                      f"(saw {seen})")
 
 
 def wait_until_ready(bootstrap: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,
