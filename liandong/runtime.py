@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -26,6 +27,13 @@ from ._logging import get_logger
 from .metrics import exposition
 
 log = get_logger(__name__)
+
+
+#: The collector's thresholds in a service process (Python's are 700, 10, 10). Why: a batch makes and
+#: drops tens of thousands of objects (decoded events, records, Kafka requests); collecting young
+#: objects every 700 promoted many of them that die a moment later, and the full collections that
+#: followed took 75-110 ms each in the ledger and triage (12% and 7% of their CPU in the benchmark).
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 @dataclass
@@ -150,11 +158,16 @@ class Runtime:
         os._exit(code)
 
     async def _main(self) -> int:
+        gc.set_threshold(*GC_THRESHOLDS)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
+        # What exists once started (modules, the apps and their clients) lives as long as the process:
+        # kept out of every later full collection, which would otherwise walk it each time.
+        gc.collect()
+        gc.freeze()
         crashed: BaseException | None = None
         try:
             crashed = await self.until_stopped_or_crashed(stop)

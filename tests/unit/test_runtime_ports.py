@@ -153,3 +153,29 @@ def test_a_faust_app_that_crashed_ends_the_service_with_the_reason(schemas_bus: 
 
     app.crash_reason = None
     assert asyncio.run(stopped()) is None
+
+
+def test_a_service_process_collects_young_objects_less_often_and_freezes_what_it_started_with(
+        schemas_bus: Bus) -> None:
+    import gc
+    import os
+    import signal
+
+    from liandong.runtime import GC_THRESHOLDS
+
+    seen: dict[str, object] = {}
+
+    async def started() -> None:  # the hooks run before the freeze; a stop signal ends the run
+        seen["frozen while starting"] = gc.get_freeze_count()
+        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
+
+    runtime = Runtime("probe", schemas_bus, on_start=[started], preflight=False)
+    before = gc.get_threshold()
+    try:
+        assert asyncio.run(runtime._main()) == 0
+        assert gc.get_threshold() == GC_THRESHOLDS != before
+        assert seen["frozen while starting"] == 0
+        assert gc.get_freeze_count() > 1000  # the modules loaded, at least
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
