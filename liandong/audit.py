@@ -41,7 +41,13 @@ ANSWER_PARTS = ("signer", "signature", "ce_time", "value_sha256", "topic")
 Link = dict[str, Any]
 Problem = Literal["changed", "removed", "unsigned"]
 
-__all__ = ["CHAIN_VERSION", "Break", "Chain", "Link", "genesis", "link_hash", "verify"]
+__all__ = ["CHAIN_VERSION", "Break", "Chain", "Link", "genesis", "link_hash", "link_key", "verify"]
+
+
+def link_key(case_number: str, index: int) -> str:
+    """Where the ledger keeps a case's link ``index`` (from 0), in its audit table: each link is
+    written once, not again with every later event of the case."""
+    return f"{case_number}/{index:06d}"
 
 
 def genesis(case_number: str) -> str:
@@ -60,8 +66,9 @@ class Chain:
 
     sealer: Signer | None
 
-    def link(self, case_number: str, chain: Sequence[Link], event: Any) -> Link:
-        """The link of ``event`` (a bus ``Event``: its headers and the value as read) after ``chain``."""
+    def link(self, case_number: str, head: str | None, event: Any) -> Link:
+        """The link of ``event`` (a bus ``Event``: its headers and the value as read) after the link
+        whose hash is ``head`` (None: the case's first link)."""
         headers: Mapping[str, bytes] = getattr(event, "headers", {}) or {}
 
         def text(name: str) -> str | None:
@@ -74,7 +81,7 @@ class Chain:
             "value_sha256": hashlib.sha256(value).hexdigest(), "topic": event.topic,
             "signer": text(SIGNER_HEADER), "signature": text(SIGNATURE_HEADER),
             "answer": None,
-            "prev": chain[-1]["hash"] if chain else genesis(case_number),
+            "prev": head if head is not None else genesis(case_number),
         }
         if all(name in headers for name in ANSWER_HEADERS):
             link["answer"] = {part: text(name) for part, name in zip(ANSWER_PARTS, ANSWER_HEADERS, strict=True)}

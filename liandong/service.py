@@ -32,6 +32,9 @@ What every service needs lives here once:
   the agent and the ticks never interleave;
 - ticks wait until the tables are restored and every input partition has been read to its end as
   of the tick, so that what is issued is decided on everything the bus already holds;
+- a handler may also return a ``Put``: an entry of another of the service's tables under a key
+  of its own (the ledger's audit links), written and acknowledged before the state of the event's
+  key, so that a state never names an entry that was not kept;
 - the two ways to run a declaration: ``faust_runtime`` on the broker and ``InMemory`` for unit
   tests, through the real codec but without a broker.
 """
@@ -81,18 +84,36 @@ from .streams import BATCH_WITHIN, UNHURRIED_WITHIN, Batch, Recent, consume_batc
 from .tokens import PEER_HEADER, TokenStore
 
 State = Any
-#: What a handler may return to publish: a typed event, or an event type's name and plain record.
-Output = EventRecord | tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Put:
+    """An entry a handler writes in another of its service's tables, under a key of its own, in the
+    partition of the event in hand (so on the worker that owns the event's key). Written, and
+    acknowledged, before the state of the event's key: a state may count on what it put.
+
+    Why: what only grows (a case's audit links) kept in the state itself is written again, whole,
+    with every event; kept as entries of its own, each is written once."""
+
+    table: str
+    key: str
+    value: Any
+
+
+#: An event to publish: typed, or an event type's name and plain record.
+Published = EventRecord | tuple[str, dict[str, Any]]
+#: What a handler may return: events to publish, and ``Put``s.
+Output = Published | Put
 #: (decisions, state, event) -> (state, outputs). The event is an ``Incoming[P]`` whose payload is
 #: the class the handler is mapped to; a map keyed by class cannot tell a type checker which, hence Any.
 Handler = Callable[[Any, State | None, Any], tuple[State | None, Sequence[Output]]]
-Tick = Callable[[Any, State, datetime], tuple[State | None, Sequence[Output]]]
+Tick = Callable[[Any, State, datetime], tuple[State | None, Sequence[Published]]]
 Clock = Callable[[], datetime]
 #: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
-Refusal = Callable[[Any, Event, str], Sequence[Output]]
+Refusal = Callable[[Any, Event, str], Sequence[Published]]
 
-__all__ = ["UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output", "Refusal", "Service",
-           "State", "Table", "Tick", "View", "faust_runtime"]
+__all__ = ["UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output", "Put", "Refusal",
+           "Service", "State", "Table", "Tick", "View", "faust_runtime"]
 
 log = get_logger(__name__)
 
@@ -162,7 +183,7 @@ class Table:
         try:
             new_state, out = handler(decisions, state, event)
         except Refused as exc:  # nothing changes; remembered, so that a redelivery is not judged again
-            notice = list(self.refusal(decisions, event, str(exc))) if self.refusal is not None else []
+            notice: list[Output] = list(self.refusal(decisions, event, str(exc))) if self.refusal is not None else []
             return Applied(Entry(state, handled) if self.dedupe and state is not None else None, notice, str(exc))
         if new_state is None:
             return Applied(outputs=list(out))
@@ -451,7 +472,7 @@ class Service:
             return None
         return frozenset(event_type(cls.TYPE).ce_type.encode() for cls in self.handlers)
 
-    def encode(self, codec: Codec, output: Output, cause: Event | None = None) -> OutgoingMessage:
+    def encode(self, codec: Codec, output: Published, cause: Event | None = None) -> OutgoingMessage:
         """The message of ``output``, published while handling ``cause``."""
         source = f"/liandong/{self.name}"
         name, record = (output.TYPE, output.to_record()) if isinstance(output, EventRecord) else output
@@ -573,7 +594,11 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         applied = spec.apply(decisions, batch.get(store, key, spec.load), event, handler)
         _refused(service, event, applied)
         for output in applied.outputs:
-            batch.send(service.encode(bus.codec, output, event))
+            if isinstance(output, Put):
+                target, target_store = _target(stores, output)
+                batch.put(target_store, output.key.encode(), output.value, target.encode, first=True)
+            else:
+                batch.send(service.encode(bus.codec, output, event))
         if applied.entry is not None:  # stored once the outputs are acknowledged
             batch.put(store, key, applied.entry, spec.dump)
             index = indexes.get(spec.name)
@@ -731,6 +756,13 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     return runtime
 
 
+def _target(stores: Mapping[str, tuple[Table, Any]], put: Put) -> tuple[Table, Any]:
+    found = stores.get(put.table)
+    if found is None:
+        raise KeyError(f"a handler put an entry in {put.table!r}, which is not one of the service's tables")
+    return found
+
+
 @dataclass
 class _Kept:
     generation: object = None
@@ -814,7 +846,7 @@ class InMemory:
         (only,) = self.service.tables
         return only.name
 
-    def send(self, event: Output | Event) -> list[Event]:
+    def send(self, event: Published | Event) -> list[Event]:
         """Delivers one event (typed, an event type's name and record, or decoded) as the service
         would consume it; returns what it published."""
         if not isinstance(event, Event):
@@ -828,7 +860,7 @@ class InMemory:
             event = self.codec.decode(msg.topic, msg.key, msg.value, msg.headers)
         if not any(topic_matches(t, event.topic) for t in self.service.topics_in):
             raise ValueError(f"{self.service.name} does not read {event.topic} (it reads {', '.join(self.service.topics_in)})")
-        out: list[Output] = []
+        out: list[Published] = []
         for spec in self.service.tables:
             store = self.stores[spec.name]
             targets: list[tuple[bytes, Handler | None]] = []
@@ -841,16 +873,20 @@ class InMemory:
                 applied = spec.apply(self.decisions, spec.load(store.get(key)), event, handler)
                 if applied.refused is not None:
                     self.refused.append((event, applied.refused))
+                for put in applied.outputs:
+                    if isinstance(put, Put):
+                        target, _ = _target({t.name: (t, None) for t in self.service.tables}, put)
+                        self.stores[put.table][put.key.encode()] = target.encode(put.value)
                 if applied.entry is not None:
                     store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
                     if spec.counts is not None:
                         spec.counts(self.decisions, applied.entry.state, event)()  # a batch of one, complete
-                out += applied.outputs
+                out += [o for o in applied.outputs if not isinstance(o, Put)]
         return self._publish(out, event)
 
     def tick(self, at: datetime) -> list[Event]:
         """Runs every table's tick at ``at``, as the timer would; returns what it published."""
-        out: list[Output] = []
+        out: list[Published] = []
         for spec in self.service.tables:
             if spec.tick is None:
                 continue
@@ -864,7 +900,7 @@ class InMemory:
                     out += issued
         return self._publish(out)
 
-    def _publish(self, out: Sequence[Output], cause: Event | None = None) -> list[Event]:
+    def _publish(self, out: Sequence[Published], cause: Event | None = None) -> list[Event]:
         emitted = [cls.TYPE for cls in self.service.emits]
         published = []
         for output in out:

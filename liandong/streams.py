@@ -173,6 +173,7 @@ class Batch:
         self.messages: list[OutgoingMessage] = []
         # (table, key) -> (table, key, value, encode, the faust event that wrote it)
         self._writes: dict[tuple[int, Hashable], tuple[Any, Hashable, Any, Callable[[Any], bytes], Any]] = {}
+        self._first: dict[tuple[int, Hashable], tuple[Any, Hashable, Any, Callable[[Any], bytes], Any]] = {}
         self._after: list[Callable[[], None]] = []
         self._recent = recent
 
@@ -189,9 +190,11 @@ class Batch:
             return kept
         return decode(raw)
 
-    def put(self, table: Any, key: Hashable, value: Any, encode: Callable[[Any], bytes]) -> None:
-        """Writes ``encode(value)`` to the table once the batch's messages are acknowledged."""
-        self._writes[(id(table), key)] = (table, key, value, encode, current_event())
+    def put(self, table: Any, key: Hashable, value: Any, encode: Callable[[Any], bytes], *, first: bool = False) -> None:
+        """Writes ``encode(value)`` to the table once the batch's messages are acknowledged; ``first``:
+        acknowledged before the batch's other writes (an entry a state names: ``service.Put``), and
+        not read back through ``get``."""
+        (self._first if first else self._writes)[(id(table), key)] = (table, key, value, encode, current_event())
 
     def send(self, msg: OutgoingMessage) -> None:
         self.messages.append(msg)
@@ -203,6 +206,9 @@ class Batch:
     async def complete(self, app: faust.App, *, service: str) -> None:
         if self.messages:
             await retrying(partial(_send_all, app, self.messages), service=service, what="batch")
+        if self._first:
+            pending = [(table, key, encode(value), source) for table, key, value, encode, source in self._first.values()]
+            await retrying(partial(_write_all, app, pending), service=service, what="state")
         if self._writes:
             # Acknowledged before the batch's events are: faust commits their offsets then, and a
             # state record the broker refused would otherwise be missing after a restart.

@@ -184,8 +184,13 @@ class CaseState:
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Unit answers read before the handoff they answer (topics are not ordered with each other).
     pending: list[dict[str, Any]] = field(default_factory=list)
-    #: Every event of the case as recorded, in the order recorded: a hash chain of their signatures
-    #: (``liandong.audit`` links and verifies it; the domain only keeps it).
+    #: How many events of the case are linked into its audit chain (``liandong.audit`` links and
+    #: verifies it; the ledger keeps each link under ``link_key``, not in this record).
+    audit_length: int = 0
+    #: The hash of the chain's last link (None: no link yet): what the next one follows.
+    audit_head: str | None = None
+    #: The links themselves, only in a record written before they were kept apart (each is moved
+    #: out the next time the case changes); else empty.
     audit: list[dict[str, Any]] = field(default_factory=list)
 
     # -- applying events ------------------------------------------------------------------
@@ -259,6 +264,9 @@ class CaseState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CaseState:
         d = dict(d)
+        if "audit_length" not in d:  # written with its links inside: they are the whole chain
+            links = d.get("audit") or []
+            d["audit_length"], d["audit_head"] = len(links), links[-1]["hash"] if links else None
         d["status"] = CaseStatus(d["status"])
         d["handoffs"] = {u: UnitHandoff(**{**h, "status": HandoffStatus(h["status"])}) for u, h in d["handoffs"].items()}
         d["timeline"] = [TimelineEntry(**t) for t in d["timeline"]]

@@ -19,14 +19,14 @@ from liandong_sdk import HANDLING_UNITS, Verifier
 from pydantic import BaseModel, ConfigDict, Field
 
 from liandong.api import Api, Call, Handler, Parameters, json_response, problem
-from liandong.audit import verify
+from liandong.audit import link_key, verify
 from liandong.domain import CaseState, CaseStatus, bureau_year, views
 from liandong.service import Clock, View, forward, forwarded
 from liandong.tokens import Caller, Role
 
 from .stats import Tally, report, tally, tally_package
 
-CASES, COORDINATION = "ledger-cases", "ledger-coordination"
+CASES, COORDINATION, AUDIT = "ledger-cases", "ledger-coordination", "ledger-audit"
 #: Where a worker answers the others with its part of the statistics (``?unit=``: of that unit's cases).
 TALLIES_PATH = "/_workers/tallies"
 #: A worker's part of the statistics: (a unit, or None for every case; now) -> the summed tallies.
@@ -414,7 +414,8 @@ def make_api(cases: View, now: Clock, verifier: Verifier | None = None, tallied:
 
     def case(c: CaseState, at: datetime) -> dict[str, Any]:
         d = c.to_dict()
-        del d["audit"]  # served on its own (/cases/{n}/audit)
+        for part in ("audit", "audit_length", "audit_head"):
+            del d[part]  # the chain is served on its own (/cases/{n}/audit)
         d["overdue"] = c.overdue(at)
         return d
 
@@ -445,7 +446,9 @@ def make_api(cases: View, now: Clock, verifier: Verifier | None = None, tallied:
         found = await one_case(call)
         if isinstance(found, web.StreamResponse):
             return found
-        links = found.audit
+        # A link missing from the table breaks the chain where it was (the next one does not follow).
+        links = found.audit or [link for i in range(found.audit_length)
+                                if (link := cases.get(AUDIT, link_key(found.case_number, i))) is not None]
         broken = verify(found.case_number, links, verifier) if verifier is not None else None
         return json_response({"case_number": found.case_number, "intact": None if verifier is None else broken is None,
                               "length": len(links), "head": links[-1]["hash"] if links else None,

@@ -10,6 +10,7 @@ Topics in:  liandong.bureau.petitions, .triage, .coordination, .supervision, lia
             liandong.bureau.callbacks (the petitioners' evaluations: satisfaction by unit)
 Topics out: none (the tables' changelogs are their state logs)
 State:      table ledger-cases (case number -> CaseState, without personal data), restored on restart;
+            table ledger-audit (case number/index -> one link of the case's audit chain);
             table ledger-coordination (case or task number -> mediations, packages, team tasks:
             liandong.domain.views)
 HTTP:       GET /cases/{case_number}, GET /cases/{case_number}/audit, GET /cases?unit=&status=&overdue=,
@@ -64,7 +65,7 @@ from liandong import (
     load_clocks,
 )
 from liandong.api import Api
-from liandong.audit import Chain
+from liandong.audit import Chain, link_key
 from liandong.domain import CaseState, ClockConfig, Ledger, views
 from liandong.domain.case import state_from_json, state_to_json
 from liandong.domain.incoming import Incoming
@@ -80,10 +81,10 @@ from liandong.metrics import (
     TEAM_TASKS,
 )
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_WITHIN, Clock, Job, Keeper, Service, Table, View, faust_runtime
+from liandong.service import UNHURRIED_WITHIN, Clock, Job, Keeper, Put, Service, Table, View, faust_runtime
 
 from . import keeping
-from .api import CASES, COORDINATION, make_api, owned_tally
+from .api import AUDIT, CASES, COORDINATION, make_api, owned_tally
 from .board import Before, Board
 from .keeping import Keeping
 from .stats import Tally
@@ -123,8 +124,14 @@ class Recorder:
         self.before[0] = self.board.before(state) if state is not None else None  # as stored, before the change
         new, out = self.ledger.record(state, event)
         if new is not None:  # newly recorded (a repeat gives None): linked once
-            new.audit.append(self.chain.link(new.case_number, new.audit, event))
-            self.board.applying.add(new.case_number)  # until counted: a batch that fails never counts it
+            number = new.case_number
+            # Links a record written before they were kept apart still holds move out with this change.
+            puts = [Put(AUDIT, link_key(number, i), link) for i, link in enumerate(new.audit)]
+            link = self.chain.link(number, new.audit_head, event)
+            puts.append(Put(AUDIT, link_key(number, new.audit_length), link))
+            new.audit, new.audit_length, new.audit_head = [], new.audit_length + 1, link["hash"]
+            self.board.applying.add(number)  # until counted: a batch that fails never counts it
+            out = [*out, *puts]
         return new, out
 
     def view(self, view: views.View | None, event: Incoming[EventRecord]) -> tuple[views.View | None, list[Any]]:
@@ -225,6 +232,8 @@ LEDGER = Service(
               dedupe=False,
               encode=state_to_json, decode=state_from_json),
         Table(COORDINATION, dict.fromkeys(views.EVENTS, Recorder.view), counts=count_tasks, dedupe=False),
+        # Each case's audit links, one entry each (``link_key``), put by ``Recorder.record``.
+        Table(AUDIT, {}, dedupe=False),
     ),
     jobs=(Job(5.0, refresh_gauges),),
     http=api,

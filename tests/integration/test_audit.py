@@ -1,6 +1,6 @@
 """A record that proves itself, on the real broker: a case's events reach the ledger signed by their
 publishers and linked into its chain; ``liandong audit verify`` finds it intact. Someone with write
-access to the ledger's changelog then changes a stored event, and later a stored signature; after
+access to the ledger's audit changelog then changes a stored event, and later a stored signature; after
 each, the restarted ledger's API and ``liandong audit verify`` name the event."""
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from liandong_sdk import DepartmentClient
 from typer.testing import CliRunner
 
 from liandong import Bus
+from liandong.audit import link_key
 from liandong.cli import app as cli
+from services.ledger.api import AUDIT
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
 from tests.conftest import ServiceHost, api_get, wait_for
@@ -55,28 +57,33 @@ def verify_cli(bus: Bus, port: int, number: str) -> Any:
 
 
 def tamper(bus: Bus, app_id: str, number: str, change: Any) -> None:
-    """Writes the case's stored state again on the ledger's changelog, changed by ``change`` (as
-    anyone with write access to that topic, or to the broker's disks, could)."""
-    topic = f"{app_id}-ledger-cases-changelog"
+    """Writes the case's stored links again on the ledger's audit changelog, changed by ``change``
+    (as anyone with write access to that topic, or to the broker's disks, could)."""
+    topic = f"{app_id}-{AUDIT}-changelog"
+    prefix = f"{number}/".encode()
     consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False, **bus.client_config())
+    stored: dict[bytes, tuple[int, bytes]] = {}  # key -> (partition, the latest value)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(parts)
         consumer.seek_to_beginning()
-        ends, latest = consumer.end_offsets(parts), None
+        ends = consumer.end_offsets(parts)
         while any(consumer.position(tp) < ends[tp] for tp in parts):
             for tp, records in consumer.poll(timeout_ms=500).items():
-                latest = next(((tp.partition, r.value) for r in reversed(records) if r.key == number.encode()), latest)
+                stored.update((r.key, (tp.partition, r.value)) for r in records if r.key.startswith(prefix))
     finally:
         consumer.close()
-    assert latest is not None, f"{number} not on {topic}"
-    partition, raw = latest
-    state = json.loads(raw)
-    change(state["audit"])
+    assert stored, f"no link of {number} on {topic}"
+    keys = sorted(stored)
+    assert keys == [link_key(number, i).encode() for i in range(len(keys))]
+    chain = [json.loads(stored[k][1]) for k in keys]
+    change(chain)
     producer = KafkaProducer(bootstrap_servers=bus.bootstrap_servers, **bus.client_config())
     try:
-        producer.send(topic, key=number.encode(), value=json.dumps(state, ensure_ascii=False).encode(),
-                      partition=partition).get(30)
+        for key, link in zip(keys, chain, strict=True):
+            value = json.dumps(link, ensure_ascii=False, separators=(",", ":")).encode()
+            if json.loads(value) != json.loads(stored[key][1]):
+                producer.send(topic, key=key, value=value, partition=stored[key][0]).get(30)
     finally:
         producer.close()
 

@@ -53,7 +53,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any
             copy_ = referee.encode(event_type, event.data, source="/t")
             headers = copy_.headers + answer_headers(event.headers, event.topic, event.raw_value)
             event = reader.decode(BUREAU_ANSWERS, copy_.key, copy_.value, headers)
-        links.append(chain.link(CASE, links, event))
+        links.append(chain.link(CASE, links[-1]["hash"] if links else None, event))
     return links, verifier
 
 

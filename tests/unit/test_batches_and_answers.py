@@ -110,6 +110,31 @@ def test_table_writes_wait_until_every_message_of_the_batch_is_acknowledged() ->
     assert counted == ["e1"]
 
 
+def test_an_entry_put_first_is_acknowledged_before_the_state_that_names_it_is_written() -> None:
+    links, cases = Table(), Table()
+    producer = Producer()
+    batch = streams.Batch()
+    batch.put(cases, b"case-1", "state: 1 link", str.encode)
+    batch.put(links, b"case-1/000000", "link 0", str.encode, first=True)
+
+    async def run() -> None:
+        done = asyncio.ensure_future(batch.complete(App(producer), service="test"))  # type: ignore[arg-type]
+        while not producer.sent:
+            await asyncio.sleep(0)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert producer.sent == [b"link 0"]  # the state waits until the link is acknowledged
+        producer.ack()
+        while len(producer.sent) < 2:
+            await asyncio.sleep(0)
+        assert producer.sent[1] == b"state: 1 link"
+        producer.ack()
+        await done
+
+    asyncio.run(run())
+    assert links.data == {b"case-1/000000": b"link 0"} and cases.data == {b"case-1": b"state: 1 link"}
+
+
 def test_a_state_record_the_broker_refused_is_sent_again_before_the_batch_completes() -> None:
     table = Table()
     producer = Producer(failures=1)  # the changelog record's first send fails (a broker restart)
