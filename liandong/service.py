@@ -248,7 +248,7 @@ class Peers:
 
 
 #: RocksDB's memory per table partition (one database each; the memory store ignores them). faust's
-#: defaults (3 write buffers of 64 MiB, a 2 GiB block cache) would let a ledger's 24 databases grow
+#: defaults (3 write buffers of 64 MiB, a 2 GiB block cache) would let a ledger's 36 databases (3 tables, 12 partitions) grow
 #: to tens of GiB: a first start that restored a million cases held 1 GiB until it was restarted.
 #: A case is one point read, so a small cache costs little (``liandong bench-scale``).
 ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 2**20, "max_write_buffer_number": 2, "block_cache_size": 8 * 2**20}
