@@ -21,7 +21,6 @@ repeats the answers (same ids, so readers drop the copies), it never loses one.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -62,7 +61,7 @@ from .events import (
     SupervisionRecommendationIssued,
     known,
 )
-from .records import json_default
+from .statefile import StateFile
 
 log = logging.getLogger("liandong_sdk")
 OUTCOMES = known(ResolutionOutcome)
@@ -107,6 +106,7 @@ class DepartmentClient(CoordinationMixin):
         self.now = clock or _wall_clock  # or the simulation's compressed one
         self.state_file = state_file
         self.cases: dict[str, Handoff] = {}
+        self._init_changes()
         self.other: list[Event] = []  # inbox events other than handoffs, from the last poll
         #: The answers the bus refused (``answer.refused`` events: ``refused_type``, ``reason``), oldest first.
         self.refusals: list[Event] = []
@@ -129,6 +129,7 @@ class DepartmentClient(CoordinationMixin):
             if ev.type != CaseHandoffRequested.TYPE:
                 self.other.append(ev)
                 _ABOUT_ANSWERS.get(ev.type, DepartmentClient._track)(self, ev)  # the rest: mediations, packages, tasks
+                self._coordination_changed = True
                 continue
             d = ev.data
             known = self.cases.get(ev.key)
@@ -140,8 +141,8 @@ class DepartmentClient(CoordinationMixin):
                         {**d["case"], "petition_id": str(d["case"]["petition_id"])}, handoff_id=ev.id,
                         objection_due_at=d.get("objection_due_at"))
             self.cases[ev.key] = h
+            self._changed.add(ev.key)
             new.append(h)
-        self._save()
         return new
 
     def _refused(self, ev: Event) -> None:
@@ -152,7 +153,7 @@ class DepartmentClient(CoordinationMixin):
     def _deadline_set(self, ev: Event) -> None:
         if ev.key in self.cases and ev.data["unit"] == self.unit:
             self.cases[ev.key].handling_due_at = ev.data["deadline"]["due_at"]
-            self._state_dirty = True
+            self._changed.add(ev.key)
 
     def confirm(self, timeout: float = 30.0) -> None:
         """Waits until the broker has acknowledged every answer given so far. An answer it
@@ -206,7 +207,6 @@ class DepartmentClient(CoordinationMixin):
                                 f"({h.extension_days} used), got {days!r}")
         self._answer(CaseExtensionApproved.TYPE, case_number, extra_days=days, reason=_text("reason", reason))
         h.extension_days += days
-        self._save()
 
     def resolve(self, case_number: str, outcome: str, tag: str, opinion: str) -> None:
         if outcome not in OUTCOMES:
@@ -233,41 +233,49 @@ class DepartmentClient(CoordinationMixin):
         event_id = uuid.uuid5(_ANSWER_IDS, f"{h.handoff_id or h.case_number}/{event_type}/{n}")
         record = {"event_id": event_id, "occurred_at": at, "case": h.case, "deadline": deadline,
                   "unit": self.unit, **fields}
-        self._publish(event_type, record)
+        self._send(event_type, record)
         if after is not None:
             h.status = after
         h.answered[event_type] = n + 1
-        self._save()
+        self._changed.add(case_number)  # on disk at the next commit()
+
+    def _send(self, event_type: str, record: dict[str, Any]) -> None:
+        self._unconfirmed.append((event_type, record, self._publisher.publish(event_type, record)))
 
     def _publish(self, event_type: str, record: dict[str, Any]) -> None:
-        self._unconfirmed.append((event_type, record, self._publisher.publish(event_type, record)))
-        self._state_dirty = True  # every answer changes what the client remembers
+        """A mediation's, package's or task's answer (``CoordinationMixin``)."""
+        self._send(event_type, record)
+        self._coordination_changed = True
 
-    def _save(self) -> None:
-        # Written once per commit(), not per answer (the whole file each time made a burst of N
-        # cases cost O(N²)). A crash in between repeats answers with the same derived ids: dropped.
-        self._state_dirty = True
+    # -- what is kept on disk (``StateFile``) ---------------------------------------------------
+    def _init_changes(self) -> None:
+        # What changed since the state was last written: written once per commit(), not per answer.
+        # A crash in between repeats answers with the same derived ids: readers drop them.
+        self._changed: set[str] = set()  # case numbers
+        self._coordination_changed = False  # mediations, packages and tasks: written whole
+        self._store = StateFile(self.state_file) if self.state_file is not None else None
 
     def _write_state(self) -> None:
-        if self.state_file is None or not getattr(self, "_state_dirty", False):
+        if self._store is None:
             return
-        self._state_dirty = False
-        cases = {k: {**v.__dict__, "status": v.status.value, "requested_at": v.requested_at.isoformat(),
-                     "acceptance_due_at": v.acceptance_due_at.isoformat(),
-                     "objection_due_at": v.objection_due_at.isoformat() if v.objection_due_at else None,
-                     "handling_due_at": v.handling_due_at.isoformat() if v.handling_due_at else None}
-                 for k, v in self.cases.items()}
-        data = {"cases": cases, **self._coordination_state()}  # mediations, packages and tasks too
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, default=json_default))
-        tmp.replace(self.state_file)
+        changed: dict[str, dict[str, Any]] = {}
+        if self._changed:
+            changed["cases"] = {k: _case_record(self.cases[k]) for k in self._changed if k in self.cases}
+        if self._coordination_changed:
+            changed.update(self._coordination_state())
+        self._store.write(changed, lambda: {"cases": {k: _case_record(h) for k, h in self.cases.items()},
+                                            **self._coordination_state()})
+        self._changed.clear()
+        self._coordination_changed = False
 
     def _load(self) -> None:
-        if self.state_file is None or not self.state_file.exists():
+        if self._store is None:
             return
-        data = json.loads(self.state_file.read_text())
-        if "cases" not in data:  # the first format: handoffs only, by case number
-            data = {"cases": data}
+        # The first format: handoffs only, by case number.
+        data = self._store.load(lambda d: d if "cases" in d else {"cases": d})
+        if not data:
+            return
+        data.setdefault("cases", {})
         self._load_coordination(data)
         for k, v in data["cases"].items():
             v["status"] = HandoffStatus(v["status"])
@@ -344,3 +352,11 @@ _ABOUT_ANSWERS: dict[str, Callable[[DepartmentClient, Event], None]] = {
 
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def _case_record(h: Handoff) -> dict[str, Any]:
+    """A handoff as the state file keeps it (JSON-ready)."""
+    return {**h.__dict__, "status": h.status.value, "requested_at": h.requested_at.isoformat(),
+            "acceptance_due_at": h.acceptance_due_at.isoformat(),
+            "objection_due_at": h.objection_due_at.isoformat() if h.objection_due_at else None,
+            "handling_due_at": h.handling_due_at.isoformat() if h.handling_due_at else None}

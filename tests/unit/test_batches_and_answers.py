@@ -320,6 +320,7 @@ def test_the_state_file_keeps_mediations_packages_and_tasks_across_a_restart(tmp
         c.state_file = tmp_path / "department-justice.json"
         c.cases = {}
         c._init_coordination()
+        c._init_changes()
         return c
 
     case = {"case_number": "140214-2026-000001", "district_code": "140214", "petition_id": "p-1"}
@@ -332,7 +333,7 @@ def test_the_state_file_keeps_mediations_packages_and_tasks_across_a_restart(tmp
                                      "五包一化解", 7, date(2026, 4, 1), True, reports=2)
     before.tasks["HEAT-2026-001"] = Task("HEAT-2026-001", "heating", "排查组", "冬季供暖", "排查小区", None,
                                          status="ACKNOWLEDGED", answered={"acknowledged": 1})
-    before._state_dirty = True
+    before._coordination_changed = True
     before._write_state()
 
     after = client()
