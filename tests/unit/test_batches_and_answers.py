@@ -310,39 +310,6 @@ def test_an_answer_the_broker_refused_is_sent_again_and_confirmed_later() -> Non
     assert client._unconfirmed == []
 
 
-def test_the_state_file_keeps_mediations_packages_and_tasks_across_a_restart(tmp_path: Any) -> None:
-    from datetime import UTC, date, datetime
-
-    from liandong_sdk import DepartmentClient, Mediation, Package, Task
-
-    def client() -> DepartmentClient:
-        c = object.__new__(DepartmentClient)  # no broker: only what the state file holds
-        c.state_file = tmp_path / "department-justice.json"
-        c.cases = {}
-        c._init_coordination()
-        c._init_changes()
-        return c
-
-    case = {"case_number": "140214-2026-000001", "district_code": "140214", "petition_id": "p-1"}
-    due = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    before = client()
-    before.mediations["m-1"] = Mediation("m-1", case["case_number"], case, "HRSS", ["JUSTICE"], ["刘律师"], "工资纠纷",
-                                         due, answer="JOINED", reminders=1)
-    before.packages["p-1"] = Package("p-1", case["case_number"], case, [case["case_number"]],
-                                     [{"role": "leading_official", "person": "张副区长", "unit": "BUREAU"}],
-                                     "五包一化解", 7, date(2026, 4, 1), True, reports=2)
-    before.tasks["HEAT-2026-001"] = Task("HEAT-2026-001", "heating", "排查组", "冬季供暖", "排查小区", None,
-                                         status="ACKNOWLEDGED", answered={"acknowledged": 1})
-    before._coordination_changed = True
-    before._write_state()
-
-    after = client()
-    after._load()
-    assert after.mediations == before.mediations
-    assert after.packages == before.packages
-    assert after.tasks == before.tasks
-
-
 # -- rebuilding from a log: an unknown topic is not an empty one ----------------------------------
 class Consumer:
     """Metadata that comes late (``late`` empty answers first), or never (``late`` None)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +81,8 @@ def test_a_file_of_the_first_format_is_read_and_changes_apply_on_top(tmp_path: P
 def test_a_client_writes_the_cases_it_changed_and_reads_them_back_after_a_restart(tmp_path: Path) -> None:
     from liandong_sdk import Handoff
 
-    def client() -> DepartmentClient:
-        c = object.__new__(DepartmentClient)  # no broker: only what the state file holds
-        c.state_file = tmp_path / "department-hrss.json"
-        c.cases = {}
-        c._init_coordination()
-        c._init_changes()
-        c._load()
-        return c
-
     at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    first = client()
+    first = _client(tmp_path / "department-hrss.json")
     for i in range(200):
         number = f"140214-2026-{i:06d}"
         first.cases[number] = Handoff(number, "LEAD", "HANDOFF", "WAGE_ARREARS", "欠薪", None, at, at + timedelta(days=15),
@@ -103,5 +94,38 @@ def test_a_client_writes_the_cases_it_changed_and_reads_them_back_after_a_restar
     first._changed.add("140214-2026-000007")
     first._write_state()
     assert first._store.journal.stat().st_size - size < 1000  # one case's line, not the 200
-    again = client()
+    again = _client(tmp_path / "department-hrss.json")
     assert again.cases == first.cases and again.cases["140214-2026-000007"].status is HandoffStatus.SIGNED
+
+
+def _client(state_file: Path) -> DepartmentClient:
+    """A client with no broker: only what its state file holds."""
+    c = object.__new__(DepartmentClient)
+    c.state_file = state_file
+    c.cases = {}
+    c._init_coordination()
+    c._init_changes()
+    c._load()
+    return c
+
+
+def test_the_state_file_keeps_mediations_packages_and_tasks_across_a_restart(tmp_path: Path) -> None:
+    from liandong_sdk import Mediation, Package, Task
+
+    case = {"case_number": "140214-2026-000001", "district_code": "140214", "petition_id": "p-1"}
+    due = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    before = _client(tmp_path / "department-justice.json")
+    before.mediations["m-1"] = Mediation("m-1", case["case_number"], case, "HRSS", ["JUSTICE"], ["刘律师"], "工资纠纷",
+                                         due, answer="JOINED", reminders=1)
+    before.packages["p-1"] = Package("p-1", case["case_number"], case, [case["case_number"]],
+                                     [{"role": "leading_official", "person": "张副区长", "unit": "BUREAU"}],
+                                     "五包一化解", 7, date(2026, 4, 1), True, reports=2)
+    before.tasks["HEAT-2026-001"] = Task("HEAT-2026-001", "heating", "排查组", "冬季供暖", "排查小区", None,
+                                         status="ACKNOWLEDGED", answered={"acknowledged": 1})
+    before._coordination_changed = True
+    before._write_state()
+
+    after = _client(tmp_path / "department-justice.json")
+    assert after.mediations == before.mediations
+    assert after.packages == before.packages
+    assert after.tasks == before.tasks
