@@ -248,8 +248,9 @@ class Peers:
 
 
 #: RocksDB's memory per table partition (one database each; the memory store ignores them). faust's
-#: defaults (3 write buffers of 64 MiB, a 2 GiB block cache) would let a ledger's 36 databases (3 tables, 12 partitions) grow
-#: to tens of GiB: a first start that restored a million cases held 1 GiB until it was restarted.
+#: defaults (3 write buffers of 64 MiB, a 2 GiB block cache) would let a ledger's 36 databases (3 tables,
+#: 12 partitions) grow to tens of GiB: a first start that restored a million cases held 1 GiB until it
+#: was restarted.
 #: A case is one point read, so a small cache costs little (``liandong bench-scale``).
 ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 2**20, "max_write_buffer_number": 2, "block_cache_size": 8 * 2**20}
 
@@ -834,7 +835,8 @@ class InMemory:
     def __init__(self, service: Service, decisions: Any, codec: Codec) -> None:
         self.service, self.decisions, self.codec = service, decisions, codec
         self.stores: dict[str, dict[bytes, bytes]] = {t.name: {} for t in service.tables}
-        self.view = View({t.name: (t, self.stores[t.name]) for t in service.tables})
+        self._tables = {t.name: (t, self.stores[t.name]) for t in service.tables}
+        self.view = View(self._tables)
         self.published: list[Event] = []
         self.refused: list[tuple[Event, str]] = []
 
@@ -873,15 +875,16 @@ class InMemory:
                 applied = spec.apply(self.decisions, spec.load(store.get(key)), event, handler)
                 if applied.refused is not None:
                     self.refused.append((event, applied.refused))
-                for put in applied.outputs:
-                    if isinstance(put, Put):
-                        target, _ = _target({t.name: (t, None) for t in self.service.tables}, put)
-                        self.stores[put.table][put.key.encode()] = target.encode(put.value)
+                for output in applied.outputs:
+                    if isinstance(output, Put):  # before the state that names it, as on the bus
+                        target, target_store = _target(self._tables, output)
+                        target_store[output.key.encode()] = target.encode(output.value)
+                    else:
+                        out.append(output)
                 if applied.entry is not None:
                     store[key] = spec.dump(applied.entry)  # as the table would: the stored bytes, read back
                     if spec.counts is not None:
                         spec.counts(self.decisions, applied.entry.state, event)()  # a batch of one, complete
-                out += [o for o in applied.outputs if not isinstance(o, Put)]
         return self._publish(out, event)
 
     def tick(self, at: datetime) -> list[Event]:

@@ -157,6 +157,10 @@ BATCH_WITHIN = 0.005
 UNHURRIED_WITHIN = 0.05
 
 
+#: A table write a batch holds until it completes: (table, key, value, encode, the faust event that wrote it).
+_Write = tuple[Any, Hashable, Any, Callable[[Any], bytes], Any]
+
+
 class Batch:
     """What the events of one batch lead to: messages to send, table writes to make once the broker
     has acknowledged every message, and what to count once the broker has acknowledged the writes.
@@ -171,9 +175,8 @@ class Batch:
 
     def __init__(self, recent: Recent | None = None) -> None:
         self.messages: list[OutgoingMessage] = []
-        # (table, key) -> (table, key, value, encode, the faust event that wrote it)
-        self._writes: dict[tuple[int, Hashable], tuple[Any, Hashable, Any, Callable[[Any], bytes], Any]] = {}
-        self._first: dict[tuple[int, Hashable], tuple[Any, Hashable, Any, Callable[[Any], bytes], Any]] = {}
+        self._writes: dict[tuple[int, Hashable], _Write] = {}
+        self._first: dict[tuple[int, Hashable], _Write] = {}
         self._after: list[Callable[[], None]] = []
         self._recent = recent
 
@@ -206,19 +209,13 @@ class Batch:
     async def complete(self, app: faust.App, *, service: str) -> None:
         if self.messages:
             await retrying(partial(_send_all, app, self.messages), service=service, what="batch")
-        if self._first:
-            pending = [(table, key, encode(value), source) for table, key, value, encode, source in self._first.values()]
-            await retrying(partial(_write_all, app, pending), service=service, what="state")
-        if self._writes:
-            # Acknowledged before the batch's events are: faust commits their offsets then, and a
-            # state record the broker refused would otherwise be missing after a restart.
-            written = [(table, key, encode(value), value, source)
-                       for table, key, value, encode, source in self._writes.values()]
-            pending = [(table, key, raw, source) for table, key, raw, _, source in written]
-            await retrying(partial(_write_all, app, pending), service=service, what="state")
-            if self._recent is not None:
-                for table, key, raw, value, _ in written:
-                    self._recent.keep(table, key, raw, value)
+        # Each acknowledged before the batch's events are: faust commits their offsets then, and a
+        # state record the broker refused would otherwise be missing after a restart.
+        await _write_entries(app, self._first, service)
+        written = await _write_entries(app, self._writes, service)
+        if self._recent is not None:
+            for table, key, raw, value in written:
+                self._recent.keep(table, key, raw, value)
         for action in self._after:
             action()
 
@@ -255,6 +252,18 @@ class Recent:
 
     def __len__(self) -> int:
         return len(self._kept)
+
+
+async def _write_entries(app: faust.App, writes: dict[tuple[int, Hashable], _Write],
+                         service: str) -> list[tuple[Any, Hashable, bytes, Any]]:
+    """Encodes and writes ``Batch`` entries, waiting for every acknowledgement; (table, key, bytes,
+    value) of each."""
+    if not writes:
+        return []
+    encoded = [(table, key, encode(value), value, source) for table, key, value, encode, source in writes.values()]
+    pending = [(table, key, raw, source) for table, key, raw, _, source in encoded]
+    await retrying(partial(_write_all, app, pending), service=service, what="state")
+    return [(table, key, raw, value) for table, key, raw, value, _ in encoded]
 
 
 async def _write_all(app: faust.App, pending: list[tuple[Any, Hashable, bytes, Any]]) -> None:
