@@ -65,9 +65,7 @@ class StateFile:
                 for part, changed in entry["parts"].items():
                     parts.setdefault(part, {}).update(changed)
             if len(kept) < len(raw_lines):  # what a crash left: gone before anything is appended after it
-                tmp = self.journal.with_name(self.journal.name + ".tmp")
-                tmp.write_bytes(b"".join(line + b"\n" for line in kept))
-                tmp.replace(self.journal)
+                _replace(self.journal, b"".join(line + b"\n" for line in kept))
             self._journal_bytes = sum(len(line) + 1 for line in kept)
         return parts
 
@@ -86,9 +84,7 @@ class StateFile:
 
     def _snapshot(self, parts: Parts) -> None:
         data = _dumps({**parts, "generation": self.generation + 1})
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(self.path)  # from here the old journal's lines no longer count
+        _replace(self.path, data)  # from here the old journal's lines no longer count
         self.generation += 1
         self._snapshot_bytes, self._journal_bytes = len(data), 0
         with contextlib.suppress(FileNotFoundError):
@@ -97,3 +93,10 @@ class StateFile:
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, default=json_default).encode()
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Writes ``path`` whole or not at all."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
