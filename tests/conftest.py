@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -25,9 +26,10 @@ if "LIANDONG_TOKENS_FILE" not in os.environ:
     atexit.register(shutil.rmtree, _tokens_dir, ignore_errors=True)
     os.environ["LIANDONG_TOKENS_FILE"] = str(Path(_tokens_dir) / "tokens.json")
 
-from liandong import Bus, get_settings
+from liandong import Bus, Verifier, get_settings
 from liandong.api import call_api
 from liandong.broker import LocalBroker, broker_for, free_port
+from liandong.security import Grant, ensure_signing_keys
 from liandong.tokens import TokenStore, local_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,3 +219,10 @@ def fresh_broker(tmp_path: Path) -> Iterator[tuple[LocalBroker, Bus]]:
     """A broker of the test's own (it may stop and start it), provisioned; stopped after the test."""
     with provisioned_broker(tmp_path) as both:
         yield both
+
+
+def signing_keys(folder: Path, grants: list[Grant]) -> tuple[dict[str, str], Verifier]:
+    """Ed25519 keys made in ``folder`` for the principals of ``grants``: each one's seed, and a
+    verifier of the principals directory (who may write what)."""
+    listed = ensure_signing_keys(folder / "signing-keys.json", folder / "principals.json", grants)
+    return json.loads((folder / "signing-keys.json").read_text()), Verifier.from_directory(listed)

@@ -5,7 +5,6 @@ first event changed, removed or unsigned, and a link moved to another case."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ from liandong_sdk import (
 from liandong import get_settings
 from liandong.audit import Chain, genesis, link_hash, verify
 from liandong.examples import example_record
-from liandong.security import Grant, ensure_signing_keys
+from liandong.security import Grant
+from tests.conftest import signing_keys
 
 SCHEMAS = SchemaCatalogue(get_settings().schemas_dir)
 CASE = "140214-2026-000007"
@@ -38,8 +38,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any
     grants = [Grant("svc-intake", (), (BUREAU_PETITIONS,)), Grant("svc-bureau", (), (BUREAU_TRIAGE,)),
               Grant("unit-hrss", (), (HRSS_REPLIES,)), Grant("svc-triage", (), (BUREAU_ANSWERS,)),
               Grant("svc-ledger", (), ())]
-    verifier = Verifier.from_directory(ensure_signing_keys(folder / "k.json", folder / "p.json", grants))
-    seeds = json.loads((folder / "k.json").read_text())
+    seeds, verifier = signing_keys(folder, grants)
     reader = Codec(SCHEMAS, verifier=verifier)
     chain = Chain(Signer.from_seed("svc-ledger", seeds["svc-ledger"]))
     links: list[dict[str, Any]] = []

@@ -21,7 +21,6 @@ from liandong_sdk import (
     Codec,
     SchemaCatalogue,
     Signer,
-    Verifier,
     topic_matches,
 )
 from liandong_sdk.events import PetitionRegistered
@@ -31,12 +30,13 @@ from liandong.audit import Chain, genesis, link_key, verify
 from liandong.bench_scale import answer, register
 from liandong.domain import ClockConfig, Ledger
 from liandong.domain.triage import Triage
-from liandong.security import Grant, ensure_signing_keys
+from liandong.security import Grant
 from liandong.service import InMemory
 from liandong.tokens import TokenStore
 from services.ledger.api import AUDIT, CASES, make_api
 from services.ledger.app import LEDGER, Recorder
 from services.triage.app import TRIAGE, load_routing
+from tests.conftest import signing_keys
 
 SCHEMAS = SchemaCatalogue(get_settings().schemas_dir)
 AT = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
@@ -49,8 +49,7 @@ class Bus:
     def __init__(self, folder: Path) -> None:
         writes = (BUREAU_PETITIONS, BUREAU_TRIAGE, BUREAU_ANSWERS, *concrete_topics(UNIT_INBOX, UNIT_REPLIES))
         grants = [Grant("svc-triage", (), writes), Grant("svc-ledger", (), ())]
-        self.verifier = Verifier.from_directory(ensure_signing_keys(folder / "k.json", folder / "p.json", grants))
-        seeds = json.loads((folder / "k.json").read_text())
+        seeds, self.verifier = signing_keys(folder, grants)
         codec = Codec(SCHEMAS, signer=Signer.from_seed("svc-triage", seeds["svc-triage"]), verifier=self.verifier)
         self.triage = InMemory(TRIAGE, Triage(load_routing(), ClockConfig()), codec)
         recorder = Recorder(Ledger(ClockConfig()), Chain(Signer.from_seed("svc-ledger", seeds["svc-ledger"])),

@@ -32,6 +32,7 @@ from liandong import BUREAU_TRIAGE, get_settings
 from liandong.domain.answers import speaker
 from liandong.examples import example_record
 from liandong.security import Grant, ensure_signing_keys
+from tests.conftest import signing_keys
 from tests.stand_ins import In
 
 SCHEMAS = SchemaCatalogue(get_settings().schemas_dir)
@@ -44,9 +45,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Veri
     folder = tmp_path_factory.mktemp("keys")
     grants = [Grant("unit-hrss", (), (HRSS_REPLIES,)), Grant("unit-police", (), ("liandong.unit.police.replies",)),
               Grant("svc-bureau", (), (BUREAU_TRIAGE,))]
-    listed = ensure_signing_keys(folder / "signing-keys.json", folder / "principals.json", grants)
-    seeds = json.loads((folder / "signing-keys.json").read_text())
-    return seeds, Verifier.from_directory(listed), folder
+    seeds, verifier = signing_keys(folder, grants)
+    return seeds, verifier, folder
 
 
 def codec(keys: tuple[dict[str, str], Verifier, Path], principal: str | None) -> Codec:
