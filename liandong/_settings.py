@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     #: index, and n changed only with all of them stopped (docs/scale-out.md).
     intake_instance: int = Field(default=0, ge=0)
     intake_instances: int = Field(default=1, ge=1)
-    topic_partitions: int = 12
+    topic_partitions: int = 4
     #: Stream services fetch in incremental sessions (KIP-227, ``liandong.fetch_sessions``): a fetch
     #: names only the partitions whose offset moved instead of all of them. Off: aiokafka's full fetches.
     fetch_sessions: bool = True

@@ -9,7 +9,9 @@ stops working.
    partitions whose records are still buffered, so records arriving there meanwhile wait for the
    long poll to end: up to 1.5 s per hop at low load. We bound it as our own consumers do
    (``liandong_sdk.FETCH_MAX_WAIT_MS``), through aiokafka's ``_fetch_max_wait_ms``, which
-   ``AIOKafkaConsumer.start`` hands to its fetcher.
+   ``AIOKafkaConsumer.start`` hands to its fetcher. A service no one waits on for an answer also
+   has the broker gather a fetch (``gather``, aiokafka's ``_fetch_min_bytes``): each fetch costs the
+   broker a read of every partition the worker owns, answered or not.
 2. A table write picks its changelog partition from the faust event being processed (a private
    context variable). Batched writes happen after the batch's events were taken, so
    ``processing(source)`` makes the event that caused a write current again while it is written.
@@ -53,7 +55,7 @@ stops working.
    worker answered for half the cases). An offset it does not have is taken as -1, as recovery
    does for a changelog never read (the partition is read from its beginning).
 9. aiokafka sends every fetch as a full one, naming each of the 190-odd partitions a service reads
-   (12 a topic), and the broker answers for each: most of a fetch's cost went on partitions with
+   (12 a topic then, 4 now), and the broker answers for each: most of a fetch's cost went on partitions with
    nothing new. Its fetcher now fetches in incremental sessions (KIP-227), as the Java client does:
    ``liandong.fetch_sessions`` (installed by ``create_app`` unless ``LIANDONG_FETCH_SESSIONS=false``).
 """
@@ -104,13 +106,26 @@ INTERNALS = (
     "aiokafka.client:AIOKafkaClient.send",
 )
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "install", "missing", "processing", "seek_back", "set_aside", "write"]
+__all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "gather", "install", "missing", "processing", "seek_back",
+           "set_aside", "write"]
+
+
+#: Bytes a fetch of each app's worker consumer gathers before the broker answers (``gather``).
+_GATHER: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def gather(app: Any, min_bytes: int) -> None:
+    """The broker answers ``app``'s fetches once ``min_bytes`` have gathered, or after the long poll
+    (``FETCH_MAX_WAIT_MS``); by default (1 byte) at the first record. Set before the app starts."""
+    _GATHER[app] = min_bytes
 
 
 def _responsive_worker_consumer(create: Callable[..., Any]) -> Callable[..., Any]:
     def create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+        # both read when the consumer starts its fetcher
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_min_bytes = _GATHER.get(self.app, 1)
         return consumer
 
     create_worker_consumer.__wrapped__ = create  # type: ignore[attr-defined]

@@ -77,10 +77,10 @@ from ._bus import Bus
 from ._logging import get_logger
 from .api import Api, problem
 from .clock import now as wall_clock
-from .faust_patches import WRITTEN, committed
+from .faust_patches import WRITTEN, committed, gather
 from .metrics import REFUSED
 from .runtime import Runtime
-from .streams import BATCH_WITHIN, UNHURRIED_WITHIN, Batch, Recent, consume_batches, create_app, raw_topic, retrying
+from .streams import BATCH_WITHIN, UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Batch, Recent, consume_batches, create_app, raw_topic, retrying
 from .tokens import PEER_HEADER, TokenStore
 
 State = Any
@@ -112,8 +112,8 @@ Clock = Callable[[], datetime]
 #: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
 Refusal = Callable[[Any, Event, str], Sequence[Published]]
 
-__all__ = ["UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output", "Put", "Refusal",
-           "Service", "State", "Table", "Tick", "View", "faust_runtime"]
+__all__ = ["UNHURRIED_FETCH_BYTES", "UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output",
+           "Put", "Refusal", "Service", "State", "Table", "Tick", "View", "faust_runtime"]
 
 log = get_logger(__name__)
 
@@ -248,8 +248,8 @@ class Peers:
 
 
 #: RocksDB's memory per table partition (one database each; the memory store ignores them). faust's
-#: defaults (3 write buffers of 64 MiB, a 2 GiB block cache) would let a ledger's 36 databases (3 tables,
-#: 12 partitions) grow to tens of GiB: a first start that restored a million cases held 1 GiB until it
+#: defaults (3 write buffers of 64 MiB, a 2 GiB block cache) would let a ledger's databases (36 with 3 tables
+#: at 12 partitions) grow to tens of GiB: a first start that restored a million cases held 1 GiB until it
 #: was restarted.
 #: A case is one point read, so a small cache costs little (``liandong bench-scale``).
 ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 2**20, "max_write_buffer_number": 2, "block_cache_size": 8 * 2**20}
@@ -454,6 +454,10 @@ class Service:
     #: How long a batch of its input waits to fill (``take_events``' window): the latency it adds
     #: where it sits on the way to an answer, and, when idle, a wake-up each time it passes.
     batch_within: float = BATCH_WITHIN
+    #: Bytes the broker gathers before it answers a fetch (else at the long poll's end, 100 ms): 1
+    #: answers at the first record. Every fetch costs the broker a read of each partition the worker
+    #: owns, so a service no one waits on gathers (``UNHURRIED_FETCH_BYTES``): fewer, fuller fetches.
+    fetch_min_bytes: int = 1
     #: What it derives from a table and keeps across a clean restart (persistent table stores only).
     keeper: Keeper | None = None
 
@@ -574,6 +578,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         raise StartupError(f"{service.name}: its tables act on entries under another key than the event's; they need "
                            f"LIANDONG_TABLE_STORE=memory:// (not {bus.settings.table_store})")
     app = create_app(app_id, bus)
+    gather(app, service.fetch_min_bytes)
     partitions = bus.settings.topic_partitions
     topics_in = concrete_topics(*service.topics_in)
     keeper = service.keeper if bus.settings.table_store != "memory://" else None

@@ -155,6 +155,8 @@ BATCH_WITHIN = 0.005
 #: The window of a service no one waits on for an answer (the ledger, notices, supervision): a fuller
 #: batch writes a busy case's record once for several events, and an idle worker wakes up less often.
 UNHURRIED_WITHIN = 0.05
+#: What its fetches gather (``Service.fetch_min_bytes``): about 120 events, or the long poll's 100 ms.
+UNHURRIED_FETCH_BYTES = 32 * 1024
 
 
 #: A table write a batch holds until it completes: (table, key, value, encode, the faust event that wrote it).

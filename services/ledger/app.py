@@ -81,7 +81,7 @@ from liandong.metrics import (
     TEAM_TASKS,
 )
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_WITHIN, Clock, Job, Keeper, Put, Service, Table, View, faust_runtime
+from liandong.service import UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Clock, Job, Keeper, Put, Service, Table, View, faust_runtime
 
 from . import keeping
 from .api import AUDIT, CASES, COORDINATION, make_api, owned_tally
@@ -239,6 +239,7 @@ LEDGER = Service(
     http=api,
     decodes_all=True,  # it reads every topic: every bad message reaches the dead-letter topic through it
     batch_within=UNHURRIED_WITHIN,
+    fetch_min_bytes=UNHURRIED_FETCH_BYTES,
     keeper=Keeper(CASES, load=keeping.load, save=keeping.save, restored=keeping.restored,
                   recovered=keeping.recovered),
 )

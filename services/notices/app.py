@@ -20,7 +20,7 @@ from liandong import BUREAU_ANSWERS, BUREAU_NOTICES, BUREAU_PETITIONS, BUREAU_TR
 from liandong.domain import ClockConfig
 from liandong.domain.notices import KINDS, Notices
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_WITHIN, Service, Table, faust_runtime
+from liandong.service import UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Service, Table, faust_runtime
 
 from .templates import NoticeSettings, Templates, load_notice_settings
 
@@ -37,6 +37,7 @@ NOTICES = Service(
         **dict.fromkeys(KINDS, N.decided),  # acceptance, not accepted, diversion, extension, opinion
     }),),
     batch_within=UNHURRIED_WITHIN,
+    fetch_min_bytes=UNHURRIED_FETCH_BYTES,
 )
 SERVICE = NOTICES.name
 TOPICS_IN = concrete_topics(*NOTICES.topics_in)

@@ -50,7 +50,7 @@ from liandong.domain import ClockConfig
 from liandong.domain.incoming import Incoming
 from liandong.domain.supervision import SupervisedCase, Supervisor
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_WITHIN, Clock, Elsewhere, Service, Table, faust_runtime
+from liandong.service import UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Clock, Elsewhere, Service, Table, faust_runtime
 
 S = Supervisor
 
@@ -91,6 +91,7 @@ SUPERVISION = Service(
     ),),
     tick_seconds=5.0,
     batch_within=UNHURRIED_WITHIN,
+    fetch_min_bytes=UNHURRIED_FETCH_BYTES,
 )
 SERVICE = SUPERVISION.name
 TOPICS_IN = concrete_topics(*SUPERVISION.topics_in)

@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import inspect
 from importlib.metadata import version
+from types import SimpleNamespace
 from typing import Any
 
 import aiokafka
@@ -15,6 +16,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from liandong import FETCH_MAX_WAIT_MS, faust_patches
+from liandong.service import UNHURRIED_WITHIN
 
 #: sha256 (first 16 hex digits) of each internal's source as of WRITTEN_FOR. When an upgrade
 #: changes one, read it, check the patch still does what its docstring says, then update the hash.
@@ -77,6 +79,30 @@ def test_the_fetch_wait_reaches_the_consumer_the_patch_sets() -> None:
     assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.__init__)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
     assert FETCH_MAX_WAIT_MS < 1500
+
+
+def test_an_app_told_to_gather_has_its_worker_consumer_ask_the_broker_for_that_many_bytes() -> None:
+    created = SimpleNamespace(_fetch_min_bytes=1, _fetch_max_wait_ms=1500)
+    create = faust_patches._responsive_worker_consumer(lambda thread, transport: created)
+    class App:  # a faust app stands in: gather holds it weakly
+        pass
+
+    patient, eager = App(), App()
+    faust_patches.gather(patient, 32768)
+    assert create(SimpleNamespace(app=patient), None) is created
+    assert (created._fetch_min_bytes, created._fetch_max_wait_ms) == (32768, FETCH_MAX_WAIT_MS)
+    create(SimpleNamespace(app=eager), None)
+    assert created._fetch_min_bytes == 1  # not told: the broker answers at the first record
+    assert "fetch_min_bytes=self._fetch_min_bytes" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
+
+
+def test_only_services_no_one_waits_on_gather_their_fetches() -> None:
+    from services.registry import SPECS
+
+    declared = {name: spec.service for name, spec in SPECS.items() if spec.service is not None}
+    gathering = {name for name, s in declared.items() if s.fetch_min_bytes > 1}
+    assert gathering == {"ledger", "notices", "supervision"}  # triage, on the way to every inbox, does not
+    assert all(declared[name].batch_within == UNHURRIED_WITHIN for name in gathering)
 
 
 def test_write_does_what_a_table_assignment_does_but_sends_the_changelog_record_itself() -> None:
