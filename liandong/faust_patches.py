@@ -54,9 +54,9 @@ stops working.
    crashes, and the worker keeps running without its tables (a 2-worker bench run: one ledger
    worker answered for half the cases). An offset it does not have is taken as -1, as recovery
    does for a changelog never read (the partition is read from its beginning).
-9. aiokafka sends every fetch as a full one, naming each of the 190-odd partitions a service reads
-   (12 a topic then, 4 now), and the broker answers for each: most of a fetch's cost went on partitions with
-   nothing new. Its fetcher now fetches in incremental sessions (KIP-227), as the Java client does:
+9. aiokafka sends every fetch as a full one, naming each partition a service reads (about 20 topics'
+   worth), and the broker answers for each: most of a fetch's cost went on partitions with nothing
+   new. Its fetcher now fetches in incremental sessions (KIP-227), as the Java client does:
    ``liandong.fetch_sessions`` (installed by ``create_app`` unless ``LIANDONG_FETCH_SESSIONS=false``).
 """
 

@@ -3,9 +3,9 @@
 
 Why: aiokafka sends every fetch as a full one, naming every partition the consumer reads, and the
 broker answers for each of them. Triage and the ledger read about 20 topics each (over 200 partitions
-at the 12 a topic there were then), and each service fetches again after every record it gets, so at load most of
-a fetch's cost, in the broker and in the client's pure-Python protocol code, went on partitions with
-nothing new. The Java client has used sessions since Kafka 1.1: the broker keeps the list, and a
+at the 12 a topic of the time), and each service fetches again after every record it gets, so at
+load most of a fetch's cost, in the broker and in the client's pure-Python protocol code, went on
+partitions with nothing new. The Java client has used sessions since Kafka 1.1: the broker keeps the list, and a
 request names only the partitions whose fetch offset changed (``send``) or that the consumer stopped
 reading (``forgotten``); the answer holds only partitions with records or with new metadata (high
 watermark, log start, an error).

@@ -112,8 +112,8 @@ Clock = Callable[[], datetime]
 #: What to publish when a handler refuses an event: (decisions, the event, the reason) -> outputs.
 Refusal = Callable[[Any, Event, str], Sequence[Published]]
 
-__all__ = ["UNHURRIED_FETCH_BYTES", "UNHURRIED_WITHIN", "Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output",
-           "Put", "Refusal", "Service", "State", "Table", "Tick", "View", "faust_runtime"]
+__all__ = ["Clock", "Elsewhere", "Handler", "InMemory", "Job", "Keeper", "Output", "Put", "Refusal", "Service", "State", "Table",
+           "Tick", "View", "faust_runtime"]
 
 log = get_logger(__name__)
 
@@ -451,15 +451,24 @@ class Service:
     #: Decode every message read, handled or not (the ledger: so that a bad message of any type is
     #: dead-lettered); else only those whose ``ce_type`` header names a type handled here.
     decodes_all: bool = False
-    #: How long a batch of its input waits to fill (``take_events``' window): the latency it adds
-    #: where it sits on the way to an answer, and, when idle, a wake-up each time it passes.
-    batch_within: float = BATCH_WITHIN
-    #: Bytes the broker gathers before it answers a fetch (else at the long poll's end, 100 ms): 1
-    #: answers at the first record. Every fetch costs the broker a read of each partition the worker
-    #: owns, so a service no one waits on gathers (``UNHURRIED_FETCH_BYTES``): fewer, fuller fetches.
-    fetch_min_bytes: int = 1
+    #: No one waits on it for an answer (the ledger, notices, supervision): it takes its input in
+    #: fuller batches, fetched less often (``batch_within``, ``fetch_min_bytes``).
+    unhurried: bool = False
     #: What it derives from a table and keeps across a clean restart (persistent table stores only).
     keeper: Keeper | None = None
+
+    @property
+    def batch_within(self) -> float:
+        """How long a batch of its input waits to fill (``take_events``' window): the latency it adds
+        where it sits on the way to an answer, and, when idle, a wake-up each time it passes."""
+        return UNHURRIED_WITHIN if self.unhurried else BATCH_WITHIN
+
+    @property
+    def fetch_min_bytes(self) -> int:
+        """Bytes the broker gathers before it answers a fetch (else at the long poll's end, 100 ms); 1
+        answers at the first record. Every fetch costs the broker a read of each partition the worker
+        owns, so an unhurried service has fewer, fuller ones."""
+        return UNHURRIED_FETCH_BYTES if self.unhurried else 1
 
     @property
     def handlers(self) -> dict[type[EventRecord], list[str]]:

@@ -81,7 +81,7 @@ from liandong.metrics import (
     TEAM_TASKS,
 )
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Clock, Job, Keeper, Put, Service, Table, View, faust_runtime
+from liandong.service import Clock, Job, Keeper, Put, Service, Table, View, faust_runtime
 
 from . import keeping
 from .api import AUDIT, CASES, COORDINATION, make_api, owned_tally
@@ -238,8 +238,7 @@ LEDGER = Service(
     jobs=(Job(5.0, refresh_gauges),),
     http=api,
     decodes_all=True,  # it reads every topic: every bad message reaches the dead-letter topic through it
-    batch_within=UNHURRIED_WITHIN,
-    fetch_min_bytes=UNHURRIED_FETCH_BYTES,
+    unhurried=True,  # no one waits on it for an answer
     keeper=Keeper(CASES, load=keeping.load, save=keeping.save, restored=keeping.restored,
                   recovered=keeping.recovered),
 )

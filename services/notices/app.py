@@ -20,7 +20,7 @@ from liandong import BUREAU_ANSWERS, BUREAU_NOTICES, BUREAU_PETITIONS, BUREAU_TR
 from liandong.domain import ClockConfig
 from liandong.domain.notices import KINDS, Notices
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Service, Table, faust_runtime
+from liandong.service import Service, Table, faust_runtime
 
 from .templates import NoticeSettings, Templates, load_notice_settings
 
@@ -36,8 +36,7 @@ NOTICES = Service(
         CaseHandoffRequested: N.handed,  # which unit leads: the petitioner hears from the lead
         **dict.fromkeys(KINDS, N.decided),  # acceptance, not accepted, diversion, extension, opinion
     }),),
-    batch_within=UNHURRIED_WITHIN,
-    fetch_min_bytes=UNHURRIED_FETCH_BYTES,
+    unhurried=True,  # no one waits on it for an answer
 )
 SERVICE = NOTICES.name
 TOPICS_IN = concrete_topics(*NOTICES.topics_in)

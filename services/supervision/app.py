@@ -50,7 +50,7 @@ from liandong.domain import ClockConfig
 from liandong.domain.incoming import Incoming
 from liandong.domain.supervision import SupervisedCase, Supervisor
 from liandong.runtime import Runtime
-from liandong.service import UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Clock, Elsewhere, Service, Table, faust_runtime
+from liandong.service import Clock, Elsewhere, Service, Table, faust_runtime
 
 S = Supervisor
 
@@ -90,8 +90,7 @@ SUPERVISION = Service(
         encode=SupervisedCase.to_json, decode=SupervisedCase.from_json,
     ),),
     tick_seconds=5.0,
-    batch_within=UNHURRIED_WITHIN,
-    fetch_min_bytes=UNHURRIED_FETCH_BYTES,
+    unhurried=True,  # no one waits on it for an answer
 )
 SERVICE = SUPERVISION.name
 TOPICS_IN = concrete_topics(*SUPERVISION.topics_in)

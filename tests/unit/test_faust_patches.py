@@ -16,7 +16,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from liandong import FETCH_MAX_WAIT_MS, faust_patches
-from liandong.service import UNHURRIED_WITHIN
+from liandong.streams import UNHURRIED_FETCH_BYTES
 
 #: sha256 (first 16 hex digits) of each internal's source as of WRITTEN_FOR. When an upgrade
 #: changes one, read it, check the patch still does what its docstring says, then update the hash.
@@ -102,7 +102,7 @@ def test_only_services_no_one_waits_on_gather_their_fetches() -> None:
     declared = {name: spec.service for name, spec in SPECS.items() if spec.service is not None}
     gathering = {name for name, s in declared.items() if s.fetch_min_bytes > 1}
     assert gathering == {"ledger", "notices", "supervision"}  # triage, on the way to every inbox, does not
-    assert all(declared[name].batch_within == UNHURRIED_WITHIN for name in gathering)
+    assert all(declared[name].fetch_min_bytes == UNHURRIED_FETCH_BYTES for name in gathering)
 
 
 def test_write_does_what_a_table_assignment_does_but_sends_the_changelog_record_itself() -> None:
