@@ -68,7 +68,7 @@ class PackagesQuery(Parameters):
 
 class TeamsQuery(Parameters):
     team: str | None = Field(None, max_length=100, description="Only this team.")
-    campaign: str | None = Field(None, max_length=200, description="Only this campaign.")
+    campaign: str | None = Field(None, max_length=200, description="Only this campaign; teams with no task in it are left out.")
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -527,6 +527,8 @@ def make_api(cases: View, now: Clock, verifier: Verifier | None = None, tallied:
         if q.campaign is not None:
             for team in found.values():
                 team["campaigns"] = {k: v for k, v in team["campaigns"].items() if k == q.campaign}
+            # a team with nothing in the asked campaign is not part of the answer
+            found = {k: v for k, v in found.items() if v["campaigns"]}
         return json_response({"teams": found})
 
     return api

@@ -353,8 +353,10 @@ def test_the_bureau_s_commands(stack: dict[str, Any], service_env: dict[str, str
     out = cli("team", "task", "wages", "--campaign", f"wages-{prefix}", "--description", "排查在建项目欠薪",
               "--group", "projects", "--number", prefix)
     assert f"{prefix}-projects" in out
+    # other tests task "wages" too: wait for this campaign, not for the team
     team = wait_for(lambda: _get(stack, f"/teams?team=wages&campaign=wages-{prefix}")["teams"].get("wages"),
                     message="the CLI's task")
+    assert list(team["campaigns"]) == [f"wages-{prefix}"]
     assert team["campaigns"][f"wages-{prefix}"]["groups"]["projects"]["unit"] == "HOUSING"
     bad = subprocess.run([sys.executable, "-m", "liandong.cli", "team", "task", "wages", "--campaign", "c",
                           "--description", "d", "--group", "nope"], env=service_env, capture_output=True, text=True,
