@@ -78,7 +78,7 @@ from ._logging import get_logger
 from .api import Api, problem
 from .clock import now as wall_clock
 from .faust_patches import WRITTEN, committed, gather
-from .metrics import REFUSED
+from .metrics import REFUSED, WORKER_READY
 from .runtime import Runtime
 from .streams import BATCH_WITHIN, UNHURRIED_FETCH_BYTES, UNHURRIED_WITHIN, Batch, Recent, consume_batches, create_app, raw_topic, retrying
 from .tokens import PEER_HEADER, TokenStore
@@ -660,6 +660,9 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics_in}
 
     view.peers = _FaustPeers(app, owned, partitions)
+    # Not before the app has started: a scrape would otherwise create faust's table recovery early.
+    WORKER_READY.labels(service.name).set_function(
+        lambda: 1.0 if app.started and not app.should_stop and view.peers.generation() is not None else 0.0)
 
     def offsets(table: str) -> dict[int, int | None]:
         _, store = stores[table]

@@ -177,6 +177,27 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, inte
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
+def read_topic(bus: Bus, topic: str, principal: str | None = None) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
+    """Every message on ``topic`` so far (key, value, headers), read to the end offsets it had when asked,
+    as ``principal`` would (default: the bus's own), with no group: a slow first fetch does not cut it short."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    reader = bus.as_principal(principal) if principal else bus
+    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap_servers, enable_auto_commit=False, **reader.client_config())
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(parts)
+        out = []
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for records in consumer.poll(timeout_ms=500).values():
+                out += [(r.key, r.value, dict(r.headers)) for r in records]
+        return out
+    finally:
+        consumer.close()
+
+
 def create_topics(bus: Bus, partitions: int, *names: str) -> None:
     """Test topics of their own (one replica)."""
     admin = bus.admin()

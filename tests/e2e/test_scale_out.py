@@ -78,9 +78,14 @@ def test_every_ledger_worker_answers_for_every_case_and_the_same_statistics(
             status, listed = _get(port, "/cases?limit=1000")
             assert status == 200
             assert set(numbers) <= {c["case_number"] for c in listed["cases"]}
-        stats = [_get(port, "/stats") for port in ports]
-        assert all(status == 200 for status, _ in stats)
-        assert all(s == stats[0][1] for _, s in stats), "the workers' statistics differ"
+        # The same from each worker, once nothing changes in between (verdicts on other topics may still
+        # be arriving): asked again until every worker gives the same answer.
+        def agreed() -> list[Any] | None:
+            stats = [_get(port, "/stats") for port in ports]
+            assert all(status == 200 for status, _ in stats)
+            return stats if all(s == stats[0][1] for _, s in stats) else None
+
+        wait_for(agreed, timeout=60, interval=1.0, message="the same statistics from every worker")
         assert _get(ports[0], "/cases/140000-2026-999999")[0] == 404  # an unknown case: asked of its owner, not found
     finally:
         stack.stop()

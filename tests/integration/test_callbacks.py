@@ -60,7 +60,11 @@ def test_callbacks_are_recorded_refused_counted_and_supervised(bus: Bus) -> None
             status, refused = _post(intake, {"case_number": open_case, "evaluation": "SATISFIED"})
             assert status == 409 and "no handling opinion" in refused["error"]
             late = (now() + timedelta(days=45)).isoformat()
-            status, refused = _post(intake, {"case_number": unhappy, "evaluation": "SATISFIED", "called_at": late})
+            # the other case's opinion may reach intake later (another partition): until then it says so
+            status, refused = wait_for(lambda: (r := _post(intake, {"case_number": unhappy, "evaluation": "SATISFIED",
+                                                                    "called_at": late}))
+                                       and "no handling opinion" not in str(r[1]) and r, timeout=60,
+                                       message="intake to know the second case's opinion")
             assert status == 409 and "callback period (30 days" in refused["error"]
 
             result = CliRunner().invoke(cli, ["intake", "callback", unhappy, "--evaluation", "UNSATISFIED",

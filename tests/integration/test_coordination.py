@@ -27,7 +27,7 @@ from services.coordination.app import build as build_coordination
 from services.departments import Behaviour, CoordinationBehaviour, ReferenceDepartment
 from services.ledger.app import build as build_ledger
 from services.triage.app import build as build_triage
-from tests.conftest import ServiceHost, api, wait_for
+from tests.conftest import ServiceHost, api, read_topic, wait_for
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 MEMBERS = [
@@ -99,11 +99,8 @@ def _until(clients: list[DepartmentClient], pred: Any, message: str) -> None:
 
 
 def _count(bus: Bus, topic: str, event_type: str, key: str) -> int:
-    c = bus.consumer(topic, auto_offset_reset="earliest", consumer_timeout_ms=3000)
-    try:
-        return sum(1 for m in c if m.key == key.encode() and dict(m.headers)["ce_type"] == f"liandong.{event_type}".encode())
-    finally:
-        c.close()
+    return sum(1 for k, _, headers in read_topic(bus, topic)
+               if k == key.encode() and headers["ce_type"] == f"liandong.{event_type}".encode())
 
 
 def _number() -> str:
@@ -123,10 +120,11 @@ def test_mediation_with_a_decline_a_missing_answer_reminder_escalation_and_a_ref
     everyone = [justice, hrss, housing, police]
     try:
         _until([justice], lambda: number in justice.cases, "the handoff at JUSTICE")
+        requested_at = clock()  # the module's clock: other tests of the module may have moved it on from T0
         mid = justice.request_mediation(number, ["HRSS", "HOUSING", "POLICE"], "施工方欠薪与物业纠纷联合调处",
                                         legal_advisers=["孙律师"], answer_days=3)
         _until(everyone, lambda: all(mid in c.mediations for c in everyone), "the invitation at every participant")
-        assert police.mediations[mid].answer_due_at == T0 + timedelta(days=3)
+        assert police.mediations[mid].answer_due_at == requested_at + timedelta(days=3)
         assert justice.mediations[mid].answer == "JOINED"  # the convener takes part
         hrss.join_mediation(mid)
         housing.decline_mediation(mid, "小区物业不属于本案争议")

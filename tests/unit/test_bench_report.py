@@ -65,6 +65,20 @@ def test_a_run_that_did_not_finish_is_a_target_missed() -> None:
     assert "no" in _printed(targets_table(r)).split("every --workers run ends")[1].splitlines()[0]
 
 
+def test_a_run_whose_ledger_did_not_resolve_every_case_did_not_finish() -> None:
+    r = copy.deepcopy(RECORDED)
+    for p in r["pipeline"].values():
+        p["cases_resolved"] = p["cases"]
+    assert targets(r)["every_run_finished"]["met"]
+    r["pipeline"]["2"]["cases_resolved"] = r["pipeline"]["2"]["cases"] - 1  # the deadline passed first
+    judged = targets(r)["every_run_finished"]
+    assert not judged["met"] and judged["measured"] == ["1"]
+    r["targets"] = targets(r)
+    rows = [c[1].strip() + "|" + c[3].strip() for line in _printed(table(r)).splitlines()
+            if len(c := line.split("│")) >= 4 and c[1].strip() == "cases resolved"]
+    assert rows == [f"cases resolved|{r['pipeline']['2']['cases'] - 1:,}/{r['pipeline']['2']['cases']:,}"]
+
+
 def test_where_the_latency_goes_is_printed_and_an_older_run_without_it_still_prints() -> None:
     split = _run(latency_low_rate_to_send_ms={"p50": 17.0, "p95": 23.0, "p99": 26.0}, low_rate_busy_percent=41.6,
                  latency_to_send_ms={"p50": 901.0, "p95": 1502.0, "p99": 2203.0}, busy_percent=99.4)
