@@ -398,6 +398,10 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         low = inbox_latency(bus, driver, cfg.low_rate, cfg.seconds / 2, "m")
         high = inbox_latency(bus, driver, cfg.rate, cfg.seconds, "l")
         stack.sample_rss()
+        # (3) every case of the run resolved before its stack stops: what is left would be the next
+        # run's work, done by its workers during their burst (a queue of thousands after 200/s)
+        drain_s, left = drain(stack, numbers | set(low.sent) | set(high.sent), timeout=max(120.0, cfg.cases / 10))
+        console.print(f"  drained in {drain_s:.1f} s" + (f" ([red]{left} cases not resolved[/red])" if left else ""))
         return {
             "workers": workers, "cases": len(cases), "cases_resolved": resolved,
             "resolutions_expected": expected, "resolutions_seen": done,
@@ -413,7 +417,7 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             "latency_low_rate_ms": percentiles(low.ms), "latency_low_rate_to_send_ms": percentiles(low.to_send_ms),
             "low_rate_busy_percent": low.busy,
             "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
-            "ledger_every_worker": every_worker,
+            "ledger_every_worker": every_worker, "drain_seconds": round(drain_s, 1), "left_unresolved": left,
         }
     finally:
         driver.close()
@@ -559,6 +563,17 @@ def _pct(values: list[float], p: float) -> float | None:
         return None
     k = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))
     return round(values[k], 2)
+
+
+def drain(stack: Any, numbers: set[str], timeout: float) -> tuple[float, int]:
+    """Waits until the ledger holds every one of ``numbers`` resolved, up to ``timeout`` seconds: the
+    seconds it took and how many were still not resolved."""
+    started = time.monotonic()
+    while (left := len(numbers) - resolved_cases(stack, numbers)) and time.monotonic() - started < timeout:
+        if stack.dead():
+            raise RuntimeError(f"service(s) exited: {stack.dead()}")
+        time.sleep(1.0)
+    return time.monotonic() - started, left
 
 
 def resolved_cases(stack: Any, numbers: set[str]) -> int:

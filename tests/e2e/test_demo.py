@@ -82,6 +82,7 @@ def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: 
     assert base["messages"] == r["config"]["baseline_messages"] and base["messages_per_second"] > 0
     assert pipe["resolutions_seen"] == pipe["resolutions_expected"] > 0  # every lifecycle completed in the ledger
     assert pipe["cases_resolved"] == pipe["cases"] > 0  # and the ledger's state holds each case resolved
+    assert pipe["left_unresolved"] == 0  # the run's latency cases too, before its stack stopped
     assert pipe["lifecycles_per_second"] > 0 and pipe["events_per_second"] > 0 and pipe["ratio_to_baseline"] > 0
     assert pipe["latency_seen"] == pipe["latency_cases"] > 0
     assert 0 < pipe["latency_ms"]["p50"] <= pipe["latency_ms"]["p95"] <= pipe["latency_ms"]["p99"]
