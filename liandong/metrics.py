@@ -58,8 +58,8 @@ TEAM_TASKS = Counter("liandong_team_tasks", "Joint task team tasks, by state (as
 SUPERVISION_ACTIONS = Counter("liandong_supervision_actions",
                               "Supervision letters and listings (reminder, notice, listed, recommendation).",
                               ["unit", "action"], registry=REGISTRY)
-WORKER_READY = Gauge("liandong_worker_ready", "1 once this worker has its partitions and its tables are restored; 0 "
-                     "while it joins its group, rebalances or restores.", ["service"], registry=REGISTRY)
+WORKER_READY = Gauge("liandong_worker_ready", "1 once this worker has joined its group and restored its tables; 0 "
+                     "while it joins, rebalances or restores, and once stopped.", ["service"], registry=REGISTRY)
 CONSUMER_LAG = Gauge("liandong_consumer_lag_messages", "Messages not yet consumed, per consumer group and topic.",
                      ["group", "topic"], registry=REGISTRY)
 HTTP_REFUSED = Counter("liandong_http_refused_requests", "HTTP requests refused: 401 (no valid token) or 403 (the "

@@ -664,6 +664,11 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     WORKER_READY.labels(service.name).set_function(
         lambda: 1.0 if app.started and not app.should_stop and view.peers.generation() is not None else 0.0)
 
+    async def unready() -> None:  # stopped: 0, and the registry no longer holds on to the app
+        WORKER_READY.labels(service.name).set_function(lambda: 0.0)
+
+    runtime.on_stop.append(unready)
+
     def offsets(table: str) -> dict[int, int | None]:
         _, store = stores[table]
         topic = store.changelog_topic.get_topic_name()

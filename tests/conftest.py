@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
@@ -177,9 +178,11 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, inte
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
-def read_topic(bus: Bus, topic: str, principal: str | None = None) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
+def read_topic(bus: Bus, topic: str, principal: str | None = None,
+               timeout: float = 60.0) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
     """Every message on ``topic`` so far (key, value, headers), read to the end offsets it had when asked,
-    as ``principal`` would (default: the bus's own), with no group: a slow first fetch does not cut it short."""
+    as ``principal`` would (default: the bus's own), with no group: a slow first fetch does not cut it
+    short. Fails after ``timeout`` seconds without reaching them."""
     from kafka import KafkaConsumer, TopicPartition
 
     reader = bus.as_principal(principal) if principal else bus
@@ -190,7 +193,9 @@ def read_topic(bus: Bus, topic: str, principal: str | None = None) -> list[tuple
         consumer.seek_to_beginning()
         ends = consumer.end_offsets(parts)
         out = []
+        deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < ends[tp] for tp in parts):
+            assert time.monotonic() < deadline, f"{topic} not read to its end within {timeout:.0f} s"
             for records in consumer.poll(timeout_ms=500).values():
                 out += [(r.key, r.value, dict(r.headers)) for r in records]
         return out

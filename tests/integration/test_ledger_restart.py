@@ -51,8 +51,7 @@ def test_restarting_the_ledger_restores_its_state(bus: Bus) -> None:
         assert REGISTRY.get_sample_value("liandong_worker_ready", {"service": "ledger"}) == 0.0
         port2 = host.start(build_ledger(bus.as_principal("svc-ledger"), port=0, app_id=app_id)).bound["http"]
         # served while the changelog is still read: an older version of the record may answer first
-        after = wait_for(lambda: (c := _get(port2, f"/cases/{number}")) == before and c, message="the case after the restart")
-        assert after["status"] == "SIGNED" and len(after["timeline"]) == 4
+        wait_for(lambda: _get(port2, f"/cases/{number}") == before, message="the case after the restart, as before it")
     finally:
         host.close()
 

@@ -73,6 +73,10 @@ def test_a_run_whose_ledger_did_not_resolve_every_case_did_not_finish() -> None:
     r["pipeline"]["2"]["cases_resolved"] = r["pipeline"]["2"]["cases"] - 1  # the deadline passed first
     judged = targets(r)["every_run_finished"]
     assert not judged["met"] and judged["measured"] == ["1"]
+    r["pipeline"]["2"]["cases_resolved"] = r["pipeline"]["2"]["cases"]
+    r["pipeline"]["2"]["left_unresolved"] = 12  # its drain timed out: the next run would inherit them
+    assert targets(r)["every_run_finished"]["measured"] == ["1"]
+    r["pipeline"]["2"].update(cases_resolved=r["pipeline"]["2"]["cases"] - 1, left_unresolved=0)
     r["targets"] = targets(r)
     rows = [c[1].strip() + "|" + c[3].strip() for line in _printed(table(r)).splitlines()
             if len(c := line.split("│")) >= 4 and c[1].strip() == "cases resolved"]
@@ -89,9 +93,13 @@ def test_where_the_latency_goes_is_printed_and_an_older_run_without_it_still_pri
     assert [v for k, v in rows if k.startswith("CPUs busy")] == ["42%", "99%"]
     old = copy.deepcopy(split)
     for p in old["pipeline"].values():
-        for k in ("latency_low_rate_to_send_ms", "latency_to_send_ms", "low_rate_busy_percent", "busy_percent"):
+        for k in ("latency_low_rate_to_send_ms", "latency_to_send_ms", "low_rate_busy_percent", "busy_percent",
+                  "cases_resolved", "left_unresolved"):
             p.pop(k, None)
-    assert "CPUs busy at" in _printed(table(old))  # figures a run did not take: shown as "-"
+    text = _printed(table(old))
+    assert "CPUs busy at" in text  # figures a run did not take: shown as "-"
+    assert [line.split("│")[2].strip() for line in text.splitlines() if "cases resolved" in line] == ["-"]
+    assert targets(old)["every_run_finished"]["met"]  # a run recorded before those figures counts as ended
 
 
 def test_how_busy_the_cpus_were_between_two_readings() -> None:
@@ -99,3 +107,10 @@ def test_how_busy_the_cpus_were_between_two_readings() -> None:
     assert busy_percent(None, (2000, 650)) is None and busy_percent((2000, 650), (2000, 650)) is None
     now = cpu_ticks()
     assert now is None or now[0] >= now[1] > 0
+
+
+def test_runs_are_matched_by_number_of_workers_not_by_text() -> None:
+    r = copy.deepcopy(RECORDED)
+    r["pipeline"] = {"2": r["pipeline"]["2"], "10": copy.deepcopy(r["pipeline"]["2"])}
+    r["config"]["workers"] = [2, 10]
+    assert targets(r)["every_run_finished"] == {"measured": ["2", "10"], "requested": [2, 10], "met": True}

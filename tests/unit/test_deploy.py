@@ -320,7 +320,7 @@ def test_every_alert_has_a_severity_summary_and_description() -> None:
     rules = [r for g in yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"] for r in g["rules"]]
     names = {r["alert"] for r in rules}
     assert {"LiandongServiceDown", "LiandongConsumerLagHigh", "LiandongDeadLetters", "LiandongOverdueCasesGrowing",
-            "LiandongAuthorizationDenied"} <= names
+            "LiandongAuthorizationDenied", "LiandongWorkerNotReady"} <= names
     tested = (PROMETHEUS / "alerts.test.yml").read_text()
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
