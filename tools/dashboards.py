@@ -228,6 +228,10 @@ def bus() -> dash.Dashboard:
             series("Consumer lag by group and topic (messages)", "Messages not yet consumed, from the monitor service.",
                    [("sum by (group, topic) (liandong_consumer_lag_messages)", "{{group}} {{topic}}")], span=24,
                    height=9),
+            series("Workers not ready", "Stream workers that have not joined their group or restored their tables "
+                   "(1 - liandong_worker_ready), by service: 0 once each has; above it while one joins, rebalances or "
+                   "restores (alert LiandongWorkerNotReady after 5 minutes).",
+                   [(f"sum by (service) (1 - liandong_worker_ready{{{SERVICE}}})", "{{service}}")], span=24),
         ]),
     ])
 
