@@ -31,6 +31,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -434,8 +435,7 @@ def settle(bus: Bus, stack: Any, console: Console, timeout: float = 60.0) -> flo
     so: a slow start is then part of the burst)."""
     from kafka.errors import KafkaError
 
-    groups = {_group(w.service) for w in stack.procs}
-    workers = {g: sum(_group(w.service) == g for w in stack.procs) for g in groups}
+    workers = Counter(_group(w.service) for w in stack.procs)
     started = time.monotonic()
     admin = bus.admin()
     try:
@@ -459,21 +459,25 @@ def _group(service: str) -> str:
 
 
 def _workers_ready(stack: Any) -> bool:
+    urls = stack.metrics_urls()
+    for w in stack.procs:
+        if w.service in ("triage", "ledger") and w.label in urls:
+            samples = _samples(urls[w.label], "liandong_worker_ready")
+            if samples is None or [s.value for s in samples if s.labels.get("service") == w.service] != [1.0]:
+                return False
+    return True
+
+
+def _samples(url: str, family: str) -> list[Any] | None:
+    """The samples of one metric family a /metrics endpoint serves; None if it does not answer."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    for w in stack.procs:
-        if w.service not in ("triage", "ledger") or not w.metrics_port:
-            continue
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{w.metrics_port}/metrics", timeout=10) as r:
-                text = r.read().decode()
-        except OSError:
-            return False
-        ready = [s.value for f in text_string_to_metric_families(text) if f.name == "liandong_worker_ready"
-                 for s in f.samples if s.labels.get("service") == w.service]
-        if ready != [1.0]:
-            return False
-    return True
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    return [s for f in text_string_to_metric_families(text) if f.name == family for s in f.samples]
 
 
 def _groups_stable(admin: Any, workers: dict[str, int]) -> bool:
@@ -505,24 +509,15 @@ def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[
     """Asks every ledger worker for the same cases (about half owned by another worker) and for
     /stats: how many each answers, and whether the statistics are the same (each should answer all,
     asking the owner of a case it does not own: docs/scale-out.md)."""
-    from .api import call_api
-
-    def get(port: int, path: str) -> Any:
-        try:
-            status, answer = call_api(f"http://127.0.0.1:{port}{path}", stack.token, timeout=10)
-        except OSError:
-            return None
-        return answer if status == 200 else None
-
     ports = {w.label: w.ports["http"] for w in stack.procs if w.service == "ledger" and "http" in w.ports}
     asked = numbers[:: max(1, len(numbers) // sample)][:sample]
-    answered = {label: sum(get(port, f"/cases/{n}") is not None for n in asked) for label, port in ports.items()}
+    answered = {label: sum(_ledger_get(stack, port, f"/cases/{n}") is not None for n in asked) for label, port in ports.items()}
     # The workers' statistics are compared once the ledger has stopped changing: with two workers the
     # resolution counters can over-count while a rebalance replays a batch, so the burst may end
     # before the last cases are recorded. Asked again for up to a minute.
     started = time.monotonic()
     while True:
-        stats = [get(port, "/stats") for port in ports.values()]
+        stats = [_ledger_get(stack, port, "/stats") for port in ports.values()]
         equal = all(s is not None and s == stats[0] for s in stats)
         if equal or time.monotonic() - started > 60:
             break
@@ -595,41 +590,36 @@ def resolved_cases(stack: Any, numbers: set[str]) -> int:
     """How many of ``numbers`` the ledger holds as resolved (``GET /cases?status=RESOLVED``): from its
     state, so an event a rebalance replays does not count twice, and only these cases (the ledger holds
     the earlier runs' too). Each worker answers for all (docs/scale-out.md); the first that answers."""
-    from .api import call_api
-
     for w in stack.procs:
         if w.service == "ledger" and "http" in w.ports:
-            try:
-                status, answer = call_api(f"http://127.0.0.1:{w.ports['http']}/cases?status=RESOLVED&limit=10000000",
-                                          stack.token, timeout=60)
-            except OSError:
-                continue
-            if status == 200:
+            answer = _ledger_get(stack, w.ports["http"], "/cases?status=RESOLVED&limit=10000000", timeout=60)
+            if answer is not None:
                 return sum(c["case_number"] in numbers for c in answer["cases"])
     return 0
 
 
+def _ledger_get(stack: Any, port: int, path: str, timeout: float = 10) -> Any:
+    """A ledger worker's answer, as the stack's bureau principal; None if it is unreachable or refuses."""
+    from .api import call_api
+
+    try:
+        status, answer = call_api(f"http://127.0.0.1:{port}{path}", stack.token, timeout=timeout)
+    except OSError:
+        return None
+    return answer if status == 200 else None
+
+
 def ledger_counts(stack: Any) -> dict[str, float]:
     """Events the ledger workers consumed: all, and case.resolved (from their /metrics)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     out = {"all": 0.0, CaseResolved.TYPE: 0.0}
     for label, url in stack.metrics_urls().items():
         if not label.startswith("ledger"):
             continue
-        try:
-            with urllib.request.urlopen(url, timeout=10) as r:
-                text = r.read().decode()
-        except OSError:
-            continue
-        for fam in text_string_to_metric_families(text):
-            if fam.name != "liandong_consumed_messages":
-                continue
-            for s in fam.samples:
-                if s.name.endswith("_total") and s.labels.get("service") == "ledger":
-                    out["all"] += s.value
-                    if s.labels.get("event_type") == CaseResolved.TYPE:
-                        out[CaseResolved.TYPE] += s.value
+        for s in _samples(url, "liandong_consumed_messages") or ():
+            if s.name.endswith("_total") and s.labels.get("service") == "ledger":
+                out["all"] += s.value
+                if s.labels.get("event_type") == CaseResolved.TYPE:
+                    out[CaseResolved.TYPE] += s.value
     return out
 
 

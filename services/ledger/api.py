@@ -524,11 +524,9 @@ def make_api(cases: View, now: Clock, verifier: Verifier | None = None, tallied:
         found = views.teams([v for v in await coordination_views(call) if mine(v)], now())
         if q.team is not None:
             found = {k: v for k, v in found.items() if k == q.team}
-        if q.campaign is not None:
-            for team in found.values():
-                team["campaigns"] = {k: v for k, v in team["campaigns"].items() if k == q.campaign}
-            # a team with nothing in the asked campaign is not part of the answer
-            found = {k: v for k, v in found.items() if v["campaigns"]}
+        if q.campaign is not None:  # a team with nothing in the campaign is not part of the answer
+            found = {k: {**team, "campaigns": {q.campaign: team["campaigns"][q.campaign]}}
+                     for k, team in found.items() if q.campaign in team["campaigns"]}
         return json_response({"teams": found})
 
     return api

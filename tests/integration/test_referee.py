@@ -90,11 +90,6 @@ class RawDepartment:
         self.producer.close()
 
 
-def read_all(bus: Bus, principal: str, topic: str) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
-    """Every message on ``topic`` so far, read as ``principal`` would (no group)."""
-    return read_topic(bus, topic, principal)
-
-
 _get = api_get
 
 
@@ -178,7 +173,7 @@ def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(sta
 
     def all_told() -> bool:
         for slug in ("housing", "hrss", "justice", "police"):
-            for key, value, headers in read_all(bus, f"unit-{slug}", f"liandong.unit.{slug}.inbox"):
+            for key, value, headers in read_topic(bus, f"liandong.unit.{slug}.inbox", f"unit-{slug}"):
                 if key == number.encode() and headers.get("ce_type") == b"liandong.answer.refused":
                     event = bus.codec.decode(f"liandong.unit.{slug}.inbox", key, value, list(headers.items()))
                     told[event.data["refused_event_id"]] = f"{slug}: {event.data['reason']}"
@@ -201,10 +196,10 @@ def test_a_department_without_the_sdk_is_refused_what_the_regulation_forbids(sta
     refusals = wait_for(lambda: len(r := refused_on_the_case()) >= len(bad) and r, message="every refusal in the ledger")
     assert len(refusals) == len(bad)  # each on the case's timeline, the one to justice too
     # the checked answers (what supervision, coordination and intake read) hold the valid ones, none refused
-    checked = {h["ce_id"].decode() for _, _, h in read_all(bus, "svc-supervision", BUREAU_ANSWERS)}
+    checked = {h["ce_id"].decode() for _, _, h in read_topic(bus, BUREAU_ANSWERS, "svc-supervision")}
     assert set(good) <= checked and not (set(bad) & checked)
     # no personal data moved: the refusals carry none, and housing got no handoff as lead
-    housing_inbox = read_all(bus, "unit-housing", "liandong.unit.housing.inbox")
+    housing_inbox = read_topic(bus, "liandong.unit.housing.inbox", "unit-housing")
     leads = [bus.codec.decode("liandong.unit.housing.inbox", k, v, list(h.items())) for k, v, h in housing_inbox
              if k == number.encode() and h.get("ce_type") == b"liandong.case.handoff.requested"]
     assert [e.data["role"] for e in leads] == ["CO"]
