@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the Kafka jars (apt-get install maven)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ./sdk -e ".[test]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ./sdk -e ".[test,profile]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

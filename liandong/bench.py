@@ -66,10 +66,17 @@ class BenchConfig:
     out: Path = Path("bench.json")
     cases: int = 2000
     baseline_messages: int = 50_000
+    #: Cases run through each stack and drained before its timed burst: a bus that has been running
+    #: has a broker whose JIT compiler is done (in a fresh broker it took half the broker's CPU in the
+    #: burst) and services whose caches are warm.
+    warmup: int = 1000
+    #: Profile every process during each burst (py-spy, JFR for the broker): ``bench_profile``.
+    profile: bool = False
 
     def __post_init__(self) -> None:
         if self.quick:
             self.cases, self.baseline_messages, self.seconds, self.rate, self.low_rate = 60, 3000, 2.0, 40.0, 10.0
+            self.warmup = min(self.warmup, 20)
 
 
 @contextlib.contextmanager
@@ -99,11 +106,15 @@ def _run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
 
     from .sim.stack import own_broker
 
+    if cfg.profile:
+        from .bench_profile import py_spy
+
+        py_spy()  # missing: said now, not after the first run
     run_dir = get_settings().run_dir / "bench" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"machine": machine(), "config": {"workers": cfg.workers, "cases": cfg.cases, "rate": cfg.rate,
                                                               "latency_seconds": cfg.seconds, "low_rate": cfg.low_rate,
-                                                              "baseline_messages": cfg.baseline_messages},
+                                                              "baseline_messages": cfg.baseline_messages, "warmup": cfg.warmup},
                               "started_at": datetime.now(UTC).isoformat(), "baseline": {}, "pipeline": {}}
     with own_broker(run_dir) as bootstrap:
         bus = Bus.from_settings(bootstrap)
@@ -125,6 +136,9 @@ def _run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
     cfg.out.write_text(json.dumps(result, indent=2))
     console.print(table(result))
     console.print(targets_table(result))
+    for w in cfg.workers:
+        if result["pipeline"][str(w)].get("profile"):
+            console.print(profile_table(result["pipeline"][str(w)]))
     console.print(f"written {cfg.out}")
     return result
 
@@ -191,6 +205,9 @@ def table(r: dict[str, Any]) -> Table:
     row("ratio to the relay", lambda p, b: f"{p['ratio_to_baseline']:.3f}" if "ratio_to_baseline" in p else "-")
     row("lifecycles/s", lambda p, b: f"{p['lifecycles_per_second']:,.1f}")
     row("  cases resolved", lambda p, b: f"{p['cases_resolved']:,}/{p['cases']:,}" if "cases_resolved" in p else "-")
+    if any(r["pipeline"][w].get("warmup_cases") for w in runs):
+        row("  after a warm-up of", lambda p, b: f"{p['warmup_cases']:,} in {p['warmup_seconds']:.0f} s"
+            if p.get("warmup_cases") else "-")
     row("CPU ms a lifecycle", lambda p, b: f"{p['cpu_ms_per_lifecycle']:.1f}" if p.get("cpu_ms_per_lifecycle") else "-")
     for rate, at in (("low_rate", "low_rate_"), ("offered_rate", "")):
         per_s = f"{runs and r['pipeline'][runs[0]][rate]:.0f}/s"
@@ -352,15 +369,22 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
     district = f"14990{workers}"
     stack = ServiceStack(bus.bootstrap_servers, run_dir, PIPELINE_SERVICES, workers=workers, extra_env=SIM_ENV)
     driver = Driver(bus, district)
+    profiler: Any = None
     try:
         stack.start()
         console.print(f"  settled in {settle(bus, stack, console):.1f} s")
+        if cfg.profile:
+            profiler = _profiler(stack, run_dir / "profile")
+            profiler.prepare()  # JFR's start makes the broker compile again: done during the warm-up
+        warmup_s = warmup(stack, driver, cfg.warmup, console) if cfg.warmup else None
         # (1) sustained throughput: a burst, timed until the ledger has every case's resolutions
         cases = driver.cases(cfg.cases, "t")
         expected = sum(c[2] for c in cases)
         base = ledger_counts(stack)
         numbers = {c[0] for c in cases}
-        cpu_before = cpu_seconds(stack)
+        cpu_before = cpu_times(stack)
+        if profiler is not None:
+            profiler.start()
         t0 = time.time()
         driver.publish(cases)
         publish_s = time.time() - t0
@@ -383,7 +407,10 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             left = (expected - so_far) * (time.time() - t0) / so_far if so_far else 4.0
             time.sleep(min(1.0, max(0.25, left / 4)))
         elapsed = time.time() - t0
-        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack).items()}
+        times = {k: {"user": u - cpu_before.get(k, (0.0, 0.0))[0], "system": t - cpu_before.get(k, (0.0, 0.0))[1]}
+                 for k, (u, t) in cpu_times(stack).items()}
+        cpu = {k: v["user"] + v["system"] for k, v in times.items()}
+        profile = profiler.stop(times) if profiler is not None else None
         done = counts[CaseResolved.TYPE] - base[CaseResolved.TYPE]
         events = counts["all"] - base["all"]
         if resolved < len(cases):  # the deadline passed first: how far it got
@@ -407,7 +434,8 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
         drain_s, left = drain(stack, numbers | set(low.sent) | set(high.sent), timeout=max(120.0, cfg.cases / 10))
         console.print(f"  drained in {drain_s:.1f} s" + (f" ([red]{left} cases not resolved[/red])" if left else ""))
         return {
-            "workers": workers, "cases": len(cases), "cases_resolved": resolved,
+            "workers": workers, "warmup_cases": cfg.warmup, "warmup_seconds": warmup_s,
+            "cases": len(cases), "cases_resolved": resolved,
             "resolutions_expected": expected, "resolutions_seen": done,
             "seconds": round(elapsed, 3), "publish_seconds": round(publish_s, 3),
             "lifecycles_per_second": round(lifecycles / elapsed, 1), "events": events,
@@ -422,10 +450,28 @@ def pipeline(bus: Bus, cfg: BenchConfig, workers: int, run_dir: Path, console: C
             "low_rate_busy_percent": low.busy,
             "peak_rss_mib": {k: round(v / 2**20, 1) for k, v in stack.peak_rss().items()},
             "ledger_every_worker": every_worker, "drain_seconds": round(drain_s, 1), "left_unresolved": left,
+            **({"profile": profile} if profile is not None else {}),
         }
     finally:
+        if profiler is not None:
+            profiler.close()
         driver.close()
         stack.stop()
+
+
+def warmup(stack: Any, driver: Driver, n: int, console: Console) -> float:
+    """Runs ``n`` cases through the stack, as fast as they go, and waits until the ledger holds them
+    all resolved: the seconds it took. Their mix is drawn apart, so the timed burst's is the same
+    with or without a warm-up."""
+    cases = driver.cases(n, "w", rng=random.Random(9))
+    started = time.monotonic()
+    driver.publish(cases)
+    _, left = drain(stack, {c[0] for c in cases}, timeout=max(120.0, n / 5))
+    seconds = time.monotonic() - started
+    console.print(f"  warmed up: {n - left} of {n} cases resolved in {seconds:.1f} s")
+    if left:
+        raise RuntimeError(f"{left} of the {n} warm-up cases were not resolved within {max(120.0, n / 5):.0f} s")
+    return round(seconds, 1)
 
 
 def settle(bus: Bus, stack: Any, console: Console, timeout: float = 60.0) -> float:
@@ -488,21 +534,62 @@ def _groups_stable(admin: Any, workers: dict[str, int]) -> bool:
                for gid, g in described.items()) and set(described) >= set(workers)
 
 
-def cpu_seconds(stack: Any) -> dict[str, float]:
-    """CPU seconds (user and system) each service worker and the broker have used so far: the
+def cpu_times(stack: Any) -> dict[str, tuple[float, float]]:
+    """CPU seconds (user, system) each service worker and the broker have used so far: the
     processes this one started, but the relay's (the bench's own driver and watcher are not counted;
     nor is a broker given by ``LIANDONG_BOOTSTRAP_SERVERS``, which this process did not start)."""
-    labels = {w.proc.pid: w.label for w in stack.procs}
-    seconds: dict[str, float] = {}
-    for child in psutil.Process().children(recursive=True):
+    times: dict[str, tuple[float, float]] = {}
+    for label, pid in _processes(stack).items():
         try:
-            t = child.cpu_times()
-            name = labels.get(child.pid) or ("broker" if "kafka.Kafka" in " ".join(child.cmdline()) else None)
+            t = psutil.Process(pid).cpu_times()
         except psutil.Error:
             continue
-        if name is not None:
-            seconds[name] = seconds.get(name, 0.0) + t.user + t.system
-    return seconds
+        times[label] = (t.user, t.system)
+    return times
+
+
+def _processes(stack: Any) -> dict[str, int]:
+    """Each service worker's process id by its label, and the broker's if this process started it."""
+    found = {w.label: w.proc.pid for w in stack.procs}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "kafka.Kafka" in child.cmdline():
+                found["broker"] = child.pid
+        except psutil.Error:
+            continue
+    return found
+
+
+def _profiler(stack: Any, out: Path) -> Any:
+    from .bench_profile import Profiler
+
+    found = _processes(stack)
+    broker = found.pop("broker", None)
+    return Profiler(out, found, broker=broker)
+
+
+def profile_table(p: dict[str, Any]) -> Table:
+    """Where each process's CPU went during the burst: its CPU seconds (user + system), the packages
+    its samples fell in and its top functions (self shares). One row per process, readable in 80
+    columns; the broker's Java packages and methods come from JFR."""
+    t = Table(title=f"where the CPU went in the burst, {p['workers']} worker(s) per service (share of each "
+                    "process's samples; raw profiles in the run directory)", title_justify="left")
+    t.add_column("process")
+    t.add_column("CPU s", justify="right")
+    t.add_column("packages; top functions")
+    profile = p["profile"]
+    for label in sorted(profile, key=lambda k: -sum((profile[k].get("cpu_seconds") or {}).values())):
+        entry = profile[label]
+        seconds = entry.get("cpu_seconds") or {}
+        packages = ", ".join(f"{q['package']} {q['percent']:.0f}%" for q in entry["packages"][:4])
+        functions = ", ".join(f"{'.'.join(f['function'].split('.')[-2:]) if label == 'broker' else f['function']} "
+                              f"{f['percent']:.0f}%" for f in entry["functions"][:2])
+        pools = entry.get("threads") or []  # a Python process's threads all say "python": shown where named apart
+        threads = ", ".join(f"{q['thread']} {q['percent']:.0f}%" for q in pools[:2]) if len(pools) > 1 else ""
+        t.add_row(label, f"{sum(seconds.values()):.1f}" if seconds else "-",
+                  (f"{packages}; {functions}" if entry["samples"] else f"no samples {entry.get('error', '')}".strip())
+                  + (f"; threads: {threads}" if threads else ""))
+    return t
 
 
 def ledger_everywhere(stack: Any, numbers: list[str], sample: int = 30) -> dict[str, Any]:
@@ -642,13 +729,15 @@ class Driver:
         self.seq = 0
         self.clocks = load_clocks()
 
-    def cases(self, n: int, tag: str) -> list[tuple[str, dict[str, Any], int]]:
-        """``n`` registrations: (case number, record, handoffs it will get)."""
+    def cases(self, n: int, tag: str, rng: random.Random | None = None) -> list[tuple[str, dict[str, Any], int]]:
+        """``n`` registrations: (case number, record, handoffs it will get); their matters drawn with
+        ``rng``, the driver's own unless given."""
+        rng = rng or self.rng
         out = []
         now = datetime.now(UTC)
         for _ in range(n):
             self.seq += 1
-            m, d = self.rng.choices(self.matters, weights=[m.weight for m, _ in self.matters])[0]
+            m, d = rng.choices(self.matters, weights=[m.weight for m, _ in self.matters])[0]
             summary = m.summaries[0]
             number = f"{self.district}-2099-{self.seq:06d}"
             key = f"bench-{self.district}-{tag}-{self.seq}"

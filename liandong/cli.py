@@ -224,13 +224,19 @@ def bench(workers: str = typer.Option("1,2", help="Workers per service to measur
                                                     "without a backlog; runs half as long."),
           cases: int = typer.Option(2000, help="Cases in the burst of the sustained-throughput run."),
           baseline_messages: int = typer.Option(50_000, help="Messages the raw relay baseline moves."),
+          warmup: int = typer.Option(1000, help="Cases run through each stack and drained before its timed burst "
+                                                "(a broker's JIT compiler, the services' caches); 0: none."),
           quick: bool = typer.Option(False, help="A small, fast run (tests)."),
+          profile: bool = typer.Option(False, help="Profile every process during each burst (py-spy; JFR for the "
+                                                   "broker): where the CPU goes, printed and in the JSON."),
           out: Path = typer.Option(Path("bench.json"), help="Where to write the JSON results.")) -> None:
     """Throughput and latency: a raw Kafka relay baseline and the full pipeline, on the same broker."""
     from .bench import BenchConfig, run_bench
 
     run_bench(BenchConfig(workers=[int(w) for w in workers.split(",")], seconds=seconds, rate=rate, low_rate=low_rate,
-                          quick=quick, out=out, cases=cases, baseline_messages=baseline_messages), console)
+                          quick=quick, out=out, cases=cases, baseline_messages=baseline_messages, profile=profile,
+                          warmup=warmup),
+              console)
 
 
 @app.command("bench-scale")

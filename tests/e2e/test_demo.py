@@ -1,5 +1,6 @@
-"""`liandong demo` (the district simulation, small) and `liandong bench --quick` as a user runs them,
-on the session's broker: the report and its charts are written, Ctrl-C leaves no process behind."""
+"""`liandong demo` (the district simulation, small, on the session's broker) and `liandong bench --quick
+--profile` (on a broker of its own) as a user runs them: the report and its charts are written, the
+figures and profiles too, Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import psutil
 
 from tests.conftest import wait_for
 
@@ -72,9 +75,12 @@ def test_ctrl_c_stops_every_process(service_env: dict[str, str], tmp_path: Path)
 
 
 def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: Path) -> None:
+    """As `make bench` runs it on a fresh machine: its own broker (so that --profile records it too)."""
     out = tmp_path / "bench.json"
-    env = {**service_env, "COLUMNS": "200", "LIANDONG_RUN_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "liandong.cli", "bench", "--quick", "--workers", "1", "--out", str(out)],
+    env = {k: v for k, v in service_env.items() if k not in ("LIANDONG_BOOTSTRAP_SERVERS", "LIANDONG_SECRETS_FILE")}
+    env |= {"COLUMNS": "200", "LIANDONG_RUN_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "liandong.cli", "bench", "--quick", "--workers", "1", "--profile",
+                             "--out", str(out)],
                             capture_output=True, text=True, env=env, timeout=280, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     r = json.loads(out.read_text())
@@ -83,6 +89,7 @@ def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: 
     assert pipe["resolutions_seen"] == pipe["resolutions_expected"] > 0  # every lifecycle completed in the ledger
     assert pipe["cases_resolved"] == pipe["cases"] > 0  # and the ledger's state holds each case resolved
     assert pipe["left_unresolved"] == 0  # the run's latency cases too, before its stack stopped
+    assert pipe["warmup_cases"] == r["config"]["warmup"] == 20 and pipe["warmup_seconds"] > 0  # run and drained first
     assert pipe["lifecycles_per_second"] > 0 and pipe["events_per_second"] > 0 and pipe["ratio_to_baseline"] > 0
     assert pipe["latency_seen"] == pipe["latency_cases"] > 0
     assert 0 < pipe["latency_ms"]["p50"] <= pipe["latency_ms"]["p95"] <= pipe["latency_ms"]["p99"]
@@ -102,3 +109,16 @@ def test_bench_quick_writes_every_figure(service_env: dict[str, str], tmp_path: 
     # one row per measure, and each target with its figure and verdict
     assert "lifecycles/s" in result.stdout and "ratio to the relay" in result.stdout
     assert "≥ 300 lifecycles/s" in result.stdout and f"{pipe['lifecycles_per_second']:,.1f}/s" in result.stdout
+    # --profile: every process of the burst sampled (py-spy; JFR for the broker), summarised and printed
+    profile = pipe["profile"]
+    assert set(profile) == set(pipe["peak_rss_mib"]) | {"broker"}
+    for label in ("ledger", "triage", "broker"):
+        entry = profile[label]
+        assert entry["samples"] > 0 and entry["functions"] and entry["packages"], (label, entry)
+        assert Path(entry["raw"]).stat().st_size > 0
+        assert sum(entry["cpu_seconds"].values()) > 0 and entry["threads"][0]["cpu_seconds"] > 0
+    assert any(f["package"] in ("liandong", "liandong_sdk", "services") for f in profile["ledger"]["functions"])
+    assert "handleProduceRequest" in {q["request"] for q in profile["broker"]["requests"]}
+    assert "where the CPU went" in result.stdout
+    # and no sampler is left running
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]

@@ -114,3 +114,15 @@ def test_runs_are_matched_by_number_of_workers_not_by_text() -> None:
     r["pipeline"] = {"2": r["pipeline"]["2"], "10": copy.deepcopy(r["pipeline"]["2"])}
     r["config"]["workers"] = [2, 10]
     assert targets(r)["every_run_finished"] == {"measured": ["2", "10"], "requested": [2, 10], "met": True}
+
+
+def test_the_warm_up_before_a_burst_is_printed_where_a_run_had_one() -> None:
+    r = copy.deepcopy(RECORDED)
+    r["pipeline"]["1"].update(warmup_cases=1000, warmup_seconds=18.4)
+    r["pipeline"]["2"].update(warmup_cases=0, warmup_seconds=None)
+    text = _printed(table(r))
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    assert [[c.strip() for c in line.split("│")[2:4]] for line in text.splitlines() if "after a warm-up of" in line] == [
+        ["1,000 in 18 s", "-"]]
+    r["pipeline"]["1"].update(warmup_cases=0)
+    assert "warm-up" not in _printed(table(r))  # no run warmed up: no row
