@@ -57,12 +57,21 @@ class ProfilerMissing(RuntimeError):
     """py-spy (or the JDK's jcmd, for a broker this run started) is not installed."""
 
 
-def py_spy() -> str:
-    """The py-spy next to this interpreter (the project's venv), else the one on PATH."""
+def py_spy(ptrace_scope: Path = Path("/proc/sys/kernel/yama/ptrace_scope")) -> str:
+    """The py-spy next to this interpreter (the project's venv), else the one on PATH; refused where
+    it could not attach to the services (they are not its children: Yama's ptrace scope must be 0,
+    or the user root with a scope below 3)."""
     beside = Path(sys.executable).parent / "py-spy"
     found = str(beside) if beside.exists() else shutil.which("py-spy")
     if found is None:
         raise ProfilerMissing("--profile needs py-spy: pip install 'liandong[profile]' (or `make setup`)")
+    try:
+        scope = int(ptrace_scope.read_text())
+    except (OSError, ValueError):
+        scope = 0  # no Yama: ptrace is allowed between one user's processes
+    if scope >= 3 or (scope >= 1 and os.geteuid() != 0):
+        raise ProfilerMissing(f"--profile needs ptrace rights for py-spy: kernel.yama.ptrace_scope is {scope} "
+                              "(run as root, or set it to 0)")
     return found
 
 
@@ -82,12 +91,15 @@ class Profiler:
     _jfr: Path | None = None
     _threads: dict[str, dict[int, tuple[str, float]]] = field(default_factory=dict)
     _since: datetime | None = None
+    _until: datetime | None = None
+    #: Why the broker is not recorded (the JDK's tools missing, JFR refused): said in its summary.
+    _broker_error: str | None = None
 
     def __post_init__(self) -> None:
         self._py_spy = py_spy()
-        self._jcmd = shutil.which("jcmd") if self.broker is not None else None
-        if self.broker is not None and self._jcmd is None:
-            raise ProfilerMissing("--profile needs the JDK's jcmd to record the broker (apt-get install openjdk-17-jdk-headless)")
+        self._jcmd, self._jfr_tool = shutil.which("jcmd"), shutil.which("jfr")
+        if self.broker is not None and (self._jcmd is None or self._jfr_tool is None):
+            self._broker_error = "not recorded: the JDK's jcmd and jfr are needed (apt-get install openjdk-17-jdk-headless)"
 
     def _pids(self) -> dict[str, int]:
         return {**self.workers, **({"broker": self.broker} if self.broker is not None else {})}
@@ -97,12 +109,16 @@ class Profiler:
         much of its code again (its C2 compiler took twice the CPU in a burst that began with it), so
         it should start before a warm-up; only the samples from :meth:`start` on are counted."""
         self.out.mkdir(parents=True, exist_ok=True)
-        if self.broker is not None and self._jcmd is not None and self._jfr is None:
-            self._jfr = self.out / "broker.jfr"
+        if self.broker is not None and self._jcmd is not None and self._jfr is None and self._broker_error is None:
             settings = self.out / "samples.jfc"
             settings.write_text(_JFC.format(period=f"{1000 // self.rate} ms"))
-            subprocess.run([self._jcmd, str(self.broker), "JFR.start", f"name={_RECORDING}", f"settings={settings}",
-                            f"filename={self._jfr}"], capture_output=True, check=True, timeout=60)
+            try:
+                subprocess.run([self._jcmd, str(self.broker), "JFR.start", f"name={_RECORDING}", f"settings={settings}",
+                                f"filename={self.out / 'broker.jfr'}"], capture_output=True, check=True, timeout=60)
+            except (OSError, subprocess.SubprocessError) as exc:  # the bench goes on; the profile says why
+                self._broker_error = f"JFR did not start: {_said(exc)}"
+            else:
+                self._jfr = self.out / "broker.jfr"
 
     def start(self) -> None:
         self.prepare()
@@ -118,6 +134,7 @@ class Profiler:
     def stop(self, cpu: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
         """Stops sampling and returns each process's summary (with its user and system CPU seconds
         during the run when ``cpu`` gives them)."""
+        self._until = datetime.now(UTC)
         threads = {label: thread_cpu(self._threads.get(label, {}), thread_times(pid)) for label, pid in self._pids().items()}
         for spy in self._spies.values():
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
@@ -135,11 +152,18 @@ class Profiler:
                 said = (self.out / f"{_file(label)}.py-spy.log").read_text(errors="replace").strip()
                 summary[label] = {**collapsed_summary([]), "error": said[-300:] or f"py-spy exited with {spy.returncode}"}
         self._spies.clear()
-        if self._jfr is not None and self._jcmd is not None:
-            subprocess.run([self._jcmd, str(self.broker), "JFR.stop", f"name={_RECORDING}"], capture_output=True,
-                           check=True, timeout=120)
-            summary["broker"] = {**jfr_summary(_jfr_samples(self._jfr), since=self._since), "raw": str(self._jfr)}
+        if self._jfr is not None and self._jcmd is not None and self._jfr_tool is not None:
+            try:
+                subprocess.run([self._jcmd, str(self.broker), "JFR.stop", f"name={_RECORDING}"], capture_output=True,
+                               check=True, timeout=120)
+                events = _jfr_samples(self._jfr_tool, self._jfr)
+            except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+                self._broker_error = f"JFR's recording could not be read: {_said(exc)}"
+            else:
+                summary["broker"] = {**jfr_summary(events, since=self._since, until=self._until), "raw": str(self._jfr)}
             self._jfr = None
+        if self._broker_error is not None:
+            summary["broker"] = {**jfr_summary([]), "error": self._broker_error}
         for label, seconds in (cpu or {}).items():
             if label in summary:
                 summary[label]["cpu_seconds"] = {k: round(v, 2) for k, v in seconds.items()}
@@ -164,6 +188,13 @@ class Profiler:
 
 def _file(label: str) -> str:
     return label.replace("#", "-")
+
+
+def _said(exc: BaseException) -> str:
+    """What a failed tool said (its standard error, else the exception), briefly."""
+    stderr = getattr(exc, "stderr", None)
+    text = (stderr.decode(errors="replace") if isinstance(stderr, bytes) else str(stderr or "")).strip() or str(exc)
+    return text[-300:]
 
 
 # -- threads (Linux /proc) ------------------------------------------------------------------
@@ -263,12 +294,10 @@ def _share(n: int, total: int) -> float:
 
 
 # -- JFR --------------------------------------------------------------------------------------
-def _jfr_samples(path: Path) -> list[dict[str, Any]]:
-    """The execution samples of a JFR recording, as ``jfr print --json`` gives them."""
-    jfr = shutil.which("jfr")
-    if jfr is None:
-        raise ProfilerMissing("--profile needs the JDK's jfr tool to read the broker's recording")
-    out = subprocess.run([jfr, "print", "--json", "--stack-depth", "64", "--events", "jdk.ExecutionSample", str(path)],
+def _jfr_samples(jfr: str, path: Path) -> list[dict[str, Any]]:
+    """The execution samples of a JFR recording, as ``jfr print --json`` gives them (stacks of up to
+    128 frames: a request handler's are about 40 deep)."""
+    out = subprocess.run([jfr, "print", "--json", "--stack-depth", "128", "--events", "jdk.ExecutionSample", str(path)],
                          capture_output=True, text=True, check=True, timeout=300).stdout
     return list(json.loads(out)["recording"]["events"])
 
@@ -278,9 +307,10 @@ _RECORDER_THREADS = re.compile(r"^(Attach Listener|JFR .*)$")
 _HANDLER = re.compile(r"^kafka\.server\.KafkaApis\.(handle\w+)$")
 
 
-def jfr_summary(events: Iterable[dict[str, Any]], since: datetime | None = None) -> dict[str, Any]:
-    """Sums JFR execution samples (stacks innermost frame first; those taken from ``since`` on) by the
-    method on top, by its package, by thread pool (a thread's name with its numbers taken out: every
+def jfr_summary(events: Iterable[dict[str, Any]], since: datetime | None = None,
+                until: datetime | None = None) -> dict[str, Any]:
+    """Sums JFR execution samples (stacks innermost frame first; those taken from ``since`` until
+    ``until``) by the method on top, by its package, by thread pool (a thread's name with its numbers taken out: every
     request handler is one pool) and by the request being handled (a ``KafkaApis.handle…`` frame
     anywhere on the stack)."""
     methods: Counter[str] = Counter()
@@ -294,8 +324,10 @@ def jfr_summary(events: Iterable[dict[str, Any]], since: datetime | None = None)
         name = thread.get("javaName") or thread.get("osName") or "?"
         if not frames or _RECORDER_THREADS.match(name):
             continue
-        if since is not None and _instant(values.get("startTime")) < since:
-            continue
+        if since is not None or until is not None:
+            at = _instant(values.get("startTime"))
+            if (since is not None and at < since) or (until is not None and at > until):
+                continue
         total += 1
         names = [_method(f) for f in frames]
         methods[names[0]] += 1
@@ -315,12 +347,18 @@ def jfr_summary(events: Iterable[dict[str, Any]], since: datetime | None = None)
     }
 
 
+_TIME = re.compile(r"^(?P<whole>[^.Z+]+T[\d:]+)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)?$")
+
+
 def _instant(text: str | None) -> datetime:
-    """A JFR time (``2026-12-06T01:15:40.681334468Z``: nanoseconds, UTC) as a datetime (microseconds)."""
-    if not text:
+    """A JFR time as a datetime (microseconds): ``jfr print`` writes nanoseconds and the zone of the
+    machine it runs on (``2026-12-06T01:15:40.681334468Z``, ``…T09:15:40.681334468+08:00``)."""
+    m = _TIME.match(text or "")
+    if m is None:
         return datetime.min.replace(tzinfo=UTC)
-    whole, _, fraction = text.rstrip("Z").partition(".")
-    return datetime.fromisoformat(whole).replace(tzinfo=UTC) + timedelta(microseconds=int((fraction or "0")[:6].ljust(6, "0")))
+    zone = m.group("zone") or "Z"
+    at = datetime.fromisoformat(m.group("whole") + ("+00:00" if zone == "Z" else zone))
+    return at + timedelta(microseconds=int((m.group("fraction") or "0")[:6].ljust(6, "0")))
 
 
 def _method(frame: dict[str, Any]) -> str:

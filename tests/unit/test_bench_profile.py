@@ -73,6 +73,11 @@ def test_only_the_broker_samples_taken_since_the_burst_began_count() -> None:
     assert jfr_summary(events, since=since)["functions"] == [
         {"function": "kafka.log.UnifiedLog.read", "package": "kafka.log", "percent": 100.0}]
     assert jfr_summary(events)["samples"] == 3
+    assert jfr_summary(events, since=since, until=datetime(2026, 12, 6, 1, 15, 40, 500000, tzinfo=UTC))["samples"] == 1
+    # jfr prints the zone of the machine it runs on: 09:15:40.5 at +08:00 is 01:15:40.5 UTC
+    east = [_sample("data-plane-kafka-request-handler-0", "kafka.log.UnifiedLog.read", at="2026-12-06T09:15:40.5+08:00")]
+    assert jfr_summary(east, since=datetime(2026, 12, 6, 1, 15, 40, 400000, tzinfo=UTC))["samples"] == 1
+    assert jfr_summary(east, since=datetime(2026, 12, 6, 1, 15, 40, 600000, tzinfo=UTC))["samples"] == 0
 
 
 def test_broker_samples_are_summed_by_method_thread_pool_and_request() -> None:
@@ -124,7 +129,8 @@ def test_the_profile_prints_one_row_per_process_in_80_columns() -> None:
     # a JVM's thread pools are named: shown; a Python process's threads all say "python": not
     wide = Console(width=200, record=True, color_system=None)
     wide.print(profile_table(run))
-    assert "threads: data-plane-kafk 55%, C2 CompilerThre 45%" in wide.export_text() and "python 100%" not in text
+    whole = wide.export_text()
+    assert "threads: data-plane-kafk 55%, C2 CompilerThre 45%" in whole and "python" not in whole
 
 
 def test_profiling_without_py_spy_is_refused_before_anything_starts(monkeypatch: pytest.MonkeyPatch,
@@ -179,3 +185,40 @@ def test_a_process_py_spy_cannot_sample_is_reported_with_what_py_spy_said(monkey
     console = Console(width=80, record=True, color_system=None)
     console.print(profile_table({"workers": 1, "profile": summary}))
     assert "no samples Permission Denied" in " ".join(console.export_text().split())
+
+
+def _fake_py_spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = tmp_path / "venv" / "py-spy"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(bench_profile.sys, "executable", str(fake.parent / "python"))
+
+
+def test_py_spy_that_may_not_attach_is_refused_with_the_setting_to_change(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    _fake_py_spy(monkeypatch, tmp_path)
+    scope = tmp_path / "ptrace_scope"
+    scope.write_text("0\n")
+    assert bench_profile.py_spy(scope).endswith("py-spy")
+    scope.write_text("3\n")  # no ptrace for anyone
+    with pytest.raises(ProfilerMissing, match="ptrace_scope is 3"):
+        bench_profile.py_spy(scope)
+    scope.write_text("1\n")  # only a process's own children, unless root
+    monkeypatch.setattr(bench_profile.os, "geteuid", lambda: 1000)
+    with pytest.raises(ProfilerMissing, match="run as root, or set it to 0"):
+        bench_profile.py_spy(scope)
+    monkeypatch.setattr(bench_profile.os, "geteuid", lambda: 0)
+    assert bench_profile.py_spy(scope).endswith("py-spy")
+
+
+def test_a_broker_that_cannot_be_recorded_is_said_in_its_summary_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch,
+                                                                                   tmp_path: Path) -> None:
+    _fake_py_spy(monkeypatch, tmp_path)
+    monkeypatch.setattr(bench_profile.shutil, "which", lambda name: None)  # no JDK tools
+    profiler = bench_profile.Profiler(tmp_path / "profile", {}, broker=os.getpid())
+    profiler.prepare()
+    profiler.start()
+    summary = profiler.stop({"broker": {"user": 2.0, "system": 1.0}})
+    assert summary["broker"]["samples"] == 0 and "jcmd and jfr are needed" in summary["broker"]["error"]
+    assert summary["broker"]["cpu_seconds"] == {"user": 2.0, "system": 1.0}
