@@ -66,9 +66,9 @@ class BenchConfig:
     out: Path = Path("bench.json")
     cases: int = 2000
     baseline_messages: int = 50_000
-    #: Cases run through each stack and drained before its timed burst: a bus that has been running
-    #: has a broker whose JIT compiler is done (in a fresh broker it took half the broker's CPU in the
-    #: burst) and services whose caches are warm.
+    #: Cases run through each stack and drained before its timed burst: in a bus that has been running
+    #: the broker's JIT compiler has done most of its work (in a fresh broker it took half the broker's
+    #: CPU in the burst) and the services' caches are warm.
     warmup: int = 1000
     #: Profile every process during each burst (py-spy, JFR for the broker): ``bench_profile``.
     profile: bool = False
@@ -463,14 +463,14 @@ def warmup(stack: Any, driver: Driver, n: int, console: Console) -> float:
     """Runs ``n`` cases through the stack, as fast as they go, and waits until the ledger holds them
     all resolved: the seconds it took. Their mix is drawn apart, so the timed burst's is the same
     with or without a warm-up."""
-    cases = driver.cases(n, "w", rng=random.Random(9))
+    cases, timeout = driver.cases(n, "w", rng=random.Random(9)), max(120.0, n / 5)
     started = time.monotonic()
     driver.publish(cases)
-    _, left = drain(stack, {c[0] for c in cases}, timeout=max(120.0, n / 5))
+    _, left = drain(stack, {c[0] for c in cases}, timeout=timeout)
     seconds = time.monotonic() - started
     console.print(f"  warmed up: {n - left} of {n} cases resolved in {seconds:.1f} s")
     if left:
-        raise RuntimeError(f"{left} of the {n} warm-up cases were not resolved within {max(120.0, n / 5):.0f} s")
+        raise RuntimeError(f"{left} of the {n} warm-up cases were not resolved within {timeout:.0f} s")
     return round(seconds, 1)
 
 

@@ -1,11 +1,12 @@
 """`liandong bench --profile`: where each process's CPU goes during the burst.
 
 - **Services**: py-spy samples each Python worker 100 times a second while the burst runs, only the
-  thread that holds the GIL (``--gil``): a thread waiting for work (in ``select``, on a queue) or in
-  a system call (a socket write) is not sampled, so the shares are of the process's Python CPU, not
-  of wall time (its system CPU is given apart). Each sample is charged to the function on top of its
-  stack (its *self* time). C code called from Python (an Ed25519 check, fastavro's reader) is charged
-  to the Python function that called it, so ``verify`` holds the signature checks it makes.
+  thread that holds the GIL (``--gil``): a thread waiting for work (in ``select``, on a queue) is not
+  sampled. The shares are of the time the process held the GIL, so C code that lets the GIL go is
+  not in them (libsodium's signatures through PyNaCl, system calls: its system CPU is given apart),
+  and on a busy machine they include time it waited for a core while holding it. Each sample is
+  charged to the function on top of its stack (its *self* time); C code that keeps the GIL
+  (fastavro, ``json``) is charged to the Python function that called it.
 - **Broker**: JFR (the JDK's own recorder, through ``jcmd``, with execution samples only) samples the
   broker's threads running Java code every 10 ms; each sample is charged to the method on top, to
   its thread's pool (request handlers, network threads, ...), and to the kind of request being
@@ -54,7 +55,8 @@ _JFC = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 class ProfilerMissing(RuntimeError):
-    """py-spy (or the JDK's jcmd, for a broker this run started) is not installed."""
+    """py-spy is not installed, or may not attach to the services (the broker's JDK tools are not
+    required: without them its summary says why it was not recorded)."""
 
 
 def py_spy(ptrace_scope: Path = Path("/proc/sys/kernel/yama/ptrace_scope")) -> str:
@@ -154,8 +156,7 @@ class Profiler:
         self._spies.clear()
         if self._jfr is not None and self._jcmd is not None and self._jfr_tool is not None:
             try:
-                subprocess.run([self._jcmd, str(self.broker), "JFR.stop", f"name={_RECORDING}"], capture_output=True,
-                               check=True, timeout=120)
+                self._stop_recording(check=True)
                 events = _jfr_samples(self._jfr_tool, self._jfr)
             except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
                 self._broker_error = f"JFR's recording could not be read: {_said(exc)}"
@@ -181,9 +182,14 @@ class Profiler:
         self._spies.clear()
         if self._jfr is not None and self._jcmd is not None:
             with contextlib.suppress(OSError, subprocess.SubprocessError):  # the broker may be gone: nothing to stop
-                subprocess.run([self._jcmd, str(self.broker), "JFR.stop", f"name={_RECORDING}"], capture_output=True,
-                               check=False, timeout=60)
+                self._stop_recording(check=False)
             self._jfr = None
+
+    def _stop_recording(self, check: bool) -> None:
+        """Ends the broker's recording; JFR writes it to its file then."""
+        assert self._jcmd is not None
+        subprocess.run([self._jcmd, str(self.broker), "JFR.stop", f"name={_RECORDING}"], capture_output=True,
+                       check=check, timeout=120)
 
 
 def _file(label: str) -> str:
@@ -230,10 +236,11 @@ def thread_cpu(before: dict[int, tuple[str, float]], after: dict[int, tuple[str,
         pools[pool] = pools.get(pool, 0.0) + seconds - before.get(tid, (name, 0.0))[1]
     total = sum(pools.values())
     busiest = sorted(pools.items(), key=lambda kv: -kv[1])[:TOP]
-    return [{"thread": t, "cpu_seconds": round(v, 2), "percent": _share_of(v, total)} for t, v in busiest if v > 0]
+    return [{"thread": t, "cpu_seconds": round(v, 2), "percent": _share(v, total)} for t, v in busiest if v > 0]
 
 
-def _share_of(part: float, total: float) -> float:
+def _share(part: float, total: float) -> float:
+    """``part`` in percent of ``total``, to a tenth; 0 of nothing."""
     return round(100 * part / total, 1) if total else 0.0
 
 
@@ -287,10 +294,6 @@ def _short(file: str) -> str:
         if root in parts:
             return "/".join(parts[parts.index(root):])
     return file
-
-
-def _share(n: int, total: int) -> float:
-    return _share_of(n, total)
 
 
 # -- JFR --------------------------------------------------------------------------------------
