@@ -243,7 +243,7 @@ class Api:
             paths.setdefault(e.path, {})[e.method.lower()] = op
         paths["/healthz"] = {"get": {"operationId": "health", "summary": "Liveness (no token needed).",
                                      "responses": {"200": {"description": "The service is up.", "content": {
-                                         "application/json": {"schema": {"type": "object"}}}}}}}
+                                         "application/json": {"schema": _HEALTH}}}}}}
         return {
             "openapi": "3.1.0",
             "info": {"title": self.title, "version": self.version, "description": self.description},
@@ -256,6 +256,16 @@ class Api:
                     "description": "A token from `liandong tokens issue <principal>` (ld_<id>_<secret>)."}},
             },
         }
+
+
+#: /healthz's answer. A worker of a service that reads the bus adds ``ready`` and ``partitions``; intake ``cases``.
+_HEALTH = {"type": "object", "required": ["status"], "properties": {
+    "status": {"const": "ok", "description": "The process serves HTTP."},
+    "ready": {"type": "boolean", "description": "A member of its consumer group, between rebalances, with its "
+                                                "tables restored (the liandong_worker_ready gauge)."},
+    "partitions": {"type": "array", "items": {"type": "integer"},
+                   "description": "The input partitions this worker owns (empty while not ready)."},
+    "cases": {"type": "integer", "description": "Intake: the registrations of its district it has read (its own and other instances')."}}}
 
 
 def _authenticate(request: web.Request, tokens: TokenStore) -> tuple[Caller | None, web.Response | None]:

@@ -58,11 +58,21 @@ stops working.
    worth), and the broker answers for each: most of a fetch's cost went on partitions with nothing
    new. Its fetcher now fetches in incremental sessions (KIP-227), as the Java client does:
    ``liandong.fetch_sessions`` (installed by ``create_app`` unless ``LIANDONG_FETCH_SESSIONS=false``).
+10. Faust's partition assignor is sticky: a worker keeps what it had up to ``ceil(partitions /
+   workers)``. With standby replicas (faust's default, 1) it never takes partitions away below that,
+   so a worker that joins after the others have settled can get no active partition at all (4
+   partitions: 2 + 2 + 0 for three ledger workers, faust-streaming issue #93; its fix applies only
+   without standbys). A third worker started a little late then stood idle for good, and the CI
+   scale-out test waited for it in vain. ``balance`` moves partitions after faust's assignment, from
+   the worker holding most to the one holding fewest, actives then standbys, until each holds at
+   least ``floor(total / workers)``; an active goes preferably to a worker holding its standby (the
+   two swap roles, no changelog is read anew).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import weakref
 from collections.abc import Callable, Iterator
@@ -70,6 +80,8 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
+from faust.assignor.client_assignment import CopartitionedAssignment
+from faust.assignor.copartitioned_assignor import CopartitionedAssignor
 from faust.streams import _current_event, current_event
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
@@ -98,6 +110,8 @@ INTERNALS = (
     "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed",
     "aiokafka.consumer.consumer:AIOKafkaConsumer.seek_to_committed",
     "faust.tables.recovery:Recovery._seek_offsets",
+    "faust.assignor.copartitioned_assignor:CopartitionedAssignor.get_assignment",
+    "faust.assignor.client_assignment:CopartitionedAssignment.can_assign",
     # patch 9 (liandong.fetch_sessions)
     "aiokafka.consumer.fetcher:Fetcher.__init__",
     "aiokafka.consumer.fetcher:Fetcher._get_actions_per_node",
@@ -106,7 +120,7 @@ INTERNALS = (
     "aiokafka.client:AIOKafkaClient.send",
 )
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "committed", "current_event", "gather", "install", "missing", "processing", "seek_back",
+__all__ = ["INTERNALS", "WRITTEN_FOR", "balance", "committed", "current_event", "gather", "install", "missing", "processing", "seek_back",
            "set_aside", "write"]
 
 
@@ -170,8 +184,58 @@ async def _no_guess(self: Any, tp: Any, offset_from: int, offset_to: int) -> Non
     """A jump in the fetched offsets is not taken for a gap (patch 6)."""
 
 
+def balance(assignments: list[CopartitionedAssignment]) -> None:
+    """Moves partitions between ``assignments`` (one group of copartitioned topics, one per worker)
+    until each worker holds at least ``floor(total / workers)`` actives, then standbys (patch 10)."""
+    for active in (True, False):
+        def held(a: CopartitionedAssignment) -> set[int]:
+            return a.get_assigned_partitions(active)  # noqa: B023  # used within this iteration only
+
+        least = sum(len(held(a)) for a in assignments) // max(len(assignments), 1)
+        while True:
+            poor = min(assignments, key=lambda a: len(held(a)))
+            if len(held(poor)) >= least:
+                break
+            move = _movable(assignments, poor, held, least, active)
+            if move is None:  # nothing the poorest may take (standbys of its own actives): as good as it gets
+                break
+            rich, partition = move
+            held(rich).remove(partition)
+            if active and partition in poor.standbys:  # they swap roles: both already hold its data
+                poor.standbys.remove(partition)
+                rich.standbys.add(partition)
+            held(poor).add(partition)
+
+
+def _movable(assignments: list[CopartitionedAssignment], poor: CopartitionedAssignment,
+             held: Callable[[CopartitionedAssignment], set[int]], least: int, active: bool
+             ) -> tuple[CopartitionedAssignment, int] | None:
+    """A partition a worker above ``least`` holds that ``poor`` may take (one it holds as a standby first)."""
+    for rich in sorted(assignments, key=lambda a: -len(held(a))):
+        if len(held(rich)) <= least:
+            return None
+        takeable = [p for p in sorted(held(rich)) if poor.can_assign(p, active)]
+        if active:
+            takeable.sort(key=lambda p: p not in poor.standbys)
+        if takeable:
+            return rich, takeable[0]
+    return None
+
+
+def _balanced(get_assignment: Callable[..., Any]) -> Callable[..., Any]:
+    """Faust's sticky assignment, then ``balance`` (patch 10)."""
+    @functools.wraps(get_assignment)
+    def wrapper(self: CopartitionedAssignor) -> Any:
+        assignments = get_assignment(self)
+        balance(list(assignments.values()))
+        return assignments
+    return wrapper
+
+
 def install() -> None:
-    """Applies patches 1, 4, 6, 7 and 8 (idempotent)."""
+    """Applies patches 1, 4, 6, 7, 8 and 10 (idempotent)."""
+    if not hasattr(CopartitionedAssignor.get_assignment, "__wrapped__"):
+        CopartitionedAssignor.get_assignment = _balanced(CopartitionedAssignor.get_assignment)  # type: ignore[method-assign]
     current = AIOKafkaConsumerThread._create_worker_consumer
     if not hasattr(current, "__wrapped__"):
         AIOKafkaConsumerThread._create_worker_consumer = _responsive_worker_consumer(current)  # type: ignore[method-assign]

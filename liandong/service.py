@@ -573,10 +573,13 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
     stores: dict[str, tuple[Table, Any]] = {}
     tokens = TokenStore(bus.settings.tokens_path)
     view = View(stores, peer_key=lambda: tokens.peer_key)
+    #: What /healthz adds about the worker (once it is a member of its group: below).
+    health: list[Callable[[], dict[str, Any]]] = [dict]
     if service.http is not None:
         api = service.http(decisions, view, now)
         _serve_owned(api, view)
-        runtime.web_apps.append((api.application(tokens, middlewares=[peers_unavailable]), port or 0))  # 0: any free port
+        runtime.web_apps.append((api.application(tokens, middlewares=[peers_unavailable], health=lambda: health[0]()),
+                                 port or 0))  # 0: any free port
     if not service.topics_in:  # nothing to read: the jobs alone, no consumer group
         _loop_jobs(service, runtime, decisions, view, now)
         return runtime
@@ -660,9 +663,14 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics_in}
 
     view.peers = _FaustPeers(app, owned, partitions)
-    # Not before the app has started: a scrape would otherwise create faust's table recovery early.
-    WORKER_READY.labels(service.name).set_function(
-        lambda: 1.0 if app.started and not app.should_stop and view.peers.generation() is not None else 0.0)
+
+    def ready() -> bool:
+        # Not before the app has started: a scrape would otherwise create faust's table recovery early.
+        return bool(app.started and not app.should_stop and view.peers.generation() is not None)
+
+    WORKER_READY.labels(service.name).set_function(lambda: 1.0 if ready() else 0.0)
+    # Whether the worker is between rebalances with its tables restored, and the partitions it owns.
+    health[0] = lambda: {"ready": ready(), "partitions": sorted(owned()) if ready() else []}
 
     async def unready() -> None:  # stopped: 0, and the registry no longer holds on to the app
         WORKER_READY.labels(service.name).set_function(lambda: 0.0)

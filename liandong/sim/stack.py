@@ -122,8 +122,10 @@ class ServiceStack:
         self._sampler.start()
 
     def start_one(self, name: str, timeout: float = 120.0) -> None:
-        """Starts (or starts again) one worker of ``name`` and waits until it serves /metrics."""
-        self._wait_serving(self._spawn(name, 0), time.monotonic() + timeout, timeout)
+        """Starts one more worker of ``name`` (or starts it again, after ``kill``) and waits until it
+        serves /metrics."""
+        index = sum(w.service == name for w in self.procs)
+        self._wait_serving(self._spawn(name, index), time.monotonic() + timeout, timeout)
 
     def kill(self, name: str) -> None:
         """SIGKILL to every worker of ``name`` (its whole process group), waited for."""
@@ -157,6 +159,11 @@ class ServiceStack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{w.label} did not serve /metrics within {timeout:.0f} s; its log: {w.log}")
             time.sleep(0.2)
+
+    def tails(self, service: str, size: int = 3000) -> str:
+        """The end of every log of ``service``'s workers, for a failure's message."""
+        return "\n".join(f"--- {w.label} (exit code {w.proc.poll()}) {w.log} ---\n{_tail(w.log, size)}"
+                         for w in self.procs if w.service == service)
 
     def dead(self) -> list[str]:
         return [w.label for w in self.procs if w.proc.poll() is not None]

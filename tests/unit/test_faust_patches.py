@@ -13,7 +13,11 @@ from typing import Any
 import aiokafka
 import pytest
 from aiokafka import TopicPartition
+from faust.assignor.client_assignment import CopartitionedAssignment
+from faust.assignor.copartitioned_assignor import CopartitionedAssignor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liandong import FETCH_MAX_WAIT_MS, faust_patches
 from liandong.streams import UNHURRIED_FETCH_BYTES
@@ -45,6 +49,8 @@ FINGERPRINTS = {
     "aiokafka.consumer.fetcher:Fetcher._proc_fetch_request": "59bf948fff47eed5",
     "aiokafka.protocol.fetch:FetchRequest.build": "952ef0f41192efc3",
     "aiokafka.client:AIOKafkaClient.send": "246b277687d7b687",
+    "faust.assignor.copartitioned_assignor:CopartitionedAssignor.get_assignment": "9e7c467c7140fd22",
+    "faust.assignor.client_assignment:CopartitionedAssignment.can_assign": "26e6af42d5ec12eb",
 }
 
 
@@ -187,3 +193,58 @@ def test_recovery_reads_a_changelog_partition_it_has_no_offset_for_from_its_begi
     assert consumer.seeks == {known: 41, unknown: 0, never: 0}
     faust_patches.install()
     assert inspect.unwrap(Recovery._seek_offsets) is not Recovery._seek_offsets
+
+
+def _assign(clients: dict[str, CopartitionedAssignment], partitions: int, replicas: int
+            ) -> dict[str, CopartitionedAssignment]:
+    """One rebalance as faust's leader computes it (patched), for one group of copartitioned topics."""
+    faust_patches.install()
+    return dict(CopartitionedAssignor({"t"}, clients, partitions, replicas).get_assignment())
+
+
+def _check(assigned: dict[str, CopartitionedAssignment], partitions: int, replicas: int) -> None:
+    actives = sorted(p for a in assigned.values() for p in a.actives)
+    assert actives == list(range(partitions)), assigned  # each partition active on one worker
+    assert all(not a.actives & a.standbys for a in assigned.values()), assigned
+    copies = min(replicas, len(assigned) - 1)
+    for p in range(partitions):
+        assert sum(p in a.standbys for a in assigned.values()) == copies, (p, assigned)
+    least = partitions // len(assigned)
+    assert min(len(a.actives) for a in assigned.values()) >= least, assigned
+
+
+def test_a_worker_joining_a_settled_group_gets_its_share_of_the_partitions() -> None:
+    """Two workers settled on 4 partitions (2 actives and 2 standbys each), a third joins: faust's
+    sticky assignment leaves it nothing (2 + 2 + 0, faust-streaming #93); patched, it gets an active
+    the others held a standby of (a swap), and standbys of its own."""
+    clients = {"a": CopartitionedAssignment({0, 1}, {2, 3}, {"t"}), "b": CopartitionedAssignment({2, 3}, {0, 1}, {"t"}),
+               "c": CopartitionedAssignment(topics={"t"})}
+    assigned = _assign(clients, 4, 1)
+    _check(assigned, 4, 1)
+    assert sorted(len(a.actives) for a in assigned.values()) == [1, 1, 2]
+    assert assigned["c"].actives and assigned["c"].standbys
+    # one of the first two kept both its actives: the move was the fewest needed
+    assert max(len(assigned["a"].actives), len(assigned["b"].actives)) == 2
+
+
+def test_balance_moves_an_active_to_the_worker_holding_its_standby() -> None:
+    rich, poor = CopartitionedAssignment({0, 1, 2}, set(), {"t"}), CopartitionedAssignment(set(), {2}, {"t"})
+    faust_patches.balance([rich, poor])
+    assert (rich.actives, rich.standbys, poor.actives, poor.standbys) == ({0, 1}, {2}, {2}, set())
+
+
+@settings(max_examples=200, deadline=None)
+@given(partitions=st.integers(1, 12), replicas=st.integers(0, 2), first=st.integers(1, 4),
+       joining=st.integers(0, 3), leaving=st.integers(0, 3))
+def test_every_rebalance_keeps_faust_invariants_and_gives_each_worker_its_floor(
+        partitions: int, replicas: int, first: int, joining: int, leaving: int) -> None:
+    """Workers settle, some join and some leave, and the group rebalances: every partition is active
+    once with its standbys elsewhere, and every worker has at least floor(partitions / workers)."""
+    clients = {f"w{i}": CopartitionedAssignment(topics={"t"}) for i in range(first)}
+    assigned = _assign(clients, partitions, replicas)
+    _check(assigned, partitions, replicas)
+    for i in range(min(leaving, first - 1)):
+        del assigned[f"w{i}"]
+    assigned.update({f"n{i}": CopartitionedAssignment(topics={"t"}) for i in range(joining)})
+    assigned = _assign(assigned, partitions, replicas)
+    _check(assigned, partitions, replicas)
