@@ -19,6 +19,17 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     """Ours, on the root logger."""
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written, not what it was when logging was set up: a
+    test runner swaps it in and out, and closes the files it swapped in."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
     global _configured
     settings = get_settings()
@@ -35,12 +46,12 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     # The standard library's loggers, rendered as ours. kafka-python and aiokafka are chatty at INFO;
     # their warnings still show.
-    handler = _Handler(sys.stderr)
+    handler = _Handler(_Stderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, stamp],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,

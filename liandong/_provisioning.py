@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,23 +63,45 @@ def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, 
             resources = [ConfigResource(ConfigResourceType.TOPIC, s.name, configs=None) for s in present]
             configs = admin.describe_configs(resources, config_filter="all")
             current = _flatten_configs(configs)
+            altered: dict[str, dict[str, str]] = {}
             for s in present:
                 wanted = want(s)
                 have = current.get(s.name, {})
                 if any(have.get(k) != v for k, v in wanted.items()):
                     admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, configs=wanted)])
                     report.reconfigured.append(s.name)
+                    altered[s.name] = wanted
                 wanted_parts = s.partitions or default_partitions
                 if described.get(s.name, wanted_parts) < wanted_parts:
                     admin.create_partitions({s.name: NewPartitions(wanted_parts)})
                     report.repartitioned.append(s.name)
                 if s.name not in report.reconfigured and s.name not in report.repartitioned:
                     report.unchanged.append(s.name)
+            if altered:
+                _wait_for_configs(admin, altered)
         if missing:
             admin.wait_for_topics([s.name for s in missing], timeout_ms=30000)
     finally:
         admin.close()
     return report
+
+
+def _wait_for_configs(admin: KafkaAdminClient, wanted: dict[str, dict[str, str]], timeout: float = 30.0) -> None:
+    """Returns once the brokers describe every topic of ``wanted`` with its new config. Why: the
+    controller applies an alteration at once, but a broker's metadata (what it describes) follows a
+    moment later, and a check run meanwhile (the next ``provision_topics``) would alter it again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name, configs=None) for name in wanted]
+        current = _flatten_configs(admin.describe_configs(resources, config_filter="all"))
+        behind = sorted(name for name, config in wanted.items()
+                        if any(current.get(name, {}).get(k) != v for k, v in config.items()))
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the brokers still describe the old config of {', '.join(behind)} {timeout:.0f} s "
+                               "after it was altered")
+        time.sleep(0.1)
 
 
 def _flatten_configs(described: Any) -> dict[str, dict[str, str]]:

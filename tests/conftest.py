@@ -10,7 +10,9 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -80,6 +82,19 @@ def group_id() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A SIGTERM (a CI's time limit, a kill) ends the session as Ctrl-C does, so every fixture's
+    teardown still runs and the brokers and services the tests started stop with it; by default it
+    would end pytest alone. Set again before each test: a runtime a test ran in this process puts
+    the default back when its event loop closes."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not _interrupted:
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "kafka_bootstrap" in getattr(item, "fixturenames", ()) or "bus" in getattr(item, "fixturenames", ()):
@@ -112,10 +127,14 @@ class ServiceHost:
         self.runtimes.remove(runtime)
 
     def close(self) -> None:
-        for rt in list(reversed(self.runtimes)):
-            self.stop(rt)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=30)
+        """Stops every runtime, and the loop even when one of them fails to stop (its error raised after)."""
+        try:
+            with contextlib.ExitStack() as stops:  # run last to first: stopped in the reverse order of starting
+                for rt in list(self.runtimes):
+                    stops.callback(self.stop, rt)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=30)
 
 
 @pytest.fixture
