@@ -66,8 +66,7 @@ def provision_topics(bootstrap: str, topics: Iterable[TopicSpec] | None = None, 
             altered: dict[str, dict[str, str]] = {}
             for s in present:
                 wanted = want(s)
-                have = current.get(s.name, {})
-                if any(have.get(k) != v for k, v in wanted.items()):
+                if _drifted(current.get(s.name, {}), wanted):
                     admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, configs=wanted)])
                     report.reconfigured.append(s.name)
                     altered[s.name] = wanted
@@ -94,14 +93,17 @@ def _wait_for_configs(admin: KafkaAdminClient, wanted: dict[str, dict[str, str]]
     while True:
         resources = [ConfigResource(ConfigResourceType.TOPIC, name, configs=None) for name in wanted]
         current = _flatten_configs(admin.describe_configs(resources, config_filter="all"))
-        behind = sorted(name for name, config in wanted.items()
-                        if any(current.get(name, {}).get(k) != v for k, v in config.items()))
+        behind = sorted(name for name, config in wanted.items() if _drifted(current.get(name, {}), config))
         if not behind:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the brokers still describe the old config of {', '.join(behind)} {timeout:.0f} s "
                                "after it was altered")
         time.sleep(0.1)
+
+
+def _drifted(have: dict[str, str], wanted: dict[str, str]) -> bool:
+    return any(have.get(k) != v for k, v in wanted.items())
 
 
 def _flatten_configs(described: Any) -> dict[str, dict[str, str]]:

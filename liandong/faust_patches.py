@@ -112,6 +112,9 @@ INTERNALS = (
     "faust.tables.recovery:Recovery._seek_offsets",
     "faust.assignor.copartitioned_assignor:CopartitionedAssignor.get_assignment",
     "faust.assignor.client_assignment:CopartitionedAssignment.can_assign",
+    "faust.assignor.client_assignment:CopartitionedAssignment.num_assigned",
+    "faust.assignor.client_assignment:CopartitionedAssignment.assign_partition",
+    "faust.assignor.client_assignment:CopartitionedAssignment.unassign_partition",
     # patch 9 (liandong.fetch_sessions)
     "aiokafka.consumer.fetcher:Fetcher.__init__",
     "aiokafka.consumer.fetcher:Fetcher._get_actions_per_node",
@@ -188,33 +191,26 @@ def balance(assignments: list[CopartitionedAssignment]) -> None:
     """Moves partitions between ``assignments`` (one group of copartitioned topics, one per worker)
     until each worker holds at least ``floor(total / workers)`` actives, then standbys (patch 10)."""
     for active in (True, False):
-        def held(a: CopartitionedAssignment) -> set[int]:
-            return a.get_assigned_partitions(active)  # noqa: B023  # used within this iteration only
-
-        least = sum(len(held(a)) for a in assignments) // max(len(assignments), 1)
-        while True:
-            poor = min(assignments, key=lambda a: len(held(a)))
-            if len(held(poor)) >= least:
-                break
-            move = _movable(assignments, poor, held, least, active)
+        least = sum(a.num_assigned(active) for a in assignments) // max(len(assignments), 1)
+        while (poor := min(assignments, key=lambda a: a.num_assigned(active))).num_assigned(active) < least:
+            move = _movable(assignments, poor, least, active)
             if move is None:  # nothing the poorest may take (standbys of its own actives): as good as it gets
                 break
             rich, partition = move
-            held(rich).remove(partition)
+            rich.unassign_partition(partition, active)
             if active and partition in poor.standbys:  # they swap roles: both already hold its data
-                poor.standbys.remove(partition)
-                rich.standbys.add(partition)
-            held(poor).add(partition)
+                poor.unassign_partition(partition, active=False)
+                rich.assign_partition(partition, active=False)
+            poor.assign_partition(partition, active)
 
 
-def _movable(assignments: list[CopartitionedAssignment], poor: CopartitionedAssignment,
-             held: Callable[[CopartitionedAssignment], set[int]], least: int, active: bool
+def _movable(assignments: list[CopartitionedAssignment], poor: CopartitionedAssignment, least: int, active: bool
              ) -> tuple[CopartitionedAssignment, int] | None:
     """A partition a worker above ``least`` holds that ``poor`` may take (one it holds as a standby first)."""
-    for rich in sorted(assignments, key=lambda a: -len(held(a))):
-        if len(held(rich)) <= least:
+    for rich in sorted(assignments, key=lambda a: -a.num_assigned(active)):
+        if rich.num_assigned(active) <= least:
             return None
-        takeable = [p for p in sorted(held(rich)) if poor.can_assign(p, active)]
+        takeable = [p for p in sorted(rich.get_assigned_partitions(active)) if poor.can_assign(p, active)]
         if active:
             takeable.sort(key=lambda p: p not in poor.standbys)
         if takeable:

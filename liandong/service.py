@@ -670,7 +670,7 @@ def faust_runtime(service: Service, bus: Bus, decisions: Any, *, app_id: str | N
 
     WORKER_READY.labels(service.name).set_function(lambda: 1.0 if ready() else 0.0)
     # Whether the worker is between rebalances with its tables restored, and the partitions it owns.
-    health[0] = lambda: {"ready": ready(), "partitions": sorted(owned()) if ready() else []}
+    health[0] = lambda: {"ready": (now_ready := ready()), "partitions": sorted(owned()) if now_ready else []}
 
     async def unready() -> None:  # stopped: 0, and the registry no longer holds on to the app
         WORKER_READY.labels(service.name).set_function(lambda: 0.0)

@@ -51,6 +51,9 @@ FINGERPRINTS = {
     "aiokafka.client:AIOKafkaClient.send": "246b277687d7b687",
     "faust.assignor.copartitioned_assignor:CopartitionedAssignor.get_assignment": "9e7c467c7140fd22",
     "faust.assignor.client_assignment:CopartitionedAssignment.can_assign": "26e6af42d5ec12eb",
+    "faust.assignor.client_assignment:CopartitionedAssignment.num_assigned": "c740f716a904ccac",
+    "faust.assignor.client_assignment:CopartitionedAssignment.assign_partition": "ed9308561f2f61a9",
+    "faust.assignor.client_assignment:CopartitionedAssignment.unassign_partition": "95c24a8b76b7a18e",
 }
 
 

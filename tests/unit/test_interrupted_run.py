@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.conftest import ROOT, wait_for
 
 CHILD = '''
-import subprocess, sys, time
+import signal, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def child():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    proc = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])  # until terminated
     (HERE / "child.pid").write_text(str(proc.pid))
     yield proc
     proc.terminate()
@@ -32,7 +32,7 @@ def child():
 
 def test_runs_until_stopped(child):
     (HERE / "running").write_text("yes")
-    time.sleep(600)  # a long test, stopped by the signal
+    signal.pause()  # a test that runs until a signal stops it
 '''
 
 
